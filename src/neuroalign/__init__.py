@@ -1,0 +1,39 @@
+"""neuroalign: put artificial neural networks and brains side by side.
+
+The top-level namespace holds the containers that carry data between the layers; the engines live
+in subpackages: :mod:`neuroalign.extract`, :mod:`neuroalign.data`, :mod:`neuroalign.encode`,
+:mod:`neuroalign.compare`, :mod:`neuroalign.report`. Importing ``neuroalign`` loads none of torch,
+matplotlib or typer.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .core import (
+    Activations,
+    RDMs,
+    Responses,
+    Score,
+    StimulusSet,
+    align,
+    exceptions,
+    get_backend,
+    system_info,
+)
+
+try:
+    __version__ = version("neuroalign")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Activations",
+    "RDMs",
+    "Responses",
+    "Score",
+    "StimulusSet",
+    "__version__",
+    "align",
+    "exceptions",
+    "get_backend",
+    "system_info",
+]

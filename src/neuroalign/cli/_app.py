@@ -1,0 +1,114 @@
+"""The ``neuroalign`` command line: each command parses, calls one library function, prints.
+
+Library code raises; only this module turns a :class:`NeuroalignError` into a one-line message and
+exit code 1 (2 for usage errors, which typer handles).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..core.exceptions import NeuroalignError
+
+app = typer.Typer(
+    name="neuroalign",
+    help="Put artificial neural networks and brains side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: BaseException) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder for the report, figures and table.")] = Path(
+        "neuroalign-demo"
+    ),
+    model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>', e.g. torchvision:resnet50.")] = (
+        "efficientnet_lite:lite0"
+    ),
+    n_synthetic: Annotated[int, typer.Option(help="Synthetic images for the encoding part.")] = 600,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap samples for RSA intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run the built-in demo: RSA of a pretrained model with human/monkey IT (92 images), and
+    voxelwise encoding of simulated ROIs with known true layers. Writes report.html."""
+    from ..demo import run_demo
+
+    try:
+        if not quiet:
+            err.print(f"neuroalign demo: model {model}, output {out_dir}/")
+        res = run_demo(out_dir, model=model, n_synthetic=n_synthetic, n_boot=n_boot, seed=seed, quiet=quiet)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    human = res.table[res.table["target"] == "human IT"]
+    top = human.loc[human["value"].idxmax()]
+    out.print(f"human IT: best layer {top['layer']} (Spearman {top['value']:.3f}, "
+              f"95% CI [{top['ci_low']:.3f}, {top['ci_high']:.3f}], ceiling "
+              f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}])")
+    for roi, true in res.true_layers.items():
+        mark = "ok" if res.best_layers[roi] == true else "MISMATCH"
+        out.print(f"synthetic ROI {roi}: recovered {res.best_layers[roi]} (true {true}) {mark}; ceiling "
+                  f"estimated {res.ceiling_estimated[roi]:.3f} vs true {res.ceiling_true[roi]:.3f}")
+    out.print(f"report: {res.files['report']}")
+
+
+@app.command()
+def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Versions of neuroalign and its dependencies, and the compute devices."""
+    from ..core import system_info
+
+    data = system_info()
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"neuroalign {data['packages']['neuroalign']}  (Python {data['python']}, {data['platform']})")
+    out.print(f"CPU: {data['cpu_count']} logical cores; devices: {data['devices']}")
+    for name, ver in data["packages"].items():
+        if name != "neuroalign":
+            out.print(f"  {name:28s} {ver}")
+
+
+@app.command()
+def layers(
+    model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
+    preset: Annotated[str, typer.Option(help="'blocks' or 'all'.")] = "blocks",
+    random_weights: Annotated[bool, typer.Option("--random-weights", help="Build with random weights (offline).")] = False,
+) -> None:
+    """List a model's layers (native module names) with their output shapes."""
+    from ..extract import list_layers, load_model
+
+    try:
+        loaded = load_model(model, pretrained=not random_weights)
+        import numpy as np
+
+        sample = loaded.preprocess(np.zeros((224, 224, 3), np.uint8))[None]
+        table = list_layers(loaded, sample=sample, layers=preset)
+    except NeuroalignError as exc:
+        _fail(exc)
+        return
+    out.print(table.to_string(index=False))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,167 @@
+"""RSA inference: bootstrap over stimuli and/or subjects, and RDM noise ceilings.
+
+Resampling indices come from :func:`bootstrap_indices` and can be passed in, so that another
+implementation can be fed the same resamples. When stimuli are resampled with replacement, a
+stimulus drawn twice would create a pair with itself; such pairs are left out of that sample's
+comparison (as rsatoolbox does), every other pair keeps its duplicated entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..core import RDMs
+from ..core._registry import lookup
+from ..core._validation import check_choice
+from ..core.exceptions import StimulusMismatchError, ValidationError
+from ._similarity import SIMILARITIES, pool_rdms
+
+__all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """``(n_boot, n)`` indices drawn with replacement (the one place resamples are generated)."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def _pairs(sample: np.ndarray, n: int) -> np.ndarray:
+    """Condensed indices of the pairs of a stimulus resample, self-pairs excluded."""
+    i, j = np.triu_indices(len(sample), k=1)
+    a, b = sample[i], sample[j]
+    keep = a != b
+    a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    return n * a - a * (a + 1) // 2 + b - a - 1
+
+
+def rdm_noise_ceiling(data: np.ndarray, method: str = "spearman") -> tuple[float, float]:
+    """Lower and upper noise ceiling of the mean similarity with subjects' RDMs.
+
+    Upper bound: mean over subjects of the similarity of each subject's RDM with the pooled RDM of
+    all subjects (the pooled RDM is the best any model can do, and it has seen the subject).
+    Lower bound: the same with the pooled RDM of the other subjects (leave one out).
+
+    Parameters
+    ----------
+    data : array (n_subjects, n_pairs)
+    method : str
+        A key of ``SIMILARITIES``; pooling follows the method (see ``pool_rdms``).
+    """
+    fn = lookup(SIMILARITIES, method, "RDM similarity")
+    if data.shape[0] < 2:
+        raise ValidationError(f"a noise ceiling needs RDMs from >= 2 subjects; got {data.shape[0]}.")
+    upper = fn(data, pool_rdms(data, method)[None])[:, 0].mean()
+    lower = np.mean([fn(data[[s]], pool_rdms(np.delete(data, s, axis=0), method)[None])[0, 0]
+                     for s in range(data.shape[0])])
+    return float(lower), float(upper)
+
+
+@dataclass(frozen=True, eq=False)
+class RSAResult:
+    """Output of :func:`bootstrap_rsa`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model RDM: ``value`` (mean similarity over data RDMs), ``ci_low``,
+        ``ci_high``, ``se`` (bootstrap), ``ceiling_low``, ``ceiling_high`` and the model
+        descriptors.
+    samples : array (n_boot, n_models)
+        The bootstrap distribution of ``value``.
+    ceiling_samples : array (n_boot, 2)
+        Bootstrap distribution of the lower and upper ceilings (NaN with one data RDM).
+    indices : array
+        The stimulus resamples used (``(n_boot, n_stimuli)``), or subject resamples.
+    """
+
+    table: pd.DataFrame
+    samples: np.ndarray
+    ceiling_samples: np.ndarray
+    indices: np.ndarray
+
+
+def _evaluate(fn, models: np.ndarray, data: np.ndarray, method: str) -> tuple[np.ndarray, float, float]:
+    values = fn(models, data).mean(1)
+    if data.shape[0] >= 2:
+        low, high = rdm_noise_ceiling(data, method)
+    else:
+        low = high = np.nan
+    return values, low, high
+
+
+def bootstrap_rsa(
+    models: RDMs,
+    data: RDMs,
+    method: str = "spearman",
+    n_boot: int = 1000,
+    over: Literal["stimuli", "subjects", "both"] = "stimuli",
+    ci: float = 0.95,
+    seed: int = 0,
+    indices: np.ndarray | None = None,
+) -> RSAResult:
+    """Similarity of each model RDM with brain RDMs, with bootstrap confidence intervals.
+
+    ``value`` is the mean over the data RDMs (subjects) of the similarity with each model RDM.
+
+    Parameters
+    ----------
+    models : RDMs
+        Candidate RDMs (e.g. one per layer).
+    data : RDMs
+        Brain RDMs, one per subject (average sessions first).
+    method : str
+        A key of ``SIMILARITIES``.
+    n_boot : int
+        Bootstrap samples.
+    over : {"stimuli", "subjects", "both"}
+        What is resampled. "both" resamples subjects and stimuli independently.
+    ci : float
+        Coverage of the percentile interval.
+    seed : int
+    indices : array, optional
+        Stimulus resamples ``(n_boot, n_stimuli)`` to use instead of drawing new ones (with
+        ``over="stimuli"``).
+
+    Returns
+    -------
+    RSAResult
+    """
+    check_choice(over, "over", ("stimuli", "subjects", "both"))
+    fn = lookup(SIMILARITIES, method, "RDM similarity")
+    if not np.array_equal(models.stimulus_ids, data.stimulus_ids):
+        raise StimulusMismatchError("model and data RDMs are over different stimuli or orders; align them first.")
+    if over != "stimuli" and data.n_rdms < 2:
+        raise ValidationError(f"over={over!r} resamples subjects but data holds {data.n_rdms} RDM.")
+    n = models.n_stimuli
+    m, d = models.dissimilarities, data.dissimilarities
+    values, low, high = _evaluate(fn, m, d, method)
+    if indices is not None:
+        stim_idx = np.asarray(indices)
+        n_boot = stim_idx.shape[0]
+    else:
+        stim_idx = bootstrap_indices(n, n_boot, seed) if over != "subjects" else None
+    subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if over != "stimuli" else None
+    samples = np.empty((n_boot, m.shape[0]))
+    ceil = np.full((n_boot, 2), np.nan)
+    for k in range(n_boot):
+        cols = _pairs(stim_idx[k], n) if stim_idx is not None else slice(None)
+        dk = d[subj_idx[k]] if subj_idx is not None else d
+        mk, dk = m[:, cols], dk[:, cols]
+        if subj_idx is not None and len(np.unique(subj_idx[k])) < 2:
+            samples[k] = fn(mk, dk).mean(1)
+            continue
+        samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method)
+    alpha = (1 - ci) / 2
+    assert models.descriptors is not None
+    table = models.descriptors.copy()
+    table["value"] = values
+    table["ci_low"] = np.nanquantile(samples, alpha, axis=0)
+    table["ci_high"] = np.nanquantile(samples, 1 - alpha, axis=0)
+    table["se"] = np.nanstd(samples, axis=0, ddof=1)
+    table["ceiling_low"], table["ceiling_high"] = low, high
+    table["method"] = method
+    table["n_boot"] = n_boot
+    return RSAResult(table, samples, ceil, stim_idx if stim_idx is not None else subj_idx)

@@ -1,0 +1,126 @@
+"""``compute_rdm``: representational dissimilarity matrices, batched, as GEMMs through the backend.
+
+Cost for k datasets of n stimuli × p features: one ``n × n`` Gram matrix each, ``k · n² · p``
+multiply-adds; memory ``k · n²`` for the result plus one dataset on the device at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import Activations, RDMs, Responses
+from ..core._backend import get_backend
+from ..core._rdms import condensed_index
+from ..core._registry import lookup, register
+from ..core._validation import check_array
+from ..core.exceptions import ValidationError
+
+__all__ = ["RDM_METRICS", "compute_rdm", "compute_rdms"]
+
+RDM_METRICS: dict[str, Any] = {}
+
+
+def _gram(bk: Any, x: Any) -> Any:
+    return x @ x.T
+
+
+@register(RDM_METRICS)
+def correlation(bk: Any, x: Any) -> Any:
+    """1 − Pearson correlation between the stimuli's response patterns."""
+    x = x - x.mean(1, keepdims=True) if bk.name == "numpy" else x - x.mean(1, keepdim=True)
+    norm = bk.sqrt((x * x).sum(1))
+    zero = norm == 0
+    if bool(zero.any()):
+        raise ValidationError(
+            f"{int(zero.sum())} stimulus pattern(s) are constant across features; correlation "
+            "distance is undefined for them. Use metric='euclidean' or drop those stimuli."
+        )
+    x = x / norm[:, None]
+    return 1.0 - _gram(bk, x)
+
+
+@register(RDM_METRICS)
+def cosine(bk: Any, x: Any) -> Any:
+    """1 − cosine similarity."""
+    norm = bk.sqrt((x * x).sum(1))
+    if bool((norm == 0).any()):
+        raise ValidationError("a stimulus pattern is all zeros; cosine distance is undefined for it.")
+    x = x / norm[:, None]
+    return 1.0 - _gram(bk, x)
+
+
+@register(RDM_METRICS)
+def sqeuclidean(bk: Any, x: Any) -> Any:
+    """Squared Euclidean distance divided by the number of features (as rsatoolbox does)."""
+    sq = (x * x).sum(1)
+    d = sq[:, None] + sq[None, :] - 2.0 * _gram(bk, x)
+    return bk.clip_min(d, 0.0) / x.shape[1]
+
+
+@register(RDM_METRICS)
+def euclidean(bk: Any, x: Any) -> Any:
+    """Euclidean distance (not normalised)."""
+    return bk.sqrt(sqeuclidean(bk, x) * x.shape[1])
+
+
+def compute_rdm(X: Any, metric: str = "correlation", device: str | None = None, dtype: str = "float64") -> np.ndarray:
+    """RDM(s) of response patterns, as condensed vectors (scipy ``squareform`` order).
+
+    Parameters
+    ----------
+    X : array (n_stimuli, n_features) or (n_datasets, n_stimuli, n_features)
+    metric : str
+        A key of ``RDM_METRICS``: ``correlation``, ``cosine``, ``euclidean``, ``sqeuclidean``.
+    device : str, optional
+        Backend device (``"cpu"``, ``"torch"``, ``"cuda"``).
+    dtype : {"float64", "float32"}
+
+    Returns
+    -------
+    array (n_pairs,) or (n_datasets, n_pairs)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.spatial.distance import pdist
+    >>> X = np.random.default_rng(0).normal(size=(5, 20))
+    >>> bool(np.allclose(compute_rdm(X, "correlation"), pdist(X, "correlation")))
+    True
+    """
+    fn = lookup(RDM_METRICS, metric, "RDM metric")
+    X = check_array(X, "X", ndim=(2, 3))
+    single = X.ndim == 2
+    stack = X[None] if single else X
+    if stack.shape[1] < 2:
+        raise ValidationError(f"an RDM needs at least 2 stimuli; X has {stack.shape[1]}.")
+    bk = get_backend(device, dtype)
+    rows, cols = condensed_index(stack.shape[1])
+    out = np.empty((stack.shape[0], len(rows)))
+    for k in range(stack.shape[0]):
+        d = fn(bk, bk.asarray(stack[k]))
+        out[k] = bk.to_numpy(d)[rows, cols]
+    return out[0] if single else out
+
+
+def compute_rdms(data: Activations | Responses | Mapping[str, Any], stimulus_ids: Any = None,
+                 metric: str = "correlation", device: str | None = None) -> RDMs:
+    """An :class:`~neuroalign.RDMs` with one RDM per layer (``Activations``), per ROI
+    (``Responses`` with a ``roi`` column; one RDM of all targets otherwise) or per mapping entry."""
+    if isinstance(data, Activations):
+        names, arrays, ids, key = list(data.layer_names), [data[k] for k in data.layer_names], data.stimulus_ids, "layer"
+    elif isinstance(data, Responses):
+        assert data.data is not None
+        rois = data.rois or ["all"]
+        names = rois
+        arrays = [np.asarray(data.roi(r).data if data.rois else data.data) for r in rois]
+        ids, key = data.stimulus_ids, "roi"
+    else:
+        if stimulus_ids is None:
+            raise ValidationError("stimulus_ids is required when data is a plain mapping.")
+        names, arrays, ids, key = list(data), list(data.values()), stimulus_ids, "name"
+    vecs = np.stack([compute_rdm(a.reshape(a.shape[0], -1), metric, device) for a in arrays])
+    return RDMs(vecs, ids, pd.DataFrame({key: names}), metric=metric)

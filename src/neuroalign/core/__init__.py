@@ -1,0 +1,29 @@
+"""Core: containers, exceptions, validation, the numerical backend, registries and scores.
+
+Everything else in neuroalign builds on this layer; it imports nothing heavy (no torch, no
+matplotlib, no typer) at import time.
+"""
+
+from . import exceptions, metrics
+from ._activations import Activations
+from ._align import align
+from ._backend import Backend, get_backend
+from ._info import system_info
+from ._rdms import RDMs
+from ._responses import Responses
+from ._score import Score
+from ._stimuli import StimulusSet
+
+__all__ = [
+    "Activations",
+    "Backend",
+    "RDMs",
+    "Responses",
+    "Score",
+    "StimulusSet",
+    "align",
+    "exceptions",
+    "get_backend",
+    "metrics",
+    "system_info",
+]

@@ -1,0 +1,197 @@
+"""``StimulusSet``: the stimuli, their ids and metadata, and a content fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._ids import positions
+from ._validation import check_ids, check_same_length, require
+from .exceptions import ValidationError
+
+__all__ = ["StimulusSet"]
+
+ImageLike = Any  # a path, an (H, W[, C]) array or a PIL image
+
+
+@dataclass(frozen=True, eq=False)
+class StimulusSet:
+    """A set of stimuli (images or texts) under unique string ids.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        One unique id per stimulus; the join key for every other container.
+    images : sequence of paths, arrays or PIL images, or an array of shape (n_stimuli, H, W[, C]), optional
+        The images. Paths are read lazily.
+    texts : sequence of str, optional
+        The texts (sentences, captions, words).
+    metadata : pandas.DataFrame, optional
+        One row per stimulus in the order of ``ids`` (category labels, latent factors, ...).
+    name : str
+        A short name used in reports.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neuroalign import StimulusSet
+    >>> s = StimulusSet(ids=["a", "b"], images=np.zeros((2, 8, 8, 3), np.uint8))
+    >>> len(s), s.kind
+    (2, 'image')
+    """
+
+    ids: np.ndarray
+    images: Sequence[ImageLike] | np.ndarray | None = None
+    texts: Sequence[str] | None = None
+    metadata: pd.DataFrame = field(default_factory=pd.DataFrame)
+    name: str = "stimuli"
+
+    def __post_init__(self) -> None:
+        ids = check_ids(self.ids, "ids")
+        object.__setattr__(self, "ids", ids)
+        if self.images is None and self.texts is None:
+            raise ValidationError("StimulusSet needs images or texts; got neither.")
+        if self.images is not None and self.texts is not None:
+            raise ValidationError("StimulusSet holds images or texts, not both; make two sets.")
+        content = self.images if self.images is not None else self.texts
+        check_same_length("ids", len(ids), "images" if self.images is not None else "texts", len(content))
+        if isinstance(self.images, np.ndarray):
+            if self.images.ndim not in (3, 4):
+                raise ValidationError(
+                    f"images as an array must be (n_stimuli, H, W) or (n_stimuli, H, W, C); "
+                    f"got shape {self.images.shape}."
+                )
+            view = self.images.view()  # read-only view; the caller's array stays writable
+            view.setflags(write=False)
+            object.__setattr__(self, "images", view)
+        elif self.images is not None:
+            object.__setattr__(self, "images", tuple(self.images))
+        if self.texts is not None:
+            texts = tuple(self.texts)
+            bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+            if bad:
+                raise ValidationError(f"texts must be strings; entries {bad[:5]} are not.")
+            object.__setattr__(self, "texts", texts)
+        meta = pd.DataFrame(self.metadata).copy()
+        if len(meta.columns) == 0 and len(meta) == 0:
+            meta = pd.DataFrame(index=pd.RangeIndex(len(ids)))
+        check_same_length("ids", len(ids), "metadata rows", len(meta))
+        meta.index = pd.Index(ids, name="stimulus_id")
+        object.__setattr__(self, "metadata", meta)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def kind(self) -> str:
+        """``"image"`` or ``"text"``."""
+        return "image" if self.images is not None else "text"
+
+    @property
+    def stimulus_ids(self) -> np.ndarray:
+        """The ids (the same as ``ids``; every container has ``stimulus_ids``)."""
+        return self.ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"StimulusSet(name={self.name!r}, n_stimuli={len(self)}, kind={self.kind!r})"
+
+    def select(self, ids: Sequence[Any]) -> StimulusSet:
+        """A new set with the given ids, in that order (unknown ids raise)."""
+        idx = positions(self.ids, ids, f"StimulusSet {self.name!r}")
+        return self.take(idx)
+
+    def take(self, idx: Sequence[int] | np.ndarray) -> StimulusSet:
+        """A new set with the stimuli at positions ``idx``."""
+        idx = np.asarray(idx, dtype=np.intp)
+        images = texts = None
+        if isinstance(self.images, np.ndarray):
+            images = self.images[idx]
+        elif self.images is not None:
+            images = [self.images[i] for i in idx]
+        else:
+            assert self.texts is not None
+            texts = [self.texts[i] for i in idx]
+        return StimulusSet(
+            ids=self.ids[idx],
+            images=images,
+            texts=texts,
+            metadata=self.metadata.iloc[idx].reset_index(drop=True),
+            name=self.name,
+        )
+
+    # ------------------------------------------------------------------ content
+    def load_image(self, i: int) -> np.ndarray:
+        """Image ``i`` as a ``(H, W, 3)`` uint8 RGB array (grayscale and RGBA are converted)."""
+        if self.images is None:
+            raise ValidationError(f"StimulusSet {self.name!r} holds texts, not images.")
+        img = self.images[i]
+        if isinstance(img, (str, Path)):
+            pil = require("PIL.Image", "torch", "reading image files")
+            with pil.open(img) as im:
+                return np.asarray(im.convert("RGB"))
+        if hasattr(img, "convert") and hasattr(img, "size"):  # PIL image
+            return np.asarray(img.convert("RGB"))
+        arr = np.asarray(img)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        elif arr.ndim == 3 and arr.shape[2] == 1:
+            arr = np.repeat(arr, 3, axis=2)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = arr[..., :3]
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise ValidationError(f"image {i} ({self.ids[i]!r}) has shape {arr.shape}; expected (H, W[, 1|3|4]).")
+        if arr.dtype != np.uint8:
+            if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
+                arr = arr * 255.0
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        return arr
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the ids and the stimulus content (file bytes, array bytes or text)."""
+        h = hashlib.sha256()
+        h.update(self.kind.encode())
+        for i, sid in enumerate(self.ids):
+            h.update(b"\x00" + sid.encode())
+            if self.texts is not None:
+                h.update(self.texts[i].encode())
+                continue
+            assert self.images is not None
+            img = self.images[i]
+            if isinstance(img, (str, Path)):
+                h.update(Path(img).read_bytes())
+            elif hasattr(img, "tobytes") and not isinstance(img, np.ndarray):  # PIL
+                h.update(img.tobytes())
+            else:
+                arr = np.ascontiguousarray(img)
+                h.update(str((arr.shape, arr.dtype.str)).encode())
+                h.update(arr.tobytes())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ export
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per stimulus: id, text or image path (when paths), and the metadata columns."""
+        df = self.metadata.copy()
+        if self.texts is not None:
+            df.insert(0, "text", list(self.texts))
+        elif self.images is not None and not isinstance(self.images, np.ndarray):
+            if all(isinstance(im, (str, Path)) for im in self.images):
+                df.insert(0, "image_path", [str(p) for p in self.images])
+        return df
+
+    def to_xarray(self) -> Any:
+        """An ``xarray.Dataset`` indexed by ``stimulus_id`` (images as a variable when an array)."""
+        xr = require("xarray", "io", "StimulusSet.to_xarray")
+        ds = xr.Dataset.from_dataframe(self.to_pandas())
+        if isinstance(self.images, np.ndarray):
+            dims = ["stimulus_id", "y", "x", "channel"][: self.images.ndim]
+            ds["image"] = (dims, np.asarray(self.images))
+        return ds

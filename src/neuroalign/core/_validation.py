@@ -1,0 +1,174 @@
+"""Input checks shared by every layer.
+
+Each ``check_*`` returns the cleaned value or raises one of :mod:`neuroalign.core.exceptions` with
+a message that names the argument, shows what was received and says what would work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigurationError, DependencyError, ShapeError, ValidationError, close_matches
+
+__all__ = [
+    "check_array",
+    "check_choice",
+    "check_finite",
+    "check_ids",
+    "check_n_samples",
+    "check_positive",
+    "check_same_length",
+    "require",
+]
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__}"
+
+
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | Collection[int] | None = None,
+    dtype: Any = None,
+    allow_nan: bool = False,
+    min_rows: int | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """Convert ``x`` to an ndarray and check its dimensions and values.
+
+    Parameters
+    ----------
+    x : array-like
+        The value to check.
+    name : str
+        Argument name used in error messages.
+    ndim : int or collection of int, optional
+        Allowed numbers of dimensions.
+    dtype : numpy dtype, optional
+        Convert to this dtype (floating data stays floating; integers are promoted).
+    allow_nan : bool
+        If False, NaN or infinite values raise :class:`ValidationError` listing where they are.
+    min_rows : int, optional
+        Minimum length of the first axis.
+    copy : bool
+        Force a copy.
+    """
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.array(x, dtype=dtype, copy=True) if copy else np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(f"{name} must be array-like of numbers; got {_describe(x)} ({err}).") from err
+    if arr.dtype == object:
+        raise ValidationError(
+            f"{name} must be a numeric array; got an object array of shape {arr.shape} "
+            "(ragged lists or mixed types?)."
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ShapeError(f"{name} must be {want}; got {arr.ndim}-D with shape {arr.shape}.")
+    if min_rows is not None and (arr.ndim == 0 or arr.shape[0] < min_rows):
+        got = arr.shape[0] if arr.ndim else 0
+        raise ShapeError(f"{name} needs at least {min_rows} rows; got {got} (shape {arr.shape}).")
+    if not allow_nan and np.issubdtype(arr.dtype, np.inexact):
+        check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str, axis_name: str = "column") -> None:
+    """Raise :class:`ValidationError` if ``arr`` holds NaN or inf, saying where."""
+    finite = np.isfinite(arr)
+    if finite.all():
+        return
+    n_bad = int((~finite).sum())
+    if arr.ndim >= 2:
+        bad_cols = np.flatnonzero(~finite.reshape(arr.shape[0], arr.shape[1], -1).all(axis=(0, 2)))
+        where = f"; {len(bad_cols)} {axis_name}(s) affected, first: {bad_cols[:5].tolist()}"
+    else:
+        where = f"; first positions: {np.flatnonzero(~finite)[:5].tolist()}"
+    raise ValidationError(
+        f"{name} contains {n_bad} NaN or infinite value(s) (shape {arr.shape}){where}. "
+        "Drop or impute them before this step (e.g. exclude NaN voxels with a mask)."
+    )
+
+
+def check_ids(ids: Iterable[Any], name: str = "stimulus_ids") -> np.ndarray:
+    """Return ``ids`` as a 1-D array of unique strings; duplicates raise, listing them."""
+    arr = np.asarray([str(i) for i in ids], dtype=object)
+    if arr.ndim != 1:
+        raise ShapeError(f"{name} must be 1-D; got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValidationError(f"{name} is empty; at least one stimulus id is needed.")
+    uniq, counts = np.unique(arr.astype(str), return_counts=True)
+    if (counts > 1).any():
+        dups = uniq[counts > 1]
+        raise ValidationError(
+            f"{name} must be unique; {len(dups)} id(s) occur more than once: "
+            f"{dups[:10].tolist()}{' ...' if len(dups) > 10 else ''}."
+        )
+    return arr.astype(str)
+
+
+def check_same_length(name_a: str, n_a: int, name_b: str, n_b: int) -> None:
+    """Raise :class:`ShapeError` when two sizes that must agree differ."""
+    if n_a != n_b:
+        raise ShapeError(f"{name_a} has {n_a} entries but {name_b} has {n_b}; they must match.")
+
+
+def check_choice(value: str, name: str, allowed: Collection[str]) -> str:
+    """Check that ``value`` is one of ``allowed``; the error lists them and suggests a close one."""
+    if value not in allowed:
+        raise ConfigurationError(
+            f"{name}={value!r} is not supported; choose one of {sorted(allowed)}."
+            + close_matches(value, allowed)
+        )
+    return value
+
+
+def check_positive(value: float, name: str, *, strict: bool = True) -> float:
+    """Check that a scalar is positive (or non-negative when ``strict=False``)."""
+    ok = value > 0 if strict else value >= 0
+    if not np.isfinite(value) or not ok:
+        bound = "> 0" if strict else ">= 0"
+        raise ValidationError(f"{name} must be {bound}; got {value!r}.")
+    return value
+
+
+def check_n_samples(n: int, n_splits: int, name: str = "X", min_per_fold: int = 2) -> None:
+    """Raise when ``n`` stimuli are too few for ``n_splits`` cross-validation folds."""
+    if n < n_splits * min_per_fold:
+        raise ValidationError(
+            f"{name} has {n} stimuli, too few for {n_splits}-fold cross-validation "
+            f"(need at least {n_splits * min_per_fold}); use fewer folds or more stimuli."
+        )
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    """Import an optional dependency or raise :class:`DependencyError` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise DependencyError(
+            f"{purpose} needs the optional dependency {module!r}, which is not installed "
+            f"({err}). Install it with: pip install 'neuroalign[{extra}]'"
+        ) from err
+
+
+def as_list(x: str | Sequence[str] | None) -> list[str]:
+    """Normalise ``None``, a string or a sequence of strings to a list of strings."""
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return [str(v) for v in x]

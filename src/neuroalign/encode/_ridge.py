@@ -1,0 +1,256 @@
+"""Ridge regression with one regularisation per target chosen by cross-validation.
+
+The kernel is written so that its cost is a few large matrix products per fold:
+
+* one eigen-decomposition per fold, of the ``n_train × n_train`` Gram matrix ``X Xᵀ`` when there
+  are fewer stimuli than features, of the ``p × p`` covariance ``Xᵀ X`` otherwise;
+* for every α the held-out predictions are ``A · diag(1 / (s + α)) · B`` where ``A`` and ``B`` are
+  computed once per fold (``B`` once per chunk of targets) — no solve per α or per target;
+* targets are processed in chunks sized by ``memory_budget``.
+
+Costs (float32, n stimuli, p features, t targets, k folds, a alphas), per fold:
+``O(min(n,p)² max(n,p))`` for the Gram/covariance, ``O(min(n,p)³)`` for ``eigh`` and
+``O(a · n_val · min(n,p) · t)`` for the predictions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core._backend import Backend, chunk_slices, get_backend, targets_per_chunk
+from ..core._registry import lookup
+from ..core._validation import check_array, check_n_samples, check_same_length
+from ..core.exceptions import NeuroalignWarning, ValidationError
+from ..core.metrics import SCORES
+
+__all__ = ["RidgeCVResult", "make_folds", "solve_ridge_cv", "solve_ridge"]
+
+
+@dataclass(frozen=True, eq=False)
+class RidgeCVResult:
+    """Output of :func:`solve_ridge_cv`.
+
+    Attributes
+    ----------
+    best_alphas : array (n_targets,)
+    cv_scores : array (n_alphas, n_targets)
+        Score of each α for each target, averaged over folds.
+    coef : array (n_features, n_targets) or None
+    intercept : array (n_targets,)
+    x_mean, x_scale : array (n_features,)
+        Centring and scaling applied to the features before the fit.
+    """
+
+    best_alphas: np.ndarray
+    cv_scores: np.ndarray
+    coef: np.ndarray | None
+    intercept: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+
+    @property
+    def best_scores(self) -> np.ndarray:
+        """The cross-validated score of each target at its chosen α."""
+        idx = np.argmax(self.cv_scores, axis=0)
+        return self.cv_scores[idx, np.arange(self.cv_scores.shape[1])]
+
+
+def make_folds(n: int, cv: int | Any = 5, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/validation index pairs from ``cv``: an int (contiguous k-fold, or group k-fold when
+    ``groups`` is given, so runs/sessions are never split) or a scikit-learn splitter."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if isinstance(cv, (int, np.integer)):
+        if cv < 2:
+            raise ValidationError(f"cv must be >= 2 folds; got {cv}.")
+        if groups is not None:
+            n_groups = len(np.unique(groups))
+            if n_groups < cv:
+                raise ValidationError(f"cv={cv} folds but groups has only {n_groups} distinct values.")
+            splitter: Any = GroupKFold(n_splits=int(cv))
+        else:
+            check_n_samples(n, int(cv))
+            splitter = KFold(n_splits=int(cv))
+    else:
+        splitter = cv
+    dummy = np.zeros((n, 1))
+    folds = [(np.asarray(tr), np.asarray(va)) for tr, va in splitter.split(dummy, None, groups)]
+    if not folds:
+        raise ValidationError(f"cv={cv!r} produced no folds.")
+    return folds
+
+
+def _factorise(bk: Backend, x_tr: Any) -> tuple[Any, Any, bool]:
+    """Eigen-decomposition of the smaller of X Xᵀ and Xᵀ X: (eigenvalues, eigenvectors, dual)."""
+    n, p = x_tr.shape
+    dual = n <= p
+    gram = x_tr @ x_tr.T if dual else x_tr.T @ x_tr
+    s, v = bk.eigh(gram)
+    return bk.clip_min(s, 0.0), v, dual
+
+
+def _check_inputs(X: Any, Y: Any, alphas: Iterable[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = check_array(X, "X", ndim=2, min_rows=2)
+    Y = check_array(Y, "Y", ndim=(1, 2))
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    check_same_length("X rows (stimuli)", X.shape[0], "Y rows (stimuli)", Y.shape[0])
+    alphas = np.sort(np.atleast_1d(np.asarray(list(alphas), dtype=np.float64)))
+    if alphas.size == 0 or (alphas <= 0).any() or not np.isfinite(alphas).all():
+        raise ValidationError(f"alphas must be positive and finite; got {alphas.tolist()}.")
+    const = np.flatnonzero(np.ptp(Y, axis=0) == 0)
+    if const.size:
+        raise ValidationError(
+            f"Y has {const.size} constant target(s) (zero variance across stimuli), first at columns "
+            f"{const[:5].tolist()}; their scores are undefined. Remove them before fitting."
+        )
+    return X, Y, alphas
+
+
+def _prepare_x(bk: Backend, X: np.ndarray, rows: np.ndarray | slice, fit_intercept: bool,
+               standardize: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+    x = X[rows]
+    mean = x.mean(0) if fit_intercept or standardize else np.zeros(X.shape[1])
+    scale = np.ones(X.shape[1])
+    if standardize:
+        sd = x.std(0)
+        scale = np.where(sd > 0, sd, 1.0)
+    return bk.asarray((x - mean) / scale), mean, scale
+
+
+def solve_ridge_cv(
+    X: Any,
+    Y: Any,
+    alphas: Iterable[float] = tuple(np.logspace(-2, 8, 11)),
+    cv: int | Any = 5,
+    groups: np.ndarray | None = None,
+    scoring: str = "r2_score",
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    device: str | None = None,
+    dtype: str = "float32",
+    memory_budget: int = 2**30,
+    keep_coef: bool = True,
+) -> RidgeCVResult:
+    """Fit ridge regression with a cross-validated α per target.
+
+    Parameters
+    ----------
+    X : array (n_stimuli, n_features)
+    Y : array (n_stimuli, n_targets) — may be a memory-mapped array; read chunk by chunk.
+    alphas : iterable of float
+        Candidate regularisation strengths.
+    cv : int or scikit-learn splitter
+        Folds for choosing α (see :func:`make_folds`).
+    groups : array (n_stimuli,), optional
+        Group labels (runs, sessions) that folds must not split.
+    scoring : str
+        Name of a per-target score in ``neuroalign.core.metrics.SCORES`` (``r2_score``,
+        ``pearson_score``) used to pick α.
+    fit_intercept, standardize : bool
+        Centre (and scale) features and centre targets with training statistics.
+    device : str, optional
+        ``"cpu"`` (NumPy), ``"torch"``, ``"cuda"``.
+    dtype : {"float32", "float64"}
+    memory_budget : int
+        Bytes for one chunk of targets' intermediate arrays.
+    keep_coef : bool
+        Keep the ``(n_features, n_targets)`` coefficients (needed for ``predict``).
+
+    Returns
+    -------
+    RidgeCVResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 5)); W = rng.normal(size=(5, 3))
+    >>> res = solve_ridge_cv(X, X @ W + 0.1 * rng.normal(size=(100, 3)), alphas=[0.1, 10, 1000])
+    >>> res.best_alphas.tolist(), res.coef.shape
+    ([0.1, 0.1, 0.1], (5, 3))
+    """
+    X, Y, alphas = _check_inputs(X, Y, alphas)
+    bk = get_backend(device, dtype)
+    score_fn = lookup(SCORES, scoring, "scoring")
+    n, t = Y.shape
+    folds = make_folds(n, cv, groups)
+    cv_scores = np.zeros((len(alphas), t))
+    alphas_bk = bk.asarray(alphas)
+    for tr, va in folds:
+        x_tr, mean, scale = _prepare_x(bk, X, tr, fit_intercept, standardize)
+        x_va = bk.asarray((X[va] - mean) / scale)
+        s, v, dual = _factorise(bk, x_tr)
+        # predictions = A diag(1/(s+α)) B;  A: (n_val, r), B = Vᵀ(·) Y_train: (r, t)
+        a_mat = (x_va @ x_tr.T) @ v if dual else x_va @ v
+        r = a_mat.shape[1]
+        per_target = bk.itemsize() * (len(tr) + 2 * len(va) + r)
+        for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
+            y_tr = bk.asarray(Y[tr, sl])
+            y_mean = y_tr.mean(0) if fit_intercept else 0.0
+            y_tr = y_tr - y_mean
+            y_va = bk.asarray(Y[va, sl])
+            b_mat = v.T @ y_tr if dual else v.T @ (x_tr.T @ y_tr)
+            for i in range(len(alphas)):
+                pred = (a_mat * (1.0 / (s + alphas_bk[i]))) @ b_mat + y_mean
+                cv_scores[i, sl] += bk.to_numpy(score_fn(y_va, pred))
+    cv_scores /= len(folds)
+    cv_scores = np.nan_to_num(cv_scores, nan=-np.inf)
+    best = alphas[np.argmax(cv_scores, axis=0)]
+    _warn_edges(best, alphas)
+    coef, intercept, x_mean, x_scale = solve_ridge(
+        X, Y, best, fit_intercept=fit_intercept, standardize=standardize, device=device, dtype=dtype,
+        memory_budget=memory_budget, keep_coef=keep_coef,
+    )
+    return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
+
+
+def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
+    if len(alphas) < 3:
+        return
+    low, high = int((best == alphas[0]).sum()), int((best == alphas[-1]).sum())
+    if low + high > 0.05 * best.size:
+        warnings.warn(
+            f"the chosen alpha is at the edge of the grid for {low} target(s) (lowest, {alphas[0]:g}) "
+            f"and {high} (highest, {alphas[-1]:g}) of {best.size}; widen alphas. (Targets with no "
+            "predictable signal pick the highest alpha.)",
+            NeuroalignWarning,
+            stacklevel=3,
+        )
+
+
+def solve_ridge(
+    X: Any, Y: Any, alphas: np.ndarray, fit_intercept: bool = True, standardize: bool = False,
+    device: str | None = None, dtype: str = "float32", memory_budget: int = 2**30, keep_coef: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge fit with a given α per target (one decomposition shared by all targets).
+
+    Returns ``(coef (n_features, n_targets) or None, intercept (n_targets,), x_mean, x_scale)``.
+    """
+    X = np.asarray(X)
+    bk = get_backend(device, dtype)
+    n, t = Y.shape
+    alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
+    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize)
+    s, v, dual = _factorise(bk, x_all)
+    coef = np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64) if keep_coef else None
+    intercept = np.zeros(t)
+    per_target = bk.itemsize() * (n + 2 * v.shape[0] + X.shape[1])
+    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
+        y = bk.asarray(Y[:, sl])
+        y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
+        y = y - y_mean
+        b_mat = v.T @ y if dual else v.T @ (x_all.T @ y)  # (r, t_chunk)
+        inv = 1.0 / (s[:, None] + bk.asarray(alphas[sl])[None, :])
+        w = v @ (inv * b_mat)
+        w = x_all.T @ w if dual else w  # primal coefficients on the scaled features
+        w_np = bk.to_numpy(w) / scale[:, None]
+        if coef is not None:
+            coef[:, sl] = w_np
+        intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
+    return coef, intercept, mean, scale

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist
+from scipy.stats import pearsonr, spearmanr
+
+from neuroalign import Activations, RDMs
+from neuroalign.compare import (
+    bootstrap_indices,
+    bootstrap_rsa,
+    compare_rdms,
+    compute_rdm,
+    compute_rdms,
+    rdm_noise_ceiling,
+)
+from neuroalign.compare._inference import _pairs
+from neuroalign.core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
+
+
+@pytest.mark.parametrize("metric,scipy_metric", [("correlation", "correlation"), ("cosine", "cosine"),
+                                                 ("euclidean", "euclidean")])
+def test_rdm_matches_scipy(rng, metric, scipy_metric):
+    X = rng.normal(size=(15, 40))
+    np.testing.assert_allclose(compute_rdm(X, metric), pdist(X, scipy_metric), rtol=1e-10, atol=1e-12)
+
+
+def test_sqeuclidean_is_normalised_by_features(rng):
+    X = rng.normal(size=(10, 8))
+    np.testing.assert_allclose(compute_rdm(X, "sqeuclidean"), pdist(X, "sqeuclidean") / 8, rtol=1e-10)
+
+
+def test_batched_rdms_and_torch_backend(rng):
+    X = rng.normal(size=(3, 12, 20))
+    batched = compute_rdm(X)
+    for k in range(3):
+        np.testing.assert_allclose(batched[k], pdist(X[k], "correlation"), rtol=1e-10)
+    pytest.importorskip("torch")
+    np.testing.assert_allclose(compute_rdm(X, device="torch"), batched, rtol=1e-9)
+
+
+def test_constant_pattern_is_an_error():
+    X = np.ones((4, 5))
+    X[1] = np.arange(5)
+    with pytest.raises(ValidationError, match="constant across features"):
+        compute_rdm(X)
+    with pytest.raises(ConfigurationError, match="Did you mean 'correlation'"):
+        compute_rdm(X, "corelation")
+
+
+def test_compare_methods_match_scipy(rng):
+    a, b = rng.normal(size=(2, 45)), rng.normal(size=(3, 45))
+    sp = compare_rdms(a, b, "spearman")
+    pe = compare_rdms(a, b, "pearson")
+    for i in range(2):
+        for j in range(3):
+            assert sp[i, j] == pytest.approx(spearmanr(a[i], b[j])[0], abs=1e-12)
+            assert pe[i, j] == pytest.approx(pearsonr(a[i], b[j])[0], abs=1e-12)
+
+
+def test_kendall_tau_a_counts_ties_as_neither():
+    a = np.array([1.0, 2.0, 2.0, 3.0])
+    b = np.array([1.0, 3.0, 2.0, 4.0])
+    # pairs: 6; concordant 5, tied in a 1 -> tau_a = 5/6 (tau_b would differ)
+    assert compare_rdms(a, b, "kendall_tau_a")[0, 0] == pytest.approx(5 / 6)
+
+
+def test_pairs_drop_self_pairs_and_keep_duplicates():
+    n = 5
+    sample = np.array([0, 0, 3, 4, 4])
+    idx = _pairs(sample, n)
+    full = np.array(list(zip(*np.triu_indices(n, 1), strict=True)))
+    got = sorted(tuple(full[i]) for i in idx)
+    # 10 pairs in the sample, minus (0,0) and (4,4): 8 kept, with (0,3),(0,4),(3,4) duplicated
+    assert len(got) == 8
+    assert got.count((0, 3)) == 2 and got.count((0, 4)) == 4 and got.count((3, 4)) == 2
+
+
+def test_noise_ceiling_bounds_on_simulated_subjects(rng):
+    truth = rng.normal(size=190)
+    subjects = truth + rng.normal(size=(6, 190))
+    low, high = rdm_noise_ceiling(subjects, "pearson")
+    assert low < high
+    # a model equal to the truth lies between the bounds (in expectation)
+    true_model = compare_rdms(truth, subjects, "pearson").mean()
+    assert low - 0.05 < true_model < high + 0.05
+
+
+def test_bootstrap_rsa_ci_and_shared_indices(rng):
+    n = 20
+    ids = [f"s{i}" for i in range(n)]
+    truth = rng.normal(size=(n, 10))
+    data = RDMs(np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(4)]), ids)
+    models = compute_rdms(Activations("m", ids, {"good": truth, "bad": rng.normal(size=(n, 10))}))
+    res = bootstrap_rsa(models, data, n_boot=200, seed=1)
+    good, bad = res.table.set_index("layer").loc[["good", "bad"]].itertuples()
+    assert good.value > bad.value
+    assert good.ci_low <= good.value <= good.ci_high
+    assert good.ceiling_low < good.ceiling_high
+    again = bootstrap_rsa(models, data, n_boot=200, indices=bootstrap_indices(n, 200, seed=1))
+    np.testing.assert_array_equal(res.samples, again.samples)
+    with pytest.raises(StimulusMismatchError):
+        bootstrap_rsa(models, data.select(ids[::-1]))
+    subj = bootstrap_rsa(models, data, n_boot=50, over="subjects")
+    assert np.isfinite(subj.samples).all()

@@ -1,0 +1,155 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuroalign import Activations, RDMs, Responses, Score, StimulusSet, align
+from neuroalign.core.exceptions import (
+    LayerNotFoundError,
+    NeuroalignWarning,
+    ShapeError,
+    StimulusMismatchError,
+    ValidationError,
+)
+
+
+def _acts(ids, n_feat=3):
+    return Activations("toy:net", ids, {"l1": np.arange(len(ids) * n_feat, dtype=float).reshape(len(ids), n_feat)})
+
+
+def test_stimulus_set_duplicate_ids_named():
+    with pytest.raises(ValidationError, match=r"ids must be unique; 1 id\(s\) occur more than once: \['a'\]"):
+        StimulusSet(ids=["a", "b", "a"], texts=["x", "y", "z"])
+
+
+def test_stimulus_set_length_mismatch_and_content():
+    with pytest.raises(ShapeError, match="ids has 2 entries but texts has 3"):
+        StimulusSet(ids=["a", "b"], texts=["x", "y", "z"])
+    with pytest.raises(ValidationError, match="needs images or texts"):
+        StimulusSet(ids=["a"])
+
+
+def test_stimulus_set_select_fingerprint_and_images():
+    imgs = np.random.default_rng(0).integers(0, 255, size=(3, 5, 5, 3), dtype=np.uint8)
+    s = StimulusSet(ids=["a", "b", "c"], images=imgs, metadata=pd.DataFrame({"cat": [1, 2, 3]}))
+    sub = s.select(["c", "a"])
+    assert sub.ids.tolist() == ["c", "a"]
+    assert sub.metadata["cat"].tolist() == [3, 1]
+    np.testing.assert_array_equal(sub.load_image(0), imgs[2])
+    assert s.fingerprint == StimulusSet(ids=["a", "b", "c"], images=imgs.copy()).fingerprint
+    changed = imgs.copy()
+    changed[0, 0, 0, 0] ^= 1
+    assert s.fingerprint != StimulusSet(ids=["a", "b", "c"], images=changed).fingerprint
+    with pytest.raises(ValueError):  # immutable
+        s.images[0, 0, 0, 0] = 1
+    with pytest.raises(StimulusMismatchError, match="'zz'"):
+        s.select(["zz"])
+
+
+def test_grayscale_and_rgba_converted():
+    gray = np.zeros((2, 4, 4), np.uint8)
+    s = StimulusSet(ids=["a", "b"], images=gray)
+    assert s.load_image(0).shape == (4, 4, 3)
+    rgba = [np.zeros((4, 4, 4), np.uint8)]
+    assert StimulusSet(ids=["a"], images=rgba).load_image(0).shape == (4, 4, 3)
+
+
+def test_activations_validation():
+    with pytest.raises(ShapeError, match=r"layers\['l'\] has 2 rows but there are 3 stimulus_ids"):
+        Activations("m", ["a", "b", "c"], {"l": np.zeros((2, 4))})
+    with pytest.raises(ShapeError, match="must be 2-D"):
+        Activations("m", ["a"], {"l": np.zeros(4)})
+    with pytest.raises(ValidationError, match=r"NaN.*layers\['l'\]|layers\['l'\] contains 1 NaN"):
+        Activations("m", ["a", "b"], {"l": np.array([[1.0, np.nan], [0, 1]])})
+    a = Activations("m", ["a", "b"], {"conv1": np.zeros((2, 2, 2, 2))})
+    assert a["conv1"].shape == (2, 8)
+    with pytest.raises(LayerNotFoundError, match="Did you mean 'conv1'"):
+        a["conv2"]
+
+
+def test_responses_shapes_nan_and_reps():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValidationError, match="data contains 1 NaN"):
+        Responses(["a", "b"], data=np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(ShapeError, match="n_stimuli=3"):
+        Responses(["a", "b", "c"], repetitions=rng.normal(size=(2, 4, 5)))
+    reps = rng.normal(size=(3, 4, 2))
+    r = Responses(list("abcd"), repetitions=reps, targets=pd.DataFrame({"roi": ["V1", "IT"]}))
+    np.testing.assert_allclose(r.data, reps.mean(0))
+    assert r.roi("IT").n_targets == 1
+    with pytest.raises(ValidationError, match="Did you mean 'IT'"):
+        r.roi("ITT")
+    reps[1, 2] = np.nan
+    with pytest.warns(NeuroalignWarning, match="1 missing"):
+        r2 = Responses(list("abcd"), repetitions=reps)
+    np.testing.assert_allclose(r2.data[2], reps[[0, 2], 2].mean(0))
+    reps[0, 0, 0] = np.nan
+    with pytest.raises(ValidationError, match="only some targets"):
+        Responses(list("abcd"), repetitions=reps)
+
+
+def test_responses_time_and_export():
+    r = Responses(["a", "b"], data=np.ones((2, 3, 4)), times=np.linspace(0, 0.3, 4))
+    assert r.is_timeseries
+    assert len(r.to_pandas()) == 2 * 3 * 4
+    xr = r.to_xarray()
+    assert xr.dims == ("stimulus_id", "target", "time")
+    with pytest.raises(ShapeError, match="times"):
+        Responses(["a", "b"], data=np.ones((2, 3)), times=np.arange(3))
+
+
+def test_align_exact_lists_missing_ids_on_both_sides():
+    a = _acts(["s1", "s2", "s3"])
+    r = Responses(["s3", "s4", "s1"], data=np.ones((3, 2)))
+    with pytest.raises(StimulusMismatchError) as info:
+        align(a, r)
+    msg = str(info.value)
+    assert "missing from Responses: ['s2']" in msg
+    assert "missing from Activations: ['s4']" in msg
+
+
+def test_align_reorders_and_inner_warns():
+    a = _acts(["s1", "s2", "s3"])
+    data = np.array([[3.0], [1.0], [2.0]])
+    r = Responses(["s3", "s1", "s2"], data=data)
+    a2, r2 = align(a, r)
+    assert r2.stimulus_ids.tolist() == ["s1", "s2", "s3"]
+    np.testing.assert_array_equal(r2.data[:, 0], [1.0, 2.0, 3.0])
+    assert a2 is a
+    r_small = Responses(["s3", "s1"], data=data[:2])
+    with pytest.warns(NeuroalignWarning, match="dropped 1 from Activations and 0 from Responses"):
+        a3, r3 = align(a, r_small, how="inner")
+    assert a3.stimulus_ids.tolist() == ["s1", "s3"] == r3.stimulus_ids.tolist()
+
+
+def test_rdms_square_condensed_roundtrip_and_select():
+    from scipy.spatial.distance import pdist, squareform
+
+    X = np.random.default_rng(1).normal(size=(6, 4))
+    vec = pdist(X)
+    r = RDMs(vec, list("abcdef"))
+    np.testing.assert_allclose(r.square()[0], squareform(vec))
+    r2 = RDMs(r.square(), list("abcdef"))
+    np.testing.assert_allclose(r2.dissimilarities, r.dissimilarities)
+    sub = r.select(["f", "a", "c"])
+    np.testing.assert_allclose(sub.square()[0], squareform(vec)[np.ix_([5, 0, 2], [5, 0, 2])])
+    with pytest.raises(ShapeError, match="need 15"):
+        RDMs(np.ones(14), list("abcdef"))
+
+
+def test_score_row_and_validation():
+    s = Score(0.25, "pearson", values=np.array([0.2, 0.3]), ceiling=0.5, ci=(0.1, 0.4), layer="l")
+    row = s.to_row()
+    assert row["normalized"] == pytest.approx(0.5)
+    assert row["n_targets"] == 2
+    with pytest.raises(ValidationError, match="low <= high"):
+        Score(0.1, "r", ci=(0.3, 0.2))
+    assert np.isnan(Score(0.1, "r").normalized)
+
+
+def test_to_xarray_and_pandas_roundtrip():
+    a = _acts(["x", "y"])
+    ds = a.to_xarray()
+    np.testing.assert_array_equal(ds["l1"].values, a["l1"])
+    assert a.to_pandas("l1").shape == (2, 3)
+    s = StimulusSet(ids=["x", "y"], texts=["hello", "world"])
+    assert s.to_pandas()["text"].tolist() == ["hello", "world"]

