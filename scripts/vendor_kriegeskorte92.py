@@ -26,8 +26,10 @@ def main(src: Path, dst_dir: Path) -> None:
     stim = sup["stimuli_92objs"][0]
     images = np.stack([s["image"] for s in stim]).astype(np.uint8)
     category = np.array([_s(s["category"]) for s in stim])
-    flags = {k: np.array([int(np.asarray(s[k]).ravel()[0]) for s in stim], dtype=np.int8)
-             for k in ("human", "face", "animal", "natural")}
+    flags = {
+        k: np.array([int(np.asarray(s[k]).ravel()[0]) for s in stim], dtype=np.int8)
+        for k in ("human", "face", "animal", "natural")
+    }
     labels = np.array([_s(x) for x in sup["categoryLabels"][0]])
     vectors = sup["categoryVectors"].astype(np.int8)
     fig1 = sup["RDMs_mIT_hIT_fig1"][0]
@@ -56,13 +58,25 @@ def main(src: Path, dst_dir: Path) -> None:
     dst_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         dst_dir / "kriegeskorte92.npz",
-        images=images, category=category, category_labels=labels, category_vectors=vectors,
-        fig1_names=np.array(fig1_names), fig1_rdms=fig1_rdms,
-        hit_rdms=np.array(hit), hit_names=np.array(names).reshape(len(hit), -1),
-        model_names=model_names, model_rdms=np.stack(model_rdms), **flags,
+        images=images,
+        category=category,
+        category_labels=labels,
+        category_vectors=vectors,
+        fig1_names=np.array(fig1_names),
+        fig1_rdms=fig1_rdms,
+        hit_rdms=np.array(hit),
+        hit_names=np.array(names).reshape(len(hit), -1),
+        model_names=model_names,
+        model_rdms=np.stack(model_rdms),
+        **flags,
     )
     shutil.copy(src / "LICENSE", dst_dir / "kriegeskorte92.LICENSE")
-    print("wrote", dst_dir / "kriegeskorte92.npz", (dst_dir / "kriegeskorte92.npz").stat().st_size, "bytes")
+    print(
+        "wrote",
+        dst_dir / "kriegeskorte92.npz",
+        (dst_dir / "kriegeskorte92.npz").stat().st_size,
+        "bytes",
+    )
 
 
 if __name__ == "__main__":

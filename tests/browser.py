@@ -30,17 +30,35 @@ def probe_page(chromium: str, html_path: Path) -> tuple[dict, str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "page.html"
-        page.write_text(html_path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+        page.write_text(
+            html_path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+            encoding="utf-8",
+        )
         profile = Path(tmp) / "profile"
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-               "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         shutil.rmtree(profile, ignore_errors=True)
     match = re.search(r'<div id="__probe">(.*?)</div>', res.stdout)
     if not match:
-        raise AssertionError(f"page did not finish loading; chromium rc={res.returncode}\n{res.stderr[-2000:]}")
+        raise AssertionError(
+            f"page did not finish loading; chromium rc={res.returncode}\n{res.stderr[-2000:]}"
+        )
     import html
 
     return json.loads(html.unescape(match.group(1))), res.stderr
@@ -48,5 +66,9 @@ def probe_page(chromium: str, html_path: Path) -> tuple[dict, str]:
 
 def console_errors(log: str) -> list[str]:
     """Lines of Chromium's log that report page (console) errors, not browser-internal noise."""
-    return [ln for ln in log.splitlines() if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)
-            or "Failed to load resource" in ln]
+    return [
+        ln
+        for ln in log.splitlines()
+        if ("CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln))
+        or "Failed to load resource" in ln
+    ]

@@ -22,8 +22,12 @@ def test_import_neuroalign_does_not_import_heavy_libraries():
 def test_import_linter_contracts_hold():
     pytest.importorskip("importlinter")
     exe = Path(sys.executable).with_name("lint-imports")
-    res = subprocess.run([str(exe), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
-                         capture_output=True, text=True, cwd=REPO)
+    res = subprocess.run(
+        [str(exe), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "2 kept, 0 broken" in res.stdout
 
@@ -35,4 +39,6 @@ def test_every_subpackage_is_in_architecture_md():
         assert f"{sub.name}/" in text, f"ARCHITECTURE.md does not describe {sub.name}/"
         for mod in sub.glob("*.py"):
             if mod.name != "__init__.py":
-                assert mod.stem.lstrip("_") in text, f"ARCHITECTURE.md does not mention {sub.name}/{mod.name}"
+                assert mod.stem.lstrip("_") in text, (
+                    f"ARCHITECTURE.md does not mention {sub.name}/{mod.name}"
+                )

@@ -4,9 +4,9 @@ import sys
 import pytest
 
 pytest.importorskip("typer")
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from neuroalign.cli import app  # noqa: E402
+from neuroalign.cli import app
 
 runner = CliRunner()
 
@@ -25,7 +25,9 @@ def test_demo_with_unreachable_weights_fails_clearly(tmp_path, monkeypatch):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(torchvision.models._api.WeightsEnum, "get_state_dict", offline)
-    res = runner.invoke(app, ["demo", "--model", "torchvision:resnet50", "--out", str(tmp_path), "--quiet"])
+    res = runner.invoke(
+        app, ["demo", "--model", "torchvision:resnet50", "--out", str(tmp_path), "--quiet"]
+    )
     assert res.exit_code == 1
     out = res.output
     assert "could not obtain pretrained weights for 'torchvision:resnet50'" in out
@@ -34,7 +36,9 @@ def test_demo_with_unreachable_weights_fails_clearly(tmp_path, monkeypatch):
 
 
 def test_unknown_source_is_a_one_line_error(tmp_path):
-    res = runner.invoke(app, ["demo", "--model", "torchvison:resnet50", "--out", str(tmp_path), "-q"])
+    res = runner.invoke(
+        app, ["demo", "--model", "torchvison:resnet50", "--out", str(tmp_path), "-q"]
+    )
     assert res.exit_code == 1
     assert "Did you mean 'torchvision'" in res.output
 
@@ -47,5 +51,7 @@ def test_layers_command_random_weights():
 
 
 def test_python_dash_m_entry_point():
-    res = subprocess.run([sys.executable, "-m", "neuroalign", "--help"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "neuroalign", "--help"], capture_output=True, text=True
+    )
     assert res.returncode == 0 and "demo" in res.stdout

@@ -1,6 +1,5 @@
 """The built-in demo end to end: real RSA + synthetic encoding with known answers (runs ~1-2 min)."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -8,9 +7,9 @@ pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 pytest.importorskip("matplotlib")
 
-from neuroalign.demo import pick_source_layers, run_demo  # noqa: E402
-from tests.browser import console_errors, probe_page  # noqa: E402
-from tests.conftest import find_chromium  # noqa: E402
+from neuroalign.demo import pick_source_layers, run_demo
+from tests.browser import console_errors, probe_page
+from tests.conftest import find_chromium
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,22 @@ from neuroalign.compare._inference import _pairs
 from neuroalign.core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
 
 
-@pytest.mark.parametrize("metric,scipy_metric", [("correlation", "correlation"), ("cosine", "cosine"),
-                                                 ("euclidean", "euclidean")])
+@pytest.mark.parametrize(
+    "metric,scipy_metric",
+    [("correlation", "correlation"), ("cosine", "cosine"), ("euclidean", "euclidean")],
+)
 def test_rdm_matches_scipy(rng, metric, scipy_metric):
     X = rng.normal(size=(15, 40))
-    np.testing.assert_allclose(compute_rdm(X, metric), pdist(X, scipy_metric), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        compute_rdm(X, metric), pdist(X, scipy_metric), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_sqeuclidean_is_normalised_by_features(rng):
     X = rng.normal(size=(10, 8))
-    np.testing.assert_allclose(compute_rdm(X, "sqeuclidean"), pdist(X, "sqeuclidean") / 8, rtol=1e-10)
+    np.testing.assert_allclose(
+        compute_rdm(X, "sqeuclidean"), pdist(X, "sqeuclidean") / 8, rtol=1e-10
+    )
 
 
 def test_batched_rdms_and_torch_backend(rng):
@@ -88,7 +94,9 @@ def test_bootstrap_rsa_ci_and_shared_indices(rng):
     n = 20
     ids = [f"s{i}" for i in range(n)]
     truth = rng.normal(size=(n, 10))
-    data = RDMs(np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(4)]), ids)
+    data = RDMs(
+        np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(4)]), ids
+    )
     models = compute_rdms(Activations("m", ids, {"good": truth, "bad": rng.normal(size=(n, 10))}))
     res = bootstrap_rsa(models, data, n_boot=200, seed=1)
     good, bad = res.table.set_index("layer").loc[["good", "bad"]].itertuples()
@@ -101,3 +109,17 @@ def test_bootstrap_rsa_ci_and_shared_indices(rng):
         bootstrap_rsa(models, data.select(ids[::-1]))
     subj = bootstrap_rsa(models, data, n_boot=50, over="subjects")
     assert np.isfinite(subj.samples).all()
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman", "cosine"])
+def test_fast_evaluation_equals_reference(rng, method):
+    from neuroalign.compare import SIMILARITIES
+    from neuroalign.compare._inference import _evaluate
+
+    models = rng.normal(size=(3, 105))
+    data = models[0] + rng.normal(size=(5, 105))
+    data[:, :10] = np.round(data[:, :10])  # ties, as bootstrap duplicates create
+    values, low, high = _evaluate(SIMILARITIES[method], models, data, method)
+    np.testing.assert_allclose(values, compare_rdms(models, data, method).mean(1), rtol=1e-12)
+    ref_low, ref_high = rdm_noise_ceiling(data, method)
+    assert low == pytest.approx(ref_low, rel=1e-12) and high == pytest.approx(ref_high, rel=1e-12)

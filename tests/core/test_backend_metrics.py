@@ -33,7 +33,9 @@ def test_torch_backend_matches_numpy(rng):
     np.testing.assert_allclose(bk.to_numpy(w_t), w_np, rtol=1e-9, atol=1e-9)
     x = bk.asarray(rng.normal(size=(30, 2)))
     y = bk.asarray(rng.normal(size=(30, 2)))
-    np.testing.assert_allclose(bk.to_numpy(pearson_score(x, y)), pearson_score(bk.to_numpy(x), bk.to_numpy(y)))
+    np.testing.assert_allclose(
+        bk.to_numpy(pearson_score(x, y)), pearson_score(bk.to_numpy(x), bk.to_numpy(y))
+    )
 
 
 def test_backend_errors_and_chunks():

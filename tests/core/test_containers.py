@@ -13,11 +13,15 @@ from neuroalign.core.exceptions import (
 
 
 def _acts(ids, n_feat=3):
-    return Activations("toy:net", ids, {"l1": np.arange(len(ids) * n_feat, dtype=float).reshape(len(ids), n_feat)})
+    return Activations(
+        "toy:net", ids, {"l1": np.arange(len(ids) * n_feat, dtype=float).reshape(len(ids), n_feat)}
+    )
 
 
 def test_stimulus_set_duplicate_ids_named():
-    with pytest.raises(ValidationError, match=r"ids must be unique; 1 id\(s\) occur more than once: \['a'\]"):
+    with pytest.raises(
+        ValidationError, match=r"ids must be unique; 1 id\(s\) occur more than once: \['a'\]"
+    ):
         StimulusSet(ids=["a", "b", "a"], texts=["x", "y", "z"])
 
 

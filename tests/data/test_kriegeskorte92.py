@@ -29,7 +29,9 @@ def test_vendored_file_equals_the_original(shared_data):
     src = shared_data / "kriegeskorte92"
     d = load_kriegeskorte92()
     brain = sio.loadmat(src / "92_brainRDMs.mat")["RDMs"][0]
-    np.testing.assert_array_equal(d.human_it.square()[3], brain[1, 1]["RDM"])  # subject 2, session 2
+    np.testing.assert_array_equal(
+        d.human_it.square()[3], brain[1, 1]["RDM"]
+    )  # subject 2, session 2
     sup = sio.loadmat(src / "Kriegeskorte_Neuron2008_supplementalData.mat")
     np.testing.assert_array_equal(d.stimuli.images[17], sup["stimuli_92objs"][0, 17]["image"])
     mit = np.asarray(sup["RDMs_mIT_hIT_fig1"][0, 0]["RDM"], dtype=float).ravel()

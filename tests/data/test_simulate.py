@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from neuroalign.core.exceptions import ConfigurationError, ValidationError
-from neuroalign.data import compute_noise_ceiling, make_responses, make_shape_images, split_half_reliability
+from neuroalign.data import (
+    compute_noise_ceiling,
+    make_responses,
+    make_shape_images,
+    split_half_reliability,
+)
 
 
 def test_shape_images_deterministic_with_latents():
@@ -28,8 +33,15 @@ def test_shape_is_where_the_latents_say():
 def test_make_responses_truth_and_ceiling(rng):
     n = 400
     feats = {"a": rng.normal(size=(n, 20)), "b": rng.normal(size=(n, 30))}
-    resp, truth = make_responses(feats, {"V1": "a", "IT": "b"}, n_targets_per_roi=30, n_reps=4,
-                                 noise_sd=(0.5, 2.0), stimulus_ids=[f"s{i}" for i in range(n)], seed=1)
+    resp, truth = make_responses(
+        feats,
+        {"V1": "a", "IT": "b"},
+        n_targets_per_roi=30,
+        n_reps=4,
+        noise_sd=(0.5, 2.0),
+        stimulus_ids=[f"s{i}" for i in range(n)],
+        seed=1,
+    )
     assert resp.repetitions.shape == (4, n, 60)
     np.testing.assert_allclose(truth.signal.std(0), 1.0, rtol=1e-10)
     # signal is exactly linear in its source features
@@ -68,3 +80,20 @@ def test_ceiling_needs_repetitions():
 
     with pytest.raises(ValidationError, match="no repetitions"):
         compute_noise_ceiling(Responses(["a", "b", "c"], data=np.eye(3)))
+
+
+def test_image_statistics_track_latent_factors():
+    from neuroalign.data import compute_image_statistics
+
+    s = make_shape_images(300, image_size=64, seed=5)
+    stats = compute_image_statistics(s, grid=8)
+    lat = s.metadata
+    # RMS contrast grows with the grating contrast; oriented energy follows the grating orientation
+    contrast = stats[:, 64 + 3]
+    assert np.corrcoef(contrast, lat["grating_contrast"])[0, 1] > 0.5
+    # an ROI driven by image statistics is simulated like any other feature space
+    resp, truth = make_responses(
+        {"pixels": stats}, {"early": "pixels"}, n_targets_per_roi=5, stimulus_ids=s.ids
+    )
+    assert truth.roi_sources == {"early": "pixels"}
+    assert resp.n_targets == 5

@@ -9,6 +9,9 @@ from neuroalign.encode import RidgeEncoder, make_folds, solve_ridge_cv
 
 ALPHAS = np.logspace(-2, 4, 7)
 
+# the simulated targets include nearly pure-noise ones, which rightly pick the largest alpha
+pytestmark = pytest.mark.filterwarnings("ignore:the chosen alpha is at the edge:UserWarning")
+
 
 def _data(rng, n=120, p=30, t=8, noise=2.0):
     X = rng.normal(size=(n, p))
@@ -42,7 +45,9 @@ def test_noisier_targets_get_larger_alphas(rng):
 def test_chunking_and_float32_agree(rng):
     X, Y = _data(rng)
     full = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float64")
-    tiny = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float64", memory_budget=1)  # one target per chunk
+    tiny = solve_ridge_cv(
+        X, Y, alphas=ALPHAS, dtype="float64", memory_budget=1
+    )  # one target per chunk
     np.testing.assert_allclose(full.cv_scores, tiny.cv_scores, rtol=1e-10)
     f32 = solve_ridge_cv(X, Y, alphas=ALPHAS, dtype="float32")
     np.testing.assert_allclose(f32.cv_scores, full.cv_scores, atol=1e-4)
@@ -67,7 +72,9 @@ def test_group_folds_never_split_runs(rng):
     expected = np.zeros((len(ALPHAS), Y.shape[1]))
     for tr, va in GroupKFold(3).split(X, groups=groups):
         for i, a in enumerate(ALPHAS):
-            expected[i] += r2_score(Y[va], Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[va]), multioutput="raw_values")
+            expected[i] += r2_score(
+                Y[va], Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[va]), multioutput="raw_values"
+            )
     np.testing.assert_allclose(res.cv_scores, expected / 3, rtol=1e-8)
 
 
@@ -104,3 +111,12 @@ def test_bad_input_errors(rng):
     with pytest.raises(ShapeError, match="fitted on 30"):
         enc.predict(X[:, :5])
     assert enc.score(X, Y).shape == (Y.shape[1],)
+
+
+def test_alpha_at_grid_edge_is_reported(rng):
+    from neuroalign.core.exceptions import NeuroalignWarning
+
+    X = rng.normal(size=(60, 5))
+    Y = X @ rng.normal(size=(5, 4))  # noise-free: every target wants the smallest alpha
+    with pytest.warns(NeuroalignWarning, match=r"edge of the grid for 4 target\(s\) \(lowest, 1\)"):
+        solve_ridge_cv(X, Y, alphas=[1.0, 10.0, 100.0])

@@ -15,8 +15,9 @@ def test_sweep_recovers_the_true_feature_space():
     l3 = np.maximum(l2 @ rng.normal(size=(60, 50)), 0)
     ids = [f"s{i}" for i in range(n)]
     acts = Activations("toy:chain", ids, {"l1": l1, "l2": l2, "l3": l3})
-    resp, truth = make_responses(acts, {"A": "l1", "B": "l2", "C": "l3"}, n_targets_per_roi=20,
-                                 noise_sd=1.0, seed=2)
+    resp, _ = make_responses(
+        acts, {"A": "l1", "B": "l2", "C": "l3"}, n_targets_per_roi=20, noise_sd=1.0, seed=2
+    )
     ceiling = compute_noise_ceiling(resp)
     res = sweep_layers(acts, resp, ceiling=ceiling, quiet=True, alphas=np.logspace(-2, 5, 15))
     assert res.best_layers == {"A": "l1", "B": "l2", "C": "l3"}

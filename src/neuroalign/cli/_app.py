@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _fail(exc: BaseException) -> None:
@@ -34,12 +34,12 @@ def _fail(exc: BaseException) -> None:
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder for the report, figures and table.")] = Path(
-        "neuroalign-demo"
-    ),
-    model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>', e.g. torchvision:resnet50.")] = (
-        "efficientnet_lite:lite0"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder for the report, figures and table.")
+    ] = Path("neuroalign-demo"),
+    model: Annotated[
+        str, typer.Option("--model", help="Model id '<source>:<name>', e.g. torchvision:resnet50.")
+    ] = ("efficientnet_lite:lite0"),
     n_synthetic: Annotated[int, typer.Option(help="Synthetic images for the encoding part.")] = 600,
     n_boot: Annotated[int, typer.Option(help="Bootstrap samples for RSA intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -52,19 +52,25 @@ def demo(
     try:
         if not quiet:
             err.print(f"neuroalign demo: model {model}, output {out_dir}/")
-        res = run_demo(out_dir, model=model, n_synthetic=n_synthetic, n_boot=n_boot, seed=seed, quiet=quiet)
+        res = run_demo(
+            out_dir, model=model, n_synthetic=n_synthetic, n_boot=n_boot, seed=seed, quiet=quiet
+        )
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
     human = res.table[res.table["target"] == "human IT"]
     top = human.loc[human["value"].idxmax()]
-    out.print(f"human IT: best layer {top['layer']} (Spearman {top['value']:.3f}, "
-              f"95% CI [{top['ci_low']:.3f}, {top['ci_high']:.3f}], ceiling "
-              f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}])")
+    out.print(
+        f"human IT: best layer {top['layer']} (Spearman {top['value']:.3f}, "
+        f"95% CI [{top['ci_low']:.3f}, {top['ci_high']:.3f}], ceiling "
+        f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}])"
+    )
     for roi, true in res.true_layers.items():
         mark = "ok" if res.best_layers[roi] == true else "MISMATCH"
-        out.print(f"synthetic ROI {roi}: recovered {res.best_layers[roi]} (true {true}) {mark}; ceiling "
-                  f"estimated {res.ceiling_estimated[roi]:.3f} vs true {res.ceiling_true[roi]:.3f}")
+        out.print(
+            f"synthetic ROI {roi}: recovered {res.best_layers[roi]} (true {true}) {mark}; ceiling "
+            f"estimated {res.ceiling_estimated[roi]:.3f} vs true {res.ceiling_true[roi]:.3f}"
+        )
     out.print(f"report: {res.files['report']}")
 
 
@@ -77,7 +83,9 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     if as_json:
         out.print_json(json.dumps(data))
         return
-    out.print(f"neuroalign {data['packages']['neuroalign']}  (Python {data['python']}, {data['platform']})")
+    out.print(
+        f"neuroalign {data['packages']['neuroalign']}  (Python {data['python']}, {data['platform']})"
+    )
     out.print(f"CPU: {data['cpu_count']} logical cores; devices: {data['devices']}")
     for name, ver in data["packages"].items():
         if name != "neuroalign":
@@ -88,7 +96,9 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
 def layers(
     model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
     preset: Annotated[str, typer.Option(help="'blocks' or 'all'.")] = "blocks",
-    random_weights: Annotated[bool, typer.Option("--random-weights", help="Build with random weights (offline).")] = False,
+    random_weights: Annotated[
+        bool, typer.Option("--random-weights", help="Build with random weights (offline).")
+    ] = False,
 ) -> None:
     """List a model's layers (native module names) with their output shapes."""
     from ..extract import list_layers, load_model

@@ -9,16 +9,17 @@ comparison (as rsatoolbox does), every other pair keeps its duplicated entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from ..core import RDMs
 from ..core._registry import lookup
 from ..core._validation import check_choice
 from ..core.exceptions import StimulusMismatchError, ValidationError
-from ._similarity import SIMILARITIES, pool_rdms
+from ._similarity import SIMILARITIES, _zscore_rows, pool_rdms
 
 __all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
 
@@ -52,10 +53,16 @@ def rdm_noise_ceiling(data: np.ndarray, method: str = "spearman") -> tuple[float
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
     if data.shape[0] < 2:
-        raise ValidationError(f"a noise ceiling needs RDMs from >= 2 subjects; got {data.shape[0]}.")
+        raise ValidationError(
+            f"a noise ceiling needs RDMs from >= 2 subjects; got {data.shape[0]}."
+        )
     upper = fn(data, pool_rdms(data, method)[None])[:, 0].mean()
-    lower = np.mean([fn(data[[s]], pool_rdms(np.delete(data, s, axis=0), method)[None])[0, 0]
-                     for s in range(data.shape[0])])
+    lower = np.mean(
+        [
+            fn(data[[s]], pool_rdms(np.delete(data, s, axis=0), method)[None])[0, 0]
+            for s in range(data.shape[0])
+        ]
+    )
     return float(lower), float(upper)
 
 
@@ -73,22 +80,50 @@ class RSAResult:
         The bootstrap distribution of ``value``.
     ceiling_samples : array (n_boot, 2)
         Bootstrap distribution of the lower and upper ceilings (NaN with one data RDM).
-    indices : array
-        The stimulus resamples used (``(n_boot, n_stimuli)``), or subject resamples.
+    stimulus_indices : array (n_boot, n_stimuli) or None
+        The stimulus resamples used (pass them to another call to reuse them).
+    subject_indices : array (n_boot, n_subjects) or None
+        The subject resamples used.
     """
 
     table: pd.DataFrame
     samples: np.ndarray
     ceiling_samples: np.ndarray
-    indices: np.ndarray
+    stimulus_indices: np.ndarray | None
+    subject_indices: np.ndarray | None
 
 
-def _evaluate(fn, models: np.ndarray, data: np.ndarray, method: str) -> tuple[np.ndarray, float, float]:
-    values = fn(models, data).mean(1)
-    if data.shape[0] >= 2:
-        low, high = rdm_noise_ceiling(data, method)
-    else:
-        low = high = np.nan
+def _evaluate(
+    fn: Any, models: np.ndarray, data: np.ndarray, method: str
+) -> tuple[np.ndarray, float, float]:
+    """Mean similarity of each model with the data RDMs, and the lower/upper noise ceiling.
+
+    Pearson and Spearman take a fast path: every vector is ranked (Spearman) and z-scored once,
+    the leave-one-out pooled RDMs come from one running sum, and all similarities are products of
+    z-scored vectors. Other methods go through ``fn`` and :func:`rdm_noise_ceiling`.
+    """
+    n_subj = data.shape[0]
+    if method not in ("pearson", "spearman"):
+        values = fn(models, data).mean(1)
+        low, high = rdm_noise_ceiling(data, method) if n_subj >= 2 else (np.nan, np.nan)
+        return values, low, high
+    stacked = np.vstack([models, data])
+    if method == "spearman":
+        stacked = rankdata(stacked, axis=1)
+    z = _zscore_rows(stacked)
+    zm, zd = z[: len(models)], z[len(models) :]
+    values = (zm @ zd.T).mean(1)
+    if n_subj < 2:
+        return values, np.nan, np.nan
+    # pooling as in pool_rdms: mean of ranks (spearman) or of z-scored vectors (pearson)
+    src = stacked[len(models) :] if method == "spearman" else zd
+    total = src.sum(0)
+    pools = np.vstack([total / n_subj, (total - src) / (n_subj - 1)])
+    if method == "spearman":
+        pools = rankdata(pools, axis=1)
+    zp = _zscore_rows(pools)
+    high = float((zd @ zp[0]).mean())
+    low = float(np.einsum("ij,ij->i", zd, zp[1:]).mean())
     return values, low, high
 
 
@@ -132,12 +167,15 @@ def bootstrap_rsa(
     check_choice(over, "over", ("stimuli", "subjects", "both"))
     fn = lookup(SIMILARITIES, method, "RDM similarity")
     if not np.array_equal(models.stimulus_ids, data.stimulus_ids):
-        raise StimulusMismatchError("model and data RDMs are over different stimuli or orders; align them first.")
+        raise StimulusMismatchError(
+            "model and data RDMs are over different stimuli or orders; align them first."
+        )
     if over != "stimuli" and data.n_rdms < 2:
         raise ValidationError(f"over={over!r} resamples subjects but data holds {data.n_rdms} RDM.")
     n = models.n_stimuli
     m, d = models.dissimilarities, data.dissimilarities
     values, low, high = _evaluate(fn, m, d, method)
+    stim_idx: np.ndarray | None
     if indices is not None:
         stim_idx = np.asarray(indices)
         n_boot = stim_idx.shape[0]
@@ -164,4 +202,4 @@ def bootstrap_rsa(
     table["ceiling_low"], table["ceiling_high"] = low, high
     table["method"] = method
     table["n_boot"] = n_boot
-    return RSAResult(table, samples, ceil, stim_idx if stim_idx is not None else subj_idx)
+    return RSAResult(table, samples, ceil, stim_idx, subj_idx)

@@ -48,7 +48,9 @@ def cosine(bk: Any, x: Any) -> Any:
     """1 − cosine similarity."""
     norm = bk.sqrt((x * x).sum(1))
     if bool((norm == 0).any()):
-        raise ValidationError("a stimulus pattern is all zeros; cosine distance is undefined for it.")
+        raise ValidationError(
+            "a stimulus pattern is all zeros; cosine distance is undefined for it."
+        )
     x = x / norm[:, None]
     return 1.0 - _gram(bk, x)
 
@@ -67,7 +69,9 @@ def euclidean(bk: Any, x: Any) -> Any:
     return bk.sqrt(sqeuclidean(bk, x) * x.shape[1])
 
 
-def compute_rdm(X: Any, metric: str = "correlation", device: str | None = None, dtype: str = "float64") -> np.ndarray:
+def compute_rdm(
+    X: Any, metric: str = "correlation", device: str | None = None, dtype: str = "float64"
+) -> np.ndarray:
     """RDM(s) of response patterns, as condensed vectors (scipy ``squareform`` order).
 
     Parameters
@@ -106,12 +110,21 @@ def compute_rdm(X: Any, metric: str = "correlation", device: str | None = None, 
     return out[0] if single else out
 
 
-def compute_rdms(data: Activations | Responses | Mapping[str, Any], stimulus_ids: Any = None,
-                 metric: str = "correlation", device: str | None = None) -> RDMs:
+def compute_rdms(
+    data: Activations | Responses | Mapping[str, Any],
+    stimulus_ids: Any = None,
+    metric: str = "correlation",
+    device: str | None = None,
+) -> RDMs:
     """An :class:`~neuroalign.RDMs` with one RDM per layer (``Activations``), per ROI
     (``Responses`` with a ``roi`` column; one RDM of all targets otherwise) or per mapping entry."""
     if isinstance(data, Activations):
-        names, arrays, ids, key = list(data.layer_names), [data[k] for k in data.layer_names], data.stimulus_ids, "layer"
+        names, arrays, ids, key = (
+            list(data.layer_names),
+            [data[k] for k in data.layer_names],
+            data.stimulus_ids,
+            "layer",
+        )
     elif isinstance(data, Responses):
         assert data.data is not None
         rois = data.rois or ["all"]

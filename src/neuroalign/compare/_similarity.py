@@ -33,7 +33,9 @@ def _zscore_rows(x: np.ndarray) -> np.ndarray:
     x = x - x.mean(1, keepdims=True)
     norm = np.sqrt((x * x).sum(1, keepdims=True))
     if (norm == 0).any():
-        raise ValidationError("an RDM is constant (all dissimilarities equal); its correlation is undefined.")
+        raise ValidationError(
+            "an RDM is constant (all dissimilarities equal); its correlation is undefined."
+        )
     return x / norm
 
 
@@ -79,7 +81,9 @@ def kendall_tau_a(a: np.ndarray, b: np.ndarray, block: int = 512) -> np.ndarray:
     return out
 
 
-def compare_rdms(a: RDMs | np.ndarray, b: RDMs | np.ndarray, method: str = "spearman") -> np.ndarray:
+def compare_rdms(
+    a: RDMs | np.ndarray, b: RDMs | np.ndarray, method: str = "spearman"
+) -> np.ndarray:
     """Similarity of every RDM in ``a`` with every RDM in ``b``.
 
     Parameters
@@ -100,10 +104,16 @@ def compare_rdms(a: RDMs | np.ndarray, b: RDMs | np.ndarray, method: str = "spea
     array([[ 1., -1.]])
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
-    if isinstance(a, RDMs) and isinstance(b, RDMs) and not np.array_equal(a.stimulus_ids, b.stimulus_ids):
+    if (
+        isinstance(a, RDMs)
+        and isinstance(b, RDMs)
+        and not np.array_equal(a.stimulus_ids, b.stimulus_ids)
+    ):
         from ..core.exceptions import StimulusMismatchError
 
-        raise StimulusMismatchError("the two RDMs are over different stimuli or orders; align them first.")
+        raise StimulusMismatchError(
+            "the two RDMs are over different stimuli or orders; align them first."
+        )
     sa, sb = _as_stack(a, "a"), _as_stack(b, "b")
     if sa.shape[1] != sb.shape[1]:
         raise ShapeError(f"RDM vectors differ in length: {sa.shape[1]} vs {sb.shape[1]} pairs.")

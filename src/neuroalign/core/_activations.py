@@ -118,12 +118,18 @@ class Activations:
         """The same layers for the stimuli at positions ``idx``."""
         idx = np.asarray(idx, dtype=np.intp)
         return Activations(
-            self.model, self.stimulus_ids[idx], {k: v[idx] for k, v in self.layers.items()}, self.reduce, self.meta
+            self.model,
+            self.stimulus_ids[idx],
+            {k: v[idx] for k, v in self.layers.items()},
+            self.reduce,
+            self.meta,
         )
 
     def select_layers(self, layers: Sequence[str]) -> Activations:
         """A new object with only ``layers`` (in the given order)."""
-        return Activations(self.model, self.stimulus_ids, {k: self[k] for k in layers}, self.reduce, self.meta)
+        return Activations(
+            self.model, self.stimulus_ids, {k: self[k] for k in layers}, self.reduce, self.meta
+        )
 
     def to_pandas(self, layer: str | None = None) -> pd.DataFrame:
         """One layer as a stimulus × feature table, or (``layer=None``) a summary table of layers."""
@@ -135,12 +141,16 @@ class Activations:
                     "dtype": [str(v.dtype) for v in self.layers.values()],
                 }
             )
-        return pd.DataFrame(np.asarray(self[layer]), index=pd.Index(self.stimulus_ids, name="stimulus_id"))
+        return pd.DataFrame(
+            np.asarray(self[layer]), index=pd.Index(self.stimulus_ids, name="stimulus_id")
+        )
 
     def to_xarray(self) -> Any:
         """An ``xarray.Dataset`` with one variable per layer, dims ``(stimulus_id, <layer>_feature)``."""
         xr = require("xarray", "io", "Activations.to_xarray")
         data = {k: (("stimulus_id", f"{k}_feature"), np.asarray(v)) for k, v in self.layers.items()}
         return xr.Dataset(
-            data, coords={"stimulus_id": self.stimulus_ids}, attrs={"model": self.model, "reduce": self.reduce}
+            data,
+            coords={"stimulus_id": self.stimulus_ids},
+            attrs={"model": self.model, "reduce": self.reduce},
         )

@@ -15,7 +15,8 @@ __all__ = ["align"]
 
 
 class _HasStimuli(Protocol):
-    stimulus_ids: np.ndarray
+    @property
+    def stimulus_ids(self) -> np.ndarray: ...
 
     def select(self, ids: Any) -> Any: ...
 

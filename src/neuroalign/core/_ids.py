@@ -37,5 +37,7 @@ def positions(ids: np.ndarray, wanted: Iterable[Any], name: str = "stimulus_ids"
     wanted = [str(w) for w in wanted]
     missing = [w for w in wanted if w not in lookup]
     if missing:
-        raise StimulusMismatchError(f"{len(missing)} requested id(s) are not in {name}: {_preview(missing)}.")
+        raise StimulusMismatchError(
+            f"{len(missing)} requested id(s) are not in {name}: {_preview(missing)}."
+        )
     return np.fromiter((lookup[w] for w in wanted), dtype=np.intp, count=len(wanted))

@@ -11,9 +11,26 @@ from typing import Any
 __all__ = ["system_info"]
 
 _PACKAGES = (
-    "numpy", "scipy", "pandas", "scikit-learn", "torch", "torchvision", "timm", "transformers",
-    "open_clip_torch", "matplotlib", "nibabel", "nilearn", "mne", "pynwb", "dask", "xarray",
-    "pyarrow", "typer", "rich", "efficientnet-lite-pytorch",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "torch",
+    "torchvision",
+    "timm",
+    "transformers",
+    "open_clip_torch",
+    "matplotlib",
+    "nibabel",
+    "nilearn",
+    "mne",
+    "pynwb",
+    "dask",
+    "xarray",
+    "pyarrow",
+    "typer",
+    "rich",
+    "efficientnet-lite-pytorch",
 )
 
 

@@ -10,7 +10,9 @@ T = TypeVar("T")
 __all__ = ["track"]
 
 
-def track(items: Iterable[T], total: int | None, description: str, quiet: bool = False) -> Iterator[T]:
+def track(
+    items: Iterable[T], total: int | None, description: str, quiet: bool = False
+) -> Iterator[T]:
     """Iterate over ``items`` showing a rich progress bar on stderr (silent when ``quiet``)."""
     if quiet:
         yield from items
@@ -19,8 +21,15 @@ def track(items: Iterable[T], total: int | None, description: str, quiet: bool =
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, console=console, transient=False, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task(description, total=total)
         for item in items:
             yield item

@@ -19,7 +19,7 @@ __all__ = ["RDMs", "condensed_index", "n_stimuli_from_pairs"]
 
 def n_stimuli_from_pairs(n_pairs: int) -> int:
     """Number of stimuli ``n`` with ``n (n - 1) / 2 == n_pairs``; raises if there is none."""
-    n = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    n = round((1 + np.sqrt(1 + 8 * n_pairs)) / 2)
     if n * (n - 1) // 2 != n_pairs:
         raise ShapeError(f"{n_pairs} is not a valid condensed RDM length n(n-1)/2.")
     return n
@@ -72,7 +72,9 @@ class RDMs:
         if d.ndim == 3 or (d.ndim == 2 and d.shape == (n, n) and n > 3):
             d = d[None] if d.ndim == 2 else d
             if d.shape[1:] != (n, n):
-                raise ShapeError(f"square dissimilarities must be (n_rdms, {n}, {n}); got {d.shape}.")
+                raise ShapeError(
+                    f"square dissimilarities must be (n_rdms, {n}, {n}); got {d.shape}."
+                )
             if not np.allclose(d, d.transpose(0, 2, 1), atol=1e-8 * max(1.0, np.abs(d).max())):
                 raise ValidationError("square dissimilarities must be symmetric.")
             rows, cols = condensed_index(n)
@@ -135,11 +137,23 @@ class RDMs:
         assert self.descriptors is not None
         idx = np.asarray(mask)
         idx = np.flatnonzero(idx) if idx.dtype == bool else idx
-        return RDMs(self.dissimilarities[idx], self.stimulus_ids, self.descriptors.iloc[idx], self.metric, self.meta)
+        return RDMs(
+            self.dissimilarities[idx],
+            self.stimulus_ids,
+            self.descriptors.iloc[idx],
+            self.metric,
+            self.meta,
+        )
 
     def mean(self) -> RDMs:
         """The average RDM."""
-        return RDMs(self.dissimilarities.mean(axis=0, keepdims=True), self.stimulus_ids, None, self.metric, self.meta)
+        return RDMs(
+            self.dissimilarities.mean(axis=0, keepdims=True),
+            self.stimulus_ids,
+            None,
+            self.metric,
+            self.meta,
+        )
 
     def to_pandas(self) -> pd.DataFrame:
         """Long table: one row per RDM × stimulus pair, with the descriptors."""
@@ -163,5 +177,9 @@ class RDMs:
         coords: dict[str, Any] = {"stimulus_a": self.stimulus_ids, "stimulus_b": self.stimulus_ids}
         for col in self.descriptors.columns:
             coords[col] = ("rdm", self.descriptors[col].to_numpy())
-        return xr.DataArray(self.square(), dims=("rdm", "stimulus_a", "stimulus_b"), coords=coords,
-                            attrs={"metric": self.metric})
+        return xr.DataArray(
+            self.square(),
+            dims=("rdm", "stimulus_a", "stimulus_b"),
+            coords=coords,
+            attrs={"metric": self.metric},
+        )

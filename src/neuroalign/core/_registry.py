@@ -31,5 +31,6 @@ def lookup(registry: MutableMapping[str, Any], key: str, what: str) -> Any:
         return registry[key]
     except KeyError:
         raise ConfigurationError(
-            f"unknown {what} {key!r}; choose one of {sorted(registry)}." + close_matches(key, registry)
+            f"unknown {what} {key!r}; choose one of {sorted(registry)}."
+            + close_matches(key, registry)
         ) from None

@@ -101,7 +101,9 @@ class Responses:
             times = check_array(times, "times", ndim=1)
             check_same_length("data time points (axis 2)", data.shape[2], "times", len(times))
         elif times is not None:
-            raise ShapeError(f"times given but data is 2-D {data.shape}; time-resolved data is 3-D.")
+            raise ShapeError(
+                f"times given but data is 2-D {data.shape}; time-resolved data is 3-D."
+            )
         # read-only views: the caller's arrays stay writable, ours cannot change under us
         data, reps, times = (_readonly(a) for a in (data, reps, times))
         object.__setattr__(self, "data", data)
@@ -186,7 +188,8 @@ class Responses:
         rois = self.rois
         if name not in rois:
             raise ValidationError(
-                f"roi {name!r} is not in Responses {self.name!r}; available: {rois}." + close_matches(name, rois)
+                f"roi {name!r} is not in Responses {self.name!r}; available: {rois}."
+                + close_matches(name, rois)
             )
         return self.select_targets((self.targets["roi"].astype(str) == name).to_numpy())
 
@@ -194,7 +197,7 @@ class Responses:
     def to_pandas(self) -> pd.DataFrame:
         """Long table: one row per stimulus × target (× time) with the target columns."""
         assert self.data is not None and self.targets is not None
-        n, t = self.data.shape[:2]
+        t = self.data.shape[1]
         idx = pd.MultiIndex.from_product(
             [self.stimulus_ids, range(t)] + ([self.times] if self.is_timeseries else []),
             names=["stimulus_id", "target_index"] + (["time"] if self.is_timeseries else []),
@@ -207,9 +210,15 @@ class Responses:
         xr = require("xarray", "io", "Responses.to_xarray")
         assert self.data is not None and self.targets is not None
         dims = ["stimulus_id", "target"] + (["time"] if self.is_timeseries else [])
-        coords: dict[str, Any] = {"stimulus_id": self.stimulus_ids, "target": np.arange(self.n_targets)}
+        coords: dict[str, Any] = {
+            "stimulus_id": self.stimulus_ids,
+            "target": np.arange(self.n_targets),
+        }
         for col in self.targets.columns:
-            coords[f"target_{col}" if col == "target" else col] = ("target", self.targets[col].to_numpy())
+            coords[f"target_{col}" if col == "target" else col] = (
+                "target",
+                self.targets[col].to_numpy(),
+            )
         if self.is_timeseries:
             coords["time"] = self.times
         return xr.DataArray(np.asarray(self.data), dims=dims, coords=coords, name=self.name)

@@ -60,8 +60,10 @@ class StimulusSet:
             raise ValidationError("StimulusSet needs images or texts; got neither.")
         if self.images is not None and self.texts is not None:
             raise ValidationError("StimulusSet holds images or texts, not both; make two sets.")
-        content = self.images if self.images is not None else self.texts
-        check_same_length("ids", len(ids), "images" if self.images is not None else "texts", len(content))
+        content: Any = self.images if self.images is not None else self.texts
+        check_same_length(
+            "ids", len(ids), "images" if self.images is not None else "texts", len(content)
+        )
         if isinstance(self.images, np.ndarray):
             if self.images.ndim not in (3, 4):
                 raise ValidationError(
@@ -147,7 +149,9 @@ class StimulusSet:
         elif arr.ndim == 3 and arr.shape[2] == 4:
             arr = arr[..., :3]
         if arr.ndim != 3 or arr.shape[2] != 3:
-            raise ValidationError(f"image {i} ({self.ids[i]!r}) has shape {arr.shape}; expected (H, W[, 1|3|4]).")
+            raise ValidationError(
+                f"image {i} ({self.ids[i]!r}) has shape {arr.shape}; expected (H, W[, 1|3|4])."
+            )
         if arr.dtype != np.uint8:
             if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
                 arr = arr * 255.0

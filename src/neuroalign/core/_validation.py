@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import ConfigurationError, DependencyError, ShapeError, ValidationError, close_matches
+from .exceptions import (
+    ConfigurationError,
+    DependencyError,
+    ShapeError,
+    ValidationError,
+    close_matches,
+)
 
 __all__ = [
     "check_array",
@@ -65,7 +71,9 @@ def check_array(
     try:
         arr = np.array(x, dtype=dtype, copy=True) if copy else np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as err:
-        raise ValidationError(f"{name} must be array-like of numbers; got {_describe(x)} ({err}).") from err
+        raise ValidationError(
+            f"{name} must be array-like of numbers; got {_describe(x)} ({err})."
+        ) from err
     if arr.dtype == object:
         raise ValidationError(
             f"{name} must be a numeric array; got an object array of shape {arr.shape} "

@@ -80,7 +80,9 @@ def split_half_reliability(
         repetitions = repetitions.repetitions
     reps = check_array(repetitions, "repetitions", ndim=(3, 4), allow_nan=True)
     if reps.shape[0] < 2:
-        raise ValidationError(f"split-half reliability needs >= 2 repetitions; got {reps.shape[0]}.")
+        raise ValidationError(
+            f"split-half reliability needs >= 2 repetitions; got {reps.shape[0]}."
+        )
     rng = np.random.default_rng(seed)
     splits = _splits(reps.shape[0], n_splits, rng)
     r_sum = np.zeros(reps.shape[2:])

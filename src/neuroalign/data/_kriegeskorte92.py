@@ -68,7 +68,7 @@ def load_kriegeskorte92() -> Kriegeskorte92:
     """
     files = resources.files("neuroalign.data") / "_files"
     with resources.as_file(files / "kriegeskorte92.npz") as path, np.load(path) as z:
-        ids = [f"k92_{i + 1:02d}" for i in range(z["images"].shape[0])]
+        ids = np.array([f"k92_{i + 1:02d}" for i in range(z["images"].shape[0])])
         meta = pd.DataFrame({"category": z["category"].astype(str)})
         for key in ("human", "face", "animal", "natural"):
             meta[key] = z[key].astype(bool)
@@ -82,16 +82,31 @@ def load_kriegeskorte92() -> Kriegeskorte92:
             hit.reshape(n_subj * n_sess, -1),
             ids,
             pd.DataFrame(
-                {"subject": np.repeat(subjects, n_sess), "session": np.tile(np.arange(1, n_sess + 1), n_subj)}
+                {
+                    "subject": np.repeat(subjects, n_sess),
+                    "session": np.tile(np.arange(1, n_sess + 1), n_subj),
+                }
             ),
             metric="correlation",
             meta={"roi": "human IT", "n_voxels": 316},
         )
         fig1 = dict(zip(z["fig1_names"].astype(str), z["fig1_rdms"], strict=True))
-        monkey_it = RDMs(fig1["mIT_674neurons"], ids, pd.DataFrame({"subject": ["monkey"]}),
-                         metric="correlation", meta={"roi": "monkey IT", "n_neurons": 674})
-        human_fig1 = RDMs(fig1["hITvisStim_316vx"], ids, pd.DataFrame({"subject": ["group"]}),
-                          metric="correlation", meta={"roi": "human IT"})
+        monkey_it = RDMs(
+            fig1["mIT_674neurons"],
+            ids,
+            pd.DataFrame({"subject": ["monkey"]}),
+            metric="correlation",
+            meta={"roi": "monkey IT", "n_neurons": 674},
+        )
+        human_fig1 = RDMs(
+            fig1["hITvisStim_316vx"],
+            ids,
+            pd.DataFrame({"subject": ["group"]}),
+            metric="correlation",
+            meta={"roi": "human IT"},
+        )
         models = RDMs(z["model_rdms"], ids, pd.DataFrame({"model": z["model_names"].astype(str)}))
     licence = (files / "kriegeskorte92.LICENSE").read_text()
-    return Kriegeskorte92(stimuli, human_it, monkey_it, human_fig1, models, KRIEGESKORTE92_CITATION, licence)
+    return Kriegeskorte92(
+        stimuli, human_it, monkey_it, human_fig1, models, KRIEGESKORTE92_CITATION, licence
+    )

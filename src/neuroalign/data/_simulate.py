@@ -20,7 +20,13 @@ from ..core import Activations, Responses, StimulusSet
 from ..core._validation import check_array, check_positive
 from ..core.exceptions import ConfigurationError, ValidationError, close_matches
 
-__all__ = ["SHAPES", "SimulationTruth", "make_responses", "make_shape_images"]
+__all__ = [
+    "SHAPES",
+    "SimulationTruth",
+    "compute_image_statistics",
+    "make_responses",
+    "make_shape_images",
+]
 
 SHAPES = ("circle", "square", "triangle", "cross", "bar")
 
@@ -29,7 +35,12 @@ def _hsv_to_rgb(h: np.ndarray, s: float, v: np.ndarray) -> np.ndarray:
     i = np.floor(h * 6).astype(int) % 6
     f = h * 6 - np.floor(h * 6)
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    table = np.stack([np.stack(c, -1) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))])
+    table = np.stack(
+        [
+            np.stack(c, -1)
+            for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))
+        ]
+    )
     return table[i, np.arange(len(h))]
 
 
@@ -43,7 +54,10 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray, soft: float) -> np.nda
         k = np.sqrt(3.0)
         d = np.maximum(np.maximum(-v - 0.5, (k * u + v) / 2 - 0.5), (-k * u + v) / 2 - 0.5) * 1.3
     elif shape == "cross":
-        d = np.minimum(np.maximum(np.abs(u) - 1.0, np.abs(v) - 0.33), np.maximum(np.abs(u) - 0.33, np.abs(v) - 1.0))
+        d = np.minimum(
+            np.maximum(np.abs(u) - 1.0, np.abs(v) - 0.33),
+            np.maximum(np.abs(u) - 0.33, np.abs(v) - 1.0),
+        )
     elif shape == "bar":
         d = np.maximum(np.abs(u) - 1.1, np.abs(v) - 0.3)
     else:  # pragma: no cover - guarded by the caller
@@ -85,10 +99,14 @@ def make_shape_images(
     ((4, 32, 32, 3), ['brightness', 'grating_contrast', 'grating_frequency'])
     """
     if n_stimuli < 1 or image_size < 8:
-        raise ValidationError(f"need n_stimuli >= 1 and image_size >= 8; got {n_stimuli}, {image_size}.")
+        raise ValidationError(
+            f"need n_stimuli >= 1 and image_size >= 8; got {n_stimuli}, {image_size}."
+        )
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
-        raise ConfigurationError(f"unknown shapes {unknown}; choose from {SHAPES}." + close_matches(unknown[0], SHAPES))
+        raise ConfigurationError(
+            f"unknown shapes {unknown}; choose from {SHAPES}." + close_matches(unknown[0], SHAPES)
+        )
     rng = np.random.default_rng(seed)
     n = n_stimuli
     lat = pd.DataFrame(
@@ -110,8 +128,11 @@ def make_shape_images(
     images = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
     soft = 2.0 / image_size
     for i, row in enumerate(lat.itertuples(index=False)):
-        phase = 2 * np.pi * row.grating_frequency * (
-            xx * np.cos(row.grating_orientation) + yy * np.sin(row.grating_orientation)
+        phase = (
+            2
+            * np.pi
+            * row.grating_frequency
+            * (xx * np.cos(row.grating_orientation) + yy * np.sin(row.grating_orientation))
         )
         background = 0.5 + 0.5 * row.grating_contrast * np.sin(phase)
         dx, dy = (xx - row.x) / row.size, (yy - row.y) / row.size
@@ -119,8 +140,58 @@ def make_shape_images(
         mask = _shape_mask(row.shape, c * dx + s * dy, -s * dx + c * dy, soft / row.size)[..., None]
         img = (1 - mask) * background[..., None] + mask * colours[i]
         images[i] = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
-    ids = [f"shape_{i:04d}" for i in range(n)]
+    ids = np.array([f"shape_{i:04d}" for i in range(n)])
     return StimulusSet(ids=ids, images=images, metadata=lat, name="shapes")
+
+
+def compute_image_statistics(
+    stimuli: StimulusSet, grid: int = 8, n_orientations: int = 4
+) -> np.ndarray:
+    """Low-level image statistics: a feature space for "early visual" simulated ROIs.
+
+    Per image: the luminance on a ``grid × grid`` raster (local mean), the mean of each colour
+    channel, the RMS contrast, and the Fourier energy in ``n_orientations`` orientation bands at a
+    low and a high spatial-frequency band (log energy).
+
+    Parameters
+    ----------
+    stimuli : StimulusSet
+        Image stimuli (any size; converted to RGB).
+    grid : int
+        Side of the luminance raster.
+    n_orientations : int
+        Orientation bands of the spectral energy.
+
+    Returns
+    -------
+    array (n_stimuli, grid² + 4 + 2·n_orientations), float64
+
+    Examples
+    --------
+    >>> compute_image_statistics(make_shape_images(3, image_size=32)).shape
+    (3, 76)
+    """
+    feats = []
+    for i in range(len(stimuli)):
+        img = stimuli.load_image(i).astype(np.float64) / 255.0
+        lum = img @ np.array([0.299, 0.587, 0.114])
+        h, w = lum.shape
+        hh, ww = h - h % grid, w - w % grid
+        raster = lum[:hh, :ww].reshape(grid, hh // grid, grid, ww // grid).mean(axis=(1, 3)).ravel()
+        spec = np.abs(np.fft.fftshift(np.fft.fft2(lum - lum.mean()))) ** 2
+        fy, fx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
+        radius = np.hypot(fy / h, fx / w)
+        angle = np.mod(np.arctan2(fy, fx), np.pi)
+        bands = []
+        for low, high in ((0.02, 0.12), (0.12, 0.5)):
+            ring = (radius >= low) & (radius < high)
+            for k in range(n_orientations):
+                wedge = (angle >= k * np.pi / n_orientations) & (
+                    angle < (k + 1) * np.pi / n_orientations
+                )
+                bands.append(np.log1p(spec[ring & wedge].sum()))
+        feats.append(np.concatenate([raster, img.mean(axis=(0, 1)), [lum.std()], bands]))
+    return np.asarray(feats)
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,7 +237,9 @@ def _principal_components(x: np.ndarray, k: int) -> np.ndarray:
     sd = x.std(0)
     x = x[:, sd > 1e-12 * max(1.0, float(sd.max(initial=0)))]
     if x.shape[1] == 0:
-        raise ValidationError("a source feature space is constant across stimuli; it cannot drive an ROI.")
+        raise ValidationError(
+            "a source feature space is constant across stimuli; it cannot drive an ROI."
+        )
     # the Gram matrix is small (n_stimuli²) whatever the number of features
     evals, evecs = np.linalg.eigh(x @ x.T)
     order = np.argsort(evals)[::-1][: min(k, x.shape[0] - 1)]
@@ -273,14 +346,30 @@ def make_responses(
     sds = np.concatenate(noise)
     reps = signal[None] + rng.normal(size=(n_reps, *signal.shape)) * sds
     targets = pd.concat(rows, ignore_index=True)
-    targets.insert(0, "target", [f"{r}_{i:03d}" for r, i in zip(targets["roi"], targets.groupby("roi").cumcount(), strict=True)])
+    targets.insert(
+        0,
+        "target",
+        [
+            f"{r}_{i:03d}"
+            for r, i in zip(targets["roi"], targets.groupby("roi").cumcount(), strict=True)
+        ],
+    )
     responses = Responses(
-        stimulus_ids=ids, repetitions=reps.astype(np.float32), targets=targets, name="simulated",
+        stimulus_ids=ids,
+        repetitions=reps.astype(np.float32),
+        targets=targets,
+        name="simulated",
         meta={"simulated": True, "seed": seed},
     )
     ceiling = np.sqrt(1.0 / (1.0 + sds**2 / n_reps))
     truth = SimulationTruth(
-        roi_sources=MappingProxyType(dict(roi_sources)), signal=signal, noise_sd=sds, n_reps=n_reps,
-        noise_ceiling=ceiling, n_components=n_components, seed=seed, weights=MappingProxyType(weights),
+        roi_sources=MappingProxyType(dict(roi_sources)),
+        signal=signal,
+        noise_sd=sds,
+        n_reps=n_reps,
+        noise_ceiling=ceiling,
+        n_components=n_components,
+        seed=seed,
+        weights=MappingProxyType(weights),
     )
     return responses, truth

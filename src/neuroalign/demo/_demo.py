@@ -25,7 +25,14 @@ from ..core import RDMs, system_info
 from ..data import compute_noise_ceiling, load_kriegeskorte92, make_responses, make_shape_images
 from ..encode import sweep_layers
 from ..extract import LoadedModel, extract, load_model
-from ..report import ReportSection, plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure, write_report
+from ..report import (
+    ReportSection,
+    plot_encoding_profile,
+    plot_layer_profile,
+    plot_rdms,
+    save_figure,
+    write_report,
+)
 
 __all__ = ["DEFAULT_MODEL", "DemoResult", "pick_source_layers", "run_demo"]
 
@@ -78,18 +85,26 @@ def _subject_rdms(human_it: RDMs) -> RDMs:
     """Average each subject's sessions: one RDM per subject."""
     assert human_it.descriptors is not None
     subjects = list(pd.unique(human_it.descriptors["subject"]))
-    vecs = np.stack([human_it.dissimilarities[(human_it.descriptors["subject"] == s).to_numpy()].mean(0)
-                     for s in subjects])
+    vecs = np.stack(
+        [
+            human_it.dissimilarities[(human_it.descriptors["subject"] == s).to_numpy()].mean(0)
+            for s in subjects
+        ]
+    )
     return RDMs(vecs, human_it.stimulus_ids, pd.DataFrame({"subject": subjects}), human_it.metric)
 
 
-def _real_part(loaded: LoadedModel, n_boot: int, seed: int, quiet: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _real_part(
+    loaded: LoadedModel, n_boot: int, seed: int, quiet: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     k92 = load_kriegeskorte92()
     acts = extract(loaded, k92.stimuli, layers="blocks", reduce="flatten", quiet=quiet)
     layer_rdms = compute_rdms(acts, metric="correlation")
     human = _subject_rdms(k92.human_it)
     rsa_h = bootstrap_rsa(layer_rdms, human, method="spearman", n_boot=n_boot, seed=seed)
-    rsa_m = bootstrap_rsa(layer_rdms, k92.monkey_it, method="spearman", indices=rsa_h.indices)
+    rsa_m = bootstrap_rsa(
+        layer_rdms, k92.monkey_it, method="spearman", indices=rsa_h.stimulus_indices
+    )
     rows = []
     for target, res, n_subj in (("human IT", rsa_h, human.n_rdms), ("monkey IT", rsa_m, 1)):
         t = res.table.rename(columns={"layer": "layer"}).copy()
@@ -103,21 +118,47 @@ def _real_part(loaded: LoadedModel, n_boot: int, seed: int, quiet: bool) -> tupl
     sq = layer_rdms.square()
     names = list(acts.layer_names)
     picks = [0, len(names) // 2, len(names) - 2]
-    panel = {"human IT (4 subjects)": human.mean().square()[0], "monkey IT": k92.monkey_it.square()[0]}
+    panel = {
+        "human IT (4 subjects)": human.mean().square()[0],
+        "monkey IT": k92.monkey_it.square()[0],
+    }
     panel.update({f"{loaded.model_id.split(':')[-1]} {names[i]}": sq[i] for i in picks})
     return table, {"rdm_panel": panel, "k92": k92}
 
 
-def _synthetic_part(loaded: LoadedModel, n_stimuli: int, seed: int, quiet: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _synthetic_part(
+    loaded: LoadedModel, n_stimuli: int, seed: int, quiet: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     shapes = make_shape_images(n_stimuli, image_size=96, seed=seed)
-    acts = extract(loaded, shapes, layers="blocks", reduce="srp",
-                   reduce_options={"n_components": 1024, "seed": seed}, quiet=quiet)
+    acts = extract(
+        loaded,
+        shapes,
+        layers="blocks",
+        reduce="srp",
+        reduce_options={"n_components": 1024, "seed": seed},
+        quiet=quiet,
+    )
     sources = pick_source_layers(list(acts.layer_names))
-    responses, truth = make_responses(acts, sources, n_targets_per_roi=40, n_reps=4, noise_sd=(1.0, 2.0),
-                                      n_components=8, seed=seed)
+    responses, truth = make_responses(
+        acts,
+        sources,
+        n_targets_per_roi=40,
+        n_reps=4,
+        noise_sd=(1.0, 2.0),
+        n_components=8,
+        seed=seed,
+    )
     ceiling = compute_noise_ceiling(responses, seed=seed)
-    sweep = sweep_layers(acts, responses, test_size=0.2, seed=seed, ceiling=ceiling, quiet=quiet,
-                         alphas=np.logspace(-1, 7, 17), standardize=True)
+    sweep = sweep_layers(
+        acts,
+        responses,
+        test_size=0.2,
+        seed=seed,
+        ceiling=ceiling,
+        quiet=quiet,
+        alphas=np.logspace(-1, 7, 17),
+        standardize=True,
+    )
     assert responses.targets is not None
     rois = responses.targets["roi"].astype(str).to_numpy()
     est = {r: float(ceiling[rois == r].mean()) for r in sources}
@@ -127,8 +168,14 @@ def _synthetic_part(loaded: LoadedModel, n_stimuli: int, seed: int, quiet: bool)
     table["metric"] = "encoding_pearson"
     table["true_layer"] = table["target"].map(sources)
     table["ceiling_true"] = table["target"].map(true)
-    return table, {"sweep": sweep, "sources": sources, "ceiling_est": est, "ceiling_true": true,
-                   "n_train": len(sweep.train_ids), "n_test": len(sweep.test_ids)}
+    return table, {
+        "sweep": sweep,
+        "sources": sources,
+        "ceiling_est": est,
+        "ceiling_true": true,
+        "n_train": len(sweep.train_ids),
+        "n_test": len(sweep.test_ids),
+    }
 
 
 def run_demo(
@@ -159,7 +206,7 @@ def run_demo(
     -------
     DemoResult
     """
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = _dt.datetime.now(_dt.UTC)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
@@ -180,21 +227,27 @@ def run_demo(
     except ImportError:
         pass
     sweep = syn["sweep"]
-    fig = plot_layer_profile(real, group="target", title=f"{loaded.model_id}: RSA with IT (92 images)")
+    fig = plot_layer_profile(
+        real, group="target", title=f"{loaded.model_id}: RSA with IT (92 images)"
+    )
     save_figure(fig, files.setdefault("rsa_profile", out / "rsa_layer_profile.png"))
     fig = plot_rdms(real_extra["rdm_panel"], ncols=5)
     save_figure(fig, files.setdefault("rdm_panel", out / "rdm_panel.png"))
-    fig = plot_encoding_profile(sweep.table, truth=syn["sources"], title="Synthetic ROIs: encoding score per layer")
+    fig = plot_encoding_profile(
+        sweep.table, truth=syn["sources"], title="Synthetic ROIs: encoding score per layer"
+    )
     save_figure(fig, files.setdefault("encoding_profile", out / "encoding_layer_profile.png"))
 
     best, truth_layers = sweep.best_layers, syn["sources"]
-    recovered = pd.DataFrame({
-        "roi": list(truth_layers),
-        "true_layer": list(truth_layers.values()),
-        "recovered_layer": [best[r] for r in truth_layers],
-        "ceiling_true": [syn["ceiling_true"][r] for r in truth_layers],
-        "ceiling_estimated": [syn["ceiling_est"][r] for r in truth_layers],
-    })
+    recovered = pd.DataFrame(
+        {
+            "roi": list(truth_layers),
+            "true_layer": list(truth_layers.values()),
+            "recovered_layer": [best[r] for r in truth_layers],
+            "ceiling_true": [syn["ceiling_true"][r] for r in truth_layers],
+            "ceiling_estimated": [syn["ceiling_est"][r] for r in truth_layers],
+        }
+    )
     recovered["match"] = recovered["true_layer"] == recovered["recovered_layer"]
     _atomic_csv(recovered, files.setdefault("recovery", out / "synthetic_recovery.csv"))
     n_ok = int(recovered["match"].sum())
@@ -213,10 +266,29 @@ def run_demo(
                 f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}]; noise ceiling "
                 f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}].",
             ],
-            figures=[(files["rsa_profile"], "RSA with IT per layer"),
-                     (files["rdm_panel"], "RDMs (percentiles of dissimilarity); images ordered by category")],
-            tables=[(real[["target", "layer", "value", "ci_low", "ci_high", "ceiling_low", "ceiling_high"]],
-                     "RSA per layer (Spearman ρ)")],
+            figures=[
+                (files["rsa_profile"], "RSA with IT per layer"),
+                (
+                    files["rdm_panel"],
+                    "RDMs (percentiles of dissimilarity); images ordered by category",
+                ),
+            ],
+            tables=[
+                (
+                    real[
+                        [
+                            "target",
+                            "layer",
+                            "value",
+                            "ci_low",
+                            "ci_high",
+                            "ceiling_low",
+                            "ceiling_high",
+                        ]
+                    ],
+                    "RSA per layer (Spearman ρ)",
+                )
+            ],
         ),
         ReportSection(
             "Synthetic data: does encoding recover the true layer?",
@@ -229,21 +301,49 @@ def run_demo(
                 f"<span class='{'ok' if n_ok == len(recovered) else 'bad'}'>Recovered the true layer for "
                 f"{n_ok} of {len(recovered)} ROIs.</span>",
             ],
-            figures=[(files["encoding_profile"], "Encoding score per layer; star: true layer; filled: chosen")],
-            tables=[(recovered, "Recovered vs true layer and noise ceiling (split-half, Spearman–Brown)"),
-                    (sweep.table[["roi", "layer", "cv_score", "test_r", "ceiling", "normalized", "is_best"]],
-                     "Encoding per layer and ROI")],
+            figures=[
+                (
+                    files["encoding_profile"],
+                    "Encoding score per layer; star: true layer; filled: chosen",
+                )
+            ],
+            tables=[
+                (
+                    recovered,
+                    "Recovered vs true layer and noise ceiling (split-half, Spearman–Brown)",
+                ),
+                (
+                    sweep.table[
+                        ["roi", "layer", "cv_score", "test_r", "ceiling", "normalized", "is_best"]
+                    ],
+                    "Encoding per layer and ROI",
+                ),
+            ],
         ),
     ]
-    params = {"model": loaded.model_id, "weights": loaded.weights, "n_synthetic": n_synthetic, "n_boot": n_boot,
-              "seed": seed, "rsa_method": "spearman", "rdm_metric": "correlation", "synthetic_reduce": "srp(1024)",
-              "started": started.isoformat(timespec="seconds"),
-              "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    params = {
+        "model": loaded.model_id,
+        "weights": loaded.weights,
+        "n_synthetic": n_synthetic,
+        "n_boot": n_boot,
+        "seed": seed,
+        "rsa_method": "spearman",
+        "rdm_metric": "correlation",
+        "synthetic_reduce": "srp(1024)",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
     files["report"] = write_report(
-        out / "report.html", "neuroalign demo", sections, parameters=params, versions=system_info(),
+        out / "report.html",
+        "neuroalign demo",
+        sections,
+        parameters=params,
+        versions=system_info(),
         intro=f"Data: {real_extra['k92'].citation}",
     )
-    return DemoResult(table, dict(best), dict(truth_layers), syn["ceiling_est"], syn["ceiling_true"], files)
+    return DemoResult(
+        table, dict(best), dict(truth_layers), syn["ceiling_est"], syn["ceiling_true"], files
+    )
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:

@@ -11,7 +11,7 @@ from ..core._registry import lookup
 from ..core._validation import check_array
 from ..core.exceptions import NotFittedError, ShapeError
 from ..core.metrics import SCORES
-from ._ridge import solve_ridge_cv
+from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
 
 __all__ = ["RidgeEncoder"]
 
@@ -46,15 +46,15 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(80, 4)); Y = X @ rng.normal(size=(4, 2))
-    >>> enc = RidgeEncoder(alphas=[1e-3, 1.0, 1e3]).fit(X, Y)
-    >>> enc.score(X, Y).round(2)
-    array([1., 1.])
+    >>> X = rng.normal(size=(80, 20)); Y = X @ rng.normal(size=(20, 2)) + 3 * rng.normal(size=(80, 2))
+    >>> enc = RidgeEncoder(alphas=np.logspace(-2, 4, 7)).fit(X[:60], Y[:60])
+    >>> enc.best_alphas_, enc.score(X[60:], Y[60:], scoring="pearson_score").round(2)
+    (array([10., 10.]), array([0.91, 0.85]))
     """
 
     def __init__(
         self,
-        alphas: Any = tuple(np.logspace(-2, 8, 11)),
+        alphas: Any = DEFAULT_ALPHAS,
         cv: Any = 5,
         scoring: str = "r2_score",
         fit_intercept: bool = True,
@@ -75,9 +75,17 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     def fit(self, X: Any, Y: Any, groups: np.ndarray | None = None) -> RidgeEncoder:
         """Choose α per target by cross-validation, then refit on all of ``X``, ``Y``."""
         res = solve_ridge_cv(
-            X, Y, alphas=self.alphas, cv=self.cv, groups=groups, scoring=self.scoring,
-            fit_intercept=self.fit_intercept, standardize=self.standardize, device=self.device,
-            dtype=self.dtype, memory_budget=self.memory_budget,
+            X,
+            Y,
+            alphas=self.alphas,
+            cv=self.cv,
+            groups=groups,
+            scoring=self.scoring,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            device=self.device,
+            dtype=self.dtype,
+            memory_budget=self.memory_budget,
         )
         self.best_alphas_ = res.best_alphas
         self.cv_scores_ = res.cv_scores
@@ -91,7 +99,9 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     def best_cv_scores_(self) -> np.ndarray:
         """Cross-validated score of each target at its chosen α (training data only)."""
         self._check_fitted()
-        return self.cv_scores_[np.argmax(self.cv_scores_, axis=0), np.arange(self.cv_scores_.shape[1])]
+        return self.cv_scores_[
+            np.argmax(self.cv_scores_, axis=0), np.arange(self.cv_scores_.shape[1])
+        ]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
@@ -102,11 +112,15 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self._check_fitted()
         X = check_array(X, "X", ndim=2)
         if X.shape[1] != self.n_features_in_:
-            raise ShapeError(f"X has {X.shape[1]} features but the encoder was fitted on {self.n_features_in_}.")
+            raise ShapeError(
+                f"X has {X.shape[1]} features but the encoder was fitted on {self.n_features_in_}."
+            )
         pred = X @ self.coef_ + self.intercept_
         return pred[:, 0] if self._y_1d else pred
 
-    def score(self, X: Any, Y: Any, sample_weight: Any = None, scoring: str | None = None) -> np.ndarray:  # type: ignore[override]
+    def score(
+        self, X: Any, Y: Any, sample_weight: Any = None, scoring: str | None = None
+    ) -> np.ndarray:  # type: ignore[override]
         """Per-target score of the predictions (an array of shape (n_targets,), not a mean).
 
         ``scoring`` defaults to the estimator's ``scoring``; ``"pearson_score"`` gives Pearson r.

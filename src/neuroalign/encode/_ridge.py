@@ -28,7 +28,10 @@ from ..core._validation import check_array, check_n_samples, check_same_length
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import SCORES
 
-__all__ = ["RidgeCVResult", "make_folds", "solve_ridge_cv", "solve_ridge"]
+__all__ = ["DEFAULT_ALPHAS", "RidgeCVResult", "make_folds", "solve_ridge", "solve_ridge_cv"]
+
+#: Default α grid: 11 values, 1e-2 ... 1e8 (widen it when many targets pick an edge value).
+DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-2, 8, 11))
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +63,9 @@ class RidgeCVResult:
         return self.cv_scores[idx, np.arange(self.cv_scores.shape[1])]
 
 
-def make_folds(n: int, cv: int | Any = 5, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(
+    n: int, cv: int | Any = 5, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/validation index pairs from ``cv``: an int (contiguous k-fold, or group k-fold when
     ``groups`` is given, so runs/sessions are never split) or a scikit-learn splitter."""
     from sklearn.model_selection import GroupKFold, KFold
@@ -71,7 +76,9 @@ def make_folds(n: int, cv: int | Any = 5, groups: np.ndarray | None = None) -> l
         if groups is not None:
             n_groups = len(np.unique(groups))
             if n_groups < cv:
-                raise ValidationError(f"cv={cv} folds but groups has only {n_groups} distinct values.")
+                raise ValidationError(
+                    f"cv={cv} folds but groups has only {n_groups} distinct values."
+                )
             splitter: Any = GroupKFold(n_splits=int(cv))
         else:
             check_n_samples(n, int(cv))
@@ -94,7 +101,9 @@ def _factorise(bk: Backend, x_tr: Any) -> tuple[Any, Any, bool]:
     return bk.clip_min(s, 0.0), v, dual
 
 
-def _check_inputs(X: Any, Y: Any, alphas: Iterable[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_inputs(
+    X: Any, Y: Any, alphas: Iterable[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = check_array(X, "X", ndim=2, min_rows=2)
     Y = check_array(Y, "Y", ndim=(1, 2))
     if Y.ndim == 1:
@@ -112,8 +121,9 @@ def _check_inputs(X: Any, Y: Any, alphas: Iterable[float]) -> tuple[np.ndarray, 
     return X, Y, alphas
 
 
-def _prepare_x(bk: Backend, X: np.ndarray, rows: np.ndarray | slice, fit_intercept: bool,
-               standardize: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+def _prepare_x(
+    bk: Backend, X: np.ndarray, rows: np.ndarray | slice, fit_intercept: bool, standardize: bool
+) -> tuple[Any, np.ndarray, np.ndarray]:
     x = X[rows]
     mean = x.mean(0) if fit_intercept or standardize else np.zeros(X.shape[1])
     scale = np.ones(X.shape[1])
@@ -126,7 +136,7 @@ def _prepare_x(bk: Backend, X: np.ndarray, rows: np.ndarray | slice, fit_interce
 def solve_ridge_cv(
     X: Any,
     Y: Any,
-    alphas: Iterable[float] = tuple(np.logspace(-2, 8, 11)),
+    alphas: Iterable[float] = DEFAULT_ALPHAS,
     cv: int | Any = 5,
     groups: np.ndarray | None = None,
     scoring: str = "r2_score",
@@ -170,10 +180,10 @@ def solve_ridge_cv(
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 5)); W = rng.normal(size=(5, 3))
-    >>> res = solve_ridge_cv(X, X @ W + 0.1 * rng.normal(size=(100, 3)), alphas=[0.1, 10, 1000])
+    >>> X = rng.normal(size=(100, 20)); W = rng.normal(size=(20, 3))
+    >>> res = solve_ridge_cv(X, X @ W + 3 * rng.normal(size=(100, 3)), alphas=np.logspace(-2, 4, 7))
     >>> res.best_alphas.tolist(), res.coef.shape
-    ([0.1, 0.1, 0.1], (5, 3))
+    ([10.0, 10.0, 10.0], (20, 3))
     """
     X, Y, alphas = _check_inputs(X, Y, alphas)
     bk = get_backend(device, dtype)
@@ -204,8 +214,15 @@ def solve_ridge_cv(
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
     coef, intercept, x_mean, x_scale = solve_ridge(
-        X, Y, best, fit_intercept=fit_intercept, standardize=standardize, device=device, dtype=dtype,
-        memory_budget=memory_budget, keep_coef=keep_coef,
+        X,
+        Y,
+        best,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget,
+        keep_coef=keep_coef,
     )
     return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
 
@@ -225,8 +242,15 @@ def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
 
 
 def solve_ridge(
-    X: Any, Y: Any, alphas: np.ndarray, fit_intercept: bool = True, standardize: bool = False,
-    device: str | None = None, dtype: str = "float32", memory_budget: int = 2**30, keep_coef: bool = True,
+    X: Any,
+    Y: Any,
+    alphas: np.ndarray,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    device: str | None = None,
+    dtype: str = "float32",
+    memory_budget: int = 2**30,
+    keep_coef: bool = True,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """Ridge fit with a given α per target (one decomposition shared by all targets).
 
@@ -238,7 +262,11 @@ def solve_ridge(
     alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
     x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize)
     s, v, dual = _factorise(bk, x_all)
-    coef = np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64) if keep_coef else None
+    coef = (
+        np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64)
+        if keep_coef
+        else None
+    )
     intercept = np.zeros(t)
     per_target = bk.itemsize() * (n + 2 * v.shape[0] + X.shape[1])
     for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):

@@ -40,13 +40,15 @@ class SweepResult:
     test_ids: np.ndarray
 
 
-def train_test_ids(ids: np.ndarray, test_size: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def train_test_ids(
+    ids: np.ndarray, test_size: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random split of stimulus ids into training and test ids."""
     if not 0 < test_size < 1:
         raise ValidationError(f"test_size must be in (0, 1); got {test_size}.")
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(ids))
-    n_test = max(1, int(round(test_size * len(ids))))
+    n_test = max(1, round(test_size * len(ids)))
     return np.asarray(ids)[np.sort(perm[n_test:])], np.asarray(ids)[np.sort(perm[:n_test])]
 
 
@@ -90,38 +92,60 @@ def sweep_layers(
     """
     activations, responses = align(activations, responses)
     if responses.is_timeseries:
-        raise ValidationError("sweep_layers needs 2-D responses (stimulus × target); average or pick a time window.")
+        raise ValidationError(
+            "sweep_layers needs 2-D responses (stimulus × target); average or pick a time window."
+        )
     assert responses.data is not None and responses.targets is not None
     train, test = train_test_ids(responses.stimulus_ids, test_size, seed)
     pos = {s: i for i, s in enumerate(responses.stimulus_ids)}
     tr = np.array([pos[s] for s in train])
     te = np.array([pos[s] for s in test])
     Y = np.asarray(responses.data)
-    rois = (responses.targets[roi_column].astype(str).to_numpy() if roi_column in responses.targets
-            else np.full(responses.n_targets, "all"))
+    rois = (
+        responses.targets[roi_column].astype(str).to_numpy()
+        if roi_column in responses.targets
+        else np.full(responses.n_targets, "all")
+    )
     if ceiling is not None and len(ceiling) != responses.n_targets:
-        raise ValidationError(f"ceiling has {len(ceiling)} values; expected one per target ({responses.n_targets}).")
+        raise ValidationError(
+            f"ceiling has {len(ceiling)} values; expected one per target ({responses.n_targets})."
+        )
     target_rows = []
     for layer in track(activations.layer_names, len(activations), "encode layers", quiet):
         X = np.asarray(activations[layer], dtype=np.float32)
         enc = RidgeEncoder(**encoder_params).fit(X[tr], Y[tr])
         pred = enc.predict(X[te])
-        target_rows.append(pd.DataFrame({
-            "layer": layer,
-            "layer_index": activations.layer_names.index(layer),
-            "roi": rois,
-            "target_index": np.arange(responses.n_targets),
-            "alpha": enc.best_alphas_,
-            "cv_score": enc.best_cv_scores_,
-            "test_r": pearson_score(Y[te], pred),
-            "test_r2": r2_score(Y[te], pred),
-            "ceiling": np.nan if ceiling is None else np.asarray(ceiling),
-        }))
+        target_rows.append(
+            pd.DataFrame(
+                {
+                    "layer": layer,
+                    "layer_index": activations.layer_names.index(layer),
+                    "roi": rois,
+                    "target_index": np.arange(responses.n_targets),
+                    "alpha": enc.best_alphas_,
+                    "cv_score": enc.best_cv_scores_,
+                    "test_r": pearson_score(Y[te], pred),
+                    "test_r2": r2_score(Y[te], pred),
+                    "ceiling": np.nan if ceiling is None else np.asarray(ceiling),
+                }
+            )
+        )
     targets = pd.concat(target_rows, ignore_index=True)
-    table = (targets.groupby(["layer_index", "layer", "roi"], sort=False)
-             .agg(cv_score=("cv_score", "mean"), test_r=("test_r", "mean"), test_r2=("test_r2", "mean"),
-                  ceiling=("ceiling", "mean"), n_targets=("target_index", "size"))
-             .reset_index().sort_values(["roi", "layer_index"], kind="stable"))
+    table = (
+        targets.groupby(["layer_index", "layer", "roi"], sort=False)
+        .agg(
+            cv_score=("cv_score", "mean"),
+            test_r=("test_r", "mean"),
+            test_r2=("test_r2", "mean"),
+            ceiling=("ceiling", "mean"),
+            n_targets=("target_index", "size"),
+        )
+        .reset_index()
+    )
+    roi_order = {r: i for i, r in enumerate(pd.unique(rois))}  # ROIs in the order of the targets
+    table = table.sort_values(["layer_index"], kind="stable").sort_values(
+        "roi", key=lambda col: col.map(roi_order), kind="stable"
+    )
     table["normalized"] = table["test_r"] / table["ceiling"]
     best_idx = table.groupby("roi", sort=False)["cv_score"].idxmax()
     table["is_best"] = table.index.isin(best_idx)

@@ -19,8 +19,13 @@ __all__ = ["extract"]
 
 
 @contextlib.contextmanager
-def _hooks(module: Any, names: Sequence[str], reducer: Reducer, store: dict[str, list[Any]],
-           calls: dict[str, int]) -> Iterator[None]:
+def _hooks(
+    module: Any,
+    names: Sequence[str],
+    reducer: Reducer,
+    store: dict[str, list[Any]],
+    calls: dict[str, int],
+) -> Iterator[None]:
     """Forward hooks that reduce each layer's output and keep it; always removed on exit."""
     mods = dict(module.named_modules())
     handles = []
@@ -29,6 +34,7 @@ def _hooks(module: Any, names: Sequence[str], reducer: Reducer, store: dict[str,
         def hook(_m: Any, _inp: Any, out: Any) -> None:
             calls[name] = calls.get(name, 0) + 1
             store.setdefault(name, []).append(reducer(out, name).detach().float().cpu())
+
         return hook
 
     try:
@@ -40,7 +46,9 @@ def _hooks(module: Any, names: Sequence[str], reducer: Reducer, store: dict[str,
             h.remove()
 
 
-def _batches(stimuli: StimulusSet, preprocess: Callable[[Any], Any], batch_size: int) -> Iterator[Any]:
+def _batches(
+    stimuli: StimulusSet, preprocess: Callable[[Any], Any], batch_size: int
+) -> Iterator[Any]:
     import torch
 
     for start in range(0, len(stimuli), batch_size):
@@ -93,13 +101,22 @@ def extract(
     if isinstance(model, str):
         model = load_model(model)
     if isinstance(model, LoadedModel):
-        module, pre, model_id, default = model.module, preprocess or model.preprocess, model.model_id, model.default_layers
+        module, pre, model_id, default = (
+            model.module,
+            preprocess or model.preprocess,
+            model.model_id,
+            model.default_layers,
+        )
     else:
         if preprocess is None:
-            raise ConfigurationError("extract() on a bare nn.Module needs preprocess=...; or pass a LoadedModel.")
+            raise ConfigurationError(
+                "extract() on a bare nn.Module needs preprocess=...; or pass a LoadedModel."
+            )
         module, pre, model_id, default = model, preprocess, f"module:{type(model).__name__}", ()
     if stimuli.kind != "image":
-        raise ConfigurationError("extract() here handles image stimuli; text stimuli need a text model source.")
+        raise ConfigurationError(
+            "extract() here handles image stimuli; text stimuli need a text model source."
+        )
     if batch_size < 1:
         raise ValidationError(f"batch_size must be >= 1; got {batch_size}.")
     names = resolve_layers(module, layers, default)
@@ -111,7 +128,9 @@ def extract(
     n_batches = -(-len(stimuli) // batch_size)
     try:
         module.eval().to(device)
-        for batch in track(_batches(stimuli, pre, batch_size), n_batches, f"extract {model_id}", quiet):
+        for batch in track(
+            _batches(stimuli, pre, batch_size), n_batches, f"extract {model_id}", quiet
+        ):
             calls: dict[str, int] = {}
             with _hooks(module, names, reducer, store, calls), torch.inference_mode():
                 module(batch.to(device))
@@ -120,14 +139,22 @@ def extract(
             if repeated or missing:
                 raise ValidationError(
                     "each layer must run exactly once per forward pass; "
-                    + (f"called more than once: {repeated} (a shared module, e.g. an activation reused "
-                       "by several blocks: pick the block instead). " if repeated else "")
+                    + (
+                        f"called more than once: {repeated} (a shared module, e.g. an activation reused "
+                        "by several blocks: pick the block instead). "
+                        if repeated
+                        else ""
+                    )
                     + (f"never called: {missing}." if missing else "")
                 )
     finally:
         module.train(was_training)
     # ``store`` is filled in order of the first hook calls: forward order
     layers_out = {n: torch.cat(store[n]).numpy().astype(np.float32, copy=False) for n in store}
-    return Activations(model_id, stimuli.ids, layers_out, reduce=label,
-                       meta={"stimulus_fingerprint": stimuli.fingerprint, "preprocess": repr(pre)})
-
+    return Activations(
+        model_id,
+        stimuli.ids,
+        layers_out,
+        reduce=label,
+        meta={"stimulus_fingerprint": stimuli.fingerprint, "preprocess": repr(pre)},
+    )

@@ -13,7 +13,17 @@ __all__ = ["LayerSpec", "list_layers", "resolve_layers"]
 
 LayerSpec = str | Sequence[str] | Callable[[str, Any], bool] | None
 
-_SKIP_TYPES = ("Dropout", "Identity", "ReLU", "ReLU6", "GELU", "SiLU", "Swish", "MemoryEfficientSwish", "Flatten")
+_SKIP_TYPES = (
+    "Dropout",
+    "Identity",
+    "ReLU",
+    "ReLU6",
+    "GELU",
+    "SiLU",
+    "Swish",
+    "MemoryEfficientSwish",
+    "Flatten",
+)
 
 
 def _is_container(m: Any) -> bool:
@@ -24,7 +34,7 @@ def _is_container(m: Any) -> bool:
 
 def _blocks(model: Any) -> list[str]:
     """Top-level stages, with Sequential/ModuleList containers expanded into their blocks."""
-    names = []
+    names: list[str] = []
     for name, child in model.named_children():
         if type(child).__name__ in _SKIP_TYPES:
             continue
@@ -60,7 +70,8 @@ def resolve_layers(model: Any, layers: LayerSpec, default: Sequence[str] = ()) -
         if n not in modules:
             raise LayerNotFoundError(
                 f"layer {n!r} is not a module of {type(model).__name__}; use native "
-                f"named_modules() names (see neuroalign.extract.list_layers)." + close_matches(n, [m for m in modules if m])
+                f"named_modules() names (see neuroalign.extract.list_layers)."
+                + close_matches(n, [m for m in modules if m])
             )
     return names
 
@@ -82,19 +93,36 @@ def list_layers(model: Any, sample: Any | None = None, layers: LayerSpec = "all"
     default = getattr(model, "default_layers", ())
     names = resolve_layers(module, layers, default)
     mods = dict(module.named_modules())
-    rows = {n: {"layer": n, "type": type(mods[n]).__name__,
-                "n_params": sum(p.numel() for p in mods[n].parameters())} for n in names}
+    rows = {
+        n: {
+            "layer": n,
+            "type": type(mods[n]).__name__,
+            "n_params": sum(p.numel() for p in mods[n].parameters()),
+        }
+        for n in names
+    }
     order: list[str] = []
     if sample is not None:
         handles = []
 
         def hook(name: str) -> Callable[..., None]:
             def fn(_m: Any, _i: Any, out: Any) -> None:
-                t = out if isinstance(out, torch.Tensor) else next(
-                    (o for o in (out if isinstance(out, (tuple, list)) else []) if isinstance(o, torch.Tensor)), None)
+                t = (
+                    out
+                    if isinstance(out, torch.Tensor)
+                    else next(
+                        (
+                            o
+                            for o in (out if isinstance(out, (tuple, list)) else [])
+                            if isinstance(o, torch.Tensor)
+                        ),
+                        None,
+                    )
+                )
                 rows[name]["output_shape"] = tuple(t.shape[1:]) if t is not None else None
                 if name not in order:
                     order.append(name)
+
             return fn
 
         try:

@@ -48,7 +48,9 @@ class ImagePreprocess:
         else:
             size = (int(self.resize[0]), int(self.resize[1]))
         if size != (h, w):
-            x = F.interpolate(x, size=size, mode=self.interpolation, antialias=True, align_corners=False)
+            x = F.interpolate(
+                x, size=size, mode=self.interpolation, antialias=True, align_corners=False
+            )
         if self.crop is not None:
             top = max(0, (x.shape[-2] - self.crop) // 2)
             left = max(0, (x.shape[-1] - self.crop) // 2)

@@ -32,7 +32,9 @@ def _tensor(output: Any, layer: str) -> Any:
     first = getattr(output, "last_hidden_state", None)
     if isinstance(first, torch.Tensor):
         return first
-    raise ShapeError(f"layer {layer!r} returned {type(output).__name__}, which holds no tensor to reduce.")
+    raise ShapeError(
+        f"layer {layer!r} returned {type(output).__name__}, which holds no tensor to reduce."
+    )
 
 
 @register(REDUCERS)
@@ -61,30 +63,28 @@ def avgpool() -> Reducer:
     return run
 
 
-@register(REDUCERS)
-def cls_token() -> Reducer:
-    """The first token of a (B, T, D) sequence (the CLS token of ViT/BERT-style models)."""
-
+def _token(position: int, name: str) -> Reducer:
     def run(output: Any, layer: str) -> Any:
         x = _tensor(output, layer)
         if x.ndim != 3:
-            raise ShapeError(f"cls_token needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}.")
-        return x[:, 0]
+            raise ShapeError(
+                f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}."
+            )
+        return x[:, position]
 
     return run
+
+
+@register(REDUCERS)
+def cls_token() -> Reducer:
+    """The first token of a (B, T, D) sequence (the CLS token of ViT/BERT-style models)."""
+    return _token(0, "cls_token")
 
 
 @register(REDUCERS)
 def last_token() -> Reducer:
     """The last token of a (B, T, D) sequence (causal language models)."""
-
-    def run(output: Any, layer: str) -> Any:
-        x = _tensor(output, layer)
-        if x.ndim != 3:
-            raise ShapeError(f"last_token needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}.")
-        return x[:, -1]
-
-    return run
+    return _token(-1, "last_token")
 
 
 @register(REDUCERS)
@@ -112,8 +112,10 @@ def srp(n_components: int = 1024, seed: int = 0) -> Reducer:
             rows, cols = np.divmod(flat, n_components)
             vals = rng.choice(np.array([-1.0, 1.0]), size=nnz) * np.sqrt(s / n_components)
             m = torch.sparse_coo_tensor(
-                torch.from_numpy(np.stack([cols, rows])), torch.from_numpy(vals).float(),
-                (n_components, n_in), check_invariants=True,
+                torch.from_numpy(np.stack([cols, rows])),
+                torch.from_numpy(vals).float(),
+                (n_components, n_in),
+                check_invariants=True,
             )
             cache[key] = m.coalesce().to(device)
         return cache[key]
@@ -136,5 +138,9 @@ def make_reducer(reduce: str | Reducer, **options: Any) -> tuple[str, Reducer]:
     if callable(reduce):
         return getattr(reduce, "__name__", "custom"), reduce
     factory = lookup(REDUCERS, reduce, "reducer")
-    label = reduce if not options else f"{reduce}(" + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+    label = (
+        reduce
+        if not options
+        else f"{reduce}(" + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+    )
     return label, factory(**options)

@@ -93,8 +93,12 @@ def torchvision(name: str, pretrained: bool = True) -> LoadedModel:
     else:
         resize, crop, mean, std, interp = 256, 224, IMAGENET_MEAN, IMAGENET_STD, "bilinear"
     pre = ImagePreprocess(resize=resize, crop=crop, mean=mean, std=std, interpolation=interp)  # type: ignore[arg-type]
-    layers = tuple(n for n in ("layer1", "layer2", "layer3", "layer4", "avgpool", "fc") if _has(module, n))
-    return LoadedModel(module.eval(), pre, f"torchvision:{name}", layers, str(weights) if weights else "random")
+    layers = tuple(
+        n for n in ("layer1", "layer2", "layer3", "layer4", "avgpool", "fc") if _has(module, n)
+    )
+    return LoadedModel(
+        module.eval(), pre, f"torchvision:{name}", layers, str(weights) if weights else "random"
+    )
 
 
 @register(MODEL_SOURCES)
@@ -112,15 +116,29 @@ def timm(name: str, pretrained: bool = True) -> LoadedModel:
     cfg = tm.data.resolve_data_config({}, model=module)
     size = int(cfg["input_size"][-1])
     pre = ImagePreprocess(
-        resize=int(round(size / cfg.get("crop_pct", 0.875))), crop=size, mean=tuple(cfg["mean"]),
-        std=tuple(cfg["std"]), interpolation="bicubic" if cfg.get("interpolation") == "bicubic" else "bilinear",
+        resize=round(size / cfg.get("crop_pct", 0.875)),
+        crop=size,
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        interpolation="bicubic" if cfg.get("interpolation") == "bicubic" else "bilinear",
     )
-    return LoadedModel(module.eval(), pre, f"timm:{name}", (), "timm-hub" if pretrained else "random")
+    return LoadedModel(
+        module.eval(), pre, f"timm:{name}", (), "timm-hub" if pretrained else "random"
+    )
 
 
 # Stage ends of EfficientNet-Lite0 (stages of 1, 2, 2, 3, 3, 4, 1 blocks), then the readout.
-_LITE0_LAYERS = ("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14",
-                 "_blocks.15", "_avg_pooling", "_fc")
+_LITE0_LAYERS = (
+    "_blocks.0",
+    "_blocks.2",
+    "_blocks.4",
+    "_blocks.7",
+    "_blocks.10",
+    "_blocks.14",
+    "_blocks.15",
+    "_avg_pooling",
+    "_fc",
+)
 
 
 @register(MODEL_SOURCES)
@@ -189,6 +207,12 @@ def load_model(model_id: str, pretrained: bool = True) -> LoadedModel:
     loader = lookup(MODEL_SOURCES, source, "model source")
     loaded = loader(name, pretrained)
     if not pretrained and not loaded.model_id.endswith("+random"):
-        loaded = LoadedModel(loaded.module, loaded.preprocess, loaded.model_id + "+random",
-                             loaded.default_layers, loaded.weights, loaded.info)
+        loaded = LoadedModel(
+            loaded.module,
+            loaded.preprocess,
+            loaded.model_id + "+random",
+            loaded.default_layers,
+            loaded.weights,
+            loaded.info,
+        )
     return loaded

@@ -3,4 +3,11 @@
 from ._html import ReportSection, write_report
 from ._plots import plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure
 
-__all__ = ["ReportSection", "plot_encoding_profile", "plot_layer_profile", "plot_rdms", "save_figure", "write_report"]
+__all__ = [
+    "ReportSection",
+    "plot_encoding_profile",
+    "plot_layer_profile",
+    "plot_rdms",
+    "save_figure",
+    "write_report",
+]

@@ -40,12 +40,16 @@ class ReportSection:
 def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     alt = html.escape(caption or Path(path).stem)
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{alt}" data-file="{html.escape(Path(path).name)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{alt}" data-file="{html.escape(Path(path).name)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _table(df: pd.DataFrame, caption: str) -> str:
-    body = df.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–", escape=True)
+    body = df.to_html(
+        index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–", escape=True
+    )
     return f"<p class='meta'>{html.escape(caption)}</p>{body}" if caption else body
 
 
@@ -63,7 +67,7 @@ def write_report(
     report records the date, the parameters and the software versions that produced it.
     """
     path = Path(path)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -79,9 +83,17 @@ def write_report(
         parts.extend(_img(p, c) for p, c in sec.figures)
         parts.extend(_table(df, c) for df, c in sec.tables)
     if parameters:
-        parts.append("<h2>Parameters</h2><pre>" + html.escape(json.dumps(dict(parameters), indent=2, default=str)) + "</pre>")
+        parts.append(
+            "<h2>Parameters</h2><pre>"
+            + html.escape(json.dumps(dict(parameters), indent=2, default=str))
+            + "</pre>"
+        )
     if versions:
-        parts.append("<h2>Software and machine</h2><pre>" + html.escape(json.dumps(dict(versions), indent=2, default=str)) + "</pre>")
+        parts.append(
+            "<h2>Software and machine</h2><pre>"
+            + html.escape(json.dumps(dict(versions), indent=2, default=str))
+            + "</pre>"
+        )
     parts.append("</body></html>")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")

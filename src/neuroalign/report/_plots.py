@@ -52,15 +52,17 @@ def plot_layer_profile(
     fig, ax = _axes(ax, (8, 4.2))
     layers = list(pd.unique(table[layer]))
     x = np.arange(len(layers))
-    for k, (name, sub) in enumerate(table.groupby(group, sort=False)):
+    groups = list(table.groupby(group, sort=False))
+    for k, (name, sub) in enumerate(groups):
         colour = _COLOURS[k % len(_COLOURS)]
         sub = sub.set_index(layer).reindex(layers)
         y = sub[value].to_numpy(float)
+        xk = x + 0.08 * (k - (len(groups) - 1) / 2)  # dodge so intervals do not overlap
         if ci and all(c in sub for c in ci):
             err = np.vstack([y - sub[ci[0]].to_numpy(float), sub[ci[1]].to_numpy(float) - y])
-            ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=str(name))
+            ax.errorbar(xk, y, yerr=err, color=colour, marker="o", capsize=3, label=str(name))
         else:
-            ax.plot(x, y, color=colour, marker="o", label=str(name))
+            ax.plot(xk, y, color=colour, marker="o", label=str(name))
         if ceiling and all(c in sub for c in ceiling):
             lo, hi = sub[ceiling[0]].mean(), sub[ceiling[1]].mean()
             if np.isfinite(lo) and np.isfinite(hi):
@@ -76,7 +78,10 @@ def plot_layer_profile(
 
 
 def plot_encoding_profile(
-    table: pd.DataFrame, truth: Mapping[str, str] | None = None, value: str = "test_r", ax: Any = None,
+    table: pd.DataFrame,
+    truth: Mapping[str, str] | None = None,
+    value: str = "test_r",
+    ax: Any = None,
     title: str | None = None,
 ) -> Any:
     """Encoding score per layer for each ROI, noise ceiling as a dashed line, the chosen layer as a
@@ -110,8 +115,13 @@ def plot_encoding_profile(
     return fig
 
 
-def plot_rdms(rdms: Mapping[str, np.ndarray], ncols: int = 4, rank: bool = True, fig: Any = None,
-              boundaries: Sequence[int] | None = None) -> Any:
+def plot_rdms(
+    rdms: Mapping[str, np.ndarray],
+    ncols: int = 4,
+    rank: bool = True,
+    fig: Any = None,
+    boundaries: Sequence[int] | None = None,
+) -> Any:
     """A panel of square RDMs (rank-transformed to percentiles by default, as in Kriegeskorte 2008)."""
     from scipy.stats import rankdata
 
@@ -142,7 +152,12 @@ def plot_rdms(rdms: Mapping[str, np.ndarray], ncols: int = 4, rank: bool = True,
     for ax in axes[n:]:
         ax.set_visible(False)
     if im is not None:
-        fig.colorbar(im, ax=axes[:n].tolist(), shrink=0.6, label="dissimilarity (percentile)" if rank else "dissimilarity")
+        fig.colorbar(
+            im,
+            ax=axes[:n].tolist(),
+            shrink=0.6,
+            label="dissimilarity (percentile)" if rank else "dissimilarity",
+        )
     return fig
 
 
