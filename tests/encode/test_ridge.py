@@ -92,10 +92,6 @@ def test_standardize_matches_scaled_sklearn(rng):
 def test_bad_input_errors(rng):
     X, Y = _data(rng, n=20)
     Y2 = Y.copy()
-    Y2[:, 3] = 1.0
-    with pytest.raises(ValidationError, match=r"1 constant target\(s\).*columns \[3\]"):
-        RidgeEncoder().fit(X, Y2)
-    Y2 = Y.copy()
     Y2[0, 1] = np.nan
     with pytest.raises(ValidationError, match="Y contains 1 NaN"):
         RidgeEncoder().fit(X, Y2)
@@ -120,3 +116,54 @@ def test_alpha_at_grid_edge_is_reported(rng):
     Y = X @ rng.normal(size=(5, 4))  # noise-free: every target wants the smallest alpha
     with pytest.warns(NeuroalignWarning, match=r"edge of the grid for 4 target\(s\) \(lowest, 1\)"):
         solve_ridge_cv(X, Y, alphas=[1.0, 10.0, 100.0])
+
+
+def test_constant_targets_are_reported_and_the_rest_fit(rng):
+    from neuroalign.core.exceptions import NeuroalignWarning
+
+    X, Y = _data(rng, n=60)
+    Y[:, 3] = 1.5
+    with pytest.warns(NeuroalignWarning, match=r"1 constant target\(s\).*columns \[3\]"):
+        enc = RidgeEncoder(alphas=ALPHAS).fit(X, Y)
+    assert np.isnan(enc.best_alphas_[3]) and np.isfinite(np.delete(enc.best_alphas_, 3)).all()
+    assert np.isnan(enc.cv_scores_[:, 3]).all()
+    np.testing.assert_allclose(enc.predict(X)[:, 3], 1.5)
+    ref = RidgeEncoder(alphas=ALPHAS).fit(X, np.delete(Y, 3, axis=1))
+    np.testing.assert_allclose(np.delete(enc.coef_, 3, axis=1), ref.coef_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n,p", [(80, 20), (40, 100)])
+def test_gcv_matches_brute_force_hat_matrix(rng, n, p):
+    X = rng.normal(size=(n, p))
+    Y = X @ rng.normal(size=(p, 4)) + 3 * rng.normal(size=(n, 4))
+    alphas = np.logspace(-1, 4, 11)
+    res = solve_ridge_cv(X, Y, alphas=alphas, cv="gcv", dtype="float64")
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    gcv = np.zeros((len(alphas), 4))
+    for i, a in enumerate(alphas):
+        H = Xc @ np.linalg.solve(Xc.T @ Xc + a * np.eye(p), Xc.T)
+        gcv[i] = n * ((Yc - H @ Yc) ** 2).sum(0) / (n - np.trace(H) - 1) ** 2
+    np.testing.assert_allclose(res.cv_scores, 1 - gcv / Yc.var(0, ddof=1), rtol=1e-7)
+    np.testing.assert_array_equal(res.best_alphas, alphas[gcv.argmin(0)])
+    for j in range(4):
+        ref = Ridge(alpha=res.best_alphas[j]).fit(X, Y[:, j])
+        np.testing.assert_allclose(res.coef[:, j], ref.coef_, rtol=1e-7, atol=1e-10)
+
+
+def test_gcv_close_to_kfold_on_simulated_encoding():
+    from neuroalign.data import make_responses
+    from neuroalign.core.metrics import pearson_score
+
+    rng = np.random.default_rng(3)
+    n = 500
+    X = rng.normal(size=(n, 200)) @ rng.normal(size=(200, 200)) / 10
+    resp, _ = make_responses({"f": X}, {"roi": "f"}, n_targets_per_roi=40, noise_sd=1.5,
+                             stimulus_ids=[f"s{i}" for i in range(n)], seed=0)
+    Y = np.asarray(resp.data)
+    tr, te = slice(0, 400), slice(400, None)
+    alphas = np.logspace(-1, 6, 15)
+    kfold = RidgeEncoder(alphas=alphas).fit(X[tr], Y[tr])
+    gcv = RidgeEncoder(alphas=alphas, cv="gcv").fit(X[tr], Y[tr])
+    r_k = pearson_score(Y[te], kfold.predict(X[te]))
+    r_g = pearson_score(Y[te], gcv.predict(X[te]))
+    assert abs(r_k.mean() - r_g.mean()) < 0.01

@@ -23,8 +23,9 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     ----------
     alphas : sequence of float
         Candidate regularisation strengths.
-    cv : int or scikit-learn splitter
-        Folds used to choose α; pass ``groups`` to ``fit`` so runs/sessions are not split.
+    cv : int, "gcv" or scikit-learn splitter
+        Folds used to choose α (pass ``groups`` to ``fit`` so runs/sessions are not split), or
+        ``"gcv"`` for closed-form generalised cross-validation (fastest).
     scoring : str
         Per-target score used to choose α (``"r2_score"`` or ``"pearson_score"``).
     fit_intercept, standardize : bool
@@ -33,6 +34,8 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     dtype : {"float32", "float64"}
     memory_budget : int
         Bytes per chunk of targets.
+    keep_coef : bool
+        Keep ``coef_`` (needed by ``predict``); ``False`` saves memory for very many targets.
 
     Attributes
     ----------
@@ -62,6 +65,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         device: str | None = None,
         dtype: str = "float32",
         memory_budget: int = 2**30,
+        keep_coef: bool = True,
     ) -> None:
         self.alphas = alphas
         self.cv = cv
@@ -71,6 +75,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.memory_budget = memory_budget
+        self.keep_coef = keep_coef
 
     def fit(self, X: Any, Y: Any, groups: np.ndarray | None = None) -> RidgeEncoder:
         """Choose α per target by cross-validation, then refit on all of ``X``, ``Y``."""
@@ -86,6 +91,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
             device=self.device,
             dtype=self.dtype,
             memory_budget=self.memory_budget,
+            keep_coef=self.keep_coef,
         )
         self.best_alphas_ = res.best_alphas
         self.cv_scores_ = res.cv_scores
@@ -106,6 +112,8 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError("This RidgeEncoder is not fitted yet; call fit(X, Y) first.")
+        if self.coef_ is None:
+            raise NotFittedError("This RidgeEncoder was fitted with keep_coef=False; refit to predict.")
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted responses, shape (n_stimuli, n_targets)."""

@@ -112,12 +112,6 @@ def _check_inputs(
     alphas = np.sort(np.atleast_1d(np.asarray(list(alphas), dtype=np.float64)))
     if alphas.size == 0 or (alphas <= 0).any() or not np.isfinite(alphas).all():
         raise ValidationError(f"alphas must be positive and finite; got {alphas.tolist()}.")
-    const = np.flatnonzero(np.ptp(Y, axis=0) == 0)
-    if const.size:
-        raise ValidationError(
-            f"Y has {const.size} constant target(s) (zero variance across stimuli), first at columns "
-            f"{const[:5].tolist()}; their scores are undefined. Remove them before fitting."
-        )
     return X, Y, alphas
 
 
@@ -137,7 +131,7 @@ def solve_ridge_cv(
     X: Any,
     Y: Any,
     alphas: Iterable[float] = DEFAULT_ALPHAS,
-    cv: int | Any = 5,
+    cv: int | str | Any = 5,
     groups: np.ndarray | None = None,
     scoring: str = "r2_score",
     fit_intercept: bool = True,
@@ -155,13 +149,15 @@ def solve_ridge_cv(
     Y : array (n_stimuli, n_targets) — may be a memory-mapped array; read chunk by chunk.
     alphas : iterable of float
         Candidate regularisation strengths.
-    cv : int or scikit-learn splitter
-        Folds for choosing α (see :func:`make_folds`).
+    cv : int, "gcv" or scikit-learn splitter
+        Folds for choosing α (see :func:`make_folds`), or ``"gcv"``: generalised cross-validation
+        in closed form from a single decomposition of X (no folds; squared-error criterion;
+        much faster, see the module docs).
     groups : array (n_stimuli,), optional
         Group labels (runs, sessions) that folds must not split.
     scoring : str
         Name of a per-target score in ``neuroalign.core.metrics.SCORES`` (``r2_score``,
-        ``pearson_score``) used to pick α.
+        ``pearson_score``) used to pick α with k-fold CV. GCV always uses squared error.
     fit_intercept, standardize : bool
         Centre (and scale) features and centre targets with training statistics.
     device : str, optional
@@ -175,6 +171,8 @@ def solve_ridge_cv(
     Returns
     -------
     RidgeCVResult
+        Constant targets (zero variance) are excluded from fitting and reported with a warning:
+        their scores and α are NaN, their coefficients 0 and their intercept the constant.
 
     Examples
     --------
@@ -186,10 +184,71 @@ def solve_ridge_cv(
     ([10.0, 10.0, 10.0], (20, 3))
     """
     X, Y, alphas = _check_inputs(X, Y, alphas)
+    const = _constant_targets(Y)
+    if const.any():
+        return _with_constant_targets(
+            X,
+            Y,
+            const,
+            alphas=alphas,
+            cv=cv,
+            groups=groups,
+            scoring=scoring,
+            fit_intercept=fit_intercept,
+            standardize=standardize,
+            device=device,
+            dtype=dtype,
+            memory_budget=memory_budget,
+            keep_coef=keep_coef,
+        )
+    kwargs = dict(
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget,
+        keep_coef=keep_coef,
+    )
+    if isinstance(cv, str):
+        if cv != "gcv":
+            raise ValidationError(
+                f"cv={cv!r} is not supported; use an int, 'gcv' or a scikit-learn splitter."
+            )
+        return _solve_gcv(X, Y, alphas, **kwargs)  # type: ignore[arg-type]
+    cv_scores = _kfold_scores(
+        X,
+        Y,
+        alphas,
+        make_folds(X.shape[0], cv, groups),
+        scoring,
+        fit_intercept,
+        standardize,
+        device,
+        dtype,
+        memory_budget,
+    )
+    best = alphas[np.argmax(cv_scores, axis=0)]
+    _warn_edges(best, alphas)
+    coef, intercept, x_mean, x_scale = solve_ridge(X, Y, best, **kwargs)  # type: ignore[arg-type]
+    return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
+
+
+def _kfold_scores(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alphas: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    scoring: str,
+    fit_intercept: bool,
+    standardize: bool,
+    device: str | None,
+    dtype: str,
+    memory_budget: int,
+) -> np.ndarray:
+    """Score of every α for every target, averaged over folds: (n_alphas, n_targets)."""
     bk = get_backend(device, dtype)
     score_fn = lookup(SCORES, scoring, "scoring")
-    n, t = Y.shape
-    folds = make_folds(n, cv, groups)
+    t = Y.shape[1]
     cv_scores = np.zeros((len(alphas), t))
     alphas_bk = bk.asarray(alphas)
     for tr, va in folds:
@@ -199,7 +258,7 @@ def solve_ridge_cv(
         # predictions = A diag(1/(s+α)) B;  A: (n_val, r), B = Vᵀ(·) Y_train: (r, t)
         a_mat = (x_va @ x_tr.T) @ v if dual else x_va @ v
         r = a_mat.shape[1]
-        per_target = bk.itemsize() * (len(tr) + 2 * len(va) + r)
+        per_target = bk.itemsize() * (len(tr) + 3 * len(va) + 2 * r)
         for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
             y_tr = bk.asarray(Y[tr, sl])
             y_mean = y_tr.mean(0) if fit_intercept else 0.0
@@ -210,25 +269,130 @@ def solve_ridge_cv(
                 pred = (a_mat * (1.0 / (s + alphas_bk[i]))) @ b_mat + y_mean
                 cv_scores[i, sl] += bk.to_numpy(score_fn(y_va, pred))
     cv_scores /= len(folds)
-    cv_scores = np.nan_to_num(cv_scores, nan=-np.inf)
-    best = alphas[np.argmax(cv_scores, axis=0)]
-    _warn_edges(best, alphas)
-    coef, intercept, x_mean, x_scale = solve_ridge(
-        X,
-        Y,
-        best,
-        fit_intercept=fit_intercept,
-        standardize=standardize,
-        device=device,
-        dtype=dtype,
-        memory_budget=memory_budget,
-        keep_coef=keep_coef,
+    return np.nan_to_num(cv_scores, nan=-np.inf)
+
+
+def _solve_gcv(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alphas: np.ndarray,
+    fit_intercept: bool,
+    standardize: bool,
+    device: str | None,
+    dtype: str,
+    memory_budget: int,
+    keep_coef: bool,
+) -> RidgeCVResult:
+    """α per target by generalised cross-validation, from one decomposition of X.
+
+    With X = U S Vᵀ (centred), Z = Uᵀ Y and shrinkage f_k = s_k² / (s_k² + α):
+
+        RSS(α) = ‖Y‖² − ‖Z‖² + Σ_k (1 − f_k)² Z_k²,   df(α) = Σ_k f_k (+1 for the intercept)
+        GCV(α) = n · RSS(α) / (n − df(α))²
+
+    so all α for all targets cost one ``(n_alphas × r) @ (r × n_targets)`` product after Z.
+    ``cv_scores`` hold ``1 − GCV / var(y)``, an estimate of out-of-sample R².
+    """
+    bk = get_backend(device, dtype)
+    n, t = Y.shape
+    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize)
+    s, v, dual = _factorise(bk, x_all)
+    s_np = bk.to_numpy(s).astype(np.float64)
+    keep = s_np > s_np.max(initial=0.0) * 1e-10 * max(x_all.shape)
+    s_np = s_np[keep]
+    v = v[:, bk.asarray(np.flatnonzero(keep)).long()] if bk.name == "torch" else v[:, keep]
+    sigma = np.sqrt(s_np)
+    # U: left singular vectors (n, r); in the primal case U = X V / σ
+    u = v if dual else (x_all @ v) * bk.asarray(1.0 / sigma)
+    shrink = s_np[None, :] / (s_np[None, :] + alphas[:, None])  # (n_alphas, r)
+    df = shrink.sum(1) + (1.0 if fit_intercept else 0.0)
+    if (df >= n).any():
+        raise ValidationError(
+            f"GCV is undefined when the effective degrees of freedom reach n={n} (smallest α "
+            f"{alphas[0]:g} gives df={df[0]:.1f}); use larger alphas or k-fold cv."
+        )
+    resid_w = bk.asarray((1.0 - shrink) ** 2)  # (n_alphas, r)
+    gain = sigma / (s_np[None, :] + alphas[:, None])  # coefficient factor per α: σ/(σ²+α)
+    cv_scores = np.empty((len(alphas), t))
+    best = np.empty(t)
+    coef = (
+        np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64)
+        if keep_coef
+        else None
     )
-    return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
+    intercept = np.zeros(t)
+    per_target = bk.itemsize() * (n + 3 * len(s_np) + X.shape[1] + len(alphas))
+    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
+        y = bk.asarray(Y[:, sl])
+        y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
+        y = y - y_mean
+        z = u.T @ y  # (r, t_chunk)
+        z2 = z * z
+        ss = bk.to_numpy((y * y).sum(0)).astype(np.float64)
+        rss = (
+            ss[None, :]
+            - bk.to_numpy(z2.sum(0)).astype(np.float64)[None, :]
+            + bk.to_numpy(resid_w @ z2)
+        )
+        gcv = n * np.clip(rss, 0.0, None) / (n - df[:, None]) ** 2
+        var = ss / max(1, n - (1 if fit_intercept else 0))
+        cv_scores[:, sl] = 1.0 - gcv / var[None, :]
+        idx = np.argmin(gcv, axis=0)
+        best[sl] = alphas[idx]
+        w_np = np.zeros((X.shape[1], idx.size))
+        for a in np.unique(idx):  # one matrix product per distinct α
+            cols = np.flatnonzero(idx == a)
+            zc = z[:, bk.asarray(cols).long()] if bk.name == "torch" else z[:, cols]
+            if dual:  # w = Xᵀ U diag(1/(σ²+α)) Z
+                w = x_all.T @ (v @ (bk.asarray(gain[a] / sigma)[:, None] * zc))
+            else:  # w = V diag(σ/(σ²+α)) Z
+                w = v @ (bk.asarray(gain[a])[:, None] * zc)
+            w_np[:, cols] = bk.to_numpy(w)
+        w_np /= scale[:, None]
+        if coef is not None:
+            coef[:, sl] = w_np
+        intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
+    _warn_edges(best, alphas)
+    return RidgeCVResult(best, cv_scores, coef, intercept, mean, scale)
+
+
+def _constant_targets(Y: np.ndarray) -> np.ndarray:
+    return np.ptp(Y, axis=0) == 0
+
+
+def _with_constant_targets(
+    X: np.ndarray, Y: np.ndarray, const: np.ndarray, **kwargs: Any
+) -> RidgeCVResult:
+    """Fit the non-constant targets; report the constant ones (NaN scores and α, zero coef)."""
+    idx = np.flatnonzero(const)
+    warnings.warn(
+        f"Y has {idx.size} constant target(s) (zero variance across stimuli), columns "
+        f"{idx[:10].tolist()}{' ...' if idx.size > 10 else ''}: excluded from the fit; their "
+        "scores and alphas are NaN.",
+        NeuroalignWarning,
+        stacklevel=3,
+    )
+    t = Y.shape[1]
+    n_alphas = len(kwargs["alphas"])
+    if const.all():
+        raise ValidationError("every target in Y is constant; there is nothing to fit.")
+    sub = solve_ridge_cv(X, Y[:, ~const], **kwargs)
+    scores = np.full((n_alphas, t), np.nan)
+    scores[:, ~const] = sub.cv_scores
+    best = np.full(t, np.nan)
+    best[~const] = sub.best_alphas
+    coef = None
+    if sub.coef is not None:
+        coef = np.zeros((X.shape[1], t), dtype=sub.coef.dtype)
+        coef[:, ~const] = sub.coef
+    intercept = Y[0].astype(np.float64).copy()
+    intercept[~const] = sub.intercept
+    return RidgeCVResult(best, scores, coef, intercept, sub.x_mean, sub.x_scale)
 
 
 def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
-    if len(alphas) < 3:
+    best = best[np.isfinite(best)]
+    if len(alphas) < 3 or best.size == 0:
         return
     low, high = int((best == alphas[0]).sum()), int((best == alphas[-1]).sum())
     if low + high > 0.05 * best.size:
