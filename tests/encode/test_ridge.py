@@ -157,8 +157,14 @@ def test_gcv_close_to_kfold_on_simulated_encoding():
     rng = np.random.default_rng(3)
     n = 500
     X = rng.normal(size=(n, 200)) @ rng.normal(size=(200, 200)) / 10
-    resp, _ = make_responses({"f": X}, {"roi": "f"}, n_targets_per_roi=40, noise_sd=1.5,
-                             stimulus_ids=[f"s{i}" for i in range(n)], seed=0)
+    resp, _ = make_responses(
+        {"f": X},
+        {"roi": "f"},
+        n_targets_per_roi=40,
+        noise_sd=1.5,
+        stimulus_ids=[f"s{i}" for i in range(n)],
+        seed=0,
+    )
     Y = np.asarray(resp.data)
     tr, te = slice(0, 400), slice(400, None)
     alphas = np.logspace(-1, 6, 15)

@@ -1,7 +1,13 @@
-"""Encoding models: model features → brain responses (ridge with per-target α, layer sweeps)."""
+"""Encoding models: model features → brain responses.
 
+Ridge with a cross-validated α per target (k-fold, group k-fold or closed-form GCV), layer sweeps,
+FIR delays for time series, permutation tests, FDR and ceiling normalisation.
+"""
+
+from ._delays import make_delays
 from ._estimators import RidgeEncoder
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, make_folds, solve_ridge, solve_ridge_cv
+from ._stats import ceiling_normalized, fdr_correction, permutation_test, summarize_by_roi
 from ._sweep import SweepResult, sweep_layers, train_test_ids
 
 __all__ = [
@@ -9,9 +15,14 @@ __all__ = [
     "RidgeCVResult",
     "RidgeEncoder",
     "SweepResult",
+    "ceiling_normalized",
+    "fdr_correction",
+    "make_delays",
     "make_folds",
+    "permutation_test",
     "solve_ridge",
     "solve_ridge_cv",
+    "summarize_by_roi",
     "sweep_layers",
     "train_test_ids",
 ]

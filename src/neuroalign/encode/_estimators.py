@@ -113,7 +113,9 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         if not hasattr(self, "coef_"):
             raise NotFittedError("This RidgeEncoder is not fitted yet; call fit(X, Y) first.")
         if self.coef_ is None:
-            raise NotFittedError("This RidgeEncoder was fitted with keep_coef=False; refit to predict.")
+            raise NotFittedError(
+                "This RidgeEncoder was fitted with keep_coef=False; refit to predict."
+            )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted responses, shape (n_stimuli, n_targets)."""

@@ -245,28 +245,46 @@ def _kfold_scores(
     dtype: str,
     memory_budget: int,
 ) -> np.ndarray:
-    """Score of every α for every target, averaged over folds: (n_alphas, n_targets)."""
+    """Score of every α for every target, averaged over folds: (n_alphas, n_targets).
+
+    Each fold's decomposition is computed once; targets are then read chunk by chunk (one pass
+    over Y), and for each chunk the training cross-products of every fold come from one product
+    ``Xᵀ Y`` minus the fold's held-out part.
+    """
     bk = get_backend(device, dtype)
     score_fn = lookup(SCORES, scoring, "scoring")
-    t = Y.shape[1]
-    cv_scores = np.zeros((len(alphas), t))
-    alphas_bk = bk.asarray(alphas)
+    n, t = Y.shape
+    x_full = bk.asarray(X)
+    fold_parts = []
     for tr, va in folds:
         x_tr, mean, scale = _prepare_x(bk, X, tr, fit_intercept, standardize)
         x_va = bk.asarray((X[va] - mean) / scale)
         s, v, dual = _factorise(bk, x_tr)
-        # predictions = A diag(1/(s+α)) B;  A: (n_val, r), B = Vᵀ(·) Y_train: (r, t)
+        # held-out predictions = A diag(1/(s+α)) B, with A: (n_val, r) fixed per fold
         a_mat = (x_va @ x_tr.T) @ v if dual else x_va @ v
-        r = a_mat.shape[1]
-        per_target = bk.itemsize() * (len(tr) + 3 * len(va) + 2 * r)
-        for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
-            y_tr = bk.asarray(Y[tr, sl])
-            y_mean = y_tr.mean(0) if fit_intercept else 0.0
-            y_tr = y_tr - y_mean
-            y_va = bk.asarray(Y[va, sl])
-            b_mat = v.T @ y_tr if dual else v.T @ (x_tr.T @ y_tr)
+        inv = 1.0 / (s[None, :] + bk.asarray(alphas)[:, None])  # (n_alphas, r)
+        fold_parts.append((tr, va, bk.asarray(mean), bk.asarray(1.0 / scale), v, dual, a_mat, inv))
+    p = X.shape[1]
+    r_max = max(part[4].shape[1] for part in fold_parts)
+    n_va_max = max(len(part[1]) for part in fold_parts)
+    per_target = bk.itemsize() * (n + 2 * p + 3 * n_va_max + 2 * r_max)
+    cv_scores = np.zeros((len(alphas), t))
+    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
+        y_all = bk.asarray(Y[:, sl])
+        xty = x_full.T @ y_all  # (p, t_chunk), shared by every fold
+        for tr, va, mean, inv_scale, v, dual, a_mat, inv in fold_parts:
+            y_va = y_all[va]
+            y_tr_sum = y_all.sum(0) - y_va.sum(0)
+            y_mean = y_tr_sum / len(tr) if fit_intercept else 0.0
+            if dual:
+                b_mat = v.T @ (y_all[tr] - y_mean)
+            else:  # centred cross-product from the shared one: X_trᵀ Y_tr − n_tr·mean·ȳᵀ
+                xty_tr = xty - bk.asarray(X[va]).T @ y_va
+                if fit_intercept:
+                    xty_tr = xty_tr - len(tr) * mean[:, None] * y_mean[None, :]
+                b_mat = v.T @ (xty_tr * inv_scale[:, None])
             for i in range(len(alphas)):
-                pred = (a_mat * (1.0 / (s + alphas_bk[i]))) @ b_mat + y_mean
+                pred = (a_mat * inv[i]) @ b_mat + y_mean
                 cv_scores[i, sl] += bk.to_numpy(score_fn(y_va, pred))
     cv_scores /= len(folds)
     return np.nan_to_num(cv_scores, nan=-np.inf)

@@ -1,0 +1,151 @@
+"""Statistics on encoding scores: permutation tests, FDR, ceiling normalisation, ROI summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core._backend import chunk_slices, get_backend
+from ..core._validation import check_array, check_same_length
+from ..core.exceptions import ValidationError
+
+__all__ = ["ceiling_normalized", "fdr_correction", "permutation_test", "summarize_by_roi"]
+
+
+def _zscore(x: Any) -> Any:
+    x = x - x.mean(0)
+    return x / ((x * x).sum(0) ** 0.5)
+
+
+def _block_permutation(n: int, block_size: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of range(n) that keeps blocks of ``block_size`` consecutive samples intact."""
+    starts = np.arange(0, n, block_size)
+    order = rng.permutation(len(starts))
+    return np.concatenate([np.arange(starts[b], min(n, starts[b] + block_size)) for b in order])
+
+
+def permutation_test(
+    y_true: Any,
+    y_pred: Any,
+    n_permutations: int = 1000,
+    block_size: int = 1,
+    seed: int = 0,
+    device: str | None = None,
+    chunk: int = 64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided permutation test of the per-target Pearson r between measured and predicted.
+
+    The null distribution permutes the stimulus order of ``y_true`` (in blocks of ``block_size``
+    consecutive samples for time series, so autocorrelation is kept). With columns z-scored once,
+    each permutation's r for every target is ``(Z_true[π] * Z_pred).sum(0)``; ``chunk``
+    permutations are evaluated together as one batched contraction.
+
+    Parameters
+    ----------
+    y_true, y_pred : arrays (n_samples, n_targets)
+    n_permutations : int
+    block_size : int
+        1 for independent stimuli; the length of the autocorrelation for time series.
+    seed : int
+    device : str, optional
+        Backend device.
+    chunk : int
+        Permutations per batch.
+
+    Returns
+    -------
+    r : array (n_targets,)
+        Observed Pearson r.
+    p_values : array (n_targets,)
+        ``(1 + #{r_null >= r}) / (1 + n_permutations)``.
+    null : array (n_permutations, n_targets)
+        The null distribution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(200, 2))
+    >>> pred = np.c_[y[:, 0] + 0.5 * rng.normal(size=200), rng.normal(size=200)]  # 2nd: unrelated
+    >>> r, p, _ = permutation_test(y, pred, n_permutations=200)
+    >>> p.round(3)
+    array([0.005, 0.249])
+    """
+    y_true = check_array(y_true, "y_true", ndim=2)
+    y_pred = check_array(y_pred, "y_pred", ndim=2)
+    if y_true.shape != y_pred.shape:
+        raise ValidationError(
+            f"y_true {y_true.shape} and y_pred {y_pred.shape} must have the same shape."
+        )
+    if block_size < 1 or block_size > y_true.shape[0] // 2:
+        raise ValidationError(f"block_size must be in [1, n_samples/2]; got {block_size}.")
+    bk = get_backend(device, "float64")
+    zt, zp = _zscore(bk.asarray(y_true)), _zscore(bk.asarray(y_pred))
+    r = bk.to_numpy((zt * zp).sum(0))
+    rng = np.random.default_rng(seed)
+    n = y_true.shape[0]
+    perms = np.stack([_block_permutation(n, block_size, rng) for _ in range(n_permutations)])
+    null = np.empty((n_permutations, y_true.shape[1]))
+    for sl in chunk_slices(n_permutations, chunk):
+        idx = perms[sl]
+        gathered = zt[bk.asarray(idx).long()] if bk.name == "torch" else zt[idx]  # (c, n, t)
+        null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
+    p_values = (1 + (null >= r[None, :]).sum(0)) / (1 + n_permutations)
+    return r, p_values, null
+
+
+def fdr_correction(p_values: Any, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Benjamini–Hochberg false-discovery-rate correction across targets.
+
+    Returns ``(rejected, q_values)``: which targets are significant at FDR ``alpha`` and their
+    adjusted p-values (NaN p-values stay NaN and are never rejected).
+
+    Examples
+    --------
+    >>> fdr_correction([0.001, 0.02, 0.03, 0.5])[1].round(3)
+    array([0.004, 0.04 , 0.04 , 0.5  ])
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    pv = p[ok]
+    if pv.size:
+        order = np.argsort(pv)
+        ranked = pv[order] * pv.size / np.arange(1, pv.size + 1)
+        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+        out = np.empty_like(pv)
+        out[order] = np.minimum(ranked, 1.0)
+        q[ok] = out
+    return np.where(ok, q <= alpha, False), q
+
+
+def ceiling_normalized(score: Any, ceiling: Any, min_ceiling: float = 0.1) -> np.ndarray:
+    """``score / ceiling`` per target; NaN where the ceiling is below ``min_ceiling`` (unreliable
+    targets would otherwise give huge, meaningless ratios)."""
+    score = np.asarray(score, dtype=float)
+    ceiling = np.asarray(ceiling, dtype=float)
+    check_same_length("score", score.size, "ceiling", ceiling.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ceiling >= min_ceiling, score / ceiling, np.nan)
+
+
+def summarize_by_roi(values: pd.DataFrame | dict[str, Any], rois: Any) -> pd.DataFrame:
+    """Mean, median, SEM and count of each per-target column within each ROI.
+
+    Parameters
+    ----------
+    values : DataFrame or dict of arrays (n_targets,)
+        Per-target scores (e.g. ``r``, ``normalized``, ``significant``).
+    rois : array (n_targets,)
+        ROI label of each target.
+    """
+    df = pd.DataFrame(values)
+    check_same_length("values rows", len(df), "rois", len(rois))
+    df["roi"] = np.asarray(rois).astype(str)
+    g = df.groupby("roi", sort=False)
+    out = g.agg(["mean", "median", "sem"])
+    out.columns = [f"{a}_{b}" for a, b in out.columns]
+    out["n_targets"] = g.size()
+    return out.reset_index()
