@@ -151,8 +151,8 @@ def test_gcv_matches_brute_force_hat_matrix(rng, n, p):
 
 
 def test_gcv_close_to_kfold_on_simulated_encoding():
-    from neuroalign.data import make_responses
     from neuroalign.core.metrics import pearson_score
+    from neuroalign.data import make_responses
 
     rng = np.random.default_rng(3)
     n = 500
