@@ -93,18 +93,26 @@ def test_bad_input_errors(rng):
     X, Y = _data(rng, n=20)
     Y2 = Y.copy()
     Y2[0, 1] = np.nan
-    with pytest.raises(ValidationError, match="Y contains 1 NaN"):
+    with pytest.raises(
+        ValidationError, match=r"y contains 1 NaN.*1 target\(s\) affected, first: \[1\]"
+    ):
         RidgeEncoder().fit(X, Y2)
-    with pytest.raises(ShapeError, match="X rows"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         RidgeEncoder().fit(X[:10], Y)
+    with pytest.raises(ShapeError, match="X rows"):
+        solve_ridge_cv(X[:10], Y)
     with pytest.raises(ValidationError, match="too few for 10-fold"):
         RidgeEncoder(cv=10).fit(X[:15], Y[:15])
     with pytest.raises(ValidationError, match="alphas must be positive"):
         RidgeEncoder(alphas=[0.0, 1.0]).fit(X, Y)
-    with pytest.raises(NotFittedError):
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+
+    with pytest.raises(SkNotFittedError):
         RidgeEncoder().predict(X)
+    with pytest.raises(NotFittedError, match="keep_coef=False"):
+        RidgeEncoder(alphas=[1.0], keep_coef=False).fit(X, Y).predict(X)
     enc = RidgeEncoder(alphas=[1.0]).fit(X, Y)
-    with pytest.raises(ShapeError, match="fitted on 30"):
+    with pytest.raises(ValueError, match="X has 5 features, but RidgeEncoder is expecting 30"):
         enc.predict(X[:, :5])
     assert enc.score(X, Y).shape == (Y.shape[1],)
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core._registry import lookup
-from ..core._validation import check_array
-from ..core.exceptions import NotFittedError, ShapeError
+from ..core._validation import check_array, check_finite
+from ..core.exceptions import NotFittedError, ValidationError
 from ..core.metrics import SCORES
 from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
 
@@ -77,8 +78,34 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.memory_budget = memory_budget
         self.keep_coef = keep_coef
 
-    def fit(self, X: Any, Y: Any, groups: np.ndarray | None = None) -> RidgeEncoder:
-        """Choose α per target by cross-validation, then refit on all of ``X``, ``Y``."""
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def fit(self, X: Any, y: Any, groups: np.ndarray | None = None) -> RidgeEncoder:
+        """Choose α per target by cross-validation, then refit on all of ``X``, ``y``.
+
+        ``X`` (n_stimuli, n_features); ``y`` (n_stimuli,) or (n_stimuli, n_targets): the responses
+        (Y elsewhere; ``y`` keeps scikit-learn's keyword), possibly
+        memory-mapped; ``groups`` (n_stimuli,) labels runs/sessions that folds must not split.
+        """
+        # our NaN check first (its message names the offending columns), then scikit-learn's
+        # input contract (sparse, complex, empty, object dtype, y=None), then the solver's checks
+        for name, arr in (("X", X), ("y", y)):
+            if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
+                check_finite(arr, name, axis_name="target" if name == "y" else "feature")
+        X, Y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            ensure_all_finite=False,
+            dtype=[np.float32, np.float64],
+            ensure_min_samples=2,
+        )
         res = solve_ridge_cv(
             X,
             Y,
@@ -97,7 +124,6 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.cv_scores_ = res.cv_scores
         self.coef_ = res.coef
         self.intercept_ = res.intercept
-        self.n_features_in_ = int(np.asarray(X).shape[1])
         self._y_1d = np.asarray(Y).ndim == 1
         return self
 
@@ -110,8 +136,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         ]
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("This RidgeEncoder is not fitted yet; call fit(X, Y) first.")
+        check_is_fitted(self)
         if self.coef_ is None:
             raise NotFittedError(
                 "This RidgeEncoder was fitted with keep_coef=False; refit to predict."
@@ -120,24 +145,27 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted responses, shape (n_stimuli, n_targets)."""
         self._check_fitted()
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite=False, dtype=[np.float32, np.float64]
+        )
         X = check_array(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ShapeError(
-                f"X has {X.shape[1]} features but the encoder was fitted on {self.n_features_in_}."
-            )
         pred = X @ self.coef_ + self.intercept_
         return pred[:, 0] if self._y_1d else pred
 
-    def score(
-        self, X: Any, Y: Any, sample_weight: Any = None, scoring: str | None = None
-    ) -> np.ndarray:  # type: ignore[override]
-        """Per-target score of the predictions (an array of shape (n_targets,), not a mean).
+    def score(  # type: ignore[override]
+        self, X: Any, y: Any, sample_weight: Any = None, scoring: str | None = None
+    ) -> np.ndarray | float:
+        """Score of the predictions: per target for 2-D ``y`` (an array of shape (n_targets,),
+        not a mean), a float for 1-D ``y`` (as scikit-learn's regressors).
 
         ``scoring`` defaults to the estimator's ``scoring``; ``"pearson_score"`` gives Pearson r.
+        ``sample_weight`` is not supported (must be None).
         """
+        if sample_weight is not None:
+            raise ValidationError("RidgeEncoder.score does not support sample_weight.")
         fn = lookup(SCORES, scoring or self.scoring, "scoring")
         pred = self.predict(X)
-        Y = check_array(Y, "Y", ndim=(1, 2))
+        Y = check_array(y, "y", ndim=(1, 2))
         if Y.ndim == 1:
-            return fn(Y[:, None], pred[:, None])
+            return float(fn(Y[:, None], np.asarray(pred).reshape(-1, 1))[0])
         return fn(Y, pred)
