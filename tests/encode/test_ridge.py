@@ -181,3 +181,20 @@ def test_gcv_close_to_kfold_on_simulated_encoding():
     r_k = pearson_score(Y[te], kfold.predict(X[te]))
     r_g = pearson_score(Y[te], gcv.predict(X[te]))
     assert abs(r_k.mean() - r_g.mean()) < 0.01
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("p", [30, 300])
+def test_standardize_and_intercept_options_match_sklearn_folds(rng, fit_intercept, p):
+    X, Y = _data(rng, p=p)
+    X = X * np.linspace(0.1, 10, p) + 3.0
+    res = solve_ridge_cv(
+        X, Y, alphas=ALPHAS, cv=4, standardize=True, fit_intercept=fit_intercept, dtype="float64"
+    )
+    expected = np.zeros((len(ALPHAS), Y.shape[1]))
+    for tr, va in KFold(4).split(X):
+        m, s = X[tr].mean(0), X[tr].std(0)
+        for i, a in enumerate(ALPHAS):
+            model = Ridge(alpha=a, fit_intercept=fit_intercept).fit((X[tr] - m) / s, Y[tr])
+            expected[i] += r2_score(Y[va], model.predict((X[va] - m) / s), multioutput="raw_values")
+    np.testing.assert_allclose(res.cv_scores, expected / 4, rtol=1e-7, atol=1e-9)

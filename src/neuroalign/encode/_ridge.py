@@ -278,10 +278,8 @@ def _kfold_scores(
             y_mean = y_tr_sum / len(tr) if fit_intercept else 0.0
             if dual:
                 b_mat = v.T @ (y_all[tr] - y_mean)
-            else:  # centred cross-product from the shared one: X_trᵀ Y_tr − n_tr·mean·ȳᵀ
-                xty_tr = xty - bk.asarray(X[va]).T @ y_va
-                if fit_intercept:
-                    xty_tr = xty_tr - len(tr) * mean[:, None] * y_mean[None, :]
+            else:  # (X_tr − m)ᵀ(Y_tr − ȳ) from the shared XᵀY: − X_vaᵀY_va − m·(1ᵀY_tr)
+                xty_tr = xty - bk.asarray(X[va]).T @ y_va - mean[:, None] * y_tr_sum[None, :]
                 b_mat = v.T @ (xty_tr * inv_scale[:, None])
             for i in range(len(alphas)):
                 pred = (a_mat * inv[i]) @ b_mat + y_mean
