@@ -55,3 +55,50 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "neuroalign", "--help"], capture_output=True, text=True
     )
     assert res.returncode == 0 and "demo" in res.stdout
+
+
+@pytest.mark.filterwarnings(
+    "ignore:the chosen alpha is at the edge"
+)  # wrong-layer fits pick large alphas
+def test_encode_command_on_saved_files(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from neuroalign import Activations, save_activations, save_responses
+    from neuroalign.data import make_responses
+
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(150)]
+    feats = {"a": rng.normal(size=(150, 10)), "b": rng.normal(size=(150, 12))}
+    acts = Activations("toy:net", ids, feats)
+    resp, _ = make_responses(acts, {"V1": "a", "IT": "b"}, n_targets_per_roi=6, noise_sd=0.7)
+    fpath = save_activations(acts, tmp_path / "feats.npz")
+    rpath = save_responses(resp, tmp_path / "resp")
+    assert rpath.suffix == ".npz"
+    out = tmp_path / "enc.csv"
+    res = runner.invoke(
+        app,
+        [
+            "encode",
+            "--features",
+            str(fpath),
+            "--responses",
+            str(rpath),
+            "--out",
+            str(out),
+            "--cv",
+            "gcv",
+            "--alphas",
+            "1e-2:1e4:7",
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "V1: best layer a" in res.stdout and "IT: best layer b" in res.stdout
+    table = pd.read_csv(out)
+    assert set(table["roi"]) == {"V1", "IT"} and len(table) == 4
+    assert table["ceiling"].notna().all()
+    missing = runner.invoke(
+        app, ["encode", "--features", str(tmp_path / "nope.npz"), "--responses", str(rpath)]
+    )
+    assert missing.exit_code == 1 and "does not exist" in missing.output

@@ -17,6 +17,10 @@ from .core import (
     align,
     exceptions,
     get_backend,
+    load_activations,
+    load_responses,
+    save_activations,
+    save_responses,
     system_info,
 )
 
@@ -35,5 +39,9 @@ __all__ = [
     "align",
     "exceptions",
     "get_backend",
+    "load_activations",
+    "load_responses",
+    "save_activations",
+    "save_responses",
     "system_info",
 ]

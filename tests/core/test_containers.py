@@ -157,3 +157,37 @@ def test_to_xarray_and_pandas_roundtrip():
     assert a.to_pandas("l1").shape == (2, 3)
     s = StimulusSet(ids=["x", "y"], texts=["hello", "world"])
     assert s.to_pandas()["text"].tolist() == ["hello", "world"]
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    from neuroalign import load_activations, load_responses, save_activations, save_responses
+
+    rng = np.random.default_rng(0)
+    acts = Activations(
+        "m:x",
+        ["a", "b", "c"],
+        {"z": rng.normal(size=(3, 4)), "y": rng.normal(size=(3, 2))},
+        reduce="avgpool",
+    )
+    back = load_activations(save_activations(acts, tmp_path / "acts.npz"))
+    assert back.layer_names == ("z", "y") and back.model == "m:x" and back.reduce == "avgpool"
+    np.testing.assert_array_equal(back["z"], acts["z"])
+    resp = Responses(
+        list("abc"),
+        repetitions=rng.normal(size=(2, 3, 2)),
+        targets=pd.DataFrame({"roi": ["V1", "IT"], "x": [1.5, 2.5]}),
+    )
+    r2 = load_responses(save_responses(resp, tmp_path / "resp.npz"))
+    np.testing.assert_array_equal(r2.repetitions, resp.repetitions)
+    assert r2.targets["roi"].tolist() == ["V1", "IT"] and r2.targets["x"].tolist() == [1.5, 2.5]
+    np.savez(
+        tmp_path / "plain.npz",
+        stimulus_ids=np.array(["a", "b"]),
+        data=np.ones((2, 3)),
+        roi=np.array(["A", "A", "B"]),
+    )
+    plain = load_responses(tmp_path / "plain.npz")
+    assert plain.rois == ["A", "B"]
+    (tmp_path / "bad.npz").write_text("not a zip")
+    with pytest.raises(ValidationError, match="not a readable .npz"):
+        load_responses(tmp_path / "bad.npz")

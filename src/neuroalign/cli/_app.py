@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
@@ -113,6 +113,95 @@ def layers(
         _fail(exc)
         return
     out.print(table.to_string(index=False))
+
+
+def _parse_alphas(text: str) -> list[float]:
+    """``"1e-1:1e7:17"`` (log-spaced start:stop:count) or ``"0.1,1,10"``."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            start, stop, num = text.split(":")
+            return list(np.geomspace(float(start), float(stop), int(num)))
+        return [float(a) for a in text.split(",")]
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"alphas {text!r}: use 'start:stop:count' or 'a,b,c' ({exc})"
+        ) from exc
+
+
+@app.command()
+def encode(
+    features: Annotated[
+        Path,
+        typer.Option(
+            "--features",
+            help="Activations .npz (save_activations, or stimulus_ids + one array per layer).",
+        ),
+    ],
+    responses: Annotated[
+        Path,
+        typer.Option(
+            "--responses",
+            help="Responses .npz (save_responses, or stimulus_ids + data/repetitions [+ roi]).",
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Results table (CSV): one row per layer × ROI.")
+    ] = Path("encoding.csv"),
+    cv: Annotated[str, typer.Option(help="Folds for alpha: an integer, or 'gcv'.")] = "5",
+    alphas: Annotated[
+        str, typer.Option(help="'start:stop:count' (log-spaced) or 'a,b,c'.")
+    ] = "1e-1:1e7:17",
+    test_size: Annotated[
+        float, typer.Option(help="Fraction of stimuli held out for the test score.")
+    ] = 0.2,
+    standardize: Annotated[
+        bool, typer.Option(help="z-score features with training statistics.")
+    ] = True,
+    device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Voxelwise ridge from every layer of saved features to saved responses; best layer per ROI
+    chosen on training data; test-set Pearson r (and ceiling-normalised r when repetitions exist)."""
+    from ..core import load_activations, load_responses
+    from ..data import compute_noise_ceiling
+    from ..encode import sweep_layers
+
+    alpha_grid = _parse_alphas(alphas)
+    cv_value: int | str = int(cv) if cv.isdigit() else cv
+    try:
+        acts = load_activations(features)
+        resp = load_responses(responses)
+        ceiling = compute_noise_ceiling(resp) if resp.n_reps >= 2 else None
+        res = sweep_layers(
+            acts,
+            resp,
+            test_size=test_size,
+            seed=seed,
+            ceiling=ceiling,
+            quiet=quiet,
+            alphas=alpha_grid,
+            cv=cv_value,
+            standardize=standardize,
+            device=device,
+        )
+    except NeuroalignError as exc:
+        _fail(exc)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    res.table.to_csv(tmp, index=False)
+    tmp.replace(out_file)
+    targets_file = out_file.with_name(out_file.stem + "_targets.csv")
+    res.targets.to_csv(targets_file, index=False)
+    for roi, layer in res.best_layers.items():
+        row = res.table[(res.table["roi"] == roi) & (res.table["layer"] == layer)].iloc[0]
+        out.print(
+            f"{roi}: best layer {layer} (training CV {row['cv_score']:.3f}; test r {row['test_r']:.3f})"
+        )
+    out.print(f"wrote {out_file} and {targets_file}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from ._activations import Activations
 from ._align import align
 from ._backend import Backend, get_backend
 from ._info import system_info
+from ._io import load_activations, load_responses, save_activations, save_responses
 from ._rdms import RDMs
 from ._responses import Responses
 from ._score import Score
@@ -24,6 +25,10 @@ __all__ = [
     "align",
     "exceptions",
     "get_backend",
+    "load_activations",
+    "load_responses",
     "metrics",
+    "save_activations",
+    "save_responses",
     "system_info",
 ]

@@ -1,0 +1,116 @@
+"""Saving and loading containers as ``.npz`` files (no pickle; writes are atomic)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._activations import Activations
+from ._responses import Responses
+from .exceptions import ValidationError
+
+__all__ = ["load_activations", "load_responses", "save_activations", "save_responses"]
+
+_LAYER = "layer:"
+_TARGET = "target:"
+
+
+def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(".npz")
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def _open(path: str | Path, kind: str) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"{kind} file {str(path)!r} does not exist.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValidationError(
+            f"{kind} file {str(path)!r} is not a readable .npz file ({err})."
+        ) from err
+
+
+def save_activations(acts: Activations, path: str | Path) -> Path:
+    """Write ``acts`` to ``path`` (.npz): stimulus ids, model id, reduction and one array per layer."""
+    arrays: dict[str, Any] = {
+        "stimulus_ids": acts.stimulus_ids.astype(str),
+        "model": np.array(acts.model),
+        "reduce": np.array(acts.reduce),
+        "layer_order": np.array(list(acts.layer_names)),
+    }
+    arrays.update({_LAYER + k: np.asarray(v) for k, v in acts.layers.items()})
+    return _atomic_savez(path, arrays)
+
+
+def load_activations(path: str | Path) -> Activations:
+    """Read an :class:`Activations` written by :func:`save_activations`.
+
+    A plain ``.npz`` also works: ``stimulus_ids`` plus one 2-D array per layer (any other name).
+    """
+    with _open(path, "activations") as z:
+        if "stimulus_ids" not in z:
+            raise ValidationError(
+                f"{str(path)!r} has no 'stimulus_ids' array; found {list(z.keys())}."
+            )
+        names = (
+            [str(n) for n in z["layer_order"]]
+            if "layer_order" in z
+            else [k.removeprefix(_LAYER) for k in z if k not in ("stimulus_ids", "model", "reduce")]
+        )
+        layers = {n: z[_LAYER + n] if _LAYER + n in z else z[n] for n in names}
+        model = str(z["model"]) if "model" in z else f"file:{Path(path).name}"
+        reduce = str(z["reduce"]) if "reduce" in z else "unknown"
+        return Activations(model, z["stimulus_ids"].astype(str), layers, reduce=reduce)
+
+
+def save_responses(resp: Responses, path: str | Path) -> Path:
+    """Write ``resp`` to ``path`` (.npz): data, repetitions, ids, times and the targets table."""
+    assert resp.targets is not None and resp.data is not None
+    arrays: dict[str, Any] = {
+        "stimulus_ids": resp.stimulus_ids.astype(str),
+        "data": np.asarray(resp.data),
+        "name": np.array(resp.name),
+    }
+    if resp.repetitions is not None:
+        arrays["repetitions"] = np.asarray(resp.repetitions)
+    if resp.times is not None:
+        arrays["times"] = np.asarray(resp.times)
+    for col in resp.targets.columns:
+        values = resp.targets[col].to_numpy()
+        arrays[_TARGET + str(col)] = values.astype(str) if values.dtype == object else values
+    return _atomic_savez(path, arrays)
+
+
+def load_responses(path: str | Path) -> Responses:
+    """Read :class:`Responses` written by :func:`save_responses`.
+
+    A plain ``.npz`` also works: ``stimulus_ids`` and ``data`` (n_stimuli, n_targets[, n_times])
+    and/or ``repetitions``; optional ``roi`` (n_targets,) labels and ``times``.
+    """
+    with _open(path, "responses") as z:
+        if "stimulus_ids" not in z:
+            raise ValidationError(
+                f"{str(path)!r} has no 'stimulus_ids' array; found {list(z.keys())}."
+            )
+        targets = {k.removeprefix(_TARGET): z[k] for k in z if k.startswith(_TARGET)}
+        if not targets and "roi" in z:
+            targets = {"roi": z["roi"].astype(str)}
+        return Responses(
+            stimulus_ids=z["stimulus_ids"].astype(str),
+            data=z["data"] if "data" in z else None,
+            repetitions=z["repetitions"] if "repetitions" in z else None,
+            targets=pd.DataFrame(targets) if targets else None,
+            times=z["times"] if "times" in z else None,
+            name=str(z["name"]) if "name" in z else Path(path).stem,
+        )
