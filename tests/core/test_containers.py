@@ -189,5 +189,5 @@ def test_save_and_load_roundtrip(tmp_path):
     plain = load_responses(tmp_path / "plain.npz")
     assert plain.rois == ["A", "B"]
     (tmp_path / "bad.npz").write_text("not a zip")
-    with pytest.raises(ValidationError, match="not a readable .npz"):
+    with pytest.raises(ValidationError, match=r"not a readable \.npz"):
         load_responses(tmp_path / "bad.npz")
