@@ -25,11 +25,19 @@ def make_problem(n: int, p: int, t: int, n_test: int, seed: int = 0):
     """Correlated features; targets = a few latent directions × weights + noise of varied level."""
     rng = np.random.default_rng(seed)
     mix = rng.standard_normal((p, p)).astype(np.float32) / np.sqrt(p)
-    X = (rng.standard_normal((n + n_test, p)).astype(np.float32) @ mix) * np.linspace(0.2, 2, p, dtype=np.float32)
-    W = rng.standard_normal((p, 32)).astype(np.float32) @ rng.standard_normal((32, t)).astype(np.float32) / 32
+    X = (rng.standard_normal((n + n_test, p)).astype(np.float32) @ mix) * np.linspace(
+        0.2, 2, p, dtype=np.float32
+    )
+    W = (
+        rng.standard_normal((p, 32)).astype(np.float32)
+        @ rng.standard_normal((32, t)).astype(np.float32)
+        / 32
+    )
     signal = X @ W
     signal /= signal.std(0)
-    noise = rng.standard_normal((n + n_test, t)).astype(np.float32) * np.geomspace(0.3, 10, t, dtype=np.float32)
+    noise = rng.standard_normal((n + n_test, t)).astype(np.float32) * np.geomspace(
+        0.3, 10, t, dtype=np.float32
+    )
     Y = signal + noise
     return X[:n], Y[:n], X[n:], Y[n:]
 
@@ -51,7 +59,9 @@ def main() -> None:
     ap.add_argument("--n-alphas", type=int, default=10)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--quick", action="store_true", help="skip scikit-learn and himalaya's torch backend")
+    ap.add_argument(
+        "--quick", action="store_true", help="skip scikit-learn and himalaya's torch backend"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     n, p, t, k = args.n, args.p, args.t, args.folds
@@ -59,12 +69,21 @@ def main() -> None:
     X, Y, Xte, Yte = make_problem(n, p, t, n_test=500)
     peak = gemm_peak()
     print(f"machine: {machine()}")
-    print(f"problem: n={n} p={p} t={t} alphas={len(alphas)} folds={k} float32; GEMM peak {peak:.0f} GFLOP/s")
+    print(
+        f"problem: n={n} p={p} t={t} alphas={len(alphas)} folds={k} float32; GEMM peak {peak:.0f} GFLOP/s"
+    )
 
     rows = []
     dev = None if args.device == "cpu" else args.device
     sec, enc = timed(lambda: RidgeEncoder(alphas=alphas, cv=k, device=dev).fit(X, Y))
-    rows.append(("neuroalign RidgeEncoder k-fold (numpy)" if dev is None else f"neuroalign k-fold ({dev})", sec))
+    rows.append(
+        (
+            "neuroalign RidgeEncoder k-fold (numpy)"
+            if dev is None
+            else f"neuroalign k-fold ({dev})",
+            sec,
+        )
+    )
     gflops = kfold_flops(n, p, t, k, len(alphas)) / sec / 1e9
     pred_na = enc.predict(Xte)
     sec_g, enc_g = timed(lambda: RidgeEncoder(alphas=alphas, cv="gcv", device=dev).fit(X, Y))
@@ -98,14 +117,20 @@ def main() -> None:
     scale = np.abs(pred_h).max(0)
     rel = np.abs(pred_na - pred_h).max(0) / np.where(scale > 0, scale, 1)
     same = np.isclose(enc.best_alphas_, alpha_h, rtol=1e-6)
-    print(f"k-fold vs himalaya: same alpha for {same.mean() * 100:.2f}% of targets; held-out predictions "
-          f"max relative difference {rel.max():.2e} (median {np.median(rel):.2e}); "
-          f"among targets with the same alpha {rel[same].max():.2e}")
+    print(
+        f"k-fold vs himalaya: same alpha for {same.mean() * 100:.2f}% of targets; held-out predictions "
+        f"max relative difference {rel.max():.2e} (median {np.median(rel):.2e}); "
+        f"among targets with the same alpha {rel[same].max():.2e}"
+    )
     r_k = pearson_score(Yte, pred_na)
     r_g = pearson_score(Yte, enc_g.predict(Xte))
-    print(f"GCV vs k-fold test-set Pearson r: mean {r_g.mean():.4f} vs {r_k.mean():.4f} "
-          f"(|Δ| {abs(r_g.mean() - r_k.mean()):.4f}; max per-target |Δ| {np.abs(r_g - r_k).max():.4f})")
-    print(f"neuroalign k-fold: {gflops:.0f} GFLOP/s = {gflops / peak * 100:.0f}% of the measured GEMM peak")
+    print(
+        f"GCV vs k-fold test-set Pearson r: mean {r_g.mean():.4f} vs {r_k.mean():.4f} "
+        f"(|Δ| {abs(r_g.mean() - r_k.mean()):.4f}; max per-target |Δ| {np.abs(r_g - r_k).max():.4f})"
+    )
+    print(
+        f"neuroalign k-fold: {gflops:.0f} GFLOP/s = {gflops / peak * 100:.0f}% of the measured GEMM peak"
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._registry import register
 
-__all__ = ["SCORES", "pearson_score", "r2_score"]
+__all__ = ["SCORES", "neg_mse_score", "pearson_score", "r2_score"]
 
 SCORES: dict[str, Any] = {}
 
@@ -57,3 +57,16 @@ def r2_score(y_true: Any, y_pred: Any) -> Any:
     ss_tot = ((y_true - y_true.mean(0)) ** 2).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 1.0 - ss_res / ss_tot
+
+
+@register(SCORES)
+def neg_mse_score(y_true: Any, y_pred: Any) -> Any:
+    """Negative mean squared error per column (higher is better, like the other scores).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> neg_mse_score(np.array([[1.0], [2.0]]), np.array([[1.0], [4.0]]))
+    array([-2.])
+    """
+    return -((y_true - y_pred) ** 2).mean(0)

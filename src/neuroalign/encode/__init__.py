@@ -4,6 +4,13 @@ Ridge with a cross-validated α per target (k-fold, group k-fold or closed-form 
 FIR delays for time series, permutation tests, FDR and ceiling normalisation.
 """
 
+from ._banded import (
+    BandedRidgeEncoder,
+    BandedRidgeResult,
+    simplex_candidates,
+    solve_banded_ridge_cv,
+    variance_partitioning,
+)
 from ._delays import make_delays
 from ._estimators import RidgeEncoder
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, make_folds, solve_ridge, solve_ridge_cv
@@ -12,6 +19,8 @@ from ._sweep import SweepResult, sweep_layers, train_test_ids
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "BandedRidgeEncoder",
+    "BandedRidgeResult",
     "RidgeCVResult",
     "RidgeEncoder",
     "SweepResult",
@@ -20,9 +29,12 @@ __all__ = [
     "make_delays",
     "make_folds",
     "permutation_test",
+    "simplex_candidates",
+    "solve_banded_ridge_cv",
     "solve_ridge",
     "solve_ridge_cv",
     "summarize_by_roi",
     "sweep_layers",
     "train_test_ids",
+    "variance_partitioning",
 ]
