@@ -75,7 +75,10 @@ def main() -> None:
 
     rows = []
     dev = None if args.device == "cpu" else args.device
-    sec, enc = timed(lambda: RidgeEncoder(alphas=alphas, cv=k, device=dev).fit(X, Y))
+    # the same selection criterion as himalaya (squared error over folds), so the alphas can agree
+    sec, enc = timed(
+        lambda: RidgeEncoder(alphas=alphas, cv=k, scoring="neg_mse_score", device=dev).fit(X, Y)
+    )
     rows.append(
         (
             "neuroalign RidgeEncoder k-fold (numpy)"

@@ -198,3 +198,23 @@ def test_standardize_and_intercept_options_match_sklearn_folds(rng, fit_intercep
             model = Ridge(alpha=a, fit_intercept=fit_intercept).fit((X[tr] - m) / s, Y[tr])
             expected[i] += r2_score(Y[va], model.predict((X[va] - m) / s), multioutput="raw_values")
     np.testing.assert_allclose(res.cv_scores, expected / 4, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("n,p", [(200, 50), (80, 300)])
+def test_matches_himalaya_ridgecv(rng, n, p):
+    pytest.importorskip("himalaya")
+    from himalaya.backend import set_backend
+    from himalaya.ridge import RidgeCV as HimalayaRidgeCV
+
+    set_backend("numpy")
+    X, Y = _data(rng, n=n, p=p, t=12)
+    alphas = np.logspace(-1, 5, 13)
+    # himalaya chooses alpha by the negative squared error summed over folds
+    ours = RidgeEncoder(alphas=alphas, cv=KFold(5), scoring="neg_mse_score", dtype="float64").fit(
+        X, Y
+    )
+    theirs = HimalayaRidgeCV(alphas=alphas, cv=KFold(5), fit_intercept=True).fit(X, Y)
+    np.testing.assert_allclose(ours.best_alphas_, np.asarray(theirs.best_alphas_), rtol=1e-9)
+    Xnew = rng.normal(size=(30, p))
+    pred = np.asarray(theirs.predict(Xnew))
+    np.testing.assert_allclose(ours.predict(Xnew), pred, rtol=1e-6, atol=1e-8 * np.abs(pred).max())
