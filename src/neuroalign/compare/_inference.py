@@ -18,7 +18,7 @@ from scipy.stats import rankdata
 from ..core import RDMs
 from ..core._registry import lookup
 from ..core._validation import check_choice
-from ..core.exceptions import StimulusMismatchError, ValidationError
+from ..core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
 from ._similarity import SIMILARITIES, _zscore_rows, pool_rdms
 
 __all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
@@ -38,29 +38,40 @@ def _pairs(sample: np.ndarray, n: int) -> np.ndarray:
     return n * a - a * (a + 1) // 2 + b - a - 1
 
 
-def rdm_noise_ceiling(data: np.ndarray, method: str = "spearman") -> tuple[float, float]:
+def _group_rows(n_rows: int, groups: np.ndarray | None) -> list[np.ndarray]:
+    g = np.arange(n_rows) if groups is None else np.asarray(groups)
+    return [np.flatnonzero(g == u) for u in np.unique(g)]
+
+
+def rdm_noise_ceiling(
+    data: np.ndarray, method: str = "spearman", groups: np.ndarray | None = None
+) -> tuple[float, float]:
     """Lower and upper noise ceiling of the mean similarity with subjects' RDMs.
 
     Upper bound: mean over subjects of the similarity of each subject's RDM with the pooled RDM of
     all subjects (the pooled RDM is the best any model can do, and it has seen the subject).
-    Lower bound: the same with the pooled RDM of the other subjects (leave one out).
+    Lower bound: the same with the pooled RDM of the other subjects (leave one out). This is
+    rsatoolbox's ``boot_noise_ceiling``.
 
     Parameters
     ----------
-    data : array (n_subjects, n_pairs)
+    data : array (n_rdms, n_pairs)
     method : str
         A key of ``SIMILARITIES``; pooling follows the method (see ``pool_rdms``).
+    groups : array (n_rdms,), optional
+        Subject of each row. Rows of one subject (e.g. the copies a subject bootstrap draws) are
+        left out together and count once; by default every row is its own subject.
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
-    if data.shape[0] < 2:
-        raise ValidationError(
-            f"a noise ceiling needs RDMs from >= 2 subjects; got {data.shape[0]}."
-        )
-    upper = fn(data, pool_rdms(data, method)[None])[:, 0].mean()
+    parts = _group_rows(data.shape[0], groups)
+    if len(parts) < 2:
+        raise ValidationError(f"a noise ceiling needs RDMs from >= 2 subjects; got {len(parts)}.")
+    pooled_all = pool_rdms(data, method)[None]
+    upper = np.mean([fn(data[rows], pooled_all).mean() for rows in parts])
     lower = np.mean(
         [
-            fn(data[[s]], pool_rdms(np.delete(data, s, axis=0), method)[None])[0, 0]
-            for s in range(data.shape[0])
+            fn(data[rows], pool_rdms(np.delete(data, rows, axis=0), method)[None]).mean()
+            for rows in parts
         ]
     )
     return float(lower), float(upper)
@@ -94,18 +105,18 @@ class RSAResult:
 
 
 def _evaluate(
-    fn: Any, models: np.ndarray, data: np.ndarray, method: str
+    fn: Any, models: np.ndarray, data: np.ndarray, method: str, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float]:
     """Mean similarity of each model with the data RDMs, and the lower/upper noise ceiling.
 
     Pearson and Spearman take a fast path: every vector is ranked (Spearman) and z-scored once,
-    the leave-one-out pooled RDMs come from one running sum, and all similarities are products of
-    z-scored vectors. Other methods go through ``fn`` and :func:`rdm_noise_ceiling`.
+    the leave-one-subject-out pooled RDMs come from one running sum, and all similarities are
+    products of z-scored vectors. Other methods go through ``fn`` and :func:`rdm_noise_ceiling`.
     """
-    n_subj = data.shape[0]
+    parts = _group_rows(data.shape[0], groups)
     if method not in ("pearson", "spearman"):
         values = fn(models, data).mean(1)
-        low, high = rdm_noise_ceiling(data, method) if n_subj >= 2 else (np.nan, np.nan)
+        low, high = rdm_noise_ceiling(data, method, groups) if len(parts) >= 2 else (np.nan, np.nan)
         return values, low, high
     stacked = np.vstack([models, data])
     if method == "spearman":
@@ -113,17 +124,21 @@ def _evaluate(
     z = _zscore_rows(stacked)
     zm, zd = z[: len(models)], z[len(models) :]
     values = (zm @ zd.T).mean(1)
-    if n_subj < 2:
+    if len(parts) < 2:
         return values, np.nan, np.nan
     # pooling as in pool_rdms: mean of ranks (spearman) or of z-scored vectors (pearson)
     src = stacked[len(models) :] if method == "spearman" else zd
     total = src.sum(0)
-    pools = np.vstack([total / n_subj, (total - src) / (n_subj - 1)])
+    n = data.shape[0]
+    first = np.array([rows[0] for rows in parts])  # copies of a subject are identical
+    pools = np.vstack(
+        [total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts]
+    )
     if method == "spearman":
         pools = rankdata(pools, axis=1)
     zp = _zscore_rows(pools)
-    high = float((zd @ zp[0]).mean())
-    low = float(np.einsum("ij,ij->i", zd, zp[1:]).mean())
+    high = float((zd[first] @ zp[0]).mean())
+    low = float(np.einsum("ij,ij->i", zd[first], zp[1:]).mean())
     return values, low, high
 
 
@@ -166,6 +181,11 @@ def bootstrap_rsa(
     """
     check_choice(over, "over", ("stimuli", "subjects", "both"))
     fn = lookup(SIMILARITIES, method, "RDM similarity")
+    if method in ("corr_cov", "cosine_cov") and over != "subjects":
+        raise ConfigurationError(
+            f"method={method!r} whitens with the covariance of a full RDM; resampled stimuli break "
+            "that structure here. Use over='subjects', or an unwhitened method with over='stimuli'."
+        )
     if not np.array_equal(models.stimulus_ids, data.stimulus_ids):
         raise StimulusMismatchError(
             "model and data RDMs are over different stimuli or orders; align them first."
@@ -188,10 +208,8 @@ def bootstrap_rsa(
         cols = _pairs(stim_idx[k], n) if stim_idx is not None else slice(None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
-        if subj_idx is not None and len(np.unique(subj_idx[k])) < 2:
-            samples[k] = fn(mk, dk).mean(1)
-            continue
-        samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method)
+        groups = subj_idx[k] if subj_idx is not None else None
+        samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups)
     alpha = (1 - ci) / 2
     assert models.descriptors is not None
     table = models.descriptors.copy()

@@ -62,23 +62,81 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @register(SIMILARITIES)
-def kendall_tau_a(a: np.ndarray, b: np.ndarray, block: int = 512) -> np.ndarray:
-    """Kendall's τ_a: (concordant − discordant pairs) / all pairs; ties count as neither.
+def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Kendall's τ_a: (concordant − discordant pairs) / all pairs; tied pairs count as neither.
 
-    Cost O(n_pairs²) per pair of RDMs, computed in blocks so memory stays ~``block × n_pairs``.
+    O(n log n) per pair of RDMs: scipy's τ_b gives ``n_c − n_d`` once rescaled by its tie
+    correction ``sqrt((n₀ − n₁)(n₀ − n₂))``, and τ_a divides it by ``n₀ = m(m−1)/2`` instead
+    (Nili et al. 2014 recommend τ_a for models that predict ties).
     """
+    from scipy.stats import kendalltau
+
     m = a.shape[1]
+    n0 = m * (m - 1) / 2
+
+    def tie_pairs(v: np.ndarray) -> float:
+        _, counts = np.unique(v, return_counts=True)
+        return float((counts * (counts - 1) / 2).sum())
+
+    ties_a = [tie_pairs(v) for v in a]
+    ties_b = [tie_pairs(v) for v in b]
     out = np.zeros((a.shape[0], b.shape[0]))
     for i in range(a.shape[0]):
         for j in range(b.shape[0]):
-            total = 0.0
-            for start in range(0, m, block):
-                sl = slice(start, min(m, start + block))
-                sa = np.sign(a[i, sl, None] - a[i, None, :])
-                sb = np.sign(b[j, sl, None] - b[j, None, :])
-                total += float((sa * sb).sum())
-            out[i, j] = total / (m * (m - 1))  # every unordered pair was counted twice
+            if ties_a[i] == n0 or ties_b[j] == n0:
+                out[i, j] = 0.0  # a constant vector has no concordant or discordant pair
+                continue
+            tau_b = kendalltau(a[i], b[j]).statistic
+            out[i, j] = tau_b * np.sqrt((n0 - ties_a[i]) * (n0 - ties_b[j])) / n0
     return out
+
+
+@register(SIMILARITIES)
+def rho_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's ρ_a: ``12 / (m³ − m) · Σ (rank_a − mean)(rank_b − mean)`` (no tie correction)."""
+    m = a.shape[1]
+    ra = rankdata(a, axis=1)
+    rb = rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    return ra @ rb.T * 12.0 / (m**3 - m)
+
+
+def _v_inverse(x: np.ndarray) -> np.ndarray:
+    """``V⁻¹ x`` for each row of ``x`` (full condensed RDMs), V the covariance of distance
+    estimates under i.i.d. pattern noise (Diedrichsen et al. 2021; rsatoolbox's ``get_v``).
+
+    V = 2I + B Bᵀ with B the (n_pairs × n) unsigned incidence matrix, so by Woodbury
+    ``V⁻¹ = ½ (I − B (nI + J)⁻¹ Bᵀ)`` and ``(nI + J)⁻¹ = (I − J / 2n) / n``: O(n_pairs) per row.
+    """
+    from ..core._rdms import condensed_index, n_stimuli_from_pairs
+
+    n = n_stimuli_from_pairs(x.shape[1])
+    rows, cols = condensed_index(n)
+    btx = np.zeros((x.shape[0], n))  # Bᵀ x: for each stimulus, the sum over its pairs
+    np.add.at(btx.T, rows, x.T)
+    np.add.at(btx.T, cols, x.T)
+    inner = (btx - btx.sum(1, keepdims=True) / (2 * n)) / n
+    return 0.5 * (x - inner[:, rows] - inner[:, cols])
+
+
+def _cosine_whitened(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    va, vb = _v_inverse(a), _v_inverse(b)
+    na = np.sqrt(np.einsum("ij,ij->i", a, va))
+    nb = np.sqrt(np.einsum("ij,ij->i", b, vb))
+    return (a @ vb.T) / na[:, None] / nb[None, :]
+
+
+@register(SIMILARITIES)
+def cosine_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whitened cosine similarity: ``aᵀV⁻¹b / sqrt(aᵀV⁻¹a · bᵀV⁻¹b)`` (rsatoolbox ``cosine_cov``)."""
+    return _cosine_whitened(a, b)
+
+
+@register(SIMILARITIES)
+def corr_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whitened Pearson correlation: whitened cosine of mean-centred vectors (``corr_cov``)."""
+    return _cosine_whitened(a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True))
 
 
 def compare_rdms(
@@ -91,7 +149,8 @@ def compare_rdms(
     a, b : RDMs or arrays (n_pairs,) / (n_rdms, n_pairs)
         Condensed RDMs over the same stimuli in the same order (use :func:`neuroalign.align`).
     method : str
-        A key of ``SIMILARITIES``: ``pearson``, ``spearman``, ``kendall_tau_a``, ``cosine``.
+        A key of ``SIMILARITIES``: ``pearson``, ``spearman``, ``kendall_tau_a``, ``rho_a``,
+        ``cosine``, ``corr_cov``, ``cosine_cov`` (the whitened ones need full RDMs).
 
     Returns
     -------
@@ -123,8 +182,12 @@ def compare_rdms(
 def pool_rdms(rdms: np.ndarray, method: str) -> np.ndarray:
     """The average RDM in the space a method compares in (ranks for spearman/kendall, z-scores
     for pearson, unit vectors for cosine): the best possible model RDM for that method."""
-    if method in ("spearman", "kendall_tau_a"):
+    if method in ("spearman", "kendall_tau_a", "rho_a"):
         return rankdata(rdms, axis=1).mean(0)
+    if method in ("cosine_cov", "corr_cov"):
+        x = rdms - rdms.mean(1, keepdims=True) if method == "corr_cov" else rdms
+        norms = np.sqrt(np.einsum("ij,ij->i", x, _v_inverse(x)))
+        return (rdms / norms[:, None]).mean(0)
     if method == "pearson":
         return _zscore_rows(rdms).mean(0)
     if method == "cosine":
