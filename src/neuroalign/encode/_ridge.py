@@ -341,10 +341,12 @@ def _solve_gcv(
     for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
         y = bk.asarray(Y[:, sl])
         y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
-        y = y - y_mean
+        # with an intercept X is centred, so U ⊥ 1 and Uᵀ(Y − ȳ) = UᵀY: no centred copy of Y
         z = u.T @ y  # (r, t_chunk)
         z2 = z * z
         ss = bk.to_numpy((y * y).sum(0)).astype(np.float64)
+        if fit_intercept:
+            ss -= n * bk.to_numpy(y_mean).astype(np.float64) ** 2
         rss = (
             ss[None, :]
             - bk.to_numpy(z2.sum(0)).astype(np.float64)[None, :]
