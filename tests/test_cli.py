@@ -102,3 +102,52 @@ def test_encode_command_on_saved_files(tmp_path):
         app, ["encode", "--features", str(tmp_path / "nope.npz"), "--responses", str(rpath)]
     )
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_rsa_and_cka_commands(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from neuroalign import Activations, Responses, save_activations, save_responses
+
+    rng = np.random.default_rng(1)
+    ids = [f"s{i}" for i in range(25)]
+    latent = rng.normal(size=(25, 6))
+    acts = Activations(
+        "toy:net",
+        ids,
+        {"good": latent @ rng.normal(size=(6, 12)), "bad": rng.normal(size=(25, 12))},
+    )
+    data = np.hstack(
+        [latent @ rng.normal(size=(6, 10)) + rng.normal(size=(25, 10)) for _ in range(2)]
+    )
+    resp = Responses(
+        ids, data=data, targets=pd.DataFrame({"roi": "IT", "subject": np.repeat(["a", "b"], 10)})
+    )
+    f, r = save_activations(acts, tmp_path / "a.npz"), save_responses(resp, tmp_path / "r.npz")
+    res = runner.invoke(
+        app,
+        [
+            "rsa",
+            "--features",
+            str(f),
+            "--responses",
+            str(r),
+            "--out",
+            str(tmp_path / "rsa.csv"),
+            "--n-boot",
+            "50",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "IT: best layer good" in res.stdout
+    assert len(pd.read_csv(tmp_path / "rsa.csv")) == 2
+    res = runner.invoke(
+        app, ["cka", "--features", str(f), "--other", str(r), "--out", str(tmp_path / "cka.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    assert set(pd.read_csv(tmp_path / "cka.csv")["layer"]) == {"good", "bad"}
+    bad = runner.invoke(
+        app, ["rsa", "--features", str(f), "--responses", str(r), "--method", "spearmann"]
+    )
+    assert bad.exit_code == 1 and "Did you mean 'spearman'" in bad.output

@@ -204,6 +204,93 @@ def encode(
     out.print(f"wrote {out_file} and {targets_file}")
 
 
+def _write_table(table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+@app.command()
+def rsa(
+    features: Annotated[
+        Path, typer.Option("--features", help="Activations .npz (one RDM per layer).")
+    ],
+    responses: Annotated[
+        Path, typer.Option("--responses", help="Responses .npz (an RDM per ROI and subject).")
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Results table (CSV): one row per layer × ROI.")
+    ] = Path("rsa.csv"),
+    method: Annotated[
+        str,
+        typer.Option(help="spearman, pearson, kendall_tau_a, rho_a, cosine, corr_cov, cosine_cov."),
+    ] = "spearman",
+    metric: Annotated[
+        str, typer.Option(help="RDM metric: correlation, cosine, euclidean, sqeuclidean.")
+    ] = "correlation",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap samples.")] = 1000,
+    over: Annotated[str, typer.Option(help="Resample stimuli, subjects or both.")] = "stimuli",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """RSA of every layer with every ROI: value, bootstrap CI and noise ceiling (with >= 2 subjects)."""
+    from ..compare import brain_rdms, rsa_table
+    from ..core import load_activations, load_responses
+
+    try:
+        table = rsa_table(
+            load_activations(features),
+            brain_rdms(load_responses(responses), metric=metric),
+            method=method,
+            metric=metric,
+            n_boot=n_boot,
+            over=over,
+            seed=seed,
+        )
+    except NeuroalignError as exc:
+        _fail(exc)
+        return
+    _write_table(table, out_file)
+    for target, sub in table.groupby("target", sort=False):
+        top = sub.loc[sub["value"].idxmax()]
+        out.print(
+            f"{target}: best layer {top['layer']} ({method} {top['value']:.3f}, "
+            f"95% CI [{top['ci_low']:.3f}, {top['ci_high']:.3f}])"
+        )
+    out.print(f"wrote {out_file}")
+
+
+@app.command(name="cka")
+def cka_command(
+    features: Annotated[Path, typer.Option("--features", help="Activations .npz.")],
+    other: Annotated[
+        Path, typer.Option("--other", help="A second Activations .npz, or a Responses .npz.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Results table (CSV).")] = Path("cka.csv"),
+    kernel: Annotated[str, typer.Option(help="linear or rbf.")] = "linear",
+    biased: Annotated[
+        bool, typer.Option("--biased", help="Use the biased HSIC estimator.")
+    ] = False,
+) -> None:
+    """CKA between every layer and every layer of another model (or every ROI of responses)."""
+    import numpy as np
+
+    from ..compare import cka_table
+    from ..core import load_activations, load_responses
+
+    try:
+        with np.load(other, allow_pickle=False) as z:
+            is_responses = "data" in z or "repetitions" in z
+        b = load_responses(other) if is_responses else load_activations(other)
+        table = cka_table(load_activations(features), b, kernel=kernel, debiased=not biased)
+    except (NeuroalignError, OSError, ValueError) as exc:
+        _fail(exc)
+        return
+    _write_table(table, out_file)
+    out.print(table.to_string(index=False))
+    out.print(f"wrote {out_file}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
