@@ -133,3 +133,25 @@ def test_subject_bootstrap_samples_equal_rsatoolbox(rdm_stacks, method):
             np.testing.assert_allclose(
                 res.ceiling_samples[k], boot_noise_ceiling(d_s, method=name), rtol=1e-6
             )
+
+
+@pytest.mark.filterwarnings("ignore:Noise ceiling for tau")
+@pytest.mark.parametrize("method", ["pearson", "spearman", "kendall_tau_a"])
+def test_grouped_noise_ceiling_equals_rsatoolbox(rng, method):
+    """Sessions of one subject are left out together (rsatoolbox's rdm_descriptor)."""
+    from rsatoolbox.inference import boot_noise_ceiling
+
+    from neuroalign.compare import SIMILARITIES
+    from neuroalign.compare._inference import _evaluate
+
+    truth = rng.normal(size=(10, 20))
+    data = np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(6)])
+    groups = np.array([0, 0, 1, 1, 2, 2])
+    ref = boot_noise_ceiling(
+        RsaRDMs(data, rdm_descriptors={"subject": groups}),
+        method=METHODS[method],
+        rdm_descriptor="subject",
+    )
+    np.testing.assert_allclose(rdm_noise_ceiling(data, method, groups), ref, rtol=1e-9)
+    _, low, high = _evaluate(SIMILARITIES[method], data[:1], data, method, groups)
+    np.testing.assert_allclose([low, high], ref, rtol=1e-9)

@@ -104,6 +104,32 @@ class RSAResult:
     subject_indices: np.ndarray | None
 
 
+_FAST = ("pearson", "spearman")
+
+
+def _transform(stack: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors pooled by the method, z-scored vectors): ranks for Spearman, z-scores for Pearson."""
+    src = rankdata(stack, axis=1) if method == "spearman" else stack
+    z = _zscore_rows(src)
+    return (src if method == "spearman" else z), z
+
+
+def _fast_ceiling(
+    src: np.ndarray, zd: np.ndarray, parts: list[np.ndarray], method: str
+) -> tuple[float, float]:
+    """Lower/upper ceiling from pre-transformed data rows; one running sum gives every pooled RDM."""
+    total = src.sum(0)
+    n = src.shape[0]
+    pools = np.vstack([total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts])
+    if method == "spearman":
+        pools = rankdata(pools, axis=1)
+    zp = _zscore_rows(pools)
+    to_all = zd @ zp[0]
+    high = float(np.mean([to_all[rows].mean() for rows in parts]))
+    low = float(np.mean([(zd[rows] @ zp[1 + g]).mean() for g, rows in enumerate(parts)]))
+    return low, high
+
+
 def _evaluate(
     fn: Any, models: np.ndarray, data: np.ndarray, method: str, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float]:
@@ -114,32 +140,42 @@ def _evaluate(
     products of z-scored vectors. Other methods go through ``fn`` and :func:`rdm_noise_ceiling`.
     """
     parts = _group_rows(data.shape[0], groups)
-    if method not in ("pearson", "spearman"):
+    if method not in _FAST:
         values = fn(models, data).mean(1)
         low, high = rdm_noise_ceiling(data, method, groups) if len(parts) >= 2 else (np.nan, np.nan)
         return values, low, high
-    stacked = np.vstack([models, data])
-    if method == "spearman":
-        stacked = rankdata(stacked, axis=1)
-    z = _zscore_rows(stacked)
+    src, z = _transform(np.vstack([models, data]), method)
     zm, zd = z[: len(models)], z[len(models) :]
     values = (zm @ zd.T).mean(1)
     if len(parts) < 2:
         return values, np.nan, np.nan
-    # pooling as in pool_rdms: mean of ranks (spearman) or of z-scored vectors (pearson)
-    src = stacked[len(models) :] if method == "spearman" else zd
-    total = src.sum(0)
-    n = data.shape[0]
-    first = np.array([rows[0] for rows in parts])  # copies of a subject are identical
-    pools = np.vstack(
-        [total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts]
-    )
-    if method == "spearman":
-        pools = rankdata(pools, axis=1)
-    zp = _zscore_rows(pools)
-    high = float((zd[first] @ zp[0]).mean())
-    low = float(np.einsum("ij,ij->i", zd[first], zp[1:]).mean())
-    return values, low, high
+    return (values, *_fast_ceiling(src[len(models) :], zd, parts, method))
+
+
+def _subject_bootstrap(
+    fn: Any, m: np.ndarray, d: np.ndarray, method: str, subj_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subject resampling leaves every RDM whole: model-subject similarities are computed once,
+    and each resample only averages columns and recomputes the pooled RDMs of its ceiling."""
+    n_boot = subj_idx.shape[0]
+    samples = np.empty((n_boot, m.shape[0]))
+    ceil = np.full((n_boot, 2), np.nan)
+    if method in _FAST:
+        src, z = _transform(np.vstack([m, d]), method)
+        sim = z[: len(m)] @ z[len(m) :].T
+        src_d, zd = src[len(m) :], z[len(m) :]
+    else:
+        sim = fn(m, d)
+    for k, idx in enumerate(subj_idx):
+        samples[k] = sim[:, idx].mean(1)
+        parts = _group_rows(len(idx), idx)
+        if len(parts) < 2:
+            continue
+        if method in _FAST:
+            ceil[k] = _fast_ceiling(src_d[idx], zd[idx], parts, method)
+        else:
+            ceil[k] = rdm_noise_ceiling(d[idx], method, idx)
+    return samples, ceil
 
 
 def bootstrap_rsa(
@@ -204,7 +240,10 @@ def bootstrap_rsa(
     subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if over != "stimuli" else None
     samples = np.empty((n_boot, m.shape[0]))
     ceil = np.full((n_boot, 2), np.nan)
-    for k in range(n_boot):
+    if over == "subjects":
+        assert subj_idx is not None
+        samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx)
+    for k in range(n_boot if over != "subjects" else 0):
         cols = _pairs(stim_idx[k], n) if stim_idx is not None else slice(None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
