@@ -47,10 +47,9 @@ def simplex_candidates(n_spaces: int, n_iter: int = 20, seed: int = 0) -> np.nda
         else [np.ones(1)]
     )
     rng = np.random.default_rng(seed)
-    draws = (
-        rng.dirichlet(np.ones(n_spaces), size=max(0, n_iter - len(fixed))) if n_spaces > 1 else []
-    )
-    return np.vstack(fixed + list(draws))
+    n_draws = max(0, n_iter - len(fixed)) if n_spaces > 1 else 0
+    draws = rng.dirichlet(np.ones(n_spaces), size=n_draws)
+    return np.vstack([*fixed, *draws])
 
 
 @dataclass(frozen=True, eq=False)
