@@ -120,7 +120,9 @@ def _fast_ceiling(
     """Lower/upper ceiling from pre-transformed data rows; one running sum gives every pooled RDM."""
     total = src.sum(0)
     n = src.shape[0]
-    pools = np.vstack([total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts])
+    pools = np.vstack(
+        [total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts]
+    )
     if method == "spearman":
         pools = rankdata(pools, axis=1)
     zp = _zscore_rows(pools)

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator
 
-from ..core._validation import check_array, check_finite, check_same_length
+from ..core._validation import check_array, check_same_length
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import r2_score
+from ._estimators import LinearEncoderMixin
 from ._ridge import DEFAULT_ALPHAS, _check_inputs, _kfold_scores, make_folds, solve_ridge
 
 __all__ = [
@@ -196,7 +196,7 @@ def _scaled(X: np.ndarray, slices: list[slice], gamma: np.ndarray) -> np.ndarray
     return out
 
 
-class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
+class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
     """Banded ridge (one regularisation per feature space and target) as a scikit-learn estimator.
 
     ``X`` is the feature spaces side by side; ``spaces`` gives their widths.
@@ -252,27 +252,9 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         self.memory_budget = memory_budget
         self.seed = seed
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
     def fit(self, X: Any, y: Any, groups: np.ndarray | None = None) -> BandedRidgeEncoder:
         """Choose (γ, α) per target by cross-validation and refit."""
-        for name, arr in (("X", X), ("y", y)):
-            if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
-                check_finite(arr, name)
-        X, Y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            ensure_all_finite=False,
-            dtype=[np.float32, np.float64],
-            ensure_min_samples=2,
-        )
+        X, Y = self._validate_fit(X, y)
         sizes = list(self.spaces) if self.spaces is not None else [X.shape[1]]
         slices = _split(X, sizes)
         with warnings.catch_warnings():
@@ -296,28 +278,7 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         self.best_cv_scores_ = res.best_scores
         self.coef_ = np.vstack(res.coef)
         self.intercept_ = res.intercept
-        self._y_1d = np.asarray(Y).ndim == 1
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted responses (n_stimuli, n_targets)."""
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, ensure_all_finite=False, dtype=[np.float32, np.float64]
-        )
-        X = check_array(X, "X", ndim=2)
-        pred = X @ self.coef_ + self.intercept_
-        return pred[:, 0] if self._y_1d else pred
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> np.ndarray | float:  # type: ignore[override]
-        """R² per target for 2-D ``y`` (a float for 1-D ``y``)."""
-        if sample_weight is not None:
-            raise ValidationError("BandedRidgeEncoder.score does not support sample_weight.")
-        pred = self.predict(X)
-        Y = check_array(y, "y", ndim=(1, 2))
-        if Y.ndim == 1:
-            return float(r2_score(Y[:, None], np.asarray(pred).reshape(-1, 1))[0])
-        return r2_score(Y, pred)
 
 
 def variance_partitioning(

@@ -14,10 +14,73 @@ from ..core.exceptions import NotFittedError, ValidationError
 from ..core.metrics import SCORES
 from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
 
-__all__ = ["RidgeEncoder"]
+__all__ = ["LinearEncoderMixin", "RidgeEncoder"]
 
 
-class RidgeEncoder(RegressorMixin, BaseEstimator):
+class LinearEncoderMixin(RegressorMixin):
+    """What every linear encoder shares: the input contract of ``fit``, ``predict`` from
+    ``coef_``/``intercept_``, a per-target ``score``, and multi-output tags."""
+
+    scoring: str = "r2_score"
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        # our NaN check first (its message names the offending columns), then scikit-learn's
+        # input contract (sparse, complex, empty, object dtype, y=None), then the solver's checks
+        for name, arr in (("X", X), ("y", y)):
+            if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
+                check_finite(arr, name, axis_name="target" if name == "y" else "feature")
+        X, Y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            ensure_all_finite=False,
+            dtype=[np.float32, np.float64],
+            ensure_min_samples=2,
+        )
+        self._y_1d = np.asarray(Y).ndim == 1
+        return X, Y
+
+    def _check_fitted(self) -> None:
+        check_is_fitted(self)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted responses, shape (n_stimuli, n_targets)."""
+        self._check_fitted()
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite=False, dtype=[np.float32, np.float64]
+        )
+        X = check_array(X, "X", ndim=2)
+        pred = X @ self.coef_ + self.intercept_  # type: ignore[attr-defined]
+        return pred[:, 0] if self._y_1d else pred
+
+    def score(  # type: ignore[override]
+        self, X: Any, y: Any, sample_weight: Any = None, scoring: str | None = None
+    ) -> np.ndarray | float:
+        """Score of the predictions: per target for 2-D ``y`` (an array of shape (n_targets,),
+        not a mean), a float for 1-D ``y`` (as scikit-learn's regressors).
+
+        ``scoring`` defaults to the estimator's ``scoring``; ``"pearson_score"`` gives Pearson r.
+        ``sample_weight`` is not supported (must be None).
+        """
+        if sample_weight is not None:
+            raise ValidationError(f"{type(self).__name__}.score does not support sample_weight.")
+        fn = lookup(SCORES, scoring or self.scoring, "scoring")
+        pred = self.predict(X)
+        Y = check_array(y, "y", ndim=(1, 2))
+        if Y.ndim == 1:
+            return float(fn(Y[:, None], np.asarray(pred).reshape(-1, 1))[0])
+        return fn(Y, pred)
+
+
+class RidgeEncoder(LinearEncoderMixin, BaseEstimator):
     """Voxelwise ridge regression with one α per target chosen by cross-validation.
 
     Parameters
@@ -78,12 +141,6 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.memory_budget = memory_budget
         self.keep_coef = keep_coef
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
     def fit(self, X: Any, y: Any, groups: np.ndarray | None = None) -> RidgeEncoder:
         """Choose α per target by cross-validation, then refit on all of ``X``, ``y``.
 
@@ -91,21 +148,7 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         (Y elsewhere; ``y`` keeps scikit-learn's keyword), possibly
         memory-mapped; ``groups`` (n_stimuli,) labels runs/sessions that folds must not split.
         """
-        # our NaN check first (its message names the offending columns), then scikit-learn's
-        # input contract (sparse, complex, empty, object dtype, y=None), then the solver's checks
-        for name, arr in (("X", X), ("y", y)):
-            if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
-                check_finite(arr, name, axis_name="target" if name == "y" else "feature")
-        X, Y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            ensure_all_finite=False,
-            dtype=[np.float32, np.float64],
-            ensure_min_samples=2,
-        )
+        X, Y = self._validate_fit(X, y)
         res = solve_ridge_cv(
             X,
             Y,
@@ -124,7 +167,6 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         self.cv_scores_ = res.cv_scores
         self.coef_ = res.coef
         self.intercept_ = res.intercept
-        self._y_1d = np.asarray(Y).ndim == 1
         return self
 
     @property
@@ -141,31 +183,3 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
             raise NotFittedError(
                 "This RidgeEncoder was fitted with keep_coef=False; refit to predict."
             )
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted responses, shape (n_stimuli, n_targets)."""
-        self._check_fitted()
-        X = validate_data(
-            self, X, reset=False, ensure_all_finite=False, dtype=[np.float32, np.float64]
-        )
-        X = check_array(X, "X", ndim=2)
-        pred = X @ self.coef_ + self.intercept_
-        return pred[:, 0] if self._y_1d else pred
-
-    def score(  # type: ignore[override]
-        self, X: Any, y: Any, sample_weight: Any = None, scoring: str | None = None
-    ) -> np.ndarray | float:
-        """Score of the predictions: per target for 2-D ``y`` (an array of shape (n_targets,),
-        not a mean), a float for 1-D ``y`` (as scikit-learn's regressors).
-
-        ``scoring`` defaults to the estimator's ``scoring``; ``"pearson_score"`` gives Pearson r.
-        ``sample_weight`` is not supported (must be None).
-        """
-        if sample_weight is not None:
-            raise ValidationError("RidgeEncoder.score does not support sample_weight.")
-        fn = lookup(SCORES, scoring or self.scoring, "scoring")
-        pred = self.predict(X)
-        Y = check_array(y, "y", ndim=(1, 2))
-        if Y.ndim == 1:
-            return float(fn(Y[:, None], np.asarray(pred).reshape(-1, 1))[0])
-        return fn(Y, pred)
