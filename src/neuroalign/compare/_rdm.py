@@ -19,7 +19,13 @@ from ..core._registry import lookup, register
 from ..core._validation import check_array
 from ..core.exceptions import ValidationError
 
-__all__ = ["RDM_METRICS", "compute_rdm", "compute_rdms"]
+__all__ = [
+    "RDM_METRICS",
+    "compute_crossnobis_rdm",
+    "compute_rdm",
+    "compute_rdms",
+    "noise_precision",
+]
 
 RDM_METRICS: dict[str, Any] = {}
 
@@ -70,7 +76,11 @@ def euclidean(bk: Any, x: Any) -> Any:
 
 
 def compute_rdm(
-    X: Any, metric: str = "correlation", device: str | None = None, dtype: str = "float64"
+    X: Any,
+    metric: str = "correlation",
+    device: str | None = None,
+    dtype: str = "float64",
+    precision: Any = None,
 ) -> np.ndarray:
     """RDM(s) of response patterns, as condensed vectors (scipy ``squareform`` order).
 
@@ -78,10 +88,13 @@ def compute_rdm(
     ----------
     X : array (n_stimuli, n_features) or (n_datasets, n_stimuli, n_features)
     metric : str
-        A key of ``RDM_METRICS``: ``correlation``, ``cosine``, ``euclidean``, ``sqeuclidean``.
+        A key of ``RDM_METRICS``: ``correlation``, ``cosine``, ``euclidean``, ``sqeuclidean``,
+        or ``"mahalanobis"`` (squared, per feature: ``δᵀ W δ / p`` with ``precision`` W).
     device : str, optional
         Backend device (``"cpu"``, ``"torch"``, ``"cuda"``).
     dtype : {"float64", "float32"}
+    precision : array (n_features, n_features), optional
+        Noise precision (inverse covariance) for ``metric="mahalanobis"``.
 
     Returns
     -------
@@ -95,8 +108,12 @@ def compute_rdm(
     >>> bool(np.allclose(compute_rdm(X, "correlation"), pdist(X, "correlation")))
     True
     """
-    fn = lookup(RDM_METRICS, metric, "RDM metric")
     X = check_array(X, "X", ndim=(2, 3))
+    if metric == "mahalanobis":
+        # whiten with a square root of the precision, then squared euclidean / p
+        X = X @ _precision_root(precision, X.shape[-1])
+        metric = "sqeuclidean"
+    fn = lookup(RDM_METRICS, metric, "RDM metric")
     single = X.ndim == 2
     stack = X[None] if single else X
     if stack.shape[1] < 2:
@@ -137,3 +154,88 @@ def compute_rdms(
         names, arrays, ids, key = list(data), list(data.values()), stimulus_ids, "name"
     vecs = np.stack([compute_rdm(a.reshape(a.shape[0], -1), metric, device) for a in arrays])
     return RDMs(vecs, ids, pd.DataFrame({key: names}), metric=metric)
+
+
+def _precision_root(precision: Any, p: int) -> np.ndarray:
+    """A matrix R with R Rᵀ = precision (symmetric positive definite), checked."""
+    if precision is None:
+        raise ValidationError(
+            "metric='mahalanobis' needs precision= (an n_features × n_features inverse covariance)."
+        )
+    W = check_array(precision, "precision", ndim=2, dtype=np.float64)
+    if W.shape != (p, p):
+        raise ValidationError(f"precision must be ({p}, {p}) to match the features; got {W.shape}.")
+    try:
+        return np.linalg.cholesky((W + W.T) / 2)
+    except np.linalg.LinAlgError as err:
+        raise ValidationError("precision is not positive definite.") from err
+
+
+def noise_precision(residuals: Any, shrinkage: str | float = "ledoit_wolf") -> np.ndarray:
+    """Noise precision from residuals (n_observations, n_channels), with shrinkage.
+
+    ``shrinkage="ledoit_wolf"`` estimates the shrinkage towards a scaled identity (Ledoit & Wolf
+    2004, scikit-learn); a float λ in [0, 1] uses ``(1 − λ) S + λ · mean(diag S) · I``;
+    ``"diagonal"`` keeps only the variances (univariate noise normalisation).
+    """
+    R = check_array(residuals, "residuals", ndim=2, dtype=np.float64)
+    if shrinkage == "ledoit_wolf":
+        from sklearn.covariance import LedoitWolf
+
+        cov = LedoitWolf(assume_centered=True).fit(R).covariance_
+    elif shrinkage == "diagonal":
+        cov = np.diag((R * R).mean(0))
+    else:
+        lam = float(shrinkage)
+        if not 0.0 <= lam <= 1.0:
+            raise ValidationError(
+                f"shrinkage must be 'ledoit_wolf', 'diagonal' or in [0, 1]; got {shrinkage!r}."
+            )
+        s = R.T @ R / R.shape[0]
+        cov = (1 - lam) * s + lam * np.mean(np.diag(s)) * np.eye(len(s))
+    return np.linalg.inv(cov)
+
+
+def compute_crossnobis_rdm(
+    patterns: Any, precision: Any = None, device: str | None = None, dtype: str = "float64"
+) -> np.ndarray:
+    """Cross-validated (squared) distances over independent partitions: crossnobis / cv-euclidean.
+
+    With whitened pattern estimates v_r (run r) and δ_ij^r = v_i^r − v_j^r,
+
+        d_ij = Σ_{r≠s} δ_ij^rᵀ δ_ij^s / (R (R − 1) p)
+
+    an unbiased estimate of the squared Mahalanobis distance (noise cancels across runs; it can be
+    negative). Computed from Gram matrices: ``Σ_{r≠s} δ^r·δ^s = ‖Σ_r δ^r‖² − Σ_r ‖δ^r‖²``, so the
+    cost is R + 1 GEMMs of n × n × p. Equal to leave-one-run-out crossnobis (rsatoolbox).
+
+    Parameters
+    ----------
+    patterns : array (n_runs, n_stimuli, n_channels)
+        Pattern estimates per run (or any independent partition / repetition).
+    precision : array (n_channels, n_channels), optional
+        Noise precision (see :func:`noise_precision`); identity (cv-euclidean) when omitted.
+    device, dtype :
+        Backend.
+
+    Returns
+    -------
+    array (n_pairs,)
+    """
+    P = check_array(patterns, "patterns", ndim=3)
+    n_runs, n, p = P.shape
+    if n_runs < 2:
+        raise ValidationError(f"cross-validated distances need >= 2 runs/partitions; got {n_runs}.")
+    if precision is not None:
+        P = P @ _precision_root(precision, p)
+    bk = get_backend(device, dtype)
+    rows, cols = condensed_index(n)
+
+    def sq(x: Any) -> np.ndarray:
+        g = bk.to_numpy(x @ x.T)
+        d = np.diag(g)
+        return (d[:, None] + d[None, :] - 2 * g)[rows, cols]
+
+    total = sq(bk.asarray(P.sum(0)))
+    own = sum(sq(bk.asarray(P[r])) for r in range(n_runs))
+    return (total - own) / (n_runs * (n_runs - 1) * p)
