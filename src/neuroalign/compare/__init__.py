@@ -8,6 +8,7 @@ from ._shape import procrustes_distance, shape_distance
 from ._similarity import SIMILARITIES, compare_rdms, pool_rdms
 from ._tables import brain_rdms, cka_table, rsa_table
 from ._temporal import compute_rdms_over_time, rsa_over_time, temporal_generalization
+from ._tests import compare_models, rsa_permutation_test
 from ._topology import geodesic_transform, geotopological_transform
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "brain_rdms",
     "cka",
     "cka_table",
+    "compare_models",
     "compare_rdms",
     "compute_crossnobis_rdm",
     "compute_rdm",
@@ -33,6 +35,7 @@ __all__ = [
     "procrustes_distance",
     "rdm_noise_ceiling",
     "rsa_over_time",
+    "rsa_permutation_test",
     "rsa_table",
     "shape_distance",
     "temporal_generalization",

@@ -10,6 +10,7 @@ from ._align import align
 from ._backend import Backend, get_backend
 from ._info import system_info
 from ._io import load_activations, load_responses, save_activations, save_responses
+from ._multiple import fdr_correction
 from ._rdms import RDMs
 from ._responses import Responses
 from ._score import Score
@@ -24,6 +25,7 @@ __all__ = [
     "StimulusSet",
     "align",
     "exceptions",
+    "fdr_correction",
     "get_backend",
     "load_activations",
     "load_responses",

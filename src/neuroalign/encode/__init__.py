@@ -4,6 +4,7 @@ Ridge with a cross-validated α per target (k-fold, group k-fold or closed-form 
 FIR delays for time series, permutation tests, FDR and ceiling normalisation.
 """
 
+from ..core import fdr_correction
 from ._banded import (
     BandedRidgeEncoder,
     BandedRidgeResult,
@@ -14,7 +15,7 @@ from ._banded import (
 from ._delays import make_delays
 from ._estimators import RidgeEncoder
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, make_folds, solve_ridge, solve_ridge_cv
-from ._stats import ceiling_normalized, fdr_correction, permutation_test, summarize_by_roi
+from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
 from ._sweep import SweepResult, sweep_layers, train_test_ids
 
 __all__ = [

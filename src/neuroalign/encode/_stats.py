@@ -11,7 +11,7 @@ from ..core._backend import chunk_slices, get_backend
 from ..core._validation import check_array, check_same_length
 from ..core.exceptions import ValidationError
 
-__all__ = ["ceiling_normalized", "fdr_correction", "permutation_test", "summarize_by_roi"]
+__all__ = ["ceiling_normalized", "permutation_test", "summarize_by_roi"]
 
 
 def _zscore(x: Any) -> Any:
@@ -94,31 +94,6 @@ def permutation_test(
         null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
     p_values = (1 + (null >= r[None, :]).sum(0)) / (1 + n_permutations)
     return r, p_values, null
-
-
-def fdr_correction(p_values: Any, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Benjamini–Hochberg false-discovery-rate correction across targets.
-
-    Returns ``(rejected, q_values)``: which targets are significant at FDR ``alpha`` and their
-    adjusted p-values (NaN p-values stay NaN and are never rejected).
-
-    Examples
-    --------
-    >>> fdr_correction([0.001, 0.02, 0.03, 0.5])[1].round(3)
-    array([0.004, 0.04 , 0.04 , 0.5  ])
-    """
-    p = np.asarray(p_values, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    pv = p[ok]
-    if pv.size:
-        order = np.argsort(pv)
-        ranked = pv[order] * pv.size / np.arange(1, pv.size + 1)
-        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-        out = np.empty_like(pv)
-        out[order] = np.minimum(ranked, 1.0)
-        q[ok] = out
-    return np.where(ok, q <= alpha, False), q
 
 
 def ceiling_normalized(score: Any, ceiling: Any, min_ceiling: float = 0.1) -> np.ndarray:
