@@ -18,8 +18,8 @@ from scipy.stats import rankdata
 from ..core import RDMs
 from ..core._registry import lookup
 from ..core._validation import check_choice
-from ..core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
-from ._similarity import SIMILARITIES, _zscore_rows, pool_rdms
+from ..core.exceptions import ConfigurationError, ValidationError
+from ._similarity import SIMILARITIES, _zscore_rows, check_same_stimuli, pool_rdms
 
 __all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
 
@@ -224,10 +224,7 @@ def bootstrap_rsa(
             f"method={method!r} whitens with the covariance of a full RDM; resampled stimuli break "
             "that structure here. Use over='subjects', or an unwhitened method with over='stimuli'."
         )
-    if not np.array_equal(models.stimulus_ids, data.stimulus_ids):
-        raise StimulusMismatchError(
-            "model and data RDMs are over different stimuli or orders; align them first."
-        )
+    check_same_stimuli(models, data)
     if over != "stimuli" and data.n_rdms < 2:
         raise ValidationError(f"over={over!r} resamples subjects but data holds {data.n_rdms} RDM.")
     n = models.n_stimuli

@@ -15,7 +15,7 @@ from scipy.stats import rankdata
 from ..core import RDMs
 from ..core._registry import lookup, register
 from ..core._validation import check_array
-from ..core.exceptions import ShapeError, ValidationError
+from ..core.exceptions import ShapeError, StimulusMismatchError, ValidationError
 
 __all__ = ["SIMILARITIES", "compare_rdms", "pool_rdms"]
 
@@ -27,6 +27,18 @@ def _as_stack(x: Any, name: str) -> np.ndarray:
         return x.dissimilarities
     arr = check_array(x, name, ndim=(1, 2), dtype=np.float64)
     return arr[None] if arr.ndim == 1 else arr
+
+
+def check_same_stimuli(a: Any, b: Any) -> None:
+    """Raise when two RDMs containers are over different stimuli or orders (plain arrays pass)."""
+    if (
+        isinstance(a, RDMs)
+        and isinstance(b, RDMs)
+        and not np.array_equal(a.stimulus_ids, b.stimulus_ids)
+    ):
+        raise StimulusMismatchError(
+            "the two sets of RDMs are over different stimuli or orders; call neuroalign.align first."
+        )
 
 
 def _zscore_rows(x: np.ndarray) -> np.ndarray:
@@ -163,16 +175,7 @@ def compare_rdms(
     array([[ 1., -1.]])
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
-    if (
-        isinstance(a, RDMs)
-        and isinstance(b, RDMs)
-        and not np.array_equal(a.stimulus_ids, b.stimulus_ids)
-    ):
-        from ..core.exceptions import StimulusMismatchError
-
-        raise StimulusMismatchError(
-            "the two RDMs are over different stimuli or orders; align them first."
-        )
+    check_same_stimuli(a, b)
     sa, sb = _as_stack(a, "a"), _as_stack(b, "b")
     if sa.shape[1] != sb.shape[1]:
         raise ShapeError(f"RDM vectors differ in length: {sa.shape[1]} vs {sb.shape[1]} pairs.")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from ..core import RDMs, Responses
-from ..core.exceptions import StimulusMismatchError, ValidationError
+from ..core.exceptions import ValidationError
 from ._rdm import compute_rdm
-from ._similarity import compare_rdms
+from ._similarity import check_same_stimuli, compare_rdms
 
 __all__ = ["compute_rdms_over_time", "rsa_over_time", "temporal_generalization"]
 
@@ -35,10 +35,7 @@ def rsa_over_time(models: RDMs, data: RDMs, method: str = "spearman") -> pd.Data
 
     Returns a long table: model descriptors, ``time`` and ``value``.
     """
-    if not np.array_equal(models.stimulus_ids, data.stimulus_ids):
-        raise StimulusMismatchError(
-            "model and data RDMs are over different stimuli or orders; align them first."
-        )
+    check_same_stimuli(models, data)
     assert data.descriptors is not None and models.descriptors is not None
     if "time" not in data.descriptors:
         raise ValidationError("data RDMs need a 'time' descriptor (see compute_rdms_over_time).")
@@ -56,6 +53,5 @@ def temporal_generalization(a: RDMs, b: RDMs | None = None, method: str = "spear
     """RDM similarity between every time point of ``a`` and every time point of ``b`` (``a`` itself
     by default): an (n_times_a, n_times_b) matrix."""
     b = a if b is None else b
-    if not np.array_equal(a.stimulus_ids, b.stimulus_ids):
-        raise StimulusMismatchError("the two RDM time series are over different stimuli or orders.")
+    check_same_stimuli(a, b)
     return compare_rdms(a, b, method)

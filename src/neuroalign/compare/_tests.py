@@ -11,9 +11,9 @@ import pandas as pd
 from ..core import RDMs, fdr_correction
 from ..core._rdms import condensed_index
 from ..core._registry import lookup
-from ..core.exceptions import StimulusMismatchError, ValidationError
+from ..core.exceptions import ValidationError
 from ._inference import RSAResult
-from ._similarity import SIMILARITIES
+from ._similarity import SIMILARITIES, check_same_stimuli
 
 __all__ = ["compare_models", "rsa_permutation_test"]
 
@@ -89,14 +89,7 @@ def rsa_permutation_test(
     RDMs, p one-sided (``(1 + #{null >= value}) / (1 + n_permutations)``).
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
-    if (
-        isinstance(model, RDMs)
-        and isinstance(data, RDMs)
-        and not np.array_equal(model.stimulus_ids, data.stimulus_ids)
-    ):
-        raise StimulusMismatchError(
-            "model and data RDMs are over different stimuli or orders; align them first."
-        )
+    check_same_stimuli(model, data)
     m = (
         model.dissimilarities
         if isinstance(model, RDMs)
