@@ -50,7 +50,7 @@ def _wrap(vecs: np.ndarray, like: RDMs | Any, was_rdms: bool, label: str) -> RDM
             metric=f"{label}({like.metric})",
             meta=like.meta,
         )
-    return vecs if np.ndim(like) == 2 else vecs[0]
+    return vecs if np.asarray(like).ndim == 2 else vecs[0]
 
 
 def geotopological_transform(
