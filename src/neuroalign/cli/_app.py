@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,6 +30,14 @@ out = Console(soft_wrap=True)
 def _fail(exc: BaseException) -> None:
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
     raise typer.Exit(code=1)
+
+
+def _write_table(table: Any, path: Path) -> None:
+    """Write a DataFrame as CSV atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
 
 
 @app.command()
@@ -190,25 +198,15 @@ def encode(
     except NeuroalignError as exc:
         _fail(exc)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    res.table.to_csv(tmp, index=False)
-    tmp.replace(out_file)
+    _write_table(res.table, out_file)
     targets_file = out_file.with_name(out_file.stem + "_targets.csv")
-    res.targets.to_csv(targets_file, index=False)
+    _write_table(res.targets, targets_file)
     for roi, layer in res.best_layers.items():
         row = res.table[(res.table["roi"] == roi) & (res.table["layer"] == layer)].iloc[0]
         out.print(
             f"{roi}: best layer {layer} (training CV {row['cv_score']:.3f}; test r {row['test_r']:.3f})"
         )
     out.print(f"wrote {out_file} and {targets_file}")
-
-
-def _write_table(table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 @app.command()

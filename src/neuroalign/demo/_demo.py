@@ -107,14 +107,13 @@ def _real_part(
     )
     rows = []
     for target, res, n_subj in (("human IT", rsa_h, human.n_rdms), ("monkey IT", rsa_m, 1)):
-        t = res.table.rename(columns={"layer": "layer"}).copy()
+        t = res.table.copy()
         t.insert(0, "target", target)
         t["n_subjects"] = n_subj
         rows.append(t)
     table = pd.concat(rows, ignore_index=True)
     table.insert(0, "part", "real: Kriegeskorte92 RSA")
     table["metric"] = "rsa_spearman"
-    table = table.rename(columns={"ceiling_low": "ceiling_low", "ceiling_high": "ceiling_high"})
     sq = layer_rdms.square()
     names = list(acts.layer_names)
     picks = [0, len(names) // 2, len(names) - 2]
