@@ -123,3 +123,14 @@ def test_fast_evaluation_equals_reference(rng, method):
     np.testing.assert_allclose(values, compare_rdms(models, data, method).mean(1), rtol=1e-12)
     ref_low, ref_high = rdm_noise_ceiling(data, method)
     assert low == pytest.approx(ref_low, rel=1e-12) and high == pytest.approx(ref_high, rel=1e-12)
+
+
+def test_rank_rows_equals_scipy_rankdata_with_ties(rng):
+    from scipy.stats import rankdata
+
+    from neuroalign.compare._similarity import rank_rows
+
+    for decimals in (0, 1, 3):
+        x = np.round(rng.normal(size=(4, 200)), decimals)
+        np.testing.assert_array_equal(rank_rows(x), rankdata(x, axis=1))
+    np.testing.assert_array_equal(rank_rows(np.array([3.0, 1.0, 3.0])), [2.5, 1.0, 2.5])

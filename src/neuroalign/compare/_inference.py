@@ -13,13 +13,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from ..core import RDMs
 from ..core._registry import lookup
 from ..core._validation import check_choice
 from ..core.exceptions import ConfigurationError, ValidationError
-from ._similarity import SIMILARITIES, _zscore_rows, check_same_stimuli, pool_rdms
+from ._similarity import SIMILARITIES, _zscore_rows, check_same_stimuli, pool_rdms, rank_rows
 
 __all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
 
@@ -109,7 +108,7 @@ _FAST = ("pearson", "spearman")
 
 def _transform(stack: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """(vectors pooled by the method, z-scored vectors): ranks for Spearman, z-scores for Pearson."""
-    src = rankdata(stack, axis=1) if method == "spearman" else stack
+    src = rank_rows(stack) if method == "spearman" else stack
     z = _zscore_rows(src)
     return (src if method == "spearman" else z), z
 
@@ -124,7 +123,7 @@ def _fast_ceiling(
         [total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts]
     )
     if method == "spearman":
-        pools = rankdata(pools, axis=1)
+        pools = rank_rows(pools)
     zp = _zscore_rows(pools)
     to_all = zd @ zp[0]
     high = float(np.mean([to_all[rows].mean() for rows in parts]))

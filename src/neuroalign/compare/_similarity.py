@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..core import RDMs
 from ..core._registry import lookup, register
@@ -27,6 +26,30 @@ def _as_stack(x: Any, name: str) -> np.ndarray:
         return x.dissimilarities
     arr = check_array(x, name, ndim=(1, 2), dtype=np.float64)
     return arr[None] if arr.ndim == 1 else arr
+
+
+def rank_rows(x: np.ndarray) -> np.ndarray:
+    """Average-tie ranks (1..m) of each row, equal to ``scipy.stats.rankdata(x, axis=1)``.
+
+    Uses an unstable (quick)sort, which is about twice as fast as the merge sort scipy needs for
+    its other tie methods, and resolves ties with two ``bincount`` calls over all rows at once.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        return rank_rows(x[None])[0]
+    rows, m = x.shape
+    order = np.argsort(x, axis=1)
+    xs = np.take_along_axis(x, order, axis=1)
+    new = np.ones(xs.shape, dtype=bool)
+    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    group = (np.cumsum(new, axis=1) - 1 + np.arange(rows)[:, None] * m).ravel()
+    position = np.broadcast_to(np.arange(1, m + 1, dtype=np.float64), xs.shape).ravel()
+    mean_rank = np.bincount(group, weights=position, minlength=rows * m) / np.maximum(
+        np.bincount(group, minlength=rows * m), 1
+    )
+    ranks = np.empty_like(x)
+    np.put_along_axis(ranks, order, mean_rank[group].reshape(rows, m), axis=1)
+    return ranks
 
 
 def check_same_stimuli(a: Any, b: Any) -> None:
@@ -60,7 +83,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @register(SIMILARITIES)
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation (Pearson correlation of average-tie ranks)."""
-    return pearson(rankdata(a, axis=1), rankdata(b, axis=1))
+    return pearson(rank_rows(a), rank_rows(b))
 
 
 @register(SIMILARITIES)
@@ -107,8 +130,8 @@ def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def rho_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman's ρ_a: ``12 / (m³ − m) · Σ (rank_a − mean)(rank_b − mean)`` (no tie correction)."""
     m = a.shape[1]
-    ra = rankdata(a, axis=1)
-    rb = rankdata(b, axis=1)
+    ra = rank_rows(a)
+    rb = rank_rows(b)
     ra -= ra.mean(1, keepdims=True)
     rb -= rb.mean(1, keepdims=True)
     return ra @ rb.T * 12.0 / (m**3 - m)
@@ -186,7 +209,7 @@ def pool_rdms(rdms: np.ndarray, method: str) -> np.ndarray:
     """The average RDM in the space a method compares in (ranks for spearman/kendall, z-scores
     for pearson, unit vectors for cosine): the best possible model RDM for that method."""
     if method in ("spearman", "kendall_tau_a", "rho_a"):
-        return rankdata(rdms, axis=1).mean(0)
+        return rank_rows(rdms).mean(0)
     if method in ("cosine_cov", "corr_cov"):
         x = rdms - rdms.mean(1, keepdims=True) if method == "corr_cov" else rdms
         norms = np.sqrt(np.einsum("ij,ij->i", x, _v_inverse(x)))
