@@ -79,3 +79,19 @@ def test_alpha_zero_is_mean_canonical_correlation(rng):
     assert shape_distance(X, Y, alpha=0.0) == pytest.approx(np.arccos(rho.mean()), rel=1e-9)
     with pytest.raises(ValidationError, match="alpha"):
         shape_distance(X, Y, alpha=2)
+
+
+def test_svcca_and_pwcca(rng):
+    from neuroalign.compare import pwcca, svcca
+
+    X = rng.normal(size=(300, 8))
+    A = rng.normal(size=(8, 8))  # any invertible linear map: CCA-family similarity is 1
+    assert svcca(X, X @ A) == pytest.approx(1.0, abs=1e-9)
+    assert pwcca(X, X @ A) == pytest.approx(1.0, abs=1e-9)
+    Y = rng.normal(size=(300, 8))
+    assert svcca(X, Y) < 0.3 and pwcca(X, Y) < 0.3
+    # half of X's dimensions shared: mean canonical correlation of the full CCA is ~0.5
+    Z = np.hstack([X[:, :4], rng.normal(size=(300, 4))])
+    assert svcca(X, Z, keep=1.0) == pytest.approx(0.5, abs=0.1)
+    with pytest.raises(ValidationError, match="keep"):
+        svcca(X, Y, keep=0)

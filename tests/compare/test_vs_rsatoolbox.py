@@ -155,3 +155,28 @@ def test_grouped_noise_ceiling_equals_rsatoolbox(rng, method):
     np.testing.assert_allclose(rdm_noise_ceiling(data, method, groups), ref, rtol=1e-9)
     _, low, high = _evaluate(SIMILARITIES[method], data[:1], data, method, groups)
     np.testing.assert_allclose([low, high], ref, rtol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:Noise ceiling for tau")
+@pytest.mark.parametrize("method", ["spearman", "kendall_tau_a", "pearson", "cosine", "rho_a"])
+def test_real_92_image_data_equals_rsatoolbox(method):
+    """Human-IT subject RDMs (Kriegeskorte 2008, bundled) against the monkey-IT and animacy RDMs."""
+    from rsatoolbox.inference import boot_noise_ceiling
+
+    from neuroalign.data import load_kriegeskorte92
+
+    k92 = load_kriegeskorte92()
+    human = k92.human_it.dissimilarities.reshape(4, 2, -1).mean(1)  # sessions averaged per subject
+    models = np.vstack(
+        [k92.monkey_it.dissimilarities, k92.models.dissimilarities[[0]]]
+    )  # monkey IT, animacy
+    name = METHODS[method]
+    np.testing.assert_allclose(
+        compare_rdms(models, human, method),
+        rsa_compare(RsaRDMs(models), RsaRDMs(human), method=name),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        rdm_noise_ceiling(human, method), boot_noise_ceiling(RsaRDMs(human), method=name), rtol=1e-9
+    )

@@ -4,7 +4,7 @@ ceilings, CKA and shape metrics."""
 from ._cka import CKA_KERNELS, cka, minibatch_cka
 from ._inference import RSAResult, bootstrap_indices, bootstrap_rsa, rdm_noise_ceiling
 from ._rdm import RDM_METRICS, compute_crossnobis_rdm, compute_rdm, compute_rdms, noise_precision
-from ._shape import procrustes_distance, shape_distance
+from ._shape import procrustes_distance, pwcca, shape_distance, svcca
 from ._similarity import SIMILARITIES, compare_rdms, pool_rdms
 from ._tables import brain_rdms, cka_table, rsa_table
 from ._temporal import compute_rdms_over_time, rsa_over_time, temporal_generalization
@@ -33,10 +33,12 @@ __all__ = [
     "noise_precision",
     "pool_rdms",
     "procrustes_distance",
+    "pwcca",
     "rdm_noise_ceiling",
     "rsa_over_time",
     "rsa_permutation_test",
     "rsa_table",
     "shape_distance",
+    "svcca",
     "temporal_generalization",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from ..core._validation import check_array, check_same_length
 from ..core.exceptions import ValidationError
 
-__all__ = ["procrustes_distance", "shape_distance"]
+__all__ = ["procrustes_distance", "pwcca", "shape_distance", "svcca"]
 
 
 def _reduce(X: np.ndarray) -> np.ndarray:
@@ -83,3 +83,56 @@ def shape_distance(X: Any, Y: Any, alpha: float = 1.0) -> float:
 def procrustes_distance(X: Any, Y: Any) -> float:
     """Angular Procrustes distance: :func:`shape_distance` with ``alpha=1``."""
     return shape_distance(X, Y, alpha=1.0)
+
+
+def _canonical(
+    X: np.ndarray, Y: np.ndarray, keep: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Orthonormal bases of the (SVD-reduced) column spaces, canonical correlations and the
+    canonical variates of X."""
+
+    def basis(A: np.ndarray) -> np.ndarray:
+        A = A - A.mean(0)
+        u, s, _ = np.linalg.svd(A, full_matrices=False)
+        if keep is not None:
+            frac = np.cumsum(s**2) / np.sum(s**2)
+            u = u[:, : int(np.searchsorted(frac, keep) + 1)]
+        else:
+            u = u[:, s > s.max() * 1e-10]
+        return u
+
+    qx, qy = basis(X), basis(Y)
+    a, rho, _ = np.linalg.svd(qx.T @ qy, full_matrices=False)
+    return qx, qy, np.clip(rho, 0.0, 1.0), qx @ a
+
+
+def svcca(X: Any, Y: Any, keep: float = 0.99) -> float:
+    """SVCCA (Raghu et al. 2017): mean canonical correlation after keeping, for each
+    representation, the top singular directions that explain ``keep`` of its variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 10))
+    >>> round(svcca(X, X @ np.random.default_rng(1).normal(size=(10, 10))), 6)
+    1.0
+    """
+    X = check_array(X, "X", ndim=2, dtype=np.float64)
+    Y = check_array(Y, "Y", ndim=2, dtype=np.float64)
+    check_same_length("X rows (stimuli)", X.shape[0], "Y rows (stimuli)", Y.shape[0])
+    if not 0 < keep <= 1:
+        raise ValidationError(f"keep must be in (0, 1]; got {keep}.")
+    _, _, rho, _ = _canonical(X, Y, keep)
+    return float(rho.mean())
+
+
+def pwcca(X: Any, Y: Any) -> float:
+    """Projection-weighted CCA (Morcos et al. 2018): canonical correlations weighted by how much
+    of X's units each canonical variate of X accounts for (Σ_j |⟨h_i, x_j⟩|, normalised)."""
+    X = check_array(X, "X", ndim=2, dtype=np.float64)
+    Y = check_array(Y, "Y", ndim=2, dtype=np.float64)
+    check_same_length("X rows (stimuli)", X.shape[0], "Y rows (stimuli)", Y.shape[0])
+    _, _, rho, h = _canonical(X, Y, None)
+    weights = np.abs(h.T @ (X - X.mean(0))).sum(1)
+    weights = weights[: len(rho)]
+    return float((weights * rho).sum() / weights.sum())
