@@ -72,25 +72,11 @@ class Backend:
         torch = _torch()
         return torch.zeros(shape, dtype=getattr(torch, self.dtype), device=self.device)
 
-    def stack(self, arrays: list[Any], axis: int = 0) -> Any:
-        if self.name == "numpy":
-            return np.stack(arrays, axis=axis)
-        return _torch().stack(arrays, dim=axis)
-
     def sqrt(self, x: Any) -> Any:
         return np.sqrt(x) if self.name == "numpy" else _torch().sqrt(x)
 
     def clip_min(self, x: Any, low: float) -> Any:
         return np.maximum(x, low) if self.name == "numpy" else _torch().clamp(x, min=low)
-
-    def argmax(self, x: Any, axis: int) -> Any:
-        return np.argmax(x, axis=axis) if self.name == "numpy" else _torch().argmax(x, dim=axis)
-
-    def take_along(self, x: Any, idx: Any, axis: int) -> Any:
-        """``x`` indexed by ``idx`` along ``axis`` (``idx`` has one fewer dimension, squeezed back)."""
-        if self.name == "numpy":
-            return np.take_along_axis(x, np.expand_dims(idx, axis), axis=axis).squeeze(axis)
-        return _torch().gather(x, axis, idx.unsqueeze(axis)).squeeze(axis)
 
     def itemsize(self) -> int:
         return 4 if self.dtype == "float32" else 8
