@@ -56,6 +56,19 @@ def _hsic_from_parts(
     return term / (n * (n - 3))
 
 
+def _hsic_gram(a: np.ndarray, b: np.ndarray, debiased: bool) -> float:
+    """HSIC of two explicit n × n kernel matrices."""
+    return _hsic_from_parts(
+        float((a * b).sum()),
+        np.diag(a).copy(),
+        np.diag(b).copy(),
+        a.sum(1),
+        b.sum(1),
+        len(a),
+        debiased,
+    )
+
+
 @register(CKA_KERNELS)
 def linear(X: np.ndarray, Y: np.ndarray, debiased: bool, device: str | None) -> float:
     """Linear-kernel CKA (features centred first), from feature-space or Gram-space products."""
@@ -106,20 +119,9 @@ def rbf(
 ) -> float:
     """RBF-kernel CKA; the bandwidth is ``sigma`` × the median pairwise distance (Kornblith et al.)."""
     K, L = _rbf_gram(np.asarray(X, np.float64), sigma), _rbf_gram(np.asarray(Y, np.float64), sigma)
-    n = len(K)
-
-    def hsic(a: np.ndarray, b: np.ndarray) -> float:
-        return _hsic_from_parts(
-            float((a * b).sum()),
-            np.diag(a).copy(),
-            np.diag(b).copy(),
-            a.sum(1),
-            b.sum(1),
-            n,
-            debiased,
-        )
-
-    return hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L))
+    return _hsic_gram(K, L, debiased) / np.sqrt(
+        _hsic_gram(K, K, debiased) * _hsic_gram(L, L, debiased)
+    )
 
 
 def cka(
@@ -176,24 +178,14 @@ def minibatch_cka(
         raise ValidationError(f"batch_size must be >= 4; got {batch_size}.")
     order = np.random.default_rng(seed).permutation(X.shape[0])
     sums = np.zeros(3)
+    bk = get_backend(device, "float64" if X.dtype == np.float64 else "float32")
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         if len(idx) < 4:
             continue
-        bk = get_backend(device, "float64" if X.dtype == np.float64 else "float32")
         x = bk.asarray(X[idx] - X[idx].mean(0))
         y = bk.asarray(Y[idx] - Y[idx].mean(0))
-        n = len(idx)
-        kx, ky = x @ x.T, y @ y.T
-        for k, (a, b) in enumerate(((kx, ky), (kx, kx), (ky, ky))):
-            an, bn = bk.to_numpy(a).astype(np.float64), bk.to_numpy(b).astype(np.float64)
-            sums[k] += _hsic_from_parts(
-                float((an * bn).sum()),
-                np.diag(an).copy(),
-                np.diag(bn).copy(),
-                an.sum(1),
-                bn.sum(1),
-                n,
-                True,
-            )
+        kx = bk.to_numpy(x @ x.T).astype(np.float64)
+        ky = bk.to_numpy(y @ y.T).astype(np.float64)
+        sums += [_hsic_gram(kx, ky, True), _hsic_gram(kx, kx, True), _hsic_gram(ky, ky, True)]
     return float(sums[0] / np.sqrt(sums[1] * sums[2]))

@@ -184,24 +184,7 @@ def solve_ridge_cv(
     ([10.0, 10.0, 10.0], (20, 3))
     """
     X, Y, alphas = _check_inputs(X, Y, alphas)
-    const = _constant_targets(Y)
-    if const.any():
-        return _with_constant_targets(
-            X,
-            Y,
-            const,
-            alphas=alphas,
-            cv=cv,
-            groups=groups,
-            scoring=scoring,
-            fit_intercept=fit_intercept,
-            standardize=standardize,
-            device=device,
-            dtype=dtype,
-            memory_budget=memory_budget,
-            keep_coef=keep_coef,
-        )
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         fit_intercept=fit_intercept,
         standardize=standardize,
         device=device,
@@ -209,27 +192,43 @@ def solve_ridge_cv(
         memory_budget=memory_budget,
         keep_coef=keep_coef,
     )
+    const = _constant_targets(Y)
+    if const.any():
+        return _with_constant_targets(X, Y, const, alphas, cv, groups, scoring, kwargs)
+    return _solve_checked(X, Y, alphas, cv, groups, scoring, kwargs)
+
+
+def _solve_checked(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alphas: np.ndarray,
+    cv: int | str | Any,
+    groups: np.ndarray | None,
+    scoring: str,
+    kwargs: dict[str, Any],
+) -> RidgeCVResult:
+    """:func:`solve_ridge_cv` on inputs that were already checked (no constant targets)."""
     if isinstance(cv, str):
         if cv != "gcv":
             raise ValidationError(
                 f"cv={cv!r} is not supported; use an int, 'gcv' or a scikit-learn splitter."
             )
-        return _solve_gcv(X, Y, alphas, **kwargs)  # type: ignore[arg-type]
+        return _solve_gcv(X, Y, alphas, **kwargs)
     cv_scores = _kfold_scores(
         X,
         Y,
         alphas,
         make_folds(X.shape[0], cv, groups),
         scoring,
-        fit_intercept,
-        standardize,
-        device,
-        dtype,
-        memory_budget,
+        kwargs["fit_intercept"],
+        kwargs["standardize"],
+        kwargs["device"],
+        kwargs["dtype"],
+        kwargs["memory_budget"],
     )
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
-    coef, intercept, x_mean, x_scale = solve_ridge(X, Y, best, **kwargs)  # type: ignore[arg-type]
+    coef, intercept, x_mean, x_scale = solve_ridge(X, Y, best, **kwargs)
     return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
 
 
@@ -379,9 +378,18 @@ def _constant_targets(Y: np.ndarray) -> np.ndarray:
 
 
 def _with_constant_targets(
-    X: np.ndarray, Y: np.ndarray, const: np.ndarray, **kwargs: Any
+    X: np.ndarray,
+    Y: np.ndarray,
+    const: np.ndarray,
+    alphas: np.ndarray,
+    cv: int | str | Any,
+    groups: np.ndarray | None,
+    scoring: str,
+    kwargs: dict[str, Any],
 ) -> RidgeCVResult:
     """Fit the non-constant targets; report the constant ones (NaN scores and α, zero coef)."""
+    if const.all():
+        raise ValidationError("every target in Y is constant; there is nothing to fit.")
     idx = np.flatnonzero(const)
     warnings.warn(
         f"Y has {idx.size} constant target(s) (zero variance across stimuli), columns "
@@ -391,11 +399,8 @@ def _with_constant_targets(
         stacklevel=3,
     )
     t = Y.shape[1]
-    n_alphas = len(kwargs["alphas"])
-    if const.all():
-        raise ValidationError("every target in Y is constant; there is nothing to fit.")
-    sub = solve_ridge_cv(X, Y[:, ~const], **kwargs)
-    scores = np.full((n_alphas, t), np.nan)
+    sub = _solve_checked(X, Y[:, ~const], alphas, cv, groups, scoring, kwargs)
+    scores = np.full((len(alphas), t), np.nan)
     scores[:, ~const] = sub.cv_scores
     best = np.full(t, np.nan)
     best[~const] = sub.best_alphas

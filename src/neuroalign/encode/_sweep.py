@@ -143,8 +143,10 @@ def sweep_layers(
         .reset_index()
     )
     roi_order = {r: i for i, r in enumerate(pd.unique(rois))}  # ROIs in the order of the targets
-    table = table.sort_values(["layer_index"], kind="stable").sort_values(
-        "roi", key=lambda col: col.map(roi_order), kind="stable"
+    table = (
+        table.assign(roi_order=table["roi"].map(roi_order))
+        .sort_values(["roi_order", "layer_index"], kind="stable")
+        .drop(columns="roi_order")
     )
     table["normalized"] = table["test_r"] / table["ceiling"]
     best_idx = table.groupby("roi", sort=False)["cv_score"].idxmax()
