@@ -50,7 +50,9 @@ def bench_bootstrap(n_boot: int) -> None:
         f"bootstrap over subject RDMs: {n_stim} stimuli, {n_subj} subjects, {n_models} models, N={n_boot}"
     )
     for method, name in RSA_NAMES.items():
-        sec_r, _ = timed(lambda name=name: eval_bootstrap_rdm(rsa_models, rsa_data, method=name, N=n_boot))
+        sec_r, _ = timed(
+            lambda name=name: eval_bootstrap_rdm(rsa_models, rsa_data, method=name, N=n_boot)
+        )
         sec_n, res = timed(
             lambda method=method: bootstrap_rsa(
                 RDMs(models, ids),

@@ -72,7 +72,8 @@ def test_kendall_tau_a_counts_ties_as_neither():
 def test_pairs_drop_self_pairs_and_keep_duplicates():
     n = 5
     sample = np.array([0, 0, 3, 4, 4])
-    idx = _pairs(sample, n)
+    idx, (pos_i, pos_j, n_sample) = _pairs(sample, n)
+    assert n_sample == 5 and len(pos_i) == len(idx) and (sample[pos_i] != sample[pos_j]).all()
     full = np.array(list(zip(*np.triu_indices(n, 1), strict=True)))
     got = sorted(tuple(full[i]) for i in idx)
     # 10 pairs in the sample, minus (0,0) and (4,4): 8 kept, with (0,3),(0,4),(3,4) duplicated
@@ -128,9 +129,93 @@ def test_fast_evaluation_equals_reference(rng, method):
 def test_rank_rows_equals_scipy_rankdata_with_ties(rng):
     from scipy.stats import rankdata
 
-    from neuroalign.compare._similarity import rank_rows
+    from neuroalign.compare._ranks import rank_rows
 
     for decimals in (0, 1, 3):
         x = np.round(rng.normal(size=(4, 200)), decimals)
         np.testing.assert_array_equal(rank_rows(x), rankdata(x, axis=1))
     np.testing.assert_array_equal(rank_rows(np.array([3.0, 1.0, 3.0])), [2.5, 1.0, 2.5])
+
+
+def test_rank_kernels_equal_scipy_with_ties(rng):
+    from scipy.stats import rankdata
+
+    from neuroalign.compare._ranks import dense_code_rows, rank_integer_rows
+
+    for top in (1, 3, 40, 5000):
+        x = rng.integers(0, top + 1, size=(5, 301)).astype(float)
+        np.testing.assert_array_equal(rank_integer_rows(x), rankdata(x, axis=1))
+        codes, ties = dense_code_rows(x)
+        np.testing.assert_array_equal(codes, rankdata(x, axis=1, method="dense"))
+        for row, t in zip(x, ties, strict=True):
+            _, counts = np.unique(row, return_counts=True)
+            assert t == (counts * (counts - 1) // 2).sum()
+
+
+def _tau_a_by_definition(a, b):
+    i, j = np.triu_indices(len(a), 1)
+    return float(np.mean(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])))
+
+
+def test_kendall_tau_a_equals_its_definition_with_ties_in_both(rng):
+    from neuroalign.compare._ranks import _discordant, discordant_numpy, kendall_ref
+
+    for levels_a, levels_b in ((None, None), (4, None), (None, 3), (3, 5)):
+        a = rng.random((3, 120)) if levels_a is None else rng.integers(0, levels_a, (3, 120)) * 1.0
+        b = rng.random((2, 120)) if levels_b is None else rng.integers(0, levels_b, (2, 120)) * 1.0
+        got = compare_rdms(a, b, "kendall_tau_a")
+        want = [[_tau_a_by_definition(x, y) for y in b] for x in a]
+        np.testing.assert_allclose(got, want, atol=1e-12)
+        ref = kendall_ref(a[0])
+        ys = rng.permutation(120) + 1
+        assert _discordant(ref.sorted_codes, ys) == discordant_numpy(ref.sorted_codes, ys)
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman", "kendall_tau_a", "cosine"])
+def test_constant_rdm_gives_nan_with_a_warning(method):
+    from neuroalign.core.exceptions import NeuroalignWarning
+
+    const = np.zeros((1, 10)) if method == "cosine" else np.full((1, 10), 2.0)
+    other = np.arange(10.0)[None]
+    with pytest.warns(NeuroalignWarning, match="returned as NaN"):
+        out = compare_rdms(const, np.vstack([other, other[:, ::-1]]), method)
+    assert np.isnan(out).all()
+
+
+@pytest.mark.parametrize("method", ["spearman", "rho_a", "kendall_tau_a"])
+def test_batched_subject_ceilings_equal_the_reference(rng, method):
+    """The batched integer-pool path equals rdm_noise_ceiling on every resample, also when the
+    data RDMs hold ties (the two-pass τ_a branch)."""
+    from neuroalign.compare._inference import _ranked_subject_ceilings
+
+    data = rng.normal(size=(6, 66))
+    data[:3, :20] = np.round(data[:3, :20])
+    idx = rng.integers(0, 6, size=(40, 6))
+    got = _ranked_subject_ceilings(data, idx, method)
+    for k in range(40):
+        if len(np.unique(idx[k])) < 2:
+            assert np.isnan(got[k]).all()
+        else:
+            np.testing.assert_allclose(
+                got[k], rdm_noise_ceiling(data[idx[k]], method, idx[k]), rtol=1e-12, atol=1e-14
+            )
+
+
+def test_whitened_inverse_with_missing_pairs_equals_the_dense_solve(rng):
+    from neuroalign.compare._similarity import _v_inverse
+
+    n = 7
+    sample = np.array([0, 2, 2, 5, 6, 1, 1])
+    i, j = np.triu_indices(n, 1)
+    keep = sample[i] != sample[j]
+    rows, cols = i[keep], j[keep]
+    B = np.zeros((len(rows), n))
+    B[np.arange(len(rows)), rows] = 1
+    B[np.arange(len(rows)), cols] = 1
+    V = 2 * np.eye(len(rows)) + B @ B.T
+    x = rng.normal(size=(3, len(rows)))
+    np.testing.assert_allclose(
+        _v_inverse(x, (rows, cols, n)), np.linalg.solve(V, x.T).T, rtol=1e-10
+    )
+    full = rng.normal(size=(2, n * (n - 1) // 2))  # complete pairs: closed form = general solve
+    np.testing.assert_allclose(_v_inverse(full), _v_inverse(full, (i, j, n)), rtol=1e-10)

@@ -17,8 +17,16 @@ import pandas as pd
 from ..core import RDMs
 from ..core._registry import lookup
 from ..core._validation import check_choice
-from ..core.exceptions import ConfigurationError, ValidationError
-from ._similarity import SIMILARITIES, _zscore_rows, check_same_stimuli, pool_rdms, rank_rows
+from ..core.exceptions import ValidationError
+from ._ranks import dense_code_rows, kendall_ref, rank_integer_rows, rank_rows, tau_a_with
+from ._similarity import (
+    SIMILARITIES,
+    WHITENED,
+    Pairs,
+    _zscore_rows,
+    check_same_stimuli,
+    pool_rdms,
+)
 
 __all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
 
@@ -28,13 +36,14 @@ def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
-def _pairs(sample: np.ndarray, n: int) -> np.ndarray:
-    """Condensed indices of the pairs of a stimulus resample, self-pairs excluded."""
+def _pairs(sample: np.ndarray, n: int) -> tuple[np.ndarray, Pairs]:
+    """Condensed indices of the pairs of a stimulus resample, self-pairs excluded, and the
+    positions within the resample of each kept pair (what whitened comparisons need)."""
     i, j = np.triu_indices(len(sample), k=1)
     a, b = sample[i], sample[j]
     keep = a != b
     a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    return n * a - a * (a + 1) // 2 + b - a - 1
+    return n * a - a * (a + 1) // 2 + b - a - 1, (i[keep], j[keep], len(sample))
 
 
 def _group_rows(n_rows: int, groups: np.ndarray | None) -> list[np.ndarray]:
@@ -61,15 +70,24 @@ def rdm_noise_ceiling(
         Subject of each row. Rows of one subject (e.g. the copies a subject bootstrap draws) are
         left out together and count once; by default every row is its own subject.
     """
+    return _noise_ceiling(data, method, groups)
+
+
+def _noise_ceiling(
+    data: np.ndarray, method: str, groups: np.ndarray | None, pairs: Pairs | None = None
+) -> tuple[float, float]:
     fn = lookup(SIMILARITIES, method, "RDM similarity")
     parts = _group_rows(data.shape[0], groups)
     if len(parts) < 2:
         raise ValidationError(f"a noise ceiling needs RDMs from >= 2 subjects; got {len(parts)}.")
-    pooled_all = pool_rdms(data, method)[None]
-    upper = np.mean([fn(data[rows], pooled_all).mean() for rows in parts])
+    kw = {"pairs": pairs} if method in WHITENED else {}
+    pooled_all = pool_rdms(data, method, pairs)[None]
+    upper = np.mean([fn(data[rows], pooled_all, **kw).mean() for rows in parts])
     lower = np.mean(
         [
-            fn(data[rows], pool_rdms(np.delete(data, rows, axis=0), method)[None]).mean()
+            fn(
+                data[rows], pool_rdms(np.delete(data, rows, axis=0), method, pairs)[None], **kw
+            ).mean()
             for rows in parts
         ]
     )
@@ -132,7 +150,12 @@ def _fast_ceiling(
 
 
 def _evaluate(
-    fn: Any, models: np.ndarray, data: np.ndarray, method: str, groups: np.ndarray | None = None
+    fn: Any,
+    models: np.ndarray,
+    data: np.ndarray,
+    method: str,
+    groups: np.ndarray | None = None,
+    pairs: Pairs | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """Mean similarity of each model with the data RDMs, and the lower/upper noise ceiling.
 
@@ -142,9 +165,10 @@ def _evaluate(
     """
     parts = _group_rows(data.shape[0], groups)
     if method not in _FAST:
-        values = fn(models, data).mean(1)
-        low, high = rdm_noise_ceiling(data, method, groups) if len(parts) >= 2 else (np.nan, np.nan)
-        return values, low, high
+        values = (fn(models, data, pairs=pairs) if method in WHITENED else fn(models, data)).mean(1)
+        if len(parts) < 2:
+            return values, np.nan, np.nan
+        return (values, *_noise_ceiling(data, method, groups, pairs))
     src, z = _transform(np.vstack([models, data]), method)
     zm, zd = z[: len(models)], z[len(models) :]
     values = (zm @ zd.T).mean(1)
@@ -153,29 +177,87 @@ def _evaluate(
     return (values, *_fast_ceiling(src[len(models) :], zd, parts, method))
 
 
+_RANKED = ("spearman", "rho_a", "kendall_tau_a")
+_CHUNK = 8  # resamples ranked together: their pooled RDMs stay in cache
+
+
+def _ranked_subject_ceilings(d: np.ndarray, subj_idx: np.ndarray, method: str) -> np.ndarray:
+    """Lower/upper ceilings of every subject resample for the rank-based methods, batched.
+
+    A resample is a count per subject ``c``. Twice the average-tie ranks are integers ``S``, so
+    every pooled RDM the ceilings need is an exact integer vector with the order of the pooled
+    ranks: ``c @ S`` for all subjects and ``c @ S − c_u S_u`` with subject ``u`` left out. Only the
+    distinct subjects of a resample are compared (copies of a subject give identical values and
+    count once, as in :func:`rdm_noise_ceiling`). Spearman and ρ_a rank all pooled RDMs of a chunk
+    of resamples in one call; τ_a sorts each subject once and counts discordant pairs per pool.
+    """
+    n_boot, n_subj = subj_idx.shape
+    S = 2.0 * rank_rows(d)
+    m = S.shape[1]
+    counts = np.zeros((n_boot, n_subj))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
+    out = np.full((n_boot, 2), np.nan)
+    if method == "kendall_tau_a":
+        refs = [kendall_ref(v) for v in S]
+    else:  # centred reference ranks: a dot product with them ignores the pool ranks' mean
+        centred = S - S.mean(1, keepdims=True)
+        ref_norm = np.sqrt((centred * centred).sum(1))
+    for lo in range(0, n_boot, _CHUNK):
+        c = counts[lo : lo + _CHUNK]
+        totals = c @ S  # exact: integers far below 2**53
+        k_idx, u_idx = np.nonzero(c)
+        pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
+        loo = np.arange(len(c), len(pools))
+        if method == "kendall_tau_a":
+            codes, ties = dense_code_rows(pools)
+            high = np.array(
+                [tau_a_with(refs[u], codes[k], ties[k]) for k, u in zip(k_idx, u_idx, strict=True)]
+            )
+            low = np.array(
+                [tau_a_with(refs[u], codes[j], ties[j]) for j, u in zip(loo, u_idx, strict=True)]
+            )
+        else:
+            ranks = rank_integer_rows(pools)
+            dots = ranks @ centred.T  # (n_pools, n_subjects)
+            if method == "spearman":  # Σr² − m·mean², the mean of ranks being (m+1)/2
+                sq = np.einsum("ij,ij->i", ranks, ranks) - m * ((m + 1) / 2) ** 2
+                with np.errstate(invalid="ignore", divide="ignore"):  # single-subject resamples
+                    dots /= np.sqrt(sq)[:, None] * ref_norm[None, :]
+            else:  # ρ_a = 12/(m³−m) Σ centred ranks · centred ranks, S being twice the ranks
+                dots *= 6.0 / (m**3 - m)
+            high, low = dots[k_idx, u_idx], dots[loo, u_idx]
+        n_distinct = np.bincount(k_idx, minlength=len(c))
+        ok = n_distinct >= 2
+        rows = np.arange(lo, lo + len(c))[ok]
+        out[rows, 0] = (np.bincount(k_idx, weights=low, minlength=len(c)) / n_distinct)[ok]
+        out[rows, 1] = (np.bincount(k_idx, weights=high, minlength=len(c)) / n_distinct)[ok]
+    return out
+
+
 def _subject_bootstrap(
     fn: Any, m: np.ndarray, d: np.ndarray, method: str, subj_idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Subject resampling leaves every RDM whole: model-subject similarities are computed once,
     and each resample only averages columns and recomputes the pooled RDMs of its ceiling."""
     n_boot = subj_idx.shape[0]
-    samples = np.empty((n_boot, m.shape[0]))
-    ceil = np.full((n_boot, 2), np.nan)
     if method in _FAST:
         src, z = _transform(np.vstack([m, d]), method)
         sim = z[: len(m)] @ z[len(m) :].T
         src_d, zd = src[len(m) :], z[len(m) :]
     else:
         sim = fn(m, d)
+    samples = sim[:, subj_idx].mean(2).T
+    if method in _RANKED:
+        return samples, _ranked_subject_ceilings(d, subj_idx, method)
+    ceil = np.full((n_boot, 2), np.nan)
     for k, idx in enumerate(subj_idx):
-        samples[k] = sim[:, idx].mean(1)
         parts = _group_rows(len(idx), idx)
         if len(parts) < 2:
             continue
         if method in _FAST:
             ceil[k] = _fast_ceiling(src_d[idx], zd[idx], parts, method)
         else:
-            ceil[k] = rdm_noise_ceiling(d[idx], method, idx)
+            ceil[k] = _noise_ceiling(d[idx], method, idx)
     return samples, ceil
 
 
@@ -218,11 +300,6 @@ def bootstrap_rsa(
     """
     check_choice(over, "over", ("stimuli", "subjects", "both"))
     fn = lookup(SIMILARITIES, method, "RDM similarity")
-    if method in ("corr_cov", "cosine_cov") and over != "subjects":
-        raise ConfigurationError(
-            f"method={method!r} whitens with the covariance of a full RDM; resampled stimuli break "
-            "that structure here. Use over='subjects', or an unwhitened method with over='stimuli'."
-        )
     check_same_stimuli(models, data)
     if over != "stimuli" and data.n_rdms < 2:
         raise ValidationError(f"over={over!r} resamples subjects but data holds {data.n_rdms} RDM.")
@@ -242,11 +319,11 @@ def bootstrap_rsa(
         assert subj_idx is not None
         samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx)
     for k in range(n_boot if over != "subjects" else 0):
-        cols = _pairs(stim_idx[k], n) if stim_idx is not None else slice(None)
+        cols, pairs = _pairs(stim_idx[k], n) if stim_idx is not None else (slice(None), None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
         groups = subj_idx[k] if subj_idx is not None else None
-        samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups)
+        samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
     alpha = (1 - ci) / 2
     assert models.descriptors is not None
     table = models.descriptors.copy()

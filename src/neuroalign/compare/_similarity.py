@@ -7,6 +7,7 @@ their average rank) and then correlate, so the whole comparison is one matrix pr
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ import numpy as np
 from ..core import RDMs
 from ..core._registry import lookup, register
 from ..core._validation import check_array
-from ..core.exceptions import ShapeError, StimulusMismatchError, ValidationError
+from ..core.exceptions import NeuroalignWarning, ShapeError, StimulusMismatchError
+from ._ranks import rank_rows, tau_a_matrix
 
 __all__ = ["SIMILARITIES", "compare_rdms", "pool_rdms"]
 
@@ -26,30 +28,6 @@ def _as_stack(x: Any, name: str) -> np.ndarray:
         return x.dissimilarities
     arr = check_array(x, name, ndim=(1, 2), dtype=np.float64)
     return arr[None] if arr.ndim == 1 else arr
-
-
-def rank_rows(x: np.ndarray) -> np.ndarray:
-    """Average-tie ranks (1..m) of each row, equal to ``scipy.stats.rankdata(x, axis=1)``.
-
-    Uses an unstable (quick)sort, which is about twice as fast as the merge sort scipy needs for
-    its other tie methods, and resolves ties with two ``bincount`` calls over all rows at once.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        return rank_rows(x[None])[0]
-    rows, m = x.shape
-    order = np.argsort(x, axis=1)
-    xs = np.take_along_axis(x, order, axis=1)
-    new = np.ones(xs.shape, dtype=bool)
-    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
-    group = (np.cumsum(new, axis=1) - 1 + np.arange(rows)[:, None] * m).ravel()
-    position = np.broadcast_to(np.arange(1, m + 1, dtype=np.float64), xs.shape).ravel()
-    mean_rank = np.bincount(group, weights=position, minlength=rows * m) / np.maximum(
-        np.bincount(group, minlength=rows * m), 1
-    )
-    ranks = np.empty_like(x)
-    np.put_along_axis(ranks, order, mean_rank[group].reshape(rows, m), axis=1)
-    return ranks
 
 
 def check_same_stimuli(a: Any, b: Any) -> None:
@@ -64,13 +42,21 @@ def check_same_stimuli(a: Any, b: Any) -> None:
         )
 
 
+def _warn_constant(what: str) -> None:
+    warnings.warn(
+        f"an RDM is {what}; its similarity is undefined and is returned as NaN.",
+        NeuroalignWarning,
+        stacklevel=3,
+    )
+
+
 def _zscore_rows(x: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit norm; a constant row becomes NaN (with a warning)."""
     x = x - x.mean(1, keepdims=True)
     norm = np.sqrt((x * x).sum(1, keepdims=True))
     if (norm == 0).any():
-        raise ValidationError(
-            "an RDM is constant (all dissimilarities equal); its correlation is undefined."
-        )
+        _warn_constant("constant (all dissimilarities equal)")
+        norm = np.where(norm == 0, np.nan, norm)
     return x / norm
 
 
@@ -92,7 +78,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     na = np.sqrt((a * a).sum(1, keepdims=True))
     nb = np.sqrt((b * b).sum(1, keepdims=True))
     if (na == 0).any() or (nb == 0).any():
-        raise ValidationError("an RDM is all zeros; its cosine similarity is undefined.")
+        _warn_constant("all zeros")
+        na, nb = np.where(na == 0, np.nan, na), np.where(nb == 0, np.nan, nb)
     return (a / na) @ (b / nb).T
 
 
@@ -100,29 +87,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Kendall's τ_a: (concordant − discordant pairs) / all pairs; tied pairs count as neither.
 
-    O(n log n) per pair of RDMs: scipy's τ_b gives ``n_c − n_d`` once rescaled by its tie
-    correction ``sqrt((n₀ − n₁)(n₀ − n₂))``, and τ_a divides it by ``n₀ = m(m−1)/2`` instead
-    (Nili et al. 2014 recommend τ_a for models that predict ties).
+    O(m log m) per pair of RDMs: each row of ``a`` is sorted once, each row of ``b`` coded once,
+    and discordant pairs are counted with a Fenwick tree (Nili et al. 2014 recommend τ_a for
+    models that predict ties). A constant RDM gives NaN with a warning.
     """
-    from scipy.stats import kendalltau
-
-    m = a.shape[1]
-    n0 = m * (m - 1) / 2
-
-    def tie_pairs(v: np.ndarray) -> float:
-        _, counts = np.unique(v, return_counts=True)
-        return float((counts * (counts - 1) / 2).sum())
-
-    ties_a = [tie_pairs(v) for v in a]
-    ties_b = [tie_pairs(v) for v in b]
-    out = np.zeros((a.shape[0], b.shape[0]))
-    for i in range(a.shape[0]):
-        for j in range(b.shape[0]):
-            if ties_a[i] == n0 or ties_b[j] == n0:
-                out[i, j] = 0.0  # a constant vector has no concordant or discordant pair
-                continue
-            tau_b = kendalltau(a[i], b[j]).statistic
-            out[i, j] = tau_b * np.sqrt((n0 - ties_a[i]) * (n0 - ties_b[j])) / n0
+    out = tau_a_matrix(a, b)
+    if np.isnan(out).any():
+        _warn_constant("constant (all dissimilarities equal)")
     return out
 
 
@@ -137,41 +108,66 @@ def rho_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ra @ rb.T * 12.0 / (m**3 - m)
 
 
-def _v_inverse(x: np.ndarray) -> np.ndarray:
-    """``V⁻¹ x`` for each row of ``x`` (full condensed RDMs), V the covariance of distance
-    estimates under i.i.d. pattern noise (Diedrichsen et al. 2021; rsatoolbox's ``get_v``).
+Pairs = tuple[np.ndarray, np.ndarray, int]
+"""``(rows, cols, n)``: the two stimuli (positions among ``n``) of each entry of an RDM vector
+whose pairs are not the complete condensed set, e.g. after a stimulus resample (self-pairs of a
+stimulus drawn twice left out, other duplicates kept)."""
 
-    V = 2I + B Bᵀ with B the (n_pairs × n) unsigned incidence matrix, so by Woodbury
-    ``V⁻¹ = ½ (I − B (nI + J)⁻¹ Bᵀ)`` and ``(nI + J)⁻¹ = (I − J / 2n) / n``: O(n_pairs) per row.
+
+def _v_inverse(x: np.ndarray, pairs: Pairs | None = None) -> np.ndarray:
+    """``V⁻¹ x`` for each row of ``x``, V the covariance of distance estimates under i.i.d.
+    pattern noise (Diedrichsen et al. 2021; rsatoolbox's ``get_v``).
+
+    V = 2I + B Bᵀ with B the (n_pairs × n) unsigned incidence matrix of the pairs, so by Woodbury
+    ``V⁻¹ = ½ (I − B (2I + BᵀB)⁻¹ Bᵀ)``: an n × n solve instead of an n_pairs × n_pairs one. For the
+    complete set of pairs ``2I + BᵀB = nI + J`` has the closed-form inverse ``(I − J / 2n) / n``
+    (O(n_pairs) per row). With ``pairs`` (an incomplete set) ``V`` is rsatoolbox's restricted to
+    those pairs, ``V[kept][:, kept]``, which is what it uses for RDMs with missing entries.
     """
     from ..core._rdms import condensed_index, n_stimuli_from_pairs
 
-    n = n_stimuli_from_pairs(x.shape[1])
-    rows, cols = condensed_index(n)
+    if pairs is None:
+        n = n_stimuli_from_pairs(x.shape[1])
+        rows, cols = condensed_index(n)
+    else:
+        rows, cols, n = pairs
     btx = np.zeros((x.shape[0], n))  # Bᵀ x: for each stimulus, the sum over its pairs
     np.add.at(btx.T, rows, x.T)
     np.add.at(btx.T, cols, x.T)
-    inner = (btx - btx.sum(1, keepdims=True) / (2 * n)) / n
+    if pairs is None:
+        inner = (btx - btx.sum(1, keepdims=True) / (2 * n)) / n
+    else:
+        gram = np.zeros((n, n))  # 2I + BᵀB: degrees on the diagonal, pair counts off it
+        np.add.at(gram, (rows, cols), 1.0)
+        gram += gram.T
+        gram[np.diag_indices(n)] += (
+            2.0 + np.bincount(rows, minlength=n) + np.bincount(cols, minlength=n)
+        )
+        inner = np.linalg.solve(gram, btx.T).T
     return 0.5 * (x - inner[:, rows] - inner[:, cols])
 
 
-def _cosine_whitened(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    va, vb = _v_inverse(a), _v_inverse(b)
+def _cosine_whitened(a: np.ndarray, b: np.ndarray, pairs: Pairs | None = None) -> np.ndarray:
+    va, vb = _v_inverse(a, pairs), _v_inverse(b, pairs)
     na = np.sqrt(np.einsum("ij,ij->i", a, va))
     nb = np.sqrt(np.einsum("ij,ij->i", b, vb))
     return (a @ vb.T) / na[:, None] / nb[None, :]
 
 
 @register(SIMILARITIES)
-def cosine_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whitened cosine similarity: ``aᵀV⁻¹b / sqrt(aᵀV⁻¹a · bᵀV⁻¹b)`` (rsatoolbox ``cosine_cov``)."""
-    return _cosine_whitened(a, b)
+def cosine_cov(a: np.ndarray, b: np.ndarray, pairs: Pairs | None = None) -> np.ndarray:
+    """Whitened cosine similarity: ``aᵀV⁻¹b / sqrt(aᵀV⁻¹a · bᵀV⁻¹b)`` (rsatoolbox ``cosine_cov``).
+    ``pairs`` describes vectors that do not hold the complete set of pairs (see :data:`Pairs`)."""
+    return _cosine_whitened(a, b, pairs)
 
 
 @register(SIMILARITIES)
-def corr_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def corr_cov(a: np.ndarray, b: np.ndarray, pairs: Pairs | None = None) -> np.ndarray:
     """Whitened Pearson correlation: whitened cosine of mean-centred vectors (``corr_cov``)."""
-    return _cosine_whitened(a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True))
+    return _cosine_whitened(a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True), pairs)
+
+
+WHITENED = ("corr_cov", "cosine_cov")
 
 
 def compare_rdms(
@@ -205,14 +201,14 @@ def compare_rdms(
     return fn(sa, sb)
 
 
-def pool_rdms(rdms: np.ndarray, method: str) -> np.ndarray:
+def pool_rdms(rdms: np.ndarray, method: str, pairs: Pairs | None = None) -> np.ndarray:
     """The average RDM in the space a method compares in (ranks for spearman/kendall, z-scores
     for pearson, unit vectors for cosine): the best possible model RDM for that method."""
     if method in ("spearman", "kendall_tau_a", "rho_a"):
         return rank_rows(rdms).mean(0)
     if method in ("cosine_cov", "corr_cov"):
         x = rdms - rdms.mean(1, keepdims=True) if method == "corr_cov" else rdms
-        norms = np.sqrt(np.einsum("ij,ij->i", x, _v_inverse(x)))
+        norms = np.sqrt(np.einsum("ij,ij->i", x, _v_inverse(x, pairs)))
         return (rdms / norms[:, None]).mean(0)
     if method == "pearson":
         return _zscore_rows(rdms).mean(0)
