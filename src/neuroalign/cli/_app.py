@@ -100,6 +100,73 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
             out.print(f"  {name:28s} {ver}")
 
 
+@app.command(name="extract")
+def extract_command(
+    model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
+    stimuli: Annotated[
+        Path,
+        typer.Option(
+            "--stimuli", help="A directory of images, a .txt (one text per line) or a .csv."
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Activations .npz (the input of rsa / encode / cka).")
+    ] = Path("features.npz"),
+    layers: Annotated[
+        str, typer.Option(help="'blocks', 'all', or comma-separated module names.")
+    ] = "blocks",
+    reduce: Annotated[
+        str | None,
+        typer.Option(
+            help="flatten, avgpool, cls_token, last_token, srp (default: flatten / avgpool for text)."
+        ),
+    ] = None,
+    n_components: Annotated[int | None, typer.Option(help="Output size of --reduce srp.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Stimuli per forward pass.")] = 32,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    cache: Annotated[
+        Path | None, typer.Option(help="Feature store directory (resumable, content-addressed).")
+    ] = None,
+    memory_budget: Annotated[str, typer.Option(help="Features held in memory at once.")] = "2GB",
+    amp: Annotated[str | None, typer.Option(help="bf16 or fp16 autocast.")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave out unreadable images (reported).")
+    ] = False,
+    random_weights: Annotated[
+        bool, typer.Option("--random-weights", help="Build with random weights (offline).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Activations of a model's layers for a set of stimuli, every layer from one pass."""
+    from ..core import StimulusSet, save_activations
+    from ..extract import extract, load_model
+
+    try:
+        acts = extract(
+            load_model(model, pretrained=not random_weights),
+            StimulusSet.from_path(stimuli),
+            layers=layers
+            if layers in ("blocks", "all")
+            else [s.strip() for s in layers.split(",")],
+            reduce=reduce,
+            reduce_options={"n_components": n_components} if n_components else None,
+            batch_size=batch_size,
+            device=device,
+            cache=cache,
+            memory_budget=memory_budget,
+            amp=amp,
+            on_error="skip" if skip_bad else "raise",
+            quiet=quiet,
+        )
+        save_activations(acts, out_file)
+    except NeuroalignError as exc:
+        _fail(exc)
+        return
+    for layer in acts.layer_names:
+        out.print(f"{layer:40s} {acts[layer].shape[1]:>9d} features")
+    out.print(f"{acts.n_stimuli} stimuli × {len(acts)} layers → {out_file}")
+
+
 @app.command()
 def layers(
     model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
@@ -115,7 +182,10 @@ def layers(
         loaded = load_model(model, pretrained=not random_weights)
         import numpy as np
 
-        sample = loaded.preprocess(np.zeros((224, 224, 3), np.uint8))[None]
+        if loaded.preprocess is not None:
+            sample: Any = loaded.preprocess(np.zeros((224, 224, 3), np.uint8))[None]
+        else:
+            sample = dict(loaded.tokenizer(["a sample sentence"], return_tensors="pt"))
         table = list_layers(loaded, sample=sample, layers=preset)
     except NeuroalignError as exc:
         _fail(exc)

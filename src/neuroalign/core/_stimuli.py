@@ -19,6 +19,7 @@ from .exceptions import ValidationError
 __all__ = ["StimulusSet"]
 
 ImageLike = Any  # a path, an (H, W[, C]) array or a PIL image
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +88,56 @@ class StimulusSet:
         check_same_length("ids", len(ids), "metadata rows", len(meta))
         meta.index = pd.Index(ids, name="stimulus_id")
         object.__setattr__(self, "metadata", meta)
+
+    # ------------------------------------------------------------------ readers
+    @classmethod
+    def from_path(cls, path: str | Path, name: str | None = None) -> StimulusSet:
+        """Stimuli from a directory of images, a text file or a table.
+
+        - a directory: every image file below it (``.png .jpg .jpeg .bmp .gif .tif .tiff .webp``),
+          sorted; ids are the relative paths without the suffix (``cats/cat01``);
+        - ``.txt``: one text per non-empty line; ids ``t0000``, ``t0001``, …;
+        - ``.csv`` / ``.tsv``: a column ``id`` and a column ``path`` (images, relative to the
+          table's folder) or ``text``; every other column is metadata (``char_start`` /
+          ``char_end`` mark a word in context).
+        """
+        path = Path(path).expanduser()
+        label = name or path.stem
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
+            )
+            if not files:
+                raise ValidationError(
+                    f"no image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) under {str(path)!r}."
+                )
+            ids = [p.relative_to(path).with_suffix("").as_posix() for p in files]
+            return cls(ids=ids, images=files, name=label)
+        if not path.is_file():
+            raise ValidationError(f"stimuli {str(path)!r}: no such file or directory.")
+        if path.suffix.lower() == ".txt":
+            lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+            return cls(ids=[f"t{i:04d}" for i in range(len(lines))], texts=lines, name=label)
+        if path.suffix.lower() in (".csv", ".tsv"):
+            table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+            if "id" not in table.columns or not ({"path", "text"} & set(table.columns)):
+                raise ValidationError(
+                    f"{str(path)!r} needs a column 'id' and a column 'path' or 'text'; it has "
+                    f"{list(table.columns)}."
+                )
+            meta = table.drop(columns=[c for c in ("id", "path", "text") if c in table.columns])
+            if "path" in table.columns:
+                images = [path.parent / str(p) for p in table["path"]]
+                return cls(ids=table["id"].astype(str), images=images, metadata=meta, name=label)
+            return cls(
+                ids=table["id"].astype(str),
+                texts=list(table["text"].astype(str)),
+                metadata=meta,
+                name=label,
+            )
+        raise ValidationError(
+            f"stimuli {str(path)!r}: expected a directory of images, a .txt or a .csv/.tsv file."
+        )
 
     # ------------------------------------------------------------------ basics
     @property

@@ -1,24 +1,31 @@
 """Model activations: load models by id, name layers, extract many layers in one pass.
 
-Only this subpackage imports torch model zoos (torchvision, timm, ...), and only inside functions.
+Only this subpackage imports torch model zoos (torchvision, timm, transformers, open_clip), and
+only inside functions.
 """
 
+from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
 from ._extract import extract
+from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
+from ._store import default_cache_dir, module_fingerprint
 
 __all__ = [
+    "ARCHITECTURES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODEL_SOURCES",
     "REDUCERS",
     "ImagePreprocess",
     "LoadedModel",
+    "default_cache_dir",
     "extract",
     "list_layers",
     "load_model",
     "make_reducer",
+    "module_fingerprint",
     "resolve_layers",
 ]

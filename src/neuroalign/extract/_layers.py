@@ -129,7 +129,7 @@ def list_layers(model: Any, sample: Any | None = None, layers: LayerSpec = "all"
             for n in names:
                 handles.append(mods[n].register_forward_hook(hook(n)))
             with torch.inference_mode():
-                module(sample)
+                module(**sample) if isinstance(sample, dict) else module(sample)
         finally:
             for h in handles:
                 h.remove()

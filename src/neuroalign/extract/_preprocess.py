@@ -37,10 +37,18 @@ class ImagePreprocess:
     interpolation: str = "bilinear"
 
     def __call__(self, image: np.ndarray) -> Any:
+        """One ``(H, W, 3)`` uint8 image → ``(3, h, w)`` float tensor."""
+        return self.batch(np.asarray(image)[None])[0]
+
+    def batch(self, images: np.ndarray) -> Any:
+        """A ``(B, H, W, 3)`` uint8 array of same-size images → ``(B, 3, h, w)`` in one call."""
         import torch
         import torch.nn.functional as F
 
-        x = torch.tensor(np.asarray(image), dtype=torch.float32).permute(2, 0, 1)[None].div_(255.0)
+        images = np.ascontiguousarray(images)
+        if not images.flags.writeable:  # torch wants writable memory; a batch copy is cheap
+            images = images.copy()
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
         h, w = x.shape[-2:]
         if isinstance(self.resize, int):
             scale = self.resize / min(h, w)
@@ -57,7 +65,7 @@ class ImagePreprocess:
             x = x[..., top : top + self.crop, left : left + self.crop]
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return ((x - mean) / std)[0]
+        return ((x - mean) / std).contiguous()
 
     def describe(self) -> str:
         """A stable text description (used in cache keys and reports)."""

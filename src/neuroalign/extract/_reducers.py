@@ -8,6 +8,7 @@ copied to the host, so memory holds reduced features only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,21 @@ __all__ = ["REDUCERS", "make_reducer"]
 
 Reducer = Callable[[Any, str], Any]
 REDUCERS: dict[str, Callable[..., Reducer]] = {}
+
+# For text batches ``extract`` sets (weights (B, T), last (B,)): which tokens represent each
+# stimulus (see ``extract._text``). Token reducers use it when a layer's output is (B, T, D).
+TOKEN_POOLING: ContextVar[tuple[Any, Any] | None] = ContextVar("TOKEN_POOLING", default=None)
+
+
+def _pooling_for(x: Any) -> tuple[Any, Any] | None:
+    """The current text pooling, oriented to ``x`` (B, T, D); (T, B, D) outputs are transposed."""
+    pool = TOKEN_POOLING.get()
+    if pool is None or x.ndim != 3:
+        return None
+    weights, _ = pool
+    if tuple(x.shape[:2]) == tuple(weights.shape):
+        return pool
+    return None
 
 
 def _tensor(output: Any, layer: str) -> Any:
@@ -48,15 +64,28 @@ def flatten() -> Reducer:
     return run
 
 
+def _batch_first(x: Any) -> Any:
+    """(T, B, D) sequence outputs (some transformer blocks) turned to (B, T, D) for text batches."""
+    pool = TOKEN_POOLING.get()
+    if pool is not None and x.ndim == 3 and tuple(x.shape[:2]) == tuple(pool[0].shape[::-1]):
+        return x.transpose(0, 1)
+    return x
+
+
 @register(REDUCERS)
 def avgpool() -> Reducer:
-    """Global average over space (B, C, H, W) → (B, C), or over tokens (B, T, D) → (B, D)."""
+    """Global average over space (B, C, H, W) → (B, C), or over tokens (B, T, D) → (B, D); for
+    text, over the tokens that represent each stimulus (padding and special tokens excluded)."""
 
     def run(output: Any, layer: str) -> Any:
         x = _tensor(output, layer)
         if x.ndim == 4:
             return x.mean(dim=(2, 3))
         if x.ndim == 3:
+            x = _batch_first(x)
+            pool = _pooling_for(x)
+            if pool is not None:  # text: the mean over the tokens that represent each stimulus
+                return (x * pool[0].to(x.device, x.dtype)[..., None]).sum(dim=1)
             return x.mean(dim=1)
         return x.reshape(x.shape[0], -1)
 
@@ -70,9 +99,20 @@ def _token(position: int, name: str) -> Reducer:
             raise ShapeError(
                 f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}."
             )
+        x = _batch_first(x)
+        pool = _pooling_for(x)
+        if position == -1 and pool is not None:  # text: the last token of each stimulus
+            last = pool[1].to(x.device)
+            return x[torch_arange(x.shape[0], x.device), last]
         return x[:, position]
 
     return run
+
+
+def torch_arange(n: int, device: Any) -> Any:
+    import torch
+
+    return torch.arange(n, device=device)
 
 
 @register(REDUCERS)
@@ -83,41 +123,54 @@ def cls_token() -> Reducer:
 
 @register(REDUCERS)
 def last_token() -> Reducer:
-    """The last token of a (B, T, D) sequence (causal language models)."""
+    """The last token of a (B, T, D) sequence (causal language models); for text, the last token
+    of each stimulus's sentence or word span (padding excluded)."""
     return _token(-1, "last_token")
 
 
 @register(REDUCERS)
-def srp(n_components: int = 1024, seed: int = 0) -> Reducer:
-    """Seeded very sparse random projection of the flattened output to ``n_components`` features.
+def srp(n_components: int = 1024, seed: int = 0, nnz_per_feature: int = 1) -> Reducer:
+    """Seeded sparse random projection of the flattened output to ``n_components`` features.
 
-    Entries of the projection matrix are ``±sqrt(s / n_components)`` with probability ``1/(2s)``
-    each and 0 otherwise, with ``s = sqrt(n_input)`` (Li, Hastie & Church 2006); distances are
-    preserved in expectation (Johnson–Lindenstrauss). The matrix depends only on ``seed``, the
-    layer's input size and ``n_components``, so the same features come out in every run. Layers
-    with at most ``n_components`` features are kept whole (flattened).
+    A sparse Johnson–Lindenstrauss transform (Kane & Nelson 2014): every input feature is added,
+    with a random sign and weight ``1/sqrt(s)``, into ``s = nnz_per_feature`` random output
+    features (``s = 1`` is the CountSketch / feature hashing of Weinberger et al. 2009). Squared
+    norms and distances are preserved in expectation, with variance at most that of a dense
+    Gaussian projection (``≤ 2‖x‖⁴ / n_components``); larger ``s`` tightens the tail for spiky
+    inputs. Cost: ``s`` additions per input value — no matrix is stored, only ``s`` indices and
+    signs per input feature (about ``12·s`` bytes per feature), which is what lets an all-layer
+    sweep of a large CNN run in bounded memory. The projection depends only on ``seed``, the
+    layer's input size, ``n_components`` and ``s``: the same features come out in every run and
+    on every device. Layers with at most ``n_components`` features are kept whole (flattened).
     """
-    cache: dict[tuple[int, str], Any] = {}
+    if n_components < 1 or nnz_per_feature < 1 or nnz_per_feature > n_components:
+        raise ShapeError(
+            f"srp needs n_components >= 1 and 1 <= nnz_per_feature <= n_components; got "
+            f"n_components={n_components}, nnz_per_feature={nnz_per_feature}."
+        )
+    cache: dict[tuple[int, str], tuple[Any, Any]] = {}
 
-    def matrix(n_in: int, device: Any, dtype: Any) -> Any:
+    def plan(n_in: int, device: Any) -> tuple[Any, Any]:
         import torch
 
         key = (n_in, str(device))
         if key not in cache:
-            rng = np.random.default_rng([seed, n_in, n_components])
-            s = np.sqrt(n_in)
-            density = 1.0 / s
-            nnz = rng.binomial(n_in * n_components, density)
-            flat = rng.choice(n_in * n_components, size=nnz, replace=False)
-            rows, cols = np.divmod(flat, n_components)
-            vals = rng.choice(np.array([-1.0, 1.0]), size=nnz) * np.sqrt(s / n_components)
-            m = torch.sparse_coo_tensor(
-                torch.from_numpy(np.stack([cols, rows])),
-                torch.from_numpy(vals).float(),
-                (n_components, n_in),
-                check_invariants=True,
+            rng = np.random.default_rng([seed, n_in, n_components, nnz_per_feature])
+            s = nnz_per_feature
+            # block construction: output j·b … (j+1)·b − 1 receives the j-th copy, so the s
+            # outputs of a feature are distinct
+            b = n_components // s
+            cols = np.stack(
+                [
+                    j * b + rng.integers(0, b if j < s - 1 else n_components - j * b, size=n_in)
+                    for j in range(s)
+                ]
             )
-            cache[key] = m.coalesce().to(device)
+            signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(s, n_in)) / np.sqrt(s)
+            cache[key] = (
+                torch.from_numpy(np.ascontiguousarray(cols)).to(device),
+                torch.from_numpy(signs.astype(np.float32)).to(device),
+            )
         return cache[key]
 
     def run(output: Any, layer: str) -> Any:
@@ -127,8 +180,12 @@ def srp(n_components: int = 1024, seed: int = 0) -> Reducer:
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] <= n_components:
             return x
-        m = matrix(x.shape[1], x.device, x.dtype)
-        return torch.sparse.mm(m, x.float().T).T
+        cols, signs = plan(x.shape[1], x.device)
+        xt = x.float().T  # (n_in, batch): each feature's values contiguous
+        out = torch.zeros(n_components, x.shape[0], device=x.device, dtype=torch.float32)
+        for j in range(cols.shape[0]):
+            out.index_add_(0, cols[j], xt * signs[j][:, None])
+        return out.T
 
     return run
 

