@@ -112,12 +112,14 @@ class StimulusSet:
                     f"no image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) under {str(path)!r}."
                 )
             ids = [p.relative_to(path).with_suffix("").as_posix() for p in files]
-            return cls(ids=ids, images=files, name=label)
+            return cls(ids=np.asarray(ids), images=files, name=label)
         if not path.is_file():
             raise ValidationError(f"stimuli {str(path)!r}: no such file or directory.")
         if path.suffix.lower() == ".txt":
             lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
-            return cls(ids=[f"t{i:04d}" for i in range(len(lines))], texts=lines, name=label)
+            return cls(
+                ids=np.array([f"t{i:04d}" for i in range(len(lines))]), texts=lines, name=label
+            )
         if path.suffix.lower() in (".csv", ".tsv"):
             table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
             if "id" not in table.columns or not ({"path", "text"} & set(table.columns)):
