@@ -1,0 +1,182 @@
+"""Extraction throughput and memory: neuroalign's ``extract`` vs a bare ``model(x)`` loop.
+
+1. Throughput, torchvision ResNet-50 and ViT-B/16 (random weights), batch 32, N images at 224 px:
+   a bare loop ``model(x)`` under ``torch.inference_mode()`` over the same preprocessed tensors,
+   then ``extract`` for 1 layer and for ~10 layers (avgpool / cls reductions) on in-memory
+   uint8 images of the model's input size (so preprocessing is only the normalisation).
+2. THINGSvision, if it imports (it pins numpy<2, torchvision==0.15.2, tensorflow<2.16 and
+   transformers==4.40.1, which cannot coexist with this environment's torch 2.14 / numpy 2).
+3. Peak RSS of an all-layer ResNet-50 sweep with flatten + sparse random projection to 4096
+   features into the feature store, for two memory budgets and two stimulus counts, each in a
+   fresh process: the peak follows the budget, not the number of stimuli.
+
+    python benchmarks/bench_extract.py [--n-images 512] [--device cpu] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from _common import machine, peak_rss_gb
+
+
+def bare_loop(module, batches, device) -> float:
+    import torch
+
+    module.eval().to(device)
+    with torch.inference_mode():
+        module(batches[0].to(device))  # warm-up
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for x in batches:
+            module(x.to(device))
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def bench_throughput(n: int, device: str) -> None:
+    import torch
+
+    from neuroalign import StimulusSet
+    from neuroalign.extract import ImagePreprocess, extract, load_model
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (n, 224, 224, 3), dtype=np.uint8)
+    stim = StimulusSet(ids=[f"i{k}" for k in range(n)], images=images)
+    for model_id, reduce in (
+        ("torchvision:resnet50", "avgpool"),
+        ("torchvision:vit_b_16", "cls_token"),
+    ):
+        loaded = load_model(model_id, pretrained=False)
+        pre = ImagePreprocess(
+            resize=(224, 224), crop=None, mean=loaded.preprocess.mean, std=loaded.preprocess.std
+        )
+        batches = [pre.batch(images[s : s + 32]) for s in range(0, n, 32)]
+        blocks = list(loaded.default_layers) or None
+        if model_id.endswith("vit_b_16"):
+            blocks = [f"encoder.layers.encoder_layer_{i}" for i in range(0, 12, 1)][:10]
+            one = ["encoder.layers.encoder_layer_11"]
+        else:
+            blocks = [
+                "layer1.0",
+                "layer1.2",
+                "layer2.0",
+                "layer2.3",
+                "layer3.0",
+                "layer3.2",
+                "layer3.5",
+                "layer4.0",
+                "layer4.2",
+                "avgpool",
+            ]
+            one = ["layer4"]
+        t_bare = bare_loop(loaded.module, batches, device)
+        extract(
+            loaded,
+            stim.take(range(32)),
+            layers=one,
+            reduce=reduce,
+            preprocess=pre,
+            device=device,
+            quiet=True,
+        )
+        t0 = time.perf_counter()
+        extract(loaded, stim, layers=one, reduce=reduce, preprocess=pre, device=device, quiet=True)
+        t_one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        extract(
+            loaded, stim, layers=blocks, reduce=reduce, preprocess=pre, device=device, quiet=True
+        )
+        t_ten = time.perf_counter() - t0
+        print(
+            f"{model_id:22s} {n} images, batch 32, {device}: bare loop {n / t_bare:6.1f} img/s | "
+            f"extract 1 layer {n / t_one:6.1f} img/s (ratio {t_bare / t_one:.2f}) | "
+            f"{len(blocks)} layers {n / t_ten:6.1f} img/s (ratio {t_bare / t_ten:.2f})"
+        )
+
+
+def bench_thingsvision() -> None:
+    try:
+        import thingsvision  # noqa: F401
+    except Exception as err:  # not installable next to numpy 2 / torch 2.14
+        print(
+            f"THINGSvision: not run ({type(err).__name__}: {err}). Its 2.7.3 wheel requires "
+            "numpy<2, torchvision==0.15.2 (torch 2.0), tensorflow<2.16 and transformers==4.40.1; "
+            "installing those would replace this environment's torch 2.14 with another multi-GB "
+            "build, which this project forbids."
+        )
+        return
+    print("THINGSvision imported; add the comparison here.")
+
+
+MEMORY_RUN = """
+import json, sys, tempfile, time, resource
+import numpy as np
+from neuroalign import StimulusSet
+from neuroalign.extract import extract, load_model
+n, budget, side = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rng = np.random.default_rng(0)
+stim = StimulusSet(ids=[f"i{k}" for k in range(n)],
+                   images=rng.integers(0, 255, (n, side, side, 3), dtype=np.uint8))
+m = load_model("torchvision:resnet50", pretrained=False)
+with tempfile.TemporaryDirectory() as d:
+    t0 = time.perf_counter()
+    acts = extract(m, stim, layers="all", reduce="srp", reduce_options={"n_components": 4096},
+                   cache=d, memory_budget=budget, batch_size=32, quiet=True)
+    sec = time.perf_counter() - t0
+    total = sum(acts[k].nbytes for k in acts.layer_names)
+print(json.dumps({"layers": len(acts), "features_gb": total / 1e9, "sec": sec,
+                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+"""
+
+
+def bench_memory(sizes: list[int], budgets: list[str], side: int) -> None:
+    for budget in budgets:
+        for n in sizes:
+            with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+                f.write(MEMORY_RUN)
+            res = subprocess.run(
+                [sys.executable, f.name, str(n), budget, str(side)], capture_output=True, text=True
+            )
+            if res.returncode:
+                print(res.stderr[-2000:])
+                continue
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            print(
+                f"all-layer ResNet-50 ({r['layers']} layers) + srp 4096, {n} images {side}px, "
+                f"budget {budget}: features {r['features_gb']:.2f} GB on disk, peak RSS "
+                f"{r['peak_rss_gb']:.2f} GB, {r['sec']:.0f} s"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-images", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--memory-sizes", default="256,1024")
+    ap.add_argument("--memory-side", type=int, default=224)
+    args = ap.parse_args()
+    import torch
+
+    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    bench_throughput(args.n_images, args.device)
+    bench_thingsvision()
+    if not args.skip_memory:
+        bench_memory(
+            [int(s) for s in args.memory_sizes.split(",")], ["512MB", "2GB"], args.memory_side
+        )
+    print(f"this process peak RSS {peak_rss_gb():.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
