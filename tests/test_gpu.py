@@ -44,3 +44,29 @@ def test_extract_on_cuda_matches_cpu():
     model.module.cpu()
     for layer in ("layer3", "fc"):
         np.testing.assert_allclose(gpu[layer], cpu[layer], rtol=1e-3, atol=1e-3)
+
+
+def test_extract_amp_channels_last_and_device_restored_on_cuda():
+    pytest.importorskip("torchvision")
+    from neuroalign import StimulusSet
+    from neuroalign.extract import extract, load_model
+
+    torch.manual_seed(0)
+    model = load_model("torchvision:resnet18", pretrained=False)
+    imgs = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    s = StimulusSet(ids=list("abcdef"), images=imgs)
+    ref = extract(model, s, layers=["layer4", "fc"], reduce="avgpool", quiet=True)
+    for amp in ("fp16", "bf16"):
+        got = extract(
+            model,
+            s,
+            layers=["layer4", "fc"],
+            reduce="avgpool",
+            device="cuda",
+            amp=amp,
+            channels_last=True,
+            quiet=True,
+        )
+        assert next(model.module.parameters()).device.type == "cpu"  # put back where it was
+        np.testing.assert_allclose(got["fc"], ref["fc"], rtol=0.1, atol=0.1)
+        assert np.corrcoef(got["layer4"].ravel(), ref["layer4"].ravel())[0, 1] > 0.99
