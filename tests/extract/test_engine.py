@@ -366,3 +366,28 @@ def test_file_source_state_dicts_and_pickled_modules(tmp_path):
     assert module_fingerprint(whole.module) == module_fingerprint(net)
     with pytest.raises(ConfigurationError, match="takes no option"):
         load_model("torchvision:resnet18", pretrained=False, arch="x")
+
+
+@pytest.mark.slow
+def test_open_clip_both_towers_with_random_weights():
+    pytest.importorskip("open_clip")
+    model = load_model("open_clip:ViT-S-32", pretrained=False)
+    layer = model.text_layers[-1]
+    texts = ["a photo of a cat", "a dog"]
+    acts = extract(model, StimulusSet(ids=["c", "d"], texts=texts), layers=[layer], quiet=True)
+    block = dict(model.module.named_modules())[layer]
+    seen = []
+    handle = block.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    try:
+        ids = model.tokenizer(texts[1:])
+        with torch.inference_mode():
+            model.module.encode_text(ids)
+    finally:
+        handle.remove()
+    out = seen[0] if seen[0].shape[0] == 1 else seen[0].transpose(0, 1)
+    eot = int(ids.argmax(-1)[0])  # content tokens: between the start and end-of-text tokens
+    np.testing.assert_allclose(acts[layer][1], out[0, 1:eot].mean(0), atol=1e-5)
+    rng = np.random.default_rng(0)
+    stim = StimulusSet(ids=["x", "y"], images=rng.integers(0, 255, (2, 50, 60, 3), dtype=np.uint8))
+    img = extract(model, stim, reduce="avgpool", quiet=True)
+    assert img.layer_names == model.default_layers and img[img.layer_names[0]].shape == (2, 384)

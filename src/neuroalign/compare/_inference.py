@@ -8,6 +8,8 @@ comparison (as rsatoolbox does), every other pair keeps its duplicated entries.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -181,7 +183,13 @@ _RANKED = ("spearman", "rho_a", "kendall_tau_a")
 _CHUNK = 8  # resamples ranked together: their pooled RDMs stay in cache
 
 
-def _ranked_subject_ceilings(d: np.ndarray, subj_idx: np.ndarray, method: str) -> np.ndarray:
+def _n_jobs(n_jobs: int | None) -> int:
+    return max(1, min(4, os.cpu_count() or 1) if n_jobs is None else n_jobs)
+
+
+def _ranked_subject_ceilings(
+    d: np.ndarray, subj_idx: np.ndarray, method: str, n_jobs: int | None = None
+) -> np.ndarray:
     """Lower/upper ceilings of every subject resample for the rank-based methods, batched.
 
     A resample is a count per subject ``c``. Twice the average-tie ranks are integers ``S``, so
@@ -190,6 +198,8 @@ def _ranked_subject_ceilings(d: np.ndarray, subj_idx: np.ndarray, method: str) -
     distinct subjects of a resample are compared (copies of a subject give identical values and
     count once, as in :func:`rdm_noise_ceiling`). Spearman and ρ_a rank all pooled RDMs of a chunk
     of resamples in one call; τ_a sorts each subject once and counts discordant pairs per pool.
+    Chunks of resamples run on ``n_jobs`` threads (the sorts and the compiled Fenwick count
+    release the GIL); each chunk writes its own rows of the result.
     """
     n_boot, n_subj = subj_idx.shape
     S = 2.0 * rank_rows(d)
@@ -202,7 +212,7 @@ def _ranked_subject_ceilings(d: np.ndarray, subj_idx: np.ndarray, method: str) -
     else:  # centred reference ranks: a dot product with them ignores the pool ranks' mean
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
-    for lo in range(0, n_boot, _CHUNK):
+    def chunk(lo: int) -> None:
         c = counts[lo : lo + _CHUNK]
         totals = c @ S  # exact: integers far below 2**53
         k_idx, u_idx = np.nonzero(c)
@@ -231,11 +241,25 @@ def _ranked_subject_ceilings(d: np.ndarray, subj_idx: np.ndarray, method: str) -
         rows = np.arange(lo, lo + len(c))[ok]
         out[rows, 0] = (np.bincount(k_idx, weights=low, minlength=len(c)) / n_distinct)[ok]
         out[rows, 1] = (np.bincount(k_idx, weights=high, minlength=len(c)) / n_distinct)[ok]
+
+    starts = range(0, n_boot, _CHUNK)
+    workers = _n_jobs(n_jobs)
+    if workers == 1 or len(starts) == 1:
+        for lo in starts:
+            chunk(lo)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(chunk, starts))
     return out
 
 
 def _subject_bootstrap(
-    fn: Any, m: np.ndarray, d: np.ndarray, method: str, subj_idx: np.ndarray
+    fn: Any,
+    m: np.ndarray,
+    d: np.ndarray,
+    method: str,
+    subj_idx: np.ndarray,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Subject resampling leaves every RDM whole: model-subject similarities are computed once,
     and each resample only averages columns and recomputes the pooled RDMs of its ceiling."""
@@ -248,7 +272,7 @@ def _subject_bootstrap(
         sim = fn(m, d)
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
-        return samples, _ranked_subject_ceilings(d, subj_idx, method)
+        return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
     ceil = np.full((n_boot, 2), np.nan)
     for k, idx in enumerate(subj_idx):
         parts = _group_rows(len(idx), idx)
@@ -270,6 +294,7 @@ def bootstrap_rsa(
     ci: float = 0.95,
     seed: int = 0,
     indices: np.ndarray | None = None,
+    n_jobs: int | None = None,
 ) -> RSAResult:
     """Similarity of each model RDM with brain RDMs, with bootstrap confidence intervals.
 
@@ -293,6 +318,8 @@ def bootstrap_rsa(
     indices : array, optional
         Stimulus resamples ``(n_boot, n_stimuli)`` to use instead of drawing new ones (with
         ``over="stimuli"``).
+    n_jobs : int, optional
+        Threads for the subject-bootstrap ceilings of rank methods (default: up to 4 cores).
 
     Returns
     -------
@@ -317,7 +344,7 @@ def bootstrap_rsa(
     ceil = np.full((n_boot, 2), np.nan)
     if over == "subjects":
         assert subj_idx is not None
-        samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx)
+        samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
     for k in range(n_boot if over != "subjects" else 0):
         cols, pairs = _pairs(stim_idx[k], n) if stim_idx is not None else (slice(None), None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
