@@ -175,3 +175,43 @@ def test_token_reducers():
     assert torch.equal(make_reducer("last_token")[1]((x,), "l"), x[:, -1])
     with pytest.raises(ShapeError, match=r"cls_token needs \(batch, tokens, dim\)"):
         make_reducer("cls_token")[1](torch.zeros(2, 3), "fc")
+
+
+def test_ipca_equals_scikit_learn_incremental_pca(resnet):
+    from sklearn.decomposition import IncrementalPCA
+
+    from neuroalign.extract import make_reducer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 300)) @ rng.normal(size=(300, 300)) * 0.1 + 3.0
+    _, red = make_reducer("ipca", n_components=10)
+    ref = IncrementalPCA(n_components=10)
+    for start in range(0, 90, 30):
+        red.fit(torch.from_numpy(X[start : start + 30]), "l")
+        ref.partial_fit(X[start : start + 30])
+    red.finish_fit()
+    ours = red(torch.from_numpy(X), "l").numpy()
+    np.testing.assert_allclose(
+        np.abs(red.fits["l"].components.numpy()), np.abs(ref.components_), atol=1e-8
+    )
+    np.testing.assert_allclose(ours, ref.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_ipca_through_extract_two_passes(resnet, images):
+    from sklearn.decomposition import IncrementalPCA
+
+    flat = extract(resnet, images, layers=["layer3"], reduce="flatten", batch_size=5, quiet=True)
+    pca = extract(
+        resnet,
+        images,
+        layers=["layer3"],
+        reduce="ipca",
+        reduce_options={"n_components": 3},
+        batch_size=5,
+        quiet=True,
+    )
+    ref = IncrementalPCA(n_components=3).fit(np.asarray(flat["layer3"], dtype=np.float64))
+    np.testing.assert_allclose(
+        np.abs(pca["layer3"]), np.abs(ref.transform(flat["layer3"])), rtol=1e-3, atol=1e-3
+    )
+    assert pca.reduce == "ipca(n_components=3)"

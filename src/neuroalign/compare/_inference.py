@@ -212,6 +212,7 @@ def _ranked_subject_ceilings(
     else:  # centred reference ranks: a dot product with them ignores the pool ranks' mean
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
+
     def chunk(lo: int) -> None:
         c = counts[lo : lo + _CHUNK]
         totals = c @ S  # exact: integers far below 2**53

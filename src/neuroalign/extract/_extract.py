@@ -143,7 +143,7 @@ def extract(
         never are left out with a warning; named explicitly, they are an error.
     reduce : str or callable, optional
         A reducer from ``REDUCERS`` (``flatten``, ``avgpool``, ``cls_token``, ``last_token``,
-        ``srp``) or a callable ``(output, layer) -> (batch, n_features) tensor``. Default
+        ``srp``, ``ipca`` — fitted in a first pass) or a callable ``(output, layer) -> (batch, n_features) tensor``. Default
         ``flatten`` for images, ``avgpool`` (mean over the stimulus's tokens) for texts.
     reduce_options : dict, optional
         Options of the reducer, e.g. ``{"n_components": 4096, "seed": 0}`` for ``srp``.
@@ -452,6 +452,24 @@ def _run(
             pieces, capture.out[nm] = capture.out[nm], []
             out[nm] = torch.cat(pieces).cpu().numpy().astype(np.float32, copy=False)
         return out
+
+    # reducers that learn from the data (ipca): a first pass over every stimulus fits them
+    fit = getattr(capture.reducer, "fit", None)
+    if fit is not None:
+        fitting = _Capture(module, capture.names, fit)
+        main, capture = capture, fitting
+        bar = track(range(n), n, f"fit {loaded.model_id}", opts["quiet"])
+        progress = iter(bar)
+        for sel, x, pool in _inputs(loaded, stimuli, np.arange(n), opts):
+            run_batch(x, pool)
+            fitting.out = {nm: [] for nm in fitting.names}
+            for _ in sel:
+                next(progress, None)
+        for _ in progress:
+            pass
+        main.reducer.finish_fit()  # type: ignore[attr-defined]
+        main.drop([nm for nm in main.names if nm not in fitting.names])
+        capture = main
 
     # chunk size: from the store, else from the budget and one stimulus's reduced features
     if not stored:

@@ -190,6 +190,102 @@ def srp(n_components: int = 1024, seed: int = 0, nnz_per_feature: int = 1) -> Re
     return run
 
 
+class _IncrementalPCA:
+    """Incremental PCA of one layer's flattened outputs (Ross et al. 2008; scikit-learn's
+    ``IncrementalPCA`` update): the current components, scaled by their singular values, are
+    stacked with each centred batch and a mean-correction row, and re-decomposed. Batches are
+    buffered until they hold at least ``n_components`` rows. The decomposition uses the small
+    Gram matrix ``A Aᵀ`` (float64 eigendecomposition) instead of an SVD of the wide ``A``."""
+
+    def __init__(self, n_components: int) -> None:
+        self.k = n_components
+        self.n_seen = 0
+        self.mean: Any = None
+        self.components: Any = None  # (k, p)
+        self.singular: Any = None
+        self.buffer: list[Any] = []
+
+    def partial_fit(self, x: Any, final: bool = False) -> None:
+        import torch
+
+        if x is not None:
+            self.buffer.append(x.double() if x.shape[1] <= 65536 else x.float())
+        rows = sum(b.shape[0] for b in self.buffer)
+        if not self.buffer or (rows < self.k and not final):
+            return
+        X = torch.cat(self.buffer)
+        self.buffer = []
+        batch_mean = X.mean(0)
+        A = X - batch_mean
+        if self.n_seen:
+            total = self.n_seen + X.shape[0]
+            correction = np.sqrt(self.n_seen * X.shape[0] / total) * (self.mean - batch_mean)
+            A = torch.cat(
+                [
+                    self.singular[:, None].to(A.dtype) * self.components.to(A.dtype),
+                    A,
+                    correction[None].to(A.dtype),
+                ]
+            )
+            self.mean = (self.n_seen * self.mean + X.shape[0] * batch_mean) / total
+            self.n_seen = total
+        else:
+            self.mean, self.n_seen = batch_mean, X.shape[0]
+        gram = (A @ A.T).double()
+        evals, evecs = torch.linalg.eigh(gram)
+        order = torch.argsort(evals, descending=True)[: self.k]
+        sv = evals[order].clamp_min(0).sqrt()
+        keep = sv > sv[0] * 1e-10
+        vt = (evecs[:, order][:, keep].T.to(A.dtype) @ A) / sv[keep][:, None].to(A.dtype)
+        # sign convention of scikit-learn (svd_flip, u_based_decision=False)
+        signs = torch.sign(vt[torch.arange(vt.shape[0]), vt.abs().argmax(1)])
+        self.components = vt * signs[:, None]
+        self.singular = sv[keep]
+
+    def transform(self, x: Any) -> Any:
+        return (
+            (x.to(self.components.dtype) - self.mean.to(self.components.dtype)) @ self.components.T
+        ).float()
+
+
+@register(REDUCERS)
+def ipca(n_components: int = 256) -> Reducer:
+    """Incremental PCA of the flattened output to ``n_components`` features, per layer.
+
+    Needs a first pass over all stimuli to fit (``extract`` runs it: two forward passes in all);
+    equal to scikit-learn's ``IncrementalPCA`` fed the same batches. Memory: the components,
+    ``n_components × n_features`` per layer (use ``srp`` first for very wide layers).
+    """
+    if n_components < 1:
+        raise ShapeError(f"ipca needs n_components >= 1; got {n_components}.")
+    fits: dict[str, _IncrementalPCA] = {}
+
+    def run(output: Any, layer: str) -> Any:
+        x = _tensor(output, layer)
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] <= n_components:
+            return x
+        if layer not in fits or fits[layer].components is None:
+            raise ShapeError(f"ipca has not been fitted for layer {layer!r}; extract() fits it.")
+        return fits[layer].transform(x)
+
+    def fit(output: Any, layer: str) -> Any:
+        x = _tensor(output, layer)
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] > n_components:
+            fits.setdefault(layer, _IncrementalPCA(n_components)).partial_fit(x)
+        return x[:, :0]
+
+    def finish() -> None:
+        for f in fits.values():
+            f.partial_fit(None, final=True)
+
+    run.fit = fit  # type: ignore[attr-defined]
+    run.finish_fit = finish  # type: ignore[attr-defined]
+    run.fits = fits  # type: ignore[attr-defined]
+    return run
+
+
 def make_reducer(reduce: str | Reducer, **options: Any) -> tuple[str, Reducer]:
     """Resolve ``reduce`` (a registry name or a callable ``(output, layer) -> tensor``)."""
     if callable(reduce):
