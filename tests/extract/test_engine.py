@@ -391,3 +391,26 @@ def test_open_clip_both_towers_with_random_weights():
     stim = StimulusSet(ids=["x", "y"], images=rng.integers(0, 255, (2, 50, 60, 3), dtype=np.uint8))
     img = extract(model, stim, reduce="avgpool", quiet=True)
     assert img.layer_names == model.default_layers and img[img.layer_names[0]].shape == (2, 384)
+
+
+def test_run_killed_between_last_chunk_and_join_still_returns_every_layer(
+    images, tmp_path, monkeypatch
+):
+    from neuroalign.extract._store import LayerEntry
+
+    ref = extract(tiny(), images, quiet=True)
+    real = LayerEntry.finalize
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LayerEntry, "finalize", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extract(tiny(), images, cache=tmp_path, memory_budget=3000, batch_size=4, quiet=True)
+    monkeypatch.setattr(LayerEntry, "finalize", real)
+    model = tiny()
+    got = extract(model, images, cache=tmp_path, memory_budget=3000, batch_size=4, quiet=True)
+    assert model.module.calls == 0  # every chunk was on disk: only the join ran
+    assert got.layer_names == ref.layer_names
+    for layer in ref.layer_names:
+        np.testing.assert_allclose(got[layer], ref[layer], rtol=1e-6, atol=1e-6)

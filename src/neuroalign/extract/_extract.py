@@ -306,13 +306,12 @@ def extract(
             )
         finally:
             state.restore()
-    # forward order for the layers run now; layers read from the store keep module order
-    computed = [nm for nm in capture_order if nm in results]
-    module_rank = {nm: i for i, nm in enumerate(dict(module.named_modules()))}
-    cached_only = sorted((nm for nm in names if nm not in todo), key=module_rank.__getitem__)
-    ordered = (
-        computed if not cached_only else sorted(computed + cached_only, key=module_rank.__getitem__)
-    )
+    # forward order when every layer ran now; module order when some came from the store
+    if len(todo) == len(names) and set(capture_order) == set(results):
+        ordered = capture_order
+    else:
+        rank = {nm: i for i, nm in enumerate(dict(module.named_modules()))}
+        ordered = sorted((nm for nm in names if nm in results or nm not in todo), key=rank.get)
     layers_out: dict[str, Any] = {}
     for nm in ordered:
         if nm in entries and (nm not in todo or nm in results):
