@@ -311,7 +311,9 @@ def extract(
         ordered = capture_order
     else:
         rank = {nm: i for i, nm in enumerate(dict(module.named_modules()))}
-        ordered = sorted((nm for nm in names if nm in results or nm not in todo), key=rank.get)
+        ordered = sorted(
+            (nm for nm in names if nm in results or nm not in todo), key=lambda nm: rank[nm]
+        )
     layers_out: dict[str, Any] = {}
     for nm in ordered:
         if nm in entries and (nm not in todo or nm in results):
