@@ -1,7 +1,18 @@
-"""Brain data and stimuli: simulators (``make_*``), bundled real data (``load_*``), noise ceilings."""
+"""Brain data and stimuli: readers for real formats (``load_*``), bundled real data, fetchers for
+public datasets (``fetch_*``), simulators (``make_*``) and noise ceilings.
 
+Every reader returns ``(StimulusSet, Responses)``: trials of one stimulus are repetitions, targets
+carry ROI / subject / coordinates, and anything excluded is listed in ``Responses.meta["exclusions"]``.
+The RDM noise ceiling (lower/upper bounds) lives with the RSA engine:
+:func:`neuroalign.compare.rdm_noise_ceiling`.
+"""
+
+from ._assemble import trials_to_responses
 from ._ceiling import compute_noise_ceiling, split_half_reliability
+from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
+from ._generic import ArraySchema, load_array_file
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
+from ._meeg import load_meeg, load_meeg_bids, read_meeg
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -9,16 +20,28 @@ from ._simulate import (
     make_responses,
     make_shape_images,
 )
+from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
     "KRIEGESKORTE92_CITATION",
     "SHAPES",
+    "ArraySchema",
     "Kriegeskorte92",
     "SimulationTruth",
+    "bin_spikes",
     "compute_image_statistics",
     "compute_noise_ceiling",
+    "estimate_single_trial_betas",
+    "load_array_file",
+    "load_fmri",
     "load_kriegeskorte92",
+    "load_meeg",
+    "load_meeg_bids",
+    "load_nwb_spikes",
+    "load_surface",
     "make_responses",
     "make_shape_images",
+    "read_meeg",
     "split_half_reliability",
+    "trials_to_responses",
 ]
