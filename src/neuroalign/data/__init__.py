@@ -8,6 +8,17 @@ The RDM noise ceiling (lower/upper bounds) lives with the RSA engine:
 """
 
 from ._assemble import trials_to_responses
+from ._bundled import (
+    EEGLAB_CITATION,
+    FACE_HOUSE_CITATION,
+    HAXBY2001_CITATION,
+    EEGLABSample,
+    FaceHouseImages,
+    Haxby2001Slice,
+    load_eeglab_sample,
+    load_face_house_images,
+    load_haxby2001_slice,
+)
 from ._ceiling import compute_noise_ceiling, split_half_reliability
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
@@ -23,6 +34,15 @@ from ._simulate import (
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
+    "EEGLAB_CITATION",
+    "FACE_HOUSE_CITATION",
+    "HAXBY2001_CITATION",
+    "EEGLABSample",
+    "FaceHouseImages",
+    "Haxby2001Slice",
+    "load_eeglab_sample",
+    "load_face_house_images",
+    "load_haxby2001_slice",
     "KRIEGESKORTE92_CITATION",
     "SHAPES",
     "ArraySchema",
