@@ -19,7 +19,12 @@ from ._bundled import (
     load_face_house_images,
     load_haxby2001_slice,
 )
-from ._ceiling import compute_noise_ceiling, split_half_reliability
+from ._ceiling import (
+    compute_ncsnr,
+    compute_noise_ceiling,
+    ncsnr_noise_ceiling,
+    split_half_reliability,
+)
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
@@ -50,6 +55,8 @@ __all__ = [
     "SimulationTruth",
     "bin_spikes",
     "compute_image_statistics",
+    "compute_ncsnr",
+    "ncsnr_noise_ceiling",
     "compute_noise_ceiling",
     "estimate_single_trial_betas",
     "load_array_file",
