@@ -25,6 +25,7 @@ from ._ceiling import (
     ncsnr_noise_ceiling,
     split_half_reliability,
 )
+from ._fetch import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
@@ -39,6 +40,12 @@ from ._simulate import (
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
+    "DATASETS",
+    "DatasetFile",
+    "RemoteDataset",
+    "fetch_dataset",
+    "get_data_dir",
+    "list_datasets",
     "EEGLAB_CITATION",
     "FACE_HOUSE_CITATION",
     "HAXBY2001_CITATION",
