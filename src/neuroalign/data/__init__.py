@@ -30,6 +30,7 @@ from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
 from ._meeg import load_meeg, load_meeg_bids, read_meeg
+from ._nsd import load_nsd, nsd_trial_ids
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -71,7 +72,9 @@ __all__ = [
     "load_kriegeskorte92",
     "load_meeg",
     "load_meeg_bids",
+    "load_nsd",
     "load_nwb_spikes",
+    "nsd_trial_ids",
     "load_surface",
     "make_responses",
     "make_shape_images",
