@@ -25,6 +25,7 @@ from ._ceiling import (
     ncsnr_noise_ceiling,
     split_half_reliability,
 )
+from ._describe import describe_data, summarize_responses
 from ._fetch import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
@@ -66,6 +67,7 @@ __all__ = [
     "compute_ncsnr",
     "ncsnr_noise_ceiling",
     "compute_noise_ceiling",
+    "describe_data",
     "estimate_single_trial_betas",
     "load_array_file",
     "load_fmri",
@@ -80,5 +82,6 @@ __all__ = [
     "make_shape_images",
     "read_meeg",
     "split_half_reliability",
+    "summarize_responses",
     "trials_to_responses",
 ]
