@@ -84,7 +84,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--voxels", type=int, default=40_000)
     ap.add_argument("--images", type=int, default=1500)
-    ap.add_argument("--out-dir", default=None, help="where to build the layout (default: a temp dir)")
+    ap.add_argument(
+        "--out-dir", default=None, help="where to build the layout (default: a temp dir)"
+    )
     ap.add_argument("--average-only", action="store_true", help="lazy reader keeps averages only")
     ap.add_argument("--skip-eager", action="store_true")
     args = ap.parse_args()

@@ -22,7 +22,17 @@ from pathlib import Path
 import numpy as np
 
 DST = Path(__file__).resolve().parents[1] / "src/neuroalign/data/_files"
-HAXBY_LABELS = ["rest", "face", "house", "shoe", "cat", "scissors", "scrambledpix", "bottle", "chair"]
+HAXBY_LABELS = [
+    "rest",
+    "face",
+    "house",
+    "shoe",
+    "cat",
+    "scissors",
+    "scrambledpix",
+    "bottle",
+    "chair",
+]
 FACE_SIZE = 256
 
 

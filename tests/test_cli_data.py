@@ -21,8 +21,12 @@ def test_data_list_shows_registry():
 def test_data_fetch_unknown_and_terms(tmp_path):
     res = runner.invoke(app, ["data", "fetch", "nds", "--data-dir", str(tmp_path)])
     assert res.exit_code == 1 and "Did you mean 'nsd'" in res.output
-    res = runner.invoke(app, ["data", "fetch", "nsd", "--subject", "subj01", "--data-dir", str(tmp_path)])
-    assert res.exit_code == 1 and "accept_terms=True" in res.output and "Traceback" not in res.output
+    res = runner.invoke(
+        app, ["data", "fetch", "nsd", "--subject", "subj01", "--data-dir", str(tmp_path)]
+    )
+    assert (
+        res.exit_code == 1 and "accept_terms=True" in res.output and "Traceback" not in res.output
+    )
 
 
 def test_data_info_on_files(tmp_path):

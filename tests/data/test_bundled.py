@@ -74,16 +74,23 @@ def test_eeglab_sample_to_mne_roundtrip():
 
     d = load_eeglab_sample()
     ep = d.to_mne()
-    _, resp = load_meeg(ep, stimulus_map={"square/pos1": "square_pos1", "square/pos2": "square_pos2"})
+    _, resp = load_meeg(
+        ep, stimulus_map={"square/pos1": "square_pos1", "square/pos2": "square_pos2"}
+    )
     _, ref = d.responses()
-    np.testing.assert_allclose(resp.select(ref.stimulus_ids).data * 1e6, ref.data, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        resp.select(ref.stimulus_ids).data * 1e6, ref.data, rtol=1e-4, atol=1e-4
+    )
 
 
 def test_face_house_images():
     d = load_face_house_images()
     s = d.stimuli
     assert s.images.shape == (96, 256, 256) and s.images.dtype == np.uint8
-    assert s.metadata.groupby("category")["identity"].nunique().to_dict() == {"face": 12, "house": 12}
+    assert s.metadata.groupby("category")["identity"].nunique().to_dict() == {
+        "face": 12,
+        "house": 12,
+    }
     assert s.ids[0].startswith("face_") and s.load_image(0).shape == (256, 256, 3)
     assert "Attribution-Share Alike" in d.licence
 
@@ -113,7 +120,9 @@ def test_vendored_haxby_equals_original(shared_data):
 def test_vendored_eeglab_equals_original(shared_data):
     mne = pytest.importorskip("mne")
     d = load_eeglab_sample()
-    ep = mne.read_epochs_eeglab(shared_data / "eeglab_sample" / "eeglab_data_epochs_ica.set", verbose="error")
+    ep = mne.read_epochs_eeglab(
+        shared_data / "eeglab_sample" / "eeglab_data_epochs_ica.set", verbose="error"
+    )
     ref = ep.get_data() * 1e6
     step = np.abs(ref).max(axis=(0, 2)) / 32767
     assert (np.abs(d.epochs - ref) <= step[None, :, None] * 0.51 + 1e-4).all()
@@ -129,6 +138,8 @@ def test_vendored_faces_match_originals(shared_data):
     meta = d.stimuli.metadata
     for i in (0, 50, 95):
         folder = "faces" if meta["category"].iloc[i] == "face" else "houses"
-        with Image.open(shared_data / "face_house_images" / folder / meta["filename"].iloc[i]) as im:
+        with Image.open(
+            shared_data / "face_house_images" / folder / meta["filename"].iloc[i]
+        ) as im:
             ref = np.asarray(im.convert("L").resize((256, 256), Image.Resampling.LANCZOS), float)
         assert np.abs(d.stimuli.images[i] - ref).mean() < 2.0  # JPEG q92 re-encoding

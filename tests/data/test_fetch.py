@@ -5,12 +5,20 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import typing
 from functools import partial
 
 import pytest
 
 from neuroalign.core.exceptions import ConfigurationError, ValidationError
-from neuroalign.data import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
+from neuroalign.data import (
+    DATASETS,
+    DatasetFile,
+    RemoteDataset,
+    fetch_dataset,
+    get_data_dir,
+    list_datasets,
+)
 
 pytest.importorskip("pooch")
 
@@ -18,7 +26,7 @@ pytest.importorskip("pooch")
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with single-range ``Range: bytes=N-`` support; counts requests per path."""
 
-    log: list[tuple[str, str | None]] = []
+    log: typing.ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args):  # quiet
         pass
@@ -54,7 +62,9 @@ def server(tmp_path):
     for rel, content in payload.items():
         (root / rel).write_bytes(content)
     _RangeHandler.log = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_RangeHandler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_RangeHandler, directory=str(root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", payload
@@ -98,7 +108,9 @@ def test_fetch_verifies_checksums_and_keeps_layout(tmp_path, server, monkeypatch
     assert "sub-02/betas.npy" in (folder / ".checksums.json").read_text()
     sub2 = folder / "sub-02" / "betas.npy"
     sub2.write_bytes(b"y" * 5000)
-    with pytest.raises(ValidationError, match=r"sub-02/betas\.npy.*does not match its recorded SHA-256"):
+    with pytest.raises(
+        ValidationError, match=r"sub-02/betas\.npy.*does not match its recorded SHA-256"
+    ):
         fetch_dataset("toy", subject="sub-02", data_dir=tmp_path / "d", base_url=url)
 
 
@@ -127,7 +139,10 @@ def test_interrupted_download_resumes(tmp_path, server, monkeypatch):
 def test_terms_must_be_accepted_once(tmp_path, server, monkeypatch):
     url, payload = server
     _register(monkeypatch, payload, terms="Use for research only.")
-    with pytest.raises(ConfigurationError, match=r"(?s)accepting its terms.*Use for research only.*accept_terms=True"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"(?s)accepting its terms.*Use for research only.*accept_terms=True",
+    ):
         fetch_dataset("toy", subject="sub-01", data_dir=tmp_path / "d", base_url=url)
     assert not (tmp_path / "d" / "toy" / "sub-01").exists()
     fetch_dataset("toy", subject="sub-01", data_dir=tmp_path / "d", base_url=url, accept_terms=True)

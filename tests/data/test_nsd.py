@@ -37,7 +37,9 @@ def _layout(root, rng, ext=".nii.gz"):
     nib.save(nib.Nifti1Image(roi, aff), func / "roi/prf-visualrois.nii.gz")
     lab = root / "nsddata/freesurfer/subj01/label"
     lab.mkdir(parents=True)
-    (lab / "prf-visualrois.mgz.ctab").write_text("0 Unknown 0 0 0 0\n1 V1v 1 1 1 0\n2 V1d 2 2 2 0\n")
+    (lab / "prf-visualrois.mgz.ctab").write_text(
+        "0 Unknown 0 0 0 0\n1 V1v 1 1 1 0\n2 V1d 2 2 2 0\n"
+    )
     betas = root / "nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR"
     betas.mkdir(parents=True)
     all_b = rng.integers(-3000, 3000, size=(*SHAPE, n)).astype(np.int16)
@@ -74,11 +76,14 @@ def test_nsd_reader_recovers_trials_rois_and_ids(tmp_path, rng, ext):
 
 def test_nsd_reader_errors(tmp_path, rng):
     _layout(tmp_path, rng)
-    with pytest.raises(ConfigurationError, match="not in prf-visualrois.*V1d"):
+    with pytest.raises(ConfigurationError, match=r"not in prf-visualrois.*V1d"):
         load_nsd(tmp_path, 1, labels=["V4"])
-    with pytest.raises(ValidationError, match="session 4 not found.*fetch_dataset"):
+    with pytest.raises(ValidationError, match=r"session 4 not found.*fetch_dataset"):
         load_nsd(tmp_path, 1, sessions=[1, 4])
-    p = tmp_path / "nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_session02.nii.gz"
+    p = (
+        tmp_path
+        / "nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_session02.nii.gz"
+    )
     p.write_bytes(p.read_bytes()[:2000])
     with pytest.raises(ValidationError, match=r"betas_session02\.nii\.gz.*truncated"):
         load_nsd(tmp_path, 1)

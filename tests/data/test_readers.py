@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import warnings
+from datetime import UTC
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from neuroalign import StimulusSet
-from neuroalign.core.exceptions import NeuroalignWarning, ShapeError, StimulusMismatchError, ValidationError
-from neuroalign.data import ArraySchema, load_array_file, load_fmri, load_meeg, load_nwb_spikes, load_surface
+from neuroalign.core.exceptions import (
+    NeuroalignWarning,
+    ShapeError,
+    StimulusMismatchError,
+    ValidationError,
+)
+from neuroalign.data import (
+    ArraySchema,
+    load_array_file,
+    load_fmri,
+    load_meeg,
+    load_nwb_spikes,
+    load_surface,
+)
 
 nib = pytest.importorskip("nibabel")
 
 TRIALS = ["a", "b", "c", "a", "b", "c", "a", "b"]  # a, b: 3 reps; c: 2 reps
 
 
-def _volumes(rng, shape=(4, 5, 3), n=len(TRIALS)):
+def _volumes(rng, shape=(4, 5, 3), n=8):
     data = rng.normal(size=(*shape, n)).astype(np.float32)
     affine = np.diag([2.0, 2.0, 2.5, 1.0])
     affine[:3, 3] = [-4, -5, 1]
@@ -31,17 +44,25 @@ def test_nifti_with_atlas_recovers_values_reps_and_rois(tmp_path, rng):
     atlas[0, 0, 0] = 2
     nib.save(nib.Nifti1Image(data, affine), tmp_path / "betas.nii.gz")
     nib.save(nib.Nifti1Image(atlas, affine), tmp_path / "atlas.nii.gz")
-    pd.DataFrame({"stimulus_id": TRIALS, "run": 1}).to_csv(tmp_path / "ev.tsv", sep="\t", index=False)
+    pd.DataFrame({"stimulus_id": TRIALS, "run": 1}).to_csv(
+        tmp_path / "ev.tsv", sep="\t", index=False
+    )
     stim, resp = load_fmri(
-        tmp_path / "betas.nii.gz", tmp_path / "ev.tsv", atlas=tmp_path / "atlas.nii.gz",
-        atlas_labels={1: "FFA", 2: "PPA"}, subject="s1",
+        tmp_path / "betas.nii.gz",
+        tmp_path / "ev.tsv",
+        atlas=tmp_path / "atlas.nii.gz",
+        atlas_labels={1: "FFA", 2: "PPA"},
+        subject="s1",
     )
     assert stim.ids.tolist() == ["a", "b", "c"]
     assert resp.n_reps == 3 and resp.n_targets == 7
     assert sorted(resp.rois) == ["FFA", "PPA"]
     t = resp.targets
     ppa = t.index[t["roi"] == "PPA"][0]
-    assert (t.loc[ppa, ["i", "j", "k"]].tolist(), t.loc[ppa, ["x", "y", "z"]].tolist()) == ([0, 0, 0], [-4, -5, 1])
+    assert (t.loc[ppa, ["i", "j", "k"]].tolist(), t.loc[ppa, ["x", "y", "z"]].tolist()) == (
+        [0, 0, 0],
+        [-4, -5, 1],
+    )
     # repetition k of stimulus b is its k-th trial: volumes 1, 4, 7
     i, j, k = t.loc[0, ["i", "j", "k"]]
     np.testing.assert_allclose(resp.repetitions[:, 1, 0], data[i, j, k, [1, 4, 7]])
@@ -100,7 +121,9 @@ def test_surface_gifti_and_labels(tmp_path, rng):
         nib.save(img, paths[h])
     lab = np.zeros(n_vert, int)
     lab[:4], lab[6:8] = 1, 2
-    stim, resp = load_surface(paths, TRIALS, rois={"lh": lab, "rh": lab}, roi_names={1: "V1", 2: "V2"})
+    _stim, resp = load_surface(
+        paths, TRIALS, rois={"lh": lab, "rh": lab}, roi_names={1: "V1", 2: "V2"}
+    )
     assert resp.n_targets == 12 and resp.rois == ["V1", "V2"]
     t = resp.targets
     col = t.index[(t["hemi"] == "rh") & (t["vertex"] == 7)][0]
@@ -141,7 +164,13 @@ def test_generic_files_trial_layout(tmp_path, rng, suffix):
 def test_generic_repetition_layout_with_roi_and_errors(tmp_path, rng):
     reps = rng.normal(size=(3, 5, 4, 6))
     reps[2, 1] = np.nan  # a missing trial
-    np.savez(tmp_path / "r.npz", data=reps, stimulus_ids=list("vwxyz"), roi=["A", "A", "B", "B"], times=np.arange(6) / 10)
+    np.savez(
+        tmp_path / "r.npz",
+        data=reps,
+        stimulus_ids=list("vwxyz"),
+        roi=["A", "A", "B", "B"],
+        times=np.arange(6) / 10,
+    )
     schema = ArraySchema(layout="repetition", roi="roi", times="times")
     _, resp = load_array_file(tmp_path / "r.npz", schema)
     assert resp.rois == ["A", "B"] and resp.is_timeseries and resp.n_reps == 3
@@ -165,7 +194,14 @@ def _epochs(rng, n_per=(4, 3, 5)):
     rng.shuffle(codes)
     events = np.c_[np.arange(len(codes)) * 200 + 100, np.zeros(len(codes), int), codes]
     data = rng.normal(size=(len(codes), 4, 50)) * 1e-6
-    ep = mne.EpochsArray(data, info, events, tmin=-0.1, event_id={"face/1": 1, "face/2": 2, "house/1": 3}, verbose="error")
+    ep = mne.EpochsArray(
+        data,
+        info,
+        events,
+        tmin=-0.1,
+        event_id={"face/1": 1, "face/2": 2, "house/1": 3},
+        verbose="error",
+    )
     return ep, data, codes
 
 
@@ -202,7 +238,9 @@ def test_evoked_and_fif_roundtrip(tmp_path, rng):
     assert resp.meta["nave"]["face/1"] == 4
     ep.save(tmp_path / "x-epo.fif", verbose="error")
     _, resp2 = load_meeg(tmp_path / "x-epo.fif")
-    np.testing.assert_allclose(resp2.select(["face/2"]).data, resp.select(["face/2"]).data, rtol=1e-5)
+    np.testing.assert_allclose(
+        resp2.select(["face/2"]).data, resp.select(["face/2"]).data, rtol=1e-5
+    )
 
 
 def test_continuous_eeglab_and_brainvision(tmp_path, rng):
@@ -219,7 +257,7 @@ def test_continuous_eeglab_and_brainvision(tmp_path, rng):
         mne.export.export_raw(tmp_path / fname, raw, overwrite=True, verbose="error")
         stim, resp = load_meeg(tmp_path / fname, tmin=0.0, tmax=0.5)
         assert sorted(stim.ids) == [prefix + "cat", prefix + "dog"] and resp.n_reps == 7
-        i0 = int(round(onsets[0] * sf))  # first dog trial
+        i0 = round(onsets[0] * sf)  # first dog trial
         got = resp.select([prefix + "dog"]).repetitions[0, 0, 0]
         np.testing.assert_allclose(got, raw.get_data()[0, i0 : i0 + 51], rtol=1e-3, atol=2e-8)
         with pytest.raises(ValidationError, match=r"no events matching \['cow'\].*events found"):
@@ -236,7 +274,9 @@ def test_bids_eeg(tmp_path, rng):
     path = mne_bids.BIDSPath(subject="01", task="view", root=tmp_path / "bids", datatype="eeg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mne_bids.write_raw_bids(raw, path, allow_preload=True, format="BrainVision", verbose="error")
+        mne_bids.write_raw_bids(
+            raw, path, allow_preload=True, format="BrainVision", verbose="error"
+        )
     from neuroalign.data import load_meeg_bids
 
     stim, resp = load_meeg_bids(tmp_path / "bids", "01", "view", tmin=0, tmax=0.2)
@@ -247,12 +287,12 @@ def test_bids_eeg(tmp_path, rng):
 # --------------------------------------------------------------------------- NWB
 def test_nwb_spike_counts_and_rates(tmp_path):
     pynwb = pytest.importorskip("pynwb")
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    nwb = pynwb.NWBFile("test", "id1", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb = pynwb.NWBFile("test", "id1", datetime(2024, 1, 1, tzinfo=UTC))
     nwb.add_trial_column("stimulus_id", "image shown")
     onsets = [0.0, 1.0, 2.0, 3.0]
-    for t, s in zip(onsets, ["x", "y", "x", "y"]):
+    for t, s in zip(onsets, ["x", "y", "x", "y"], strict=False):
         nwb.add_trial(start_time=t, stop_time=t + 0.8, stimulus_id=s)
     nwb.add_unit_column("location", "area")
     nwb.add_unit(spike_times=[0.05, 0.1, 0.49, 0.5, 1.2, 2.3, 2.31, 2.32, 3.9], location="IT")
@@ -272,3 +312,38 @@ def test_nwb_spike_counts_and_rates(tmp_path):
     np.testing.assert_array_equal(whole.repetitions[:, 0, 0], [4, 3])  # 0.5 is inside [0, 0.8)
     with pytest.raises(ValidationError, match="no intervals table 'presentations'"):
         load_nwb_spikes(tmp_path / "s.nwb", intervals="presentations")
+
+
+# --------------------------------------------------------------------------- single-trial GLM
+@pytest.mark.parametrize("method", ["lsa", "lss"])
+def test_single_trial_betas_recover_known_amplitudes(rng, method):
+    pytest.importorskip("nilearn")
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    from neuroalign.data import estimate_single_trial_betas
+
+    t_r, n_scans = 2.0, 120
+    onsets = np.arange(8.0, 220.0, 18.0)
+    stim_ids = np.array(["a", "b", "c"] * 4)[: len(onsets)]
+    amp = {"a": 1.0, "b": 2.0, "c": -1.5}
+    per_trial = np.array([amp[s] for s in stim_ids])
+    if method == "lsa":
+        per_trial = per_trial + rng.normal(scale=0.5, size=len(onsets))  # trial-specific truth
+    ev = pd.DataFrame({"onset": onsets, "duration": 1.0, "trial_type": stim_ids})
+    frame = np.arange(n_scans) * t_r
+    dm = make_first_level_design_matrix(
+        frame,
+        ev.assign(trial_type=[f"t{i}" for i in range(len(onsets))]),
+        hrf_model="glover",
+        drift_model=None,
+    )
+    signal = dm[[f"t{i}" for i in range(len(onsets))]].to_numpy() @ per_trial
+    gains = np.array([1.0, 0.5, 2.0, -1.0, 0.0, 3.0, 1.5, 0.25])
+    vol = (gains[:, None] * signal[None, :]).reshape(2, 2, 2, n_scans) + 100.0
+    img = nib.Nifti1Image(vol.astype(np.float32), np.eye(4))
+    betas, trials = estimate_single_trial_betas([img], [ev], t_r, method=method, drift_model=None)
+    assert trials["stimulus_id"].tolist() == stim_ids.tolist()
+    _stim, resp = load_fmri(betas, trials["stimulus_id"])
+    est = resp.repetitions  # (4, 3, 8)
+    truth = per_trial.reshape(4, 3)[:, :, None] * gains[None, None, :]
+    np.testing.assert_allclose(est, truth, atol=1e-3)

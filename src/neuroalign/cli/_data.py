@@ -53,7 +53,8 @@ def fetch_command(
         list[str] | None, typer.Option("--files", help="Only paths containing this (repeatable).")
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Default: $NEUROALIGN_DATA or ~/neuroalign_data.")
+        Path | None,
+        typer.Option("--data-dir", help="Default: $NEUROALIGN_DATA or ~/neuroalign_data."),
     ] = None,
     accept_terms: Annotated[
         bool, typer.Option("--accept-terms", help="Accept the dataset's terms (asked once).")

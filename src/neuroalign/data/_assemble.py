@@ -35,7 +35,9 @@ class Exclusions:
         self.source = source
         self.records: list[dict[str, Any]] = []
 
-    def add(self, what: str, count: int, reason: str, items: Sequence[Any] = ()) -> None:
+    def add(
+        self, what: str, count: int, reason: str, items: Sequence[Any] | np.ndarray = ()
+    ) -> None:
         """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``."""
         if count <= 0:
             return
@@ -199,13 +201,14 @@ def stimulus_set_for(
         return stimuli.select(ids)
     meta = metadata.reset_index(drop=True) if metadata is not None else None
     return StimulusSet(
-        ids=ids, texts=list(ids), metadata=meta if meta is not None else pd.DataFrame(), name=name
+        ids=np.asarray(ids),
+        texts=list(ids),
+        metadata=meta if meta is not None else pd.DataFrame(),
+        name=name,
     )
 
 
-def finite_targets(
-    trials: np.ndarray, exclusions: Exclusions, what: str = "voxels"
-) -> np.ndarray:
+def finite_targets(trials: np.ndarray, exclusions: Exclusions, what: str = "voxels") -> np.ndarray:
     """Boolean mask of targets that are finite in every trial; the others are recorded as excluded.
 
     Targets that are NaN/inf in every trial and those that are non-finite in only some trials are
@@ -216,7 +219,5 @@ def finite_targets(
     all_bad = bad.all(axis=(0, 2))
     some_bad = bad.any(axis=(0, 2)) & ~all_bad
     exclusions.add(what, int(all_bad.sum()), "NaN or inf in every trial", np.flatnonzero(all_bad))
-    exclusions.add(
-        what, int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad)
-    )
+    exclusions.add(what, int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad))
     return ~(all_bad | some_bad)

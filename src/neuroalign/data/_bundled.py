@@ -8,6 +8,7 @@ sit next to the files in ``data/_files/`` and on the returned objects.
 from __future__ import annotations
 
 import io
+import itertools
 import warnings
 from dataclasses import dataclass
 from importlib import resources
@@ -168,7 +169,14 @@ def load_haxby2001_slice() -> Haxby2001Slice:
     ijk = np.argwhere(mask)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     voxels = pd.DataFrame(
-        {"i": ijk[:, 0], "j": ijk[:, 1], "k": ijk[:, 2], "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+        {
+            "i": ijk[:, 0],
+            "j": ijk[:, 1],
+            "k": ijk[:, 2],
+            "x": xyz[:, 0],
+            "y": xyz[:, 1],
+            "z": xyz[:, 2],
+        }
     )
     return Haxby2001Slice(
         bold=z["bold"].astype(np.float32),
@@ -237,7 +245,7 @@ class EEGLABSample:
             self.channels["channel"].tolist(), self.sfreq, self.channels["ch_type"].tolist()
         )
         pos = self.events["position"].to_numpy(dtype=int)
-        onsets = np.arange(len(pos)) * len(self.times) + int(round(-self.times[0] * self.sfreq))
+        onsets = np.arange(len(pos)) * len(self.times) + round(-self.times[0] * self.sfreq)
         events = np.c_[onsets, np.zeros_like(pos), pos]
         return mne.EpochsArray(
             self.epochs.astype(np.float64) * 1e-6,
@@ -274,7 +282,11 @@ def load_eeglab_sample() -> EEGLABSample:
         }
     )
     events = pd.DataFrame(
-        {"event_type": z["event_type"].astype(str), "position": z["position"].astype(int), "rt": z["rt"]}
+        {
+            "event_type": z["event_type"].astype(str),
+            "position": z["position"].astype(int),
+            "rt": z["rt"],
+        }
     )
     return EEGLABSample(
         epochs=data,
@@ -318,7 +330,7 @@ def load_face_house_images() -> FaceHouseImages:
     z = _load_npz("face_house_images.npz")
     blob, off = z["jpeg"], z["offsets"]
     images = []
-    for a, b in zip(off[:-1], off[1:], strict=True):
+    for a, b in itertools.pairwise(off):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NeuroalignWarning)
             with pil.open(io.BytesIO(blob[a:b].tobytes())) as im:
@@ -329,5 +341,7 @@ def load_face_house_images() -> FaceHouseImages:
     meta = pd.DataFrame(
         {"category": category, "identity": z["identity"].astype(str), "filename": names}
     )
-    stimuli = StimulusSet(ids=ids, images=np.stack(images), metadata=meta, name="face_house")
+    stimuli = StimulusSet(
+        ids=np.asarray(ids), images=np.stack(images), metadata=meta, name="face_house"
+    )
     return FaceHouseImages(stimuli, FACE_HOUSE_CITATION, _licence("face_house_images.LICENSE"))

@@ -186,9 +186,7 @@ def compute_ncsnr(repetitions: np.ndarray | Responses) -> np.ndarray:
     return np.where(noise_var > 0, out, np.inf)
 
 
-def ncsnr_noise_ceiling(
-    ncsnr: np.ndarray | float, n_avg: int | np.ndarray = 1
-) -> np.ndarray:
+def ncsnr_noise_ceiling(ncsnr: np.ndarray | float, n_avg: int | np.ndarray = 1) -> np.ndarray:
     """Fraction of variance explainable in responses averaged over ``n_avg`` repetitions (NSD).
 
     Parameters

@@ -127,7 +127,14 @@ def _describe_dir(p: Path) -> dict[str, Any]:
         }
     if (p / "dataset_description.json").exists():
         subs = sorted(d.name for d in p.glob("sub-*") if d.is_dir())
-        types = sorted({d.name for s in p.glob("sub-*") for d in s.rglob("*") if d.is_dir() and d.name in ("eeg", "meg", "ieeg", "func", "anat")})
+        types = sorted(
+            {
+                d.name
+                for s in p.glob("sub-*")
+                for d in s.rglob("*")
+                if d.is_dir() and d.name in ("eeg", "meg", "ieeg", "func", "anat")
+            }
+        )
         return {"path": str(p), "kind": "bids", "subjects": subs, "datatypes": types}
     raise ValidationError(
         f"{str(p)!r} is a folder but neither an NSD layout (nsddata/) nor a BIDS dataset "

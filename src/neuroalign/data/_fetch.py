@@ -97,7 +97,14 @@ _NSD_CITATION = (
 )
 NSD_SESSIONS = {1: 40, 2: 40, 3: 32, 4: 30, 5: 40, 6: 32, 7: 40, 8: 30}
 NSD_BETAS = "betas_fithrf_GLMdenoise_RR"
-NSD_ROI_FILES = ("prf-visualrois", "floc-faces", "floc-places", "floc-bodies", "floc-words", "streams")
+NSD_ROI_FILES = (
+    "prf-visualrois",
+    "floc-faces",
+    "floc-places",
+    "floc-bodies",
+    "floc-words",
+    "streams",
+)
 
 
 def nsd_files(subjects: Sequence[int] = tuple(NSD_SESSIONS)) -> tuple[DatasetFile, ...]:
@@ -145,12 +152,14 @@ DATASETS: dict[str, RemoteDataset] = {
         description="THINGS-EEG2: 64-channel EEG of 10 subjects, 16,540 training images x 4 reps "
         "and 200 test images x 80 reps (preprocessed, 100 Hz, 17 occipito-parietal channels)",
         base_url="https://files.osf.io/v1/resources/anp5v/providers/osfstorage/",
-        files=tuple(
-            DatasetFile(f"preprocessed_data/sub-{s:02d}/{part}", subject=f"sub-{s:02d}")
-            for s in range(1, 11)
-            for part in ("preprocessed_eeg_training.npy", "preprocessed_eeg_test.npy")
-        )
-        + (DatasetFile("image_metadata.npy"),),
+        files=(
+            *tuple(
+                DatasetFile(f"preprocessed_data/sub-{s:02d}/{part}", subject=f"sub-{s:02d}")
+                for s in range(1, 11)
+                for part in ("preprocessed_eeg_training.npy", "preprocessed_eeg_test.npy")
+            ),
+            DatasetFile("image_metadata.npy"),
+        ),
         licence="CC BY 4.0",
         citation="Gifford AT, Dwivedi K, Roig G, Cichy RM (2022). A large and rich EEG dataset for "
         "modeling human visual object recognition. NeuroImage 264:119754. "
@@ -187,7 +196,10 @@ DATASETS: dict[str, RemoteDataset] = {
         "subjects to ~10,000 images each, with ROI masks",
         base_url="https://algonauts.csail.mit.edu/challenge_data/",
         files=tuple(
-            DatasetFile(f"subj{s:02d}/training_split/training_fmri/{h}_training_fmri.npy", subject=f"subj{s:02d}")
+            DatasetFile(
+                f"subj{s:02d}/training_split/training_fmri/{h}_training_fmri.npy",
+                subject=f"subj{s:02d}",
+            )
             for s in range(1, 9)
             for h in ("lh", "rh")
         ),
@@ -243,7 +255,8 @@ def list_datasets() -> pd.DataFrame:
 def _dataset(name: str) -> RemoteDataset:
     if name not in DATASETS:
         raise ConfigurationError(
-            f"unknown dataset {name!r}; available: {sorted(DATASETS)}." + close_matches(name, DATASETS)
+            f"unknown dataset {name!r}; available: {sorted(DATASETS)}."
+            + close_matches(name, DATASETS)
         )
     return DATASETS[name]
 
@@ -405,7 +418,10 @@ def fetch_dataset(
         if known is None:
             recorded[f.path] = _sha256(target)
             logger.warning(
-                "%s has no published checksum; recorded sha256 %s in %s", f.path, recorded[f.path], sums_path
+                "%s has no published checksum; recorded sha256 %s in %s",
+                f.path,
+                recorded[f.path],
+                sums_path,
             )
             _atomic_write_text(sums_path, json.dumps(recorded, indent=1, sort_keys=True))
     return folder

@@ -10,6 +10,7 @@ excluded and reported (``Responses.meta["exclusions"]``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,7 @@ def load_fmri(
                 "download or export it again."
             ) from err
     trials = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    ids, events = read_labels(labels, trials.shape[0], source, stimulus_column)
+    ids, _events = read_labels(labels, trials.shape[0], source, stimulus_column)
     exclusions = Exclusions(source)
     keep = finite_targets(trials, exclusions, "voxels")
     if not keep.any():
@@ -351,7 +352,9 @@ def load_surface(
                 p = check_file(spec_roi, f"rois[{hemi!r}]", (".annot", ".gii"))
                 if p.name.endswith(".annot"):
                     lab, _, nm = nib.freesurfer.read_annot(str(p))
-                    names = {i: n.decode() if isinstance(n, bytes) else str(n) for i, n in enumerate(nm)}
+                    names = {
+                        i: n.decode() if isinstance(n, bytes) else str(n) for i, n in enumerate(nm)
+                    }
                     values = np.asarray(lab)
                 else:
                     values = np.asarray(nib.load(str(p)).darrays[0].data).ravel()
@@ -439,41 +442,60 @@ def estimate_single_trial_betas(
             f"run_imgs has {len(run_imgs)} runs but events has {len(events)} tables; pass one "
             "events table per run."
         )
-    maps, rows = [], []
-    for run, (img, ev) in enumerate(zip(run_imgs, events, strict=True)):
-        table = pd.read_csv(ev, sep="\t") if isinstance(ev, (str, Path)) else pd.DataFrame(ev)
-        missing = {"onset", "duration", stimulus_column} - set(table.columns)
-        if missing:
-            raise ValidationError(
-                f"events of run {run} lack column(s) {sorted(missing)}; columns are "
-                f"{list(table.columns)}."
-            )
-        table = table.sort_values("onset").reset_index(drop=True)
-        trial_names = [f"trial{i:05d}" for i in range(len(table))]
-        conf = None if confounds is None else confounds[run]
-        kw: dict[str, Any] = {
-            "t_r": t_r,
-            "hrf_model": hrf_model,
-            "drift_model": drift_model,
-            "high_pass": high_pass,
-            "mask_img": mask if mask is not None else False,
-            "minimize_memory": True,
-            "signal_scaling": False,
-        }
-        if method == "lsa":
-            ev_lsa = table[["onset", "duration"]].assign(trial_type=trial_names)
-            model = glm.FirstLevelModel(**kw).fit(img, events=ev_lsa, confounds=conf)
-            maps += [model.compute_contrast(t, output_type="effect_size") for t in trial_names]
-        else:
-            for i, t in enumerate(trial_names):
-                types = ["other_" + str(s) for s in table[stimulus_column]]
-                types[i] = t
-                ev_lss = table[["onset", "duration"]].assign(trial_type=types)
-                model = glm.FirstLevelModel(**kw).fit(img, events=ev_lss, confounds=conf)
-                maps.append(model.compute_contrast(t, output_type="effect_size"))
-        rows.append(
-            pd.DataFrame(
-                {"run": run, "onset": table["onset"], "stimulus_id": table[stimulus_column].astype(str)}
-            )
-        )
+    kw_base: dict[str, Any] = {
+        "t_r": t_r,
+        "hrf_model": hrf_model,
+        "drift_model": drift_model,
+        "high_pass": high_pass,
+        "mask_img": mask if mask is not None else False,
+        "minimize_memory": True,
+        "signal_scaling": False,
+    }
+    maps: list[Any] = []
+    rows: list[pd.DataFrame] = []
+    with warnings.catch_warnings():  # nilearn notes that our mask (or none) is used: expected
+        warnings.filterwarnings("ignore", message=".*Generation of a mask has been requested.*")
+        for run, (img, ev) in enumerate(zip(run_imgs, events, strict=True)):
+            _fit_run(glm, run, img, ev, stimulus_column, method, confounds, maps, rows, kw_base)
     return image.concat_imgs(maps), pd.concat(rows, ignore_index=True)
+
+
+def _fit_run(
+    glm: Any,
+    run: int,
+    img: Any,
+    ev: Any,
+    stimulus_column: str,
+    method: str,
+    confounds: Sequence[Any] | None,
+    maps: list[Any],
+    rows: list[pd.DataFrame],
+    kw: dict[str, Any],
+) -> None:
+    """Fit one run's GLM(s) and append its trial maps and trial table."""
+    table = pd.read_csv(ev, sep="\t") if isinstance(ev, (str, Path)) else pd.DataFrame(ev)
+    missing = {"onset", "duration", stimulus_column} - set(table.columns)
+    if missing:
+        raise ValidationError(
+            f"events of run {run} lack column(s) {sorted(missing)}; columns are "
+            f"{list(table.columns)}."
+        )
+    table = table.sort_values("onset").reset_index(drop=True)
+    trial_names = [f"trial{i:05d}" for i in range(len(table))]
+    conf = None if confounds is None else confounds[run]
+    if method == "lsa":
+        ev_lsa = table[["onset", "duration"]].assign(trial_type=trial_names)
+        model = glm.FirstLevelModel(**kw).fit(img, events=ev_lsa, confounds=conf)
+        maps += [model.compute_contrast(t, output_type="effect_size") for t in trial_names]
+    else:
+        for i, t in enumerate(trial_names):
+            types = ["other_" + str(s) for s in table[stimulus_column]]
+            types[i] = t
+            ev_lss = table[["onset", "duration"]].assign(trial_type=types)
+            model = glm.FirstLevelModel(**kw).fit(img, events=ev_lss, confounds=conf)
+            maps.append(model.compute_contrast(t, output_type="effect_size"))
+    rows.append(
+        pd.DataFrame(
+            {"run": run, "onset": table["onset"], "stimulus_id": table[stimulus_column].astype(str)}
+        )
+    )

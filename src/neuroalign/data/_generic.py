@@ -176,7 +176,9 @@ def load_array_file(
                     if isinstance(schema.stimulus_ids, str)
                     else np.asarray([str(i) for i in schema.stimulus_ids])
                 )
-                roi = None if schema.roi is None else store.get(schema.roi, "roi").astype(str).ravel()
+                roi = (
+                    None if schema.roi is None else store.get(schema.roi, "roi").astype(str).ravel()
+                )
                 times = None if schema.times is None else store.get(schema.times, "times").ravel()
             finally:
                 store.close()
@@ -197,7 +199,9 @@ def load_array_file(
             f"{stim_axis}); set target_axis_first=True if the file stores targets first."
         )
     n_targets = data.shape[stim_axis + 1]
-    targets = pd.DataFrame({"target": columns if columns is not None else [f"t{i}" for i in range(n_targets)]})
+    targets = pd.DataFrame(
+        {"target": columns if columns is not None else [f"t{i}" for i in range(n_targets)]}
+    )
     if roi is not None:
         if len(roi) != n_targets:
             raise ShapeError(f"{str(p)!r}: roi has {len(roi)} labels for {n_targets} targets.")
@@ -206,10 +210,14 @@ def load_array_file(
         targets.insert(0, "subject", subject)
     exclusions = Exclusions(str(p))
     trials = data.reshape(-1, *data.shape[2:]) if schema.layout == "repetition" else data
-    keep = finite_targets(np.asarray(trials, dtype=np.float64), exclusions, "targets") if schema.layout != "repetition" else _finite_rep_targets(data, exclusions)
+    keep = (
+        finite_targets(np.asarray(trials, dtype=np.float64), exclusions, "targets")
+        if schema.layout != "repetition"
+        else _finite_rep_targets(data, exclusions)
+    )
     if not keep.any():
         raise ValidationError(f"{str(p)!r}: every target has NaN or infinite values.")
-    meta = {"source": str(p), "kind": "array", "schema": schema.layout}
+    meta: dict[str, Any] = {"source": str(p), "kind": "array", "schema": schema.layout}
     if schema.layout == "trial":
         resp = trials_to_responses(
             np.asarray(data)[:, keep],
@@ -222,7 +230,9 @@ def load_array_file(
             dtype=np.float64,
         )
     else:
-        sel = (slice(None), keep) if schema.layout == "stimulus" else (slice(None), slice(None), keep)
+        sel = (
+            (slice(None), keep) if schema.layout == "stimulus" else (slice(None), slice(None), keep)
+        )
         arr = np.asarray(data, dtype=np.float64)[sel]
         meta["exclusions"] = exclusions.as_meta()
         resp = Responses(
@@ -241,14 +251,18 @@ def _finite_rep_targets(data: np.ndarray, exclusions: Exclusions) -> np.ndarray:
     """Targets usable in a repetition array: NaN may mark whole missing trials only."""
     arr = np.asarray(data, dtype=np.float64)
     flat = arr.reshape(arr.shape[0], arr.shape[1], arr.shape[2], -1)
-    nan = ~np.isfinite(flat)
-    missing_trial = nan.all(axis=(2, 3))  # (n_reps, n_stimuli): a whole trial missing
+    nan: np.ndarray = ~np.isfinite(flat)
+    missing_trial = np.asarray(nan.all(axis=(2, 3)))  # (n_reps, n_stimuli): whole trial missing
     bad = nan & ~missing_trial[:, :, None, None]
     all_bad = nan.all(axis=(0, 1, 3))
     some_bad = bad.any(axis=(0, 1, 3)) & ~all_bad
-    exclusions.add("targets", int(all_bad.sum()), "NaN or inf in every trial", np.flatnonzero(all_bad))
-    exclusions.add("targets", int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad))
-    return ~(all_bad | some_bad)
+    exclusions.add(
+        "targets", int(all_bad.sum()), "NaN or inf in every trial", np.flatnonzero(all_bad)
+    )
+    exclusions.add(
+        "targets", int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad)
+    )
+    return np.asarray(~(all_bad | some_bad))
 
 
 def _read_table(p: Path, schema: ArraySchema) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -274,4 +288,8 @@ def _read_table(p: Path, schema: ArraySchema) -> tuple[np.ndarray, np.ndarray, l
             f"{str(p)!r}: columns {non_numeric[:5]} are not numeric; every column other than "
             f"{id_col!r} must be a target."
         )
-    return values.to_numpy(dtype=np.float64), table[id_col].astype(str).to_numpy(), [str(c) for c in values.columns]
+    return (
+        values.to_numpy(dtype=np.float64),
+        table[id_col].astype(str).to_numpy(),
+        [str(c) for c in values.columns],
+    )

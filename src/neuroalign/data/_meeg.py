@@ -108,7 +108,7 @@ def _epoch_raw(
     if event_id is None:
         wanted = dict(found)
     else:
-        names = list(event_id) if not isinstance(event_id, Mapping) else list(event_id)
+        names = list(event_id)
         wanted = {n: found[n] for n in names if n in found}
         if not wanted:
             raise ValidationError(
@@ -155,7 +155,7 @@ def _pick_idx(info: Any, picks: str | Sequence[str], source: str) -> np.ndarray:
     if len(idx) == 0:
         raise ValidationError(
             f"{source!r}: picks={picks!r} selects no channel; use 'data', a channel type "
-            f"({', '.join(('meg',) + _TYPES)}) or channel names."
+            f"({', '.join(('meg', *_TYPES))}) or channel names."
         )
     return idx
 
@@ -263,7 +263,9 @@ def load_meeg(
     if epochs.drop_log is not None:
         dropped = [i for i, why in enumerate(epochs.drop_log) if why and why != ("IGNORED",)]
         if dropped:  # already dropped by MNE (rejection); report them, they are not in the data
-            exclusions.add("epochs", len(dropped), "rejected before reading (MNE drop_log)", dropped)
+            exclusions.add(
+                "epochs", len(dropped), "rejected before reading (MNE drop_log)", dropped
+            )
     data = epochs.get_data(picks=pick_idx)[keep].astype(np.float32)
     ids = [lab for lab in labels if lab is not None]
     targets = _channel_table(epochs.info, pick_idx)
@@ -291,7 +293,7 @@ def _from_evokeds(
     source: str,
     exclusions: Exclusions,
 ) -> tuple[StimulusSet, Responses]:
-    mne = _mne()
+    _mne()
     first = evokeds[0]
     for ev in evokeds[1:]:
         if ev.ch_names != first.ch_names or not np.allclose(ev.times, first.times):
@@ -315,7 +317,7 @@ def _from_evokeds(
     if subject is not None:
         targets.insert(0, "subject", subject)
     resp = Responses(
-        stimulus_ids=ids,
+        stimulus_ids=np.asarray(ids),
         data=np.stack(arrays),
         targets=targets,
         times=np.asarray(first.times, dtype=float),

@@ -119,7 +119,9 @@ def _read_session(path: Path, sel: np.ndarray, n_expected: int) -> np.ndarray:
             "be truncated: delete it and fetch it again."
         ) from err
     if out.shape[0] != n_expected:
-        raise ShapeError(f"{str(path)!r} has {out.shape[0]} trials; NSD sessions have {n_expected}.")
+        raise ShapeError(
+            f"{str(path)!r} has {out.shape[0]} trials; NSD sessions have {n_expected}."
+        )
     out /= _SCALE
     return out
 
@@ -133,7 +135,9 @@ def _roi_selection(
     path = check_file(root / f"nsddata/ppdata/{subj}/func1pt8mm/roi/{roi}.nii.gz", "NSD ROI file")
     values = np.rint(np.asanyarray(nib.load(str(path)).dataobj)).astype(np.int64)
     if values.shape != mask.shape:
-        raise ShapeError(f"ROI file {str(path)!r} has shape {values.shape}; brain mask {mask.shape}.")
+        raise ShapeError(
+            f"ROI file {str(path)!r} has shape {values.shape}; brain mask {mask.shape}."
+        )
     names: dict[int, str] = {}
     ctab = root / f"nsddata/freesurfer/{subj}/label/{roi}.mgz.ctab"
     if ctab.exists():
@@ -200,7 +204,9 @@ def load_nsd(
     root = Path(root)
     subj = f"subj{subject:02d}"
     trial_ids = nsd_trial_ids(root, subject)
-    mask_path = check_file(root / f"nsddata/ppdata/{subj}/func1pt8mm/brainmask.nii.gz", "NSD brain mask")
+    mask_path = check_file(
+        root / f"nsddata/ppdata/{subj}/func1pt8mm/brainmask.nii.gz", "NSD brain mask"
+    )
     mask_img = nib.load(str(mask_path))
     mask = np.asanyarray(mask_img.dataobj) > 0
     sel, roi_values, roi_names = _roi_selection(root, subj, roi, labels, mask)
@@ -233,6 +239,7 @@ def load_nsd(
         rep_idx[t], seen[s] = seen[s], seen[s] + 1
     n_reps, n_stim, n_vox = int(seen.max()), len(stim_73k), int(sel.sum())
     shape = (n_reps, n_stim, n_vox) if keep_repetitions else (n_stim, n_vox)
+    arr: np.ndarray
     if out is not None:
         arr = np.lib.format.open_memmap(Path(out), mode="w+", dtype=np.float32, shape=shape)
     else:
@@ -248,11 +255,11 @@ def load_nsd(
             sd[sd == 0] = 1.0
             block -= block.mean(axis=0)
             block /= sd
-        t = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
+        t_sl = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
         if keep_repetitions:
-            arr[rep_idx[t], stim_pos[t]] = block
+            arr[rep_idx[t_sl], stim_pos[t_sl]] = block
         else:
-            np.add.at(arr, stim_pos[t], block)
+            np.add.at(arr, stim_pos[t_sl], block)
         del block
     counts = np.bincount(stim_pos, minlength=n_stim)
     exclusions = Exclusions(str(betas_dir))
@@ -274,7 +281,15 @@ def load_nsd(
     affine = mask_img.affine
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     targets = pd.DataFrame(
-        {"subject": subj, "i": ijk[:, 0], "j": ijk[:, 1], "k": ijk[:, 2], "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+        {
+            "subject": subj,
+            "i": ijk[:, 0],
+            "j": ijk[:, 1],
+            "k": ijk[:, 2],
+            "x": xyz[:, 0],
+            "y": xyz[:, 1],
+            "z": xyz[:, 2],
+        }
     )
     if roi_values is not None:
         v = roi_values[sel]

@@ -140,7 +140,13 @@ def load_nwb_spikes(
         unit_ids = np.asarray(units.id[:])
         targets = pd.DataFrame({"unit_id": unit_ids})
         for col in units.colnames:
-            if col in ("spike_times", "obs_intervals", "electrodes", "waveform_mean", "waveform_sd"):
+            if col in (
+                "spike_times",
+                "obs_intervals",
+                "electrodes",
+                "waveform_mean",
+                "waveform_sd",
+            ):
                 continue
             values = units[col][:]
             if np.ndim(values) == 1 and len(values) == len(unit_ids):
