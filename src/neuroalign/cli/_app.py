@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ..core.exceptions import NeuroalignError
+from ._data import data_app
 
 app = typer.Typer(
     name="neuroalign",
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(data_app)  # neuroalign data list | fetch | info
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

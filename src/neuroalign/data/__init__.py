@@ -1,7 +1,37 @@
-"""Brain data and stimuli: simulators (``make_*``), bundled real data (``load_*``), noise ceilings."""
+"""Brain data and stimuli: readers for real formats (``load_*``), bundled real data, fetchers for
+public datasets (``fetch_*``), simulators (``make_*``) and noise ceilings.
 
-from ._ceiling import compute_noise_ceiling, split_half_reliability
+Every reader returns ``(StimulusSet, Responses)``: trials of one stimulus are repetitions, targets
+carry ROI / subject / coordinates, and anything excluded is listed in ``Responses.meta["exclusions"]``.
+The RDM noise ceiling (lower/upper bounds) lives with the RSA engine:
+:func:`neuroalign.compare.rdm_noise_ceiling`.
+"""
+
+from ._assemble import trials_to_responses
+from ._bundled import (
+    EEGLAB_CITATION,
+    FACE_HOUSE_CITATION,
+    HAXBY2001_CITATION,
+    EEGLABSample,
+    FaceHouseImages,
+    Haxby2001Slice,
+    load_eeglab_sample,
+    load_face_house_images,
+    load_haxby2001_slice,
+)
+from ._ceiling import (
+    compute_ncsnr,
+    compute_noise_ceiling,
+    ncsnr_noise_ceiling,
+    split_half_reliability,
+)
+from ._describe import describe_data, summarize_responses
+from ._fetch import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
+from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
+from ._generic import ArraySchema, load_array_file
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
+from ._meeg import load_meeg, load_meeg_bids, read_meeg
+from ._nsd import load_nsd, nsd_trial_ids
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -9,16 +39,49 @@ from ._simulate import (
     make_responses,
     make_shape_images,
 )
+from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
+    "DATASETS",
+    "EEGLAB_CITATION",
+    "FACE_HOUSE_CITATION",
+    "HAXBY2001_CITATION",
     "KRIEGESKORTE92_CITATION",
     "SHAPES",
+    "ArraySchema",
+    "DatasetFile",
+    "EEGLABSample",
+    "FaceHouseImages",
+    "Haxby2001Slice",
     "Kriegeskorte92",
+    "RemoteDataset",
     "SimulationTruth",
+    "bin_spikes",
     "compute_image_statistics",
+    "compute_ncsnr",
     "compute_noise_ceiling",
+    "describe_data",
+    "estimate_single_trial_betas",
+    "fetch_dataset",
+    "get_data_dir",
+    "list_datasets",
+    "load_array_file",
+    "load_eeglab_sample",
+    "load_face_house_images",
+    "load_fmri",
+    "load_haxby2001_slice",
     "load_kriegeskorte92",
+    "load_meeg",
+    "load_meeg_bids",
+    "load_nsd",
+    "load_nwb_spikes",
+    "load_surface",
     "make_responses",
     "make_shape_images",
+    "ncsnr_noise_ceiling",
+    "nsd_trial_ids",
+    "read_meeg",
     "split_half_reliability",
+    "summarize_responses",
+    "trials_to_responses",
 ]

@@ -10,6 +10,22 @@ are split into two halves, each half averaged, the halves correlated across stim
 the Spearman–Brown formula projects to the full number of repetitions,
 ``reliability = 2 r_half / (1 + r_half)``. r_half is averaged over splits (every split when there
 are few repetitions, ``n_splits`` random ones otherwise).
+
+NSD's noise-ceiling signal-to-noise ratio (Allen et al. 2022, Nature Neuroscience, Methods
+"Noise ceiling") estimates the same quantity from the variance across repetitions:
+
+    noise_var  = mean over stimuli of the across-repetition variance (ddof=1),
+    signal_var = max(total variance of the trials − noise_var, 0),
+    ncsnr      = sqrt(signal_var) / sqrt(noise_var),
+    NC(n)      = ncsnr² / (ncsnr² + 1/n)        (fraction of variance; NSD reports 100 × NC)
+
+for responses averaged over ``n`` repetitions; with a different number of repetitions per stimulus,
+``1/n`` is the mean of ``1/n_i`` over stimuli. ``NC`` is a ceiling on R² (variance explained);
+the matching ceiling on Pearson r is ``sqrt(NC)``. NSD z-scores the betas of each session first
+(so the total variance is 1); do that before calling when sessions differ in scale.
+
+RDM noise ceilings (lower and upper bounds on an RDM similarity, as rsatoolbox defines them) live
+with the RSA engine: :func:`neuroalign.compare.rdm_noise_ceiling`.
 """
 
 from __future__ import annotations
@@ -24,7 +40,12 @@ from ..core._validation import check_array
 from ..core.exceptions import ValidationError
 from ..core.metrics import pearson_score
 
-__all__ = ["compute_noise_ceiling", "split_half_reliability"]
+__all__ = [
+    "compute_ncsnr",
+    "compute_noise_ceiling",
+    "ncsnr_noise_ceiling",
+    "split_half_reliability",
+]
 
 
 def _splits(n_reps: int, n_splits: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -116,3 +137,77 @@ def compute_noise_ceiling(
     """
     rel = split_half_reliability(responses, n_splits=n_splits, seed=seed)
     return np.sqrt(np.clip(rel, 0.0, 1.0))
+
+
+def _reps_of(repetitions: np.ndarray | Responses) -> np.ndarray:
+    if isinstance(repetitions, Responses):
+        if repetitions.repetitions is None:
+            raise ValidationError(
+                f"Responses {repetitions.name!r} has no repetitions; ncsnr needs single trials."
+            )
+        repetitions = repetitions.repetitions
+    return check_array(repetitions, "repetitions", ndim=(3, 4), allow_nan=True)
+
+
+def compute_ncsnr(repetitions: np.ndarray | Responses) -> np.ndarray:
+    """NSD's noise-ceiling SNR per target (see the module docs for the formula).
+
+    Parameters
+    ----------
+    repetitions : array (n_reps, n_stimuli, n_targets[, n_times]) or Responses
+        NaN marks missing repetitions; stimuli with fewer than 2 repetitions do not enter the
+        noise estimate (they still enter the total variance).
+
+    Returns
+    -------
+    array (n_targets[, n_times]), values >= 0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> reps = rng.normal(size=(2000, 1)) * 0.5 + rng.normal(size=(3, 2000, 1))  # SNR 0.5
+    >>> float(compute_ncsnr(reps)[0].round(1))
+    0.5
+    """
+    reps = _reps_of(repetitions)
+    present = np.isfinite(reps).all(axis=tuple(range(2, reps.ndim)))  # (n_reps, n_stimuli)
+    n_per = present.sum(axis=0)
+    multi = n_per >= 2
+    if not multi.any():
+        raise ValidationError("ncsnr needs at least one stimulus with >= 2 repetitions; got none.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        noise_var = np.nanmean(np.nanvar(reps[:, multi], axis=0, ddof=1), axis=0)
+        total_var = np.nanvar(reps.reshape(-1, *reps.shape[2:]), axis=0, ddof=1)
+    signal_var = np.clip(total_var - noise_var, 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(signal_var) / np.sqrt(noise_var)
+    return np.where(noise_var > 0, out, np.inf)
+
+
+def ncsnr_noise_ceiling(ncsnr: np.ndarray | float, n_avg: int | np.ndarray = 1) -> np.ndarray:
+    """Fraction of variance explainable in responses averaged over ``n_avg`` repetitions (NSD).
+
+    Parameters
+    ----------
+    ncsnr : array or float
+        From :func:`compute_ncsnr` (or NSD's ``ncsnr`` files).
+    n_avg : int or array of int (n_stimuli,)
+        Repetitions averaged per stimulus; with an array, ``1/n`` is averaged over stimuli.
+
+    Returns
+    -------
+    array like ``ncsnr``: ``ncsnr² / (ncsnr² + mean(1/n_avg))`` in [0, 1] (× 100 = NSD's %).
+
+    Examples
+    --------
+    >>> float(ncsnr_noise_ceiling(1.0, n_avg=3))   # 1 / (1 + 1/3)
+    0.75
+    """
+    n = np.atleast_1d(np.asarray(n_avg, dtype=float))
+    if (n < 1).any():
+        raise ValidationError(f"n_avg must be >= 1; got {np.asarray(n_avg)}.")
+    inv = float(np.mean(1.0 / n))
+    snr2 = np.square(np.asarray(ncsnr, dtype=float))
+    return np.where(np.isinf(snr2), 1.0, snr2 / (snr2 + inv))

@@ -1,0 +1,223 @@
+"""Turning single trials into :class:`Responses`, and the exclusion report every reader keeps.
+
+Every reader in :mod:`neuroalign.data` ends here: a trial array ``(n_trials, n_targets[, n_times])``
+with one stimulus id per trial becomes ``repetitions`` of shape
+``(n_reps, n_stimuli, n_targets[, n_times])`` (repetition ``k`` of a stimulus = its ``k``-th trial in
+file order; NaN pads the stimuli shown fewer times), the average over repetitions becomes ``data``,
+and whatever was left out (NaN voxels, unmatched events, ...) is written to
+``Responses.meta["exclusions"]``, warned about and logged. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import Responses, StimulusSet
+from ..core._ids import describe_mismatch
+from ..core.exceptions import NeuroalignWarning, StimulusMismatchError, ValidationError
+
+__all__ = ["Exclusions", "check_file", "group_trials", "stimulus_set_for", "trials_to_responses"]
+
+logger = logging.getLogger("neuroalign.data")
+
+
+class Exclusions:
+    """What a reader left out, and why: one record per reason (kept in ``meta['exclusions']``)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.records: list[dict[str, Any]] = []
+
+    def add(
+        self, what: str, count: int, reason: str, items: Sequence[Any] | np.ndarray = ()
+    ) -> None:
+        """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``."""
+        if count <= 0:
+            return
+        shown = [str(i) for i in list(items)[:20]]
+        self.records.append({"what": what, "count": int(count), "reason": reason, "items": shown})
+        msg = f"{self.source}: excluded {count} {what} ({reason})" + (
+            f"; first: {shown[:5]}" if shown else ""
+        )
+        logger.warning(msg)
+        warnings.warn(msg, NeuroalignWarning, stacklevel=3)
+
+    def as_meta(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.records]
+
+
+def check_file(path: str | Path, what: str, suffixes: Sequence[str] | None = None) -> Path:
+    """Return ``path`` as a Path after checking that it exists (and has an expected suffix)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ValidationError(f"{what} {str(p)!r} does not exist; check the path.")
+    if suffixes is not None and not any(p.name.lower().endswith(s) for s in suffixes):
+        raise ValidationError(
+            f"{what} {str(p)!r} has an unsupported extension; expected one of {list(suffixes)}."
+        )
+    return p
+
+
+def group_trials(
+    trial_stimulus: Sequence[Any] | np.ndarray, order: Sequence[Any] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stimulus order, and for each trial its stimulus position and repetition index.
+
+    Parameters
+    ----------
+    trial_stimulus : sequence of str, one per trial
+    order : sequence of str, optional
+        Stimulus order of the output; default: order of first appearance.
+
+    Returns
+    -------
+    ids : array (n_stimuli,) of str
+    stim_pos : array (n_trials,) of int
+    rep_idx : array (n_trials,) of int
+        ``k`` for the ``k``-th trial of its stimulus (0-based, file order).
+    """
+    labels = np.asarray([str(s) for s in trial_stimulus], dtype=object)
+    ids = np.asarray(
+        list(pd.unique(labels)) if order is None else [str(o) for o in order], dtype=object
+    )
+    lookup = {s: i for i, s in enumerate(ids.tolist())}
+    missing = sorted({s for s in labels.tolist() if s not in lookup})
+    if missing:
+        raise StimulusMismatchError(
+            f"{len(missing)} trial stimulus id(s) are not in the requested order: "
+            f"{missing[:10]}; add them to the order or drop those trials."
+        )
+    stim_pos = np.fromiter((lookup[s] for s in labels.tolist()), dtype=np.intp, count=len(labels))
+    rep_idx = np.zeros(len(labels), dtype=np.intp)
+    seen = np.zeros(len(ids), dtype=np.intp)
+    for t, s in enumerate(stim_pos):
+        rep_idx[t] = seen[s]
+        seen[s] += 1
+    return ids.astype(str), stim_pos, rep_idx
+
+
+def trials_to_responses(
+    trials: np.ndarray,
+    trial_stimulus: Sequence[Any] | np.ndarray,
+    *,
+    order: Sequence[Any] | None = None,
+    targets: pd.DataFrame | None = None,
+    times: np.ndarray | None = None,
+    name: str = "responses",
+    meta: Mapping[str, Any] | None = None,
+    exclusions: Exclusions | None = None,
+    dtype: Any = np.float32,
+) -> Responses:
+    """Build :class:`Responses` from single trials, keeping every trial as a repetition.
+
+    Parameters
+    ----------
+    trials : array (n_trials, n_targets[, n_times])
+    trial_stimulus : sequence (n_trials,)
+        The stimulus id of each trial.
+    order : sequence, optional
+        Stimulus order of the output (default: first appearance). Every trial's id must be in it;
+        ids of ``order`` without a trial raise.
+    targets, times, name, meta
+        Passed to :class:`Responses`.
+    exclusions : Exclusions, optional
+        Stored as ``meta["exclusions"]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = trials_to_responses(np.arange(6.0)[:, None], ["a", "b", "a", "b", "a", "c"])
+    >>> r.stimulus_ids.tolist(), r.n_reps, r.data[:, 0].tolist()
+    (['a', 'b', 'c'], 3, [2.0, 2.0, 5.0])
+    """
+    trials = np.asarray(trials)
+    if trials.ndim not in (2, 3):
+        raise ValidationError(
+            f"trials must be (n_trials, n_targets[, n_times]); got shape {trials.shape}."
+        )
+    if len(trial_stimulus) != trials.shape[0]:
+        raise ValidationError(
+            f"{len(trial_stimulus)} trial stimulus ids for {trials.shape[0]} trials; they must match."
+        )
+    ids, stim_pos, rep_idx = group_trials(trial_stimulus, order)
+    counts = np.bincount(stim_pos, minlength=len(ids))
+    if (counts == 0).any():
+        absent = ids[counts == 0]
+        raise StimulusMismatchError(
+            f"{len(absent)} requested stimulus id(s) have no trial: {absent[:10].tolist()}; "
+            "remove them from the requested order."
+        )
+    n_reps = int(counts.max())
+    reps = np.full((n_reps, len(ids), *trials.shape[1:]), np.nan, dtype=dtype)
+    reps[rep_idx, stim_pos] = trials
+    full_meta = dict(meta or {})
+    full_meta["trial_counts"] = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    if exclusions is not None:
+        full_meta["exclusions"] = exclusions.as_meta()
+        full_meta.setdefault("source", exclusions.source)
+    with warnings.catch_warnings():  # unequal counts: reported via trial_counts, not a warning
+        warnings.simplefilter("ignore", NeuroalignWarning)
+        return Responses(
+            stimulus_ids=ids,
+            repetitions=reps,
+            targets=targets,
+            times=times,
+            name=name,
+            meta=full_meta,
+        )
+
+
+def stimulus_set_for(
+    ids: Sequence[str] | np.ndarray,
+    stimuli: StimulusSet | None,
+    source: str,
+    metadata: pd.DataFrame | None = None,
+    name: str = "stimuli",
+) -> StimulusSet:
+    """The stimuli matching ``ids`` (in that order).
+
+    With ``stimuli`` given, every id must be one of its ids (a mismatch raises, naming ``source``
+    and the ids missing on each side). Without it, a text :class:`StimulusSet` whose texts are the
+    ids (condition labels) is made, with ``metadata`` as its metadata; pass ``stimuli=`` to attach
+    images.
+    """
+    ids = [str(i) for i in ids]
+    if stimuli is not None:
+        known = set(stimuli.ids.tolist())
+        absent = [i for i in ids if i not in known]
+        if absent:
+            raise StimulusMismatchError(
+                f"{source}: {len(absent)} stimulus id(s) in the data are absent from the stimulus "
+                f"set {stimuli.name!r}: {describe_mismatch('the data', ids, 'the stimulus set', stimuli.ids)}. "
+                "Fix the events/labels or pass the stimulus set that was shown."
+            )
+        return stimuli.select(ids)
+    meta = metadata.reset_index(drop=True) if metadata is not None else None
+    return StimulusSet(
+        ids=np.asarray(ids),
+        texts=list(ids),
+        metadata=meta if meta is not None else pd.DataFrame(),
+        name=name,
+    )
+
+
+def finite_targets(trials: np.ndarray, exclusions: Exclusions, what: str = "voxels") -> np.ndarray:
+    """Boolean mask of targets that are finite in every trial; the others are recorded as excluded.
+
+    Targets that are NaN/inf in every trial and those that are non-finite in only some trials are
+    reported separately.
+    """
+    flat = trials.reshape(trials.shape[0], trials.shape[1], -1)
+    bad = ~np.isfinite(flat)
+    all_bad = bad.all(axis=(0, 2))
+    some_bad = bad.any(axis=(0, 2)) & ~all_bad
+    exclusions.add(what, int(all_bad.sum()), "NaN or inf in every trial", np.flatnonzero(all_bad))
+    exclusions.add(what, int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad))
+    return ~(all_bad | some_bad)

@@ -1,0 +1,325 @@
+"""Natural Scenes Dataset (NSD) layouts on disk, read lazily: subject by subject, ROI by ROI,
+one session at a time.
+
+Layout (as on the NSD S3 bucket; :func:`fetch_dataset` ``("nsd", ...)`` creates it)::
+
+    nsddata/experiments/nsd/nsd_expdesign.mat            masterordering (30000,), subjectim (8, 10000)
+    nsddata/experiments/nsd/nsd_stim_info_merged.csv     optional: per-73k-image metadata
+    nsddata/ppdata/subjNN/func1pt8mm/brainmask.nii.gz
+    nsddata/ppdata/subjNN/func1pt8mm/roi/<atlas>.nii.gz  integer ROI volumes (e.g. prf-visualrois)
+    nsddata/freesurfer/subjNN/label/<atlas>.mgz.ctab     ROI names
+    nsddata_betas/ppdata/subjNN/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_sessionKK.nii.gz
+
+Trial ``t`` of the subject (0-based, 750 per session) showed 73k-image
+``subjectim[subj, masterordering[t] - 1]`` (both 1-based in the file). Betas are int16 percent
+signal change × 300. Memory: the output array (repetitions, or only averages with
+``keep_repetitions=False``; a ``.npy`` memory map with ``out=``) plus one session's betas, read
+and masked before the next session is opened.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import Responses, StimulusSet
+from ..core._validation import require
+from ..core.exceptions import ConfigurationError, NeuroalignWarning, ShapeError, ValidationError
+from ._assemble import Exclusions, check_file
+
+__all__ = ["load_nsd", "nsd_trial_ids"]
+
+_BETAS = "betas_fithrf_GLMdenoise_RR"
+_TRIALS_PER_SESSION = 750
+_SCALE = 300.0
+
+
+def nsd_trial_ids(root: str | Path, subject: int) -> np.ndarray:
+    """The 73k image id (1-based, NSD's convention) of every trial of ``subject`` (30000,)."""
+    sio = require("scipy.io", "neuro", "reading nsd_expdesign.mat")
+    path = check_file(Path(root) / "nsddata/experiments/nsd/nsd_expdesign.mat", "NSD design file")
+    try:
+        design = sio.loadmat(path, squeeze_me=True)
+        order = np.asarray(design["masterordering"]).ravel().astype(np.int64)
+        subjectim = np.atleast_2d(design["subjectim"]).astype(np.int64)
+    except (KeyError, ValueError, OSError) as err:
+        raise ValidationError(
+            f"NSD design file {str(path)!r} is unreadable or lacks masterordering/subjectim ({err})."
+        ) from err
+    if not 1 <= subject <= subjectim.shape[0]:
+        raise ConfigurationError(f"subject must be 1..{subjectim.shape[0]}; got {subject}.")
+    return subjectim[subject - 1, order - 1]
+
+
+def _session_path(betas_dir: Path, k: int) -> Path:
+    for ext in (".nii.gz", ".nii", ".hdf5", ".npy"):
+        p = betas_dir / f"betas_session{k:02d}{ext}"
+        if p.exists():
+            return p
+    raise ValidationError(
+        f"NSD betas for session {k} not found in {str(betas_dir)!r} (betas_session{k:02d}.nii.gz/"
+        ".nii/.hdf5); fetch them with fetch_dataset('nsd', subject=..., files=['session"
+        f"{k:02d}']) or pass sessions= for the sessions you have."
+    )
+
+
+def _read_session(path: Path, sel: np.ndarray, n_expected: int) -> np.ndarray:
+    """(n_trials, n_selected) float32 from one session file; only this session is in memory."""
+    name = path.name
+    try:
+        if name.endswith(".hdf5"):
+            h5py = require("h5py", "neuro", "reading NSD .hdf5 betas")
+            with h5py.File(path, "r") as f:
+                dset = f["betas"]
+                vol = tuple(sel.shape)
+                if tuple(dset.shape[1:]) == vol[::-1]:  # stored in MATLAB (reversed) axis order
+                    sel_f = sel.T
+                elif tuple(dset.shape[1:]) == vol:
+                    sel_f = sel
+                else:
+                    raise ShapeError(
+                        f"{str(path)!r} holds volumes of shape {dset.shape[1:]}; the mask is {vol}."
+                    )
+                out = np.empty((dset.shape[0], int(sel.sum())), dtype=np.float32)
+                for a in range(0, dset.shape[0], 50):
+                    out[a : a + 50] = dset[a : a + 50][:, sel_f]
+        elif name.endswith(".npy"):
+            arr = np.load(path, mmap_mode="r")  # (n_trials, X, Y, Z)
+            out = np.empty((arr.shape[0], int(sel.sum())), dtype=np.float32)
+            for a in range(0, arr.shape[0], 50):
+                out[a : a + 50] = arr[a : a + 50][:, sel]
+        else:
+            nib = require("nibabel", "neuro", "reading NSD NIfTI betas")
+            img = nib.load(str(path))
+            if tuple(img.shape[:3]) != tuple(sel.shape):
+                raise ShapeError(
+                    f"{str(path)!r} has volumes of shape {img.shape[:3]}; the brain mask / ROI file "
+                    f"has {sel.shape}. Use files of one preparation (func1pt8mm or func1mm)."
+                )
+            proxy = img.dataobj
+            out = np.empty((img.shape[3], int(sel.sum())), dtype=np.float32)
+            if name.endswith(".gz"):
+                data = np.asanyarray(proxy)  # gzip: one pass; this session only
+                for a in range(0, img.shape[3], 50):
+                    out[a : a + 50] = data[..., a : a + 50][sel].T
+                del data
+            else:
+                for a in range(0, img.shape[3], 50):
+                    out[a : a + 50] = np.asanyarray(proxy[..., a : a + 50])[sel].T
+    except (ShapeError, ValidationError):
+        raise
+    except Exception as err:
+        raise ValidationError(
+            f"NSD betas {str(path)!r} could not be read ({type(err).__name__}: {err}); the file may "
+            "be truncated: delete it and fetch it again."
+        ) from err
+    if out.shape[0] != n_expected:
+        raise ShapeError(
+            f"{str(path)!r} has {out.shape[0]} trials; NSD sessions have {n_expected}."
+        )
+    out /= _SCALE
+    return out
+
+
+def _roi_selection(
+    root: Path, subj: str, roi: str | None, labels: Sequence[str] | None, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, dict[int, str]]:
+    if roi is None:
+        return mask, None, {}
+    nib = require("nibabel", "neuro", "reading NSD ROI files")
+    path = check_file(root / f"nsddata/ppdata/{subj}/func1pt8mm/roi/{roi}.nii.gz", "NSD ROI file")
+    values = np.rint(np.asanyarray(nib.load(str(path)).dataobj)).astype(np.int64)
+    if values.shape != mask.shape:
+        raise ShapeError(
+            f"ROI file {str(path)!r} has shape {values.shape}; brain mask {mask.shape}."
+        )
+    names: dict[int, str] = {}
+    ctab = root / f"nsddata/freesurfer/{subj}/label/{roi}.mgz.ctab"
+    if ctab.exists():
+        for line in ctab.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].isdigit():
+                names[int(parts[0])] = parts[1]
+    sel = mask & (values > 0)
+    if labels is not None:
+        lookup = {v: k for k, v in names.items()}
+        unknown = [lab for lab in labels if lab not in lookup]
+        if unknown:
+            raise ConfigurationError(
+                f"ROI label(s) {unknown} not in {roi} ({str(ctab)!r}); labels are {sorted(lookup)}."
+            )
+        sel &= np.isin(values, [lookup[lab] for lab in labels])
+    return sel, values, names
+
+
+def load_nsd(
+    root: str | Path,
+    subject: int = 1,
+    *,
+    roi: str | None = "prf-visualrois",
+    labels: Sequence[str] | None = None,
+    sessions: Sequence[int] | None = None,
+    keep_repetitions: bool = True,
+    zscore: bool = False,
+    out: str | Path | None = None,
+) -> tuple[StimulusSet, Responses]:
+    """Read one NSD subject's single-trial betas for an ROI, one session at a time.
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``nsddata/`` and ``nsddata_betas/`` (e.g. ``fetch_dataset("nsd")``).
+    subject : int
+        1–8.
+    roi : str or None
+        ROI volume name under ``func1pt8mm/roi/`` (``prf-visualrois``, ``streams``,
+        ``floc-faces``, ...); None reads every brain-mask voxel.
+    labels : list of str, optional
+        Only these labels of the ROI file (e.g. ``["V1v", "V1d"]``; names from its ``.ctab``).
+    sessions : list of int, optional
+        Sessions to read (1-based); default every session with a betas file. Stimuli are those shown
+        in these sessions.
+    keep_repetitions : bool
+        Keep every trial (``repetitions`` of shape (3, n_stimuli, n_voxels)); False keeps only the
+        running average (a third of the memory).
+    zscore : bool
+        z-score each voxel within each session (NSD's usual normalisation) before averaging.
+    out : path, optional
+        Write the output array to this ``.npy`` file as a memory map (outputs larger than RAM).
+
+    Returns
+    -------
+    stimuli : StimulusSet
+        ids ``nsd00001`` ... (the 1-based 73k image id) in order of first presentation; texts are the
+        ids; metadata from ``nsd_stim_info_merged.csv`` when present (``cocoId``, ``shared1000``).
+    responses : Responses
+        Percent signal change; targets ``subject``, ``roi``, ``i, j, k``; ``meta`` lists sessions.
+    """
+    nib = require("nibabel", "neuro", "reading NSD data")
+    root = Path(root)
+    subj = f"subj{subject:02d}"
+    trial_ids = nsd_trial_ids(root, subject)
+    mask_path = check_file(
+        root / f"nsddata/ppdata/{subj}/func1pt8mm/brainmask.nii.gz", "NSD brain mask"
+    )
+    mask_img = nib.load(str(mask_path))
+    mask = np.asanyarray(mask_img.dataobj) > 0
+    sel, roi_values, roi_names = _roi_selection(root, subj, roi, labels, mask)
+    if not sel.any():
+        raise ValidationError(f"the ROI selection ({roi}, {labels}) has no voxel for {subj}.")
+    betas_dir = root / f"nsddata_betas/ppdata/{subj}/func1pt8mm/{_BETAS}"
+    if sessions is None:
+        found = sorted(
+            int(p.name[len("betas_session") :][:2]) for p in betas_dir.glob("betas_session*")
+        )
+        sessions = sorted(set(found))
+        if not sessions:
+            raise ValidationError(f"no betas_sessionKK files in {str(betas_dir)!r}.")
+    sessions = [int(s) for s in sessions]
+    n_sess_max = len(trial_ids) // _TRIALS_PER_SESSION
+    bad = [s for s in sessions if not 1 <= s <= n_sess_max]
+    if bad:
+        raise ConfigurationError(f"sessions {bad} out of range 1..{n_sess_max}.")
+    idx = np.concatenate(
+        [np.arange((s - 1) * _TRIALS_PER_SESSION, s * _TRIALS_PER_SESSION) for s in sessions]
+    )
+    shown = trial_ids[idx]
+    stim_73k, first = np.unique(shown, return_index=True)
+    stim_73k = stim_73k[np.argsort(first)]  # order of first presentation
+    pos = {int(v): i for i, v in enumerate(stim_73k)}
+    stim_pos = np.array([pos[int(v)] for v in shown])
+    rep_idx = np.zeros(len(shown), dtype=np.intp)
+    seen = np.zeros(len(stim_73k), dtype=np.intp)
+    for t, s in enumerate(stim_pos):
+        rep_idx[t], seen[s] = seen[s], seen[s] + 1
+    n_reps, n_stim, n_vox = int(seen.max()), len(stim_73k), int(sel.sum())
+    shape = (n_reps, n_stim, n_vox) if keep_repetitions else (n_stim, n_vox)
+    arr: np.ndarray
+    if out is not None:
+        arr = np.lib.format.open_memmap(Path(out), mode="w+", dtype=np.float32, shape=shape)
+    else:
+        arr = np.empty(shape, dtype=np.float32)
+    if keep_repetitions:
+        arr[...] = np.nan
+    else:
+        arr[...] = 0.0
+    for k_i, s in enumerate(sessions):
+        block = _read_session(_session_path(betas_dir, s), sel, _TRIALS_PER_SESSION)
+        if zscore:
+            sd = block.std(axis=0)
+            sd[sd == 0] = 1.0
+            block -= block.mean(axis=0)
+            block /= sd
+        t_sl = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
+        if keep_repetitions:
+            arr[rep_idx[t_sl], stim_pos[t_sl]] = block
+        else:
+            np.add.at(arr, stim_pos[t_sl], block)
+        del block
+    counts = np.bincount(stim_pos, minlength=n_stim)
+    exclusions = Exclusions(str(betas_dir))
+    if keep_repetitions:
+        data = np.empty((n_stim, n_vox), dtype=np.float32)
+        for a in range(0, n_vox, 4096):  # per voxel chunk: no full-size temporaries
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                data[:, a : a + 4096] = np.nanmean(arr[:, :, a : a + 4096], axis=0)
+    else:
+        arr /= counts[:, None]
+        data = arr
+    finite = np.isfinite(data).all(axis=0)
+    if not finite.all():
+        raise ValidationError(
+            f"{int((~finite).sum())} voxel(s) of {subj} have NaN betas; restrict the brain mask."
+        )
+    ijk = np.argwhere(sel)
+    affine = mask_img.affine
+    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
+    targets = pd.DataFrame(
+        {
+            "subject": subj,
+            "i": ijk[:, 0],
+            "j": ijk[:, 1],
+            "k": ijk[:, 2],
+            "x": xyz[:, 0],
+            "y": xyz[:, 1],
+            "z": xyz[:, 2],
+        }
+    )
+    if roi_values is not None:
+        v = roi_values[sel]
+        targets.insert(1, "roi", [roi_names.get(int(x), f"{roi}{int(x)}") for x in v])
+    ids = np.array([f"nsd{int(v):05d}" for v in stim_73k])
+    meta: dict[str, Any] = {
+        "source": str(root),
+        "subject": subj,
+        "sessions": sessions,
+        "kind": "fmri",
+        "unit": "z" if zscore else "% signal change",
+        "trial_counts": {"min": int(counts.min()), "max": int(counts.max())},
+        "exclusions": exclusions.as_meta(),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NeuroalignWarning)  # fewer reps for some: in trial_counts
+        resp = Responses(
+            stimulus_ids=ids,
+            data=data,
+            repetitions=arr if keep_repetitions else None,
+            targets=targets,
+            name=f"nsd-{subj}-{roi or 'brain'}",
+            meta=meta,
+        )
+    info = root / "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
+    metadata = pd.DataFrame({"nsd_id": stim_73k})
+    if info.exists():
+        table = pd.read_csv(info)
+        cols = [c for c in ("cocoId", "cocoSplit", "shared1000") if c in table]
+        if cols:
+            metadata = metadata.join(table[cols].iloc[stim_73k - 1].reset_index(drop=True))
+    stimuli = StimulusSet(ids=ids, texts=list(ids), metadata=metadata, name="nsd")
+    return stimuli, resp
