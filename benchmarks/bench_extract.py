@@ -11,6 +11,7 @@
    fresh process: the peak follows the budget, not the number of stimuli.
 
     python benchmarks/bench_extract.py [--n-images 512] [--device cpu] [--skip-memory]
+        [--skip-throughput] [--memory-sizes 256,1024] [--budgets 512MB,2GB]
 """
 
 from __future__ import annotations
@@ -165,16 +166,18 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--memory-sizes", default="256,1024")
     ap.add_argument("--memory-side", type=int, default=224)
+    ap.add_argument("--budgets", default="512MB,2GB")
+    ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
     import torch
 
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    bench_throughput(args.n_images, args.device)
-    bench_thingsvision()
+    if not args.skip_throughput:
+        bench_throughput(args.n_images, args.device)
+        bench_thingsvision()
     if not args.skip_memory:
-        bench_memory(
-            [int(s) for s in args.memory_sizes.split(",")], ["512MB", "2GB"], args.memory_side
-        )
+        sizes = [int(s) for s in args.memory_sizes.split(",")]
+        bench_memory(sizes, args.budgets.split(","), args.memory_side)
     print(f"this process peak RSS {peak_rss_gb():.2f} GB")
 
 
