@@ -135,8 +135,10 @@ with tempfile.TemporaryDirectory() as d:
                    cache=d, memory_budget=budget, batch_size=32, quiet=True)
     sec = time.perf_counter() - t0
     total = sum(acts[k].nbytes for k in acts.layer_names)
-print(json.dumps({"layers": len(acts), "features_gb": total / 1e9, "sec": sec,
-                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+# VmHWM is this process's own peak (ru_maxrss would carry the parent's peak over fork + exec)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
+peak = int(hwm[0].split()[1]) / 1e6 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+print(json.dumps({"layers": len(acts), "features_gb": total / 1e9, "sec": sec, "peak_rss_gb": peak}))
 """
 
 
