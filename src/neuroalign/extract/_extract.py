@@ -159,7 +159,8 @@ def extract(
         ``~/.cache/neuroalign/features``). Layers already there are read, not recomputed; an
         interrupted run resumes from its last complete chunk; results are memory-mapped.
     memory_budget : int or str
-        Bytes of reduced features held in memory at once (``"2GB"``); sets the chunk size.
+        Bytes of reduced features held in memory at once (``"2GB"``); sets the chunk size with
+        ``cache``. The model and one batch's forward pass come on top of it.
     num_workers : int, optional
         DataLoader processes decoding image files (default: up to 4 for files, 0 in memory).
     amp : {"bf16", "fp16"}, optional
