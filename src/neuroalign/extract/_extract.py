@@ -448,12 +448,21 @@ def _run(
             _check_calls(capture, opts["preset"])
             a = b
 
-    def take() -> dict[str, np.ndarray]:
-        out = {}
+    buffers: dict[str, np.ndarray] = {}
+
+    def drain(pos: int, capacity: int) -> None:
+        """Copy the reduced outputs of the last batch into each layer's buffer at row ``pos``.
+        A buffer is allocated once per layer (``capacity`` rows) and reused for every chunk: no
+        per-chunk concatenation, and no churn of large allocations that fragments the heap."""
         for nm in capture.names:
             pieces, capture.out[nm] = capture.out[nm], []
-            out[nm] = torch.cat(pieces).cpu().numpy().astype(np.float32, copy=False)
-        return out
+            at = pos
+            for piece in pieces:
+                arr = piece.cpu().numpy()
+                if nm not in buffers:
+                    buffers[nm] = np.empty((capacity, arr.shape[1]), dtype=np.float32)
+                buffers[nm][at : at + len(arr)] = arr
+                at += len(arr)
 
     # reducers that learn from the data (ipca): a first pass over every stimulus fits them
     fit = getattr(capture.reducer, "fit", None)
@@ -478,33 +487,32 @@ def _run(
         chunk_size = n
     elif chunk_size is None:
         run_batch(*next(_inputs(loaded, stimuli, np.arange(1), {**opts, "batch_size": 1}))[1:])
-        per_stim = sum(4 * int(np.prod(v.shape[1:])) for v in take().values())
+        per_stim = sum(4 * int(np.prod(v[0].shape[1:])) for v in capture.out.values() if v)
+        capture.out = {nm: [] for nm in capture.names}
         b = opts["batch_size"]
         chunk_size = min(n, max(b, opts["budget"] // max(1, per_stim) // b * b))
     n_chunks = -(-n // chunk_size)
     todo_chunks = [c for c in range(n_chunks) if c not in done]
     n_rows = sum(min(n, (c + 1) * chunk_size) - c * chunk_size for c in todo_chunks)
-    in_memory: dict[str, list[np.ndarray]] = {nm: [] for nm in capture.names}
     bar = track(range(n_rows), n_rows, f"extract {loaded.model_id}", opts["quiet"])
     progress = iter(bar)
     for c in todo_chunks:
         rows = np.arange(c * chunk_size, min(n, (c + 1) * chunk_size))
+        pos = 0
         for sel, x, pool in _inputs(loaded, stimuli, rows, opts):
             run_batch(x, pool)
+            drain(pos, chunk_size)
+            pos += len(sel)
             for _ in sel:
                 next(progress, None)
-        block = take()
-        for nm, arr in block.items():
-            if stored:
-                entries[nm].write_chunk(c, chunk_size, arr)
-            else:
-                in_memory[nm].append(arr)
-        del block
+        if stored:
+            for nm in capture.names:
+                entries[nm].write_chunk(c, chunk_size, buffers[nm][: len(rows)])
     for _ in progress:  # close the bar
         pass
     if stored:
         return {nm: True for nm in capture.names}
-    return {nm: np.concatenate(v) if len(v) > 1 else v[0] for nm, v in in_memory.items() if v}
+    return {nm: buffers[nm] for nm in capture.names if nm in buffers}
 
 
 def _batch_len(x: Any) -> int:
