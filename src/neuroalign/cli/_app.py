@@ -36,10 +36,10 @@ def _fail(exc: BaseException) -> None:
 
 def _write_table(table: Any, path: Path) -> None:
     """Write a DataFrame as CSV atomically (temporary file, then rename)."""
+    from ..core._io import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 @app.command()

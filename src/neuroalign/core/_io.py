@@ -1,8 +1,11 @@
-"""Saving and loading containers as ``.npz`` files (no pickle; writes are atomic)."""
+"""Saving and loading containers as ``.npz`` files (no pickle; writes are atomic), and the one
+atomic-write and file-checksum helpers every layer uses."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +22,48 @@ _LAYER = "layer:"
 _TARGET = "target:"
 
 
+def atomic_write(path: str | Path, write: Callable[[Path], Any], durable: bool = False) -> Path:
+    """Create ``path`` through ``write(tmp)`` on a hidden temporary sibling, then rename it into
+    place (atomic on POSIX): readers see the old file or the whole new one, never a part.
+    ``durable`` flushes the file to disk before the rename (for data a crash must not lose)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, durable: bool = False) -> Path:
+    """:func:`atomic_write` of a UTF-8 text."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    return path
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez adds no second suffix
+            np.savez(f, **arrays)
+
+    return atomic_write(path, write)
 
 
 def _open(path: str | Path, kind: str) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..core._io import atomic_write_text, sha256_file
 from ..core._validation import require
 from ..core.exceptions import ConfigurationError, ValidationError, close_matches
 
@@ -275,22 +276,8 @@ def _check_terms(ds: RemoteDataset, folder: Path, accept_terms: bool) -> None:
             f"recorded in {str(marker)!r} and asked only once."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(marker, digest)
+    atomic_write_text(marker, digest)
     logger.info("terms of %s accepted (recorded in %s)", ds.name, marker)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _ResumableDownloader:
@@ -386,7 +373,7 @@ def fetch_dataset(
         target = folder / f.path
         target.parent.mkdir(parents=True, exist_ok=True)
         known = f.sha256 or recorded.get(f.path)
-        if target.exists() and known is not None and _sha256(target) != known:
+        if target.exists() and known is not None and sha256_file(target) != known:
             raise ValidationError(
                 f"{str(target)!r} does not match its recorded SHA-256 ({known[:12]}...); the file "
                 "is corrupt or was changed. Delete it and fetch again."
@@ -416,12 +403,12 @@ def fetch_dataset(
                 f"to resume from {part.name}."
             ) from err
         if known is None:
-            recorded[f.path] = _sha256(target)
+            recorded[f.path] = sha256_file(target)
             logger.warning(
                 "%s has no published checksum; recorded sha256 %s in %s",
                 f.path,
                 recorded[f.path],
                 sums_path,
             )
-            _atomic_write_text(sums_path, json.dumps(recorded, indent=1, sort_keys=True))
+            atomic_write_text(sums_path, json.dumps(recorded, indent=1, sort_keys=True))
     return folder

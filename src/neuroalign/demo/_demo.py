@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..compare import bootstrap_rsa, compute_rdms
 from ..core import RDMs, system_info
+from ..core._io import atomic_write
 from ..data import compute_noise_ceiling, load_kriegeskorte92, make_responses, make_shape_images
 from ..encode import sweep_layers
 from ..extract import LoadedModel, extract, load_model
@@ -219,10 +220,9 @@ def run_demo(
     try:
         import pyarrow  # noqa: F401
 
-        files["parquet"] = out / "results.parquet"
-        tmp = files["parquet"].with_name("results.parquet.tmp")
-        table.to_parquet(tmp, index=False)
-        tmp.replace(files["parquet"])
+        files["parquet"] = atomic_write(
+            out / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False)
+        )
     except ImportError:
         pass
     sweep = syn["sweep"]
@@ -346,6 +346,4 @@ def run_demo(
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core._io import atomic_write, atomic_write_text, sha256_file
 from ..core.exceptions import NeuroalignWarning
 
 __all__ = ["LayerEntry", "default_cache_dir", "entry_key", "module_fingerprint"]
@@ -57,24 +58,19 @@ def entry_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-
-
 def _atomic_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    _fsync_replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True), durable=True)
+
+
+class _HashingWriter:
+    """A binary file that hashes what is written to it (so a chunk is not read back to hash)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
 
 
 class LayerEntry:
@@ -108,7 +104,7 @@ class LayerEntry:
         if not final:
             return False
         path = self.dir / final["file"]
-        ok = path.is_file() and (not verify or _sha256_file(path) == final["sha256"])
+        ok = path.is_file() and (not verify or sha256_file(path) == final["sha256"])
         if not ok:
             warnings.warn(
                 f"cached features {str(path)!r} are missing or do not match their checksum; they "
@@ -128,7 +124,7 @@ class LayerEntry:
         good: set[int] = set()
         for k, rec in list(self.manifest["chunks"].items()):
             path = self.dir / rec["file"]
-            if path.is_file() and _sha256_file(path) == rec["sha256"]:
+            if path.is_file() and sha256_file(path) == rec["sha256"]:
                 good.add(int(k))
             else:
                 warnings.warn(
@@ -144,13 +140,18 @@ class LayerEntry:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest["chunk_size"] = chunk_size
         name = f"chunk-{index:05d}.npy"
-        tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(rows, dtype=np.float32), allow_pickle=False)
-        _fsync_replace(tmp, self.dir / name)
+        digest = []
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                sink = _HashingWriter(f)
+                np.save(sink, np.ascontiguousarray(rows, dtype=np.float32), allow_pickle=False)  # type: ignore[arg-type]
+                digest.append(sink.sha.hexdigest())
+
+        atomic_write(self.dir / name, write, durable=True)
         self.manifest["chunks"][str(index)] = {
             "file": name,
-            "sha256": _sha256_file(self.dir / name),
+            "sha256": digest[0],
             "rows": [index * chunk_size, index * chunk_size + len(rows)],
         }
         _atomic_json(self.manifest_path, self.manifest)
@@ -159,20 +160,19 @@ class LayerEntry:
         """Join the chunks into ``features.npy`` (streamed, one chunk in memory) and drop them."""
         chunks = sorted(self.manifest["chunks"].items(), key=lambda kv: int(kv[0]))
         first = np.load(self.dir / chunks[0][1]["file"], mmap_mode="r")
-        tmp = self.dir / f".features.npy.{os.getpid()}.tmp"
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.float32, shape=(self.n_stimuli, first.shape[1])
-        )
-        for _, rec in chunks:
-            a, b = rec["rows"]
-            out[a:b] = np.load(self.dir / rec["file"], mmap_mode="r")
-        out.flush()
-        del out
-        _fsync_replace(tmp, self.dir / "features.npy")
-        self.manifest["final"] = {
-            "file": "features.npy",
-            "sha256": _sha256_file(self.dir / "features.npy"),
-        }
+
+        def write(tmp: Path) -> None:
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.float32, shape=(self.n_stimuli, first.shape[1])
+            )
+            for _, rec in chunks:
+                a, b = rec["rows"]
+                out[a:b] = np.load(self.dir / rec["file"], mmap_mode="r")
+            out.flush()
+            del out
+
+        final = atomic_write(self.dir / "features.npy", write, durable=True)
+        self.manifest["final"] = {"file": "features.npy", "sha256": sha256_file(final)}
         _atomic_json(self.manifest_path, self.manifest)
         for _, rec in chunks:
             (self.dir / rec["file"]).unlink(missing_ok=True)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..core._io import atomic_write_text
+
 __all__ = ["ReportSection", "write_report"]
 
 _CSS = """
@@ -95,7 +97,4 @@ def write_report(
             + "</pre>"
         )
     parts.append("</body></html>")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, "\n".join(parts))

@@ -163,9 +163,6 @@ def plot_rdms(
 
 def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
     """Save a figure as PNG atomically (write to a temporary file, then rename)."""
-    from pathlib import Path
+    from ..core._io import atomic_write
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, dpi=dpi, format="png")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
