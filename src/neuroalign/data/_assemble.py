@@ -221,3 +221,21 @@ def finite_targets(trials: np.ndarray, exclusions: Exclusions, what: str = "voxe
     exclusions.add(what, int(all_bad.sum()), "NaN or inf in every trial", np.flatnonzero(all_bad))
     exclusions.add(what, int(some_bad.sum()), "NaN or inf in some trials", np.flatnonzero(some_bad))
     return ~(all_bad | some_bad)
+
+
+def voxel_table(mask: np.ndarray, affine: np.ndarray) -> pd.DataFrame:
+    """One row per voxel selected by a boolean 3-D ``mask``, in C order (the order of
+    ``data[mask]`` and of nilearn's maskers): voxel indices ``i, j, k`` and scanner
+    coordinates ``x, y, z`` in mm from the image ``affine``."""
+    ijk = np.argwhere(mask)
+    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
+    return pd.DataFrame(
+        {
+            "i": ijk[:, 0],
+            "j": ijk[:, 1],
+            "k": ijk[:, 2],
+            "x": xyz[:, 0],
+            "y": xyz[:, 1],
+            "z": xyz[:, 2],
+        }
+    )

@@ -20,7 +20,7 @@ import pandas as pd
 from ..core import Responses, StimulusSet
 from ..core._validation import check_choice, require
 from ..core.exceptions import NeuroalignWarning
-from ._assemble import trials_to_responses
+from ._assemble import trials_to_responses, voxel_table
 
 __all__ = [
     "EEGLAB_CITATION",
@@ -166,18 +166,7 @@ def load_haxby2001_slice() -> Haxby2001Slice:
     z = _load_npz("haxby2001_slice.npz")
     names = z["label_names"].astype(str)
     mask, affine = z["mask"].astype(bool), z["affine"]
-    ijk = np.argwhere(mask)
-    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
-    voxels = pd.DataFrame(
-        {
-            "i": ijk[:, 0],
-            "j": ijk[:, 1],
-            "k": ijk[:, 2],
-            "x": xyz[:, 0],
-            "y": xyz[:, 1],
-            "z": xyz[:, 2],
-        }
-    )
+    voxels = voxel_table(mask, affine)
     return Haxby2001Slice(
         bold=z["bold"].astype(np.float32),
         labels=names[z["labels"].astype(int)],

@@ -27,6 +27,7 @@ from ._assemble import (
     finite_targets,
     stimulus_set_for,
     trials_to_responses,
+    voxel_table,
 )
 
 __all__ = ["estimate_single_trial_betas", "load_fmri", "load_surface", "read_labels"]
@@ -154,18 +155,7 @@ def _targets_from_mask(
         raise ValidationError(
             f"the mask/atlas selects no voxel of {source!r}; check that it is the right file."
         )
-    ijk = np.argwhere(sel)  # C order, the same as arr[sel] and nilearn's maskers
-    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
-    table = pd.DataFrame(
-        {
-            "i": ijk[:, 0],
-            "j": ijk[:, 1],
-            "k": ijk[:, 2],
-            "x": xyz[:, 0],
-            "y": xyz[:, 1],
-            "z": xyz[:, 2],
-        }
-    )
+    table = voxel_table(sel, affine)
     if roi is not None:
         values = roi[sel]
         names = _atlas_names(np.unique(values), atlas_labels)

@@ -30,7 +30,7 @@ import pandas as pd
 from ..core import Responses, StimulusSet
 from ..core._validation import require
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ShapeError, ValidationError
-from ._assemble import Exclusions, check_file
+from ._assemble import Exclusions, check_file, voxel_table
 
 __all__ = ["load_nsd", "nsd_trial_ids"]
 
@@ -277,20 +277,8 @@ def load_nsd(
         raise ValidationError(
             f"{int((~finite).sum())} voxel(s) of {subj} have NaN betas; restrict the brain mask."
         )
-    ijk = np.argwhere(sel)
-    affine = mask_img.affine
-    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
-    targets = pd.DataFrame(
-        {
-            "subject": subj,
-            "i": ijk[:, 0],
-            "j": ijk[:, 1],
-            "k": ijk[:, 2],
-            "x": xyz[:, 0],
-            "y": xyz[:, 1],
-            "z": xyz[:, 2],
-        }
-    )
+    targets = voxel_table(sel, mask_img.affine)
+    targets.insert(0, "subject", subj)
     if roi_values is not None:
         v = roi_values[sel]
         targets.insert(1, "roi", [roi_names.get(int(x), f"{roi}{int(x)}") for x in v])
