@@ -102,17 +102,13 @@ def _token(position: int, name: str) -> Reducer:
         x = _batch_first(x)
         pool = _pooling_for(x)
         if position == -1 and pool is not None:  # text: the last token of each stimulus
+            import torch
+
             last = pool[1].to(x.device)
-            return x[torch_arange(x.shape[0], x.device), last]
+            return x[torch.arange(x.shape[0], device=x.device), last]
         return x[:, position]
 
     return run
-
-
-def torch_arange(n: int, device: Any) -> Any:
-    import torch
-
-    return torch.arange(n, device=device)
 
 
 @register(REDUCERS)
