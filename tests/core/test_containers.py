@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuroalign import Activations, RDMs, Responses, Score, StimulusSet, align
+from neuroalign import Activations, RDMs, Responses, StimulusSet, align
 from neuroalign.core.exceptions import (
     LayerNotFoundError,
     NeuroalignWarning,
@@ -138,16 +138,6 @@ def test_rdms_square_condensed_roundtrip_and_select():
     np.testing.assert_allclose(sub.square()[0], squareform(vec)[np.ix_([5, 0, 2], [5, 0, 2])])
     with pytest.raises(ShapeError, match="need 15"):
         RDMs(np.ones(14), list("abcdef"))
-
-
-def test_score_row_and_validation():
-    s = Score(0.25, "pearson", values=np.array([0.2, 0.3]), ceiling=0.5, ci=(0.1, 0.4), layer="l")
-    row = s.to_row()
-    assert row["normalized"] == pytest.approx(0.5)
-    assert row["n_targets"] == 2
-    with pytest.raises(ValidationError, match="low <= high"):
-        Score(0.1, "r", ci=(0.3, 0.2))
-    assert np.isnan(Score(0.1, "r").normalized)
 
 
 def test_to_xarray_and_pandas_roundtrip():

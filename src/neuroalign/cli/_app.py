@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
 from ._data import data_app
@@ -30,7 +31,9 @@ out = Console(soft_wrap=True)
 
 
 def _fail(exc: BaseException) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    """One line on stderr (user text escaped: a path with ``[`` is not rich markup), exit code 1."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(code=1)
 
 

@@ -13,22 +13,26 @@ from ._io import load_activations, load_responses, save_activations, save_respon
 from ._multiple import fdr_correction
 from ._rdms import RDMs
 from ._responses import Responses
-from ._score import Score
+from ._result import COLUMNS, Result, concat_results, load_result, make_table
 from ._stimuli import StimulusSet
 
 __all__ = [
+    "COLUMNS",
     "Activations",
     "Backend",
     "RDMs",
     "Responses",
-    "Score",
+    "Result",
     "StimulusSet",
     "align",
+    "concat_results",
     "exceptions",
     "fdr_correction",
     "get_backend",
     "load_activations",
     "load_responses",
+    "load_result",
+    "make_table",
     "metrics",
     "save_activations",
     "save_responses",

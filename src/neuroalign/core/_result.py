@@ -1,0 +1,362 @@
+"""One result object and one tidy schema for every analysis (encode, compare, decode, explain, bench).
+
+Every analysis returns a :class:`Result`: a tidy long table with the fixed columns of
+:data:`COLUMNS` (one row per model × layer × roi/target × subject × time × quantity), plus named
+arrays that do not fit a table (bootstrap samples, per-target maps, confusion matrices) and the
+parameters that produced it. Tables of different analyses concatenate without renaming
+(:func:`concat_results`); a leaderboard is a pivot of them.
+
+Vocabulary (one word, one meaning, everywhere):
+
+- *target*: one voxel / vertex / channel / unit / neuron; *roi*: a named group of targets;
+- *metric*: an RDM distance (``correlation``, ``euclidean`` ...);
+- *method*: how two things are compared or estimated (``spearman`` RSA, ``cka``, ``ridge``, ``lda`` ...);
+- *scoring*: a prediction score (``pearson``, ``r2``, ``accuracy``, ``roc_auc``, ``top5`` ...);
+- *statistic*: what ``value`` is within its analysis (``score``, ``ceiling_normalized``, ``cv_score``,
+  ``similarity``, ``selectivity`` ...), so that one table holds several quantities in long form.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._io import atomic_write
+from .exceptions import ValidationError
+
+__all__ = ["COLUMNS", "Result", "concat_results", "load_result", "make_table"]
+
+#: The fixed columns of every result table, in order, with their dtype kind and meaning.
+#: ``str`` columns hold ``""`` when they do not apply (never NaN, so groupby keeps the rows);
+#: ``float`` columns hold NaN when they do not apply; ``int`` columns hold -1.
+COLUMNS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "analysis": (
+            "str",
+            "encoding | rsa | cka | shape | decoding | retrieval | explain | bench ...",
+        ),
+        "model": ("str", "model id (``<source>:<name>``) or a user label"),
+        "layer": ("str", "layer (native module name) or model RDM name"),
+        "benchmark": ("str", "benchmark id ``<Dataset><Year>.<roi>-<metric>`` when run by bench"),
+        "roi": ("str", "a named group of targets (``all`` when there is one group)"),
+        "target": ("str", "one voxel/channel/unit/neuron id; empty for ROI-level rows"),
+        "subject": ("str", "subject id; empty when pooled over subjects"),
+        "time": ("float", "time (s) of a time-resolved value; NaN otherwise"),
+        "train_time": ("float", "training time (s) in temporal generalisation; NaN otherwise"),
+        "statistic": (
+            "str",
+            "what ``value`` is within the analysis (score, ceiling_normalized, ...)",
+        ),
+        "scoring": (
+            "str",
+            "prediction score: pearson, r2, accuracy, balanced_accuracy, roc_auc, topk ...",
+        ),
+        "method": ("str", "comparison/estimator: spearman, kendall_tau_a, cka, ridge, lda, ..."),
+        "metric": ("str", "RDM distance: correlation, euclidean, ..."),
+        "aggregate": ("str", "how targets were summarised: mean | median | none (one target)"),
+        "split": ("str", "where the value was measured: test | cv | train | all"),
+        "value": ("float", "the number"),
+        "ci_low": ("float", "lower end of the confidence interval (NaN when none)"),
+        "ci_high": ("float", "upper end of the confidence interval (NaN when none)"),
+        "se": ("float", "standard error: the SD of the bootstrap distribution of ``value``"),
+        "p_value": ("float", "p-value of the test named in ``params`` (NaN when none)"),
+        "ceiling_low": ("float", "lower noise ceiling (NaN when none)"),
+        "ceiling_high": ("float", "upper noise ceiling; the ceiling when there is one estimate"),
+        "chance": ("float", "chance level of ``value`` (decoding, retrieval); NaN when none"),
+        "n": (
+            "int",
+            "how many items ``value`` summarises (targets, subjects, test trials); -1 unknown",
+        ),
+        "resampled": ("str", "what the interval resampled: stimuli | subjects | both | none"),
+    }
+)
+
+_FILL = {"str": "", "float": np.nan, "int": -1}
+_NPZ_VERSION = 1
+
+
+def _coerce(col: pd.Series, kind: str, name: str) -> pd.Series:
+    if kind == "str":
+        return col.astype(object).where(col.notna(), "").map(str)
+    try:
+        if kind == "float":
+            return pd.to_numeric(col, errors="raise").astype(np.float64)
+        return pd.to_numeric(col, errors="raise").fillna(-1).astype(np.int64)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(
+            f"result column {name!r} must be {kind}; got values like {col.iloc[:3].tolist()}."
+        ) from err
+
+
+def make_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]], **constants: Any) -> pd.DataFrame:
+    """Build a schema table: fixed columns first (filled when absent), extra columns kept after.
+
+    Parameters
+    ----------
+    rows : DataFrame or iterable of dicts
+        Any subset of :data:`COLUMNS` plus analysis-specific extra columns (e.g. ``alpha``).
+    **constants
+        Columns set to one value on every row (e.g. ``analysis="rsa"``, ``model="m"``).
+
+    Examples
+    --------
+    >>> t = make_table([{"layer": "fc", "value": 0.3}], analysis="rsa", method="spearman")
+    >>> list(t.columns[:4]), t.loc[0, "roi"], t.loc[0, "n"]
+    (['analysis', 'model', 'layer', 'benchmark'], '', np.int64(-1))
+    """
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df = df.reset_index(drop=True)
+    for k, v in constants.items():
+        df[k] = v
+    for name, (kind, _) in COLUMNS.items():
+        df[name] = _FILL[kind] if name not in df else _coerce(df[name], kind, name)
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df[[*COLUMNS, *extra]]
+
+
+def _check_table(table: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(table, pd.DataFrame):
+        raise ValidationError(
+            f"Result.table must be a pandas DataFrame; got {type(table).__name__}."
+        )
+    missing = [c for c in COLUMNS if c not in table]
+    if missing:
+        raise ValidationError(
+            f"Result.table lacks the schema column(s) {missing}; build it with make_table(...)."
+        )
+    return table
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """The result of any analysis: a tidy table, named arrays and the parameters that made them.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns :data:`COLUMNS` (in that order) then analysis-specific extras. Build with
+        :func:`make_table`.
+    kind : str
+        The producing analysis (``"encoding.sweep"``, ``"rsa.bootstrap"``, ``"decoding.over_time"``,
+        ...); :meth:`plot` dispatches on it.
+    arrays : mapping of str to array
+        Named arrays that do not fit a table (bootstrap samples, confusion matrices, per-target
+        maps); read-only.
+    params : mapping
+        JSON-serialisable parameters (for reports, caching and :meth:`save`).
+
+    Examples
+    --------
+    >>> r = Result(make_table([{"layer": "a", "value": 1.0}], analysis="rsa"), kind="rsa.bootstrap")
+    >>> r.table["value"].tolist(), r.to_pandas().shape[0]
+    ([1.0], 1)
+    """
+
+    table: pd.DataFrame
+    kind: str
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_table(self.table)
+        if not isinstance(self.kind, str) or not self.kind:
+            raise ValidationError(f"Result.kind must be a non-empty string; got {self.kind!r}.")
+        arrays = {}
+        for k, v in dict(self.arrays).items():
+            a = np.asarray(v)
+            if a.dtype == object:
+                raise ValidationError(
+                    f"Result array {k!r} has dtype object; give a numeric or str array."
+                )
+            a = a.view()
+            a.setflags(write=False)
+            arrays[str(k)] = a
+        object.__setattr__(self, "arrays", MappingProxyType(arrays))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    # ------------------------------------------------------------------ views
+    def to_pandas(self) -> pd.DataFrame:
+        """A copy of the table."""
+        return self.table.copy()
+
+    def to_xarray(self, dims: Iterable[str] | None = None) -> Any:
+        """The ``value`` column (and intervals) as an ``xarray.Dataset`` indexed by ``dims``.
+
+        ``dims`` defaults to the schema's label columns that vary in this table.
+        """
+        xr = importlib.import_module("xarray")
+        labels = [
+            c
+            for c in (
+                "model",
+                "layer",
+                "benchmark",
+                "roi",
+                "target",
+                "subject",
+                "time",
+                "train_time",
+                "statistic",
+                "scoring",
+                "method",
+                "metric",
+                "aggregate",
+                "split",
+                "analysis",
+            )
+        ]
+        if dims is None:
+            dims = [c for c in labels if self.table[c].nunique(dropna=False) > 1] or ["layer"]
+        dims = list(dims)
+        t = self.table.set_index(dims)
+        if not t.index.is_unique:
+            raise ValidationError(
+                f"to_xarray: rows are not unique over dims {dims}; add the columns that vary."
+            )
+        cols = [
+            c
+            for c in (
+                "value",
+                "ci_low",
+                "ci_high",
+                "se",
+                "ceiling_low",
+                "ceiling_high",
+                "p_value",
+                "chance",
+            )
+            if c in t
+        ]
+        return xr.Dataset.from_dataframe(t[cols])
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """The figure for this kind of result (see ``neuroalign.report.plot_result``)."""
+        # report sits above core; it is reached by name so that core never imports it.
+        return importlib.import_module("neuroalign.report").plot_result(self, ax=ax, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Result(kind={self.kind!r}, rows={len(self.table)}, arrays={list(self.arrays)})"
+
+    # ------------------------------------------------------------------ io
+    def save(self, path: str | Path) -> Path:
+        """Write to one ``.npz`` (no pickle; atomic): table columns, arrays, kind and params."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = (
+                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            )
+        payload: dict[str, Any] = {}
+        dtypes = {}
+        for c in self.table.columns:
+            col = self.table[c]
+            if col.dtype.kind in "biuf":
+                payload[f"table/{c}"] = col.to_numpy()
+                dtypes[c] = str(col.dtype)
+            elif col.dtype.kind == "M":
+                payload[f"table/{c}"] = col.astype("datetime64[ns]").to_numpy()
+                dtypes[c] = "datetime64[ns]"
+            else:
+                payload[f"table/{c}"] = np.array(
+                    [("" if v is None else str(v)) for v in col], dtype=str
+                )
+                dtypes[c] = "str"
+        for k, v in self.arrays.items():
+            payload[f"arrays/{k}"] = np.asarray(v)
+        try:
+            params = json.dumps(dict(self.params), default=_jsonable, allow_nan=True)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"Result.params must be JSON-serialisable: {err}") from err
+        meta = {
+            "version": _NPZ_VERSION,
+            "kind": self.kind,
+            "columns": list(self.table.columns),
+            "dtypes": dtypes,
+            "params": json.loads(params),
+        }
+        payload["__meta__"] = np.array(json.dumps(meta))
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **payload)
+
+        return atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Result:
+        """Read a file written by :meth:`save`."""
+        return load_result(path)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (set, frozenset, tuple)):
+        return list(v)
+    return repr(v)
+
+
+def load_result(path: str | Path) -> Result:
+    """Read a :class:`Result` saved with :meth:`Result.save`.
+
+    Raises
+    ------
+    ValidationError
+        When the file is not a neuroalign result (names what it holds instead).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError(f"result file {str(path)!r} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = list(z.files)
+            if "__meta__" not in files:
+                raise ValidationError(
+                    f"{str(path)!r} is not a neuroalign result file (it holds {files[:6]}); "
+                    "results are written by Result.save()."
+                )
+            meta = json.loads(str(z["__meta__"]))
+            table = {}
+            for c in meta["columns"]:
+                a = z[f"table/{c}"]
+                table[c] = a.astype(object) if meta["dtypes"][c] == "str" else a
+            arrays = {k[len("arrays/") :]: z[k] for k in files if k.startswith("arrays/")}
+    except ValidationError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, EOFError, KeyError, ValueError ...
+        raise ValidationError(
+            f"cannot read result file {str(path)!r}: {type(err).__name__}: {err or 'truncated or corrupt'}."
+        ) from err
+    df = pd.DataFrame(table, columns=meta["columns"])
+    for c, d in meta["dtypes"].items():
+        if d == "str":
+            df[c] = df[c].astype(object).map(str)
+    return Result(df, meta["kind"], arrays, meta.get("params", {}))
+
+
+def concat_results(results: Iterable[Result | pd.DataFrame], kind: str = "combined") -> Result:
+    """Stack the tables of several results (any analyses) into one result; arrays are dropped.
+
+    Examples
+    --------
+    >>> a = Result(make_table([{"value": 1.0}], analysis="rsa"), "rsa.bootstrap")
+    >>> b = Result(make_table([{"value": 2.0, "alpha": 10.0}], analysis="encoding"), "encoding.sweep")
+    >>> t = concat_results([a, b]).table
+    >>> t["analysis"].tolist(), bool(np.isnan(t.loc[0, "alpha"]))
+    (['rsa', 'encoding'], True)
+    """
+    tables = [r.table if isinstance(r, Result) else make_table(r) for r in results]
+    if not tables:
+        raise ValidationError("concat_results needs at least one result.")
+    return Result(make_table(pd.concat(tables, ignore_index=True)), kind)
