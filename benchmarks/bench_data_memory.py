@@ -34,7 +34,7 @@ mode, root, out, keep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1
 t0 = time.perf_counter()
 if mode == "lazy":
     from neuroalign.data import load_nsd
-    stim, resp = load_nsd(root, 1, roi=None, keep_repetitions=keep, out=None if out == "-" else out)
+    stim, resp = load_nsd(root, 1, atlas=None, keep_repetitions=keep, out=None if out == "-" else out)
     shape = resp.repetitions.shape if keep else resp.data.shape
 else:
     import glob, nibabel as nib

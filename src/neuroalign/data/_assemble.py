@@ -11,6 +11,7 @@ and whatever was left out (NaN voxels, unmatched events, ...) is written to
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,11 +22,55 @@ import pandas as pd
 
 from ..core import Responses, StimulusSet
 from ..core._ids import describe_mismatch
-from ..core.exceptions import NeuroalignWarning, StimulusMismatchError, ValidationError
+from ..core.exceptions import (
+    ConfigurationError,
+    NeuroalignWarning,
+    StimulusMismatchError,
+    ValidationError,
+)
 
-__all__ = ["Exclusions", "check_file", "group_trials", "stimulus_set_for", "trials_to_responses"]
+__all__ = [
+    "UNSET",
+    "Exclusions",
+    "check_file",
+    "check_output",
+    "group_trials",
+    "renamed_argument",
+    "stimulus_set_for",
+    "trials_to_responses",
+]
 
 logger = logging.getLogger("neuroalign.data")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()  # default of a renamed keyword: tells "not passed" from any value
+
+
+def renamed_argument(
+    func: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any, why: str
+) -> Any:
+    """The value of an argument renamed from ``old`` to ``new``.
+
+    The old keyword keeps working for now with a :class:`FutureWarning` saying what to write;
+    passing both raises :class:`ConfigurationError`.
+    """
+    if old_value is UNSET:
+        return new_value
+    if new_value is not new_default:
+        raise ConfigurationError(
+            f"{func}() got both {new}= and its old name {old}=; pass only {new}= ({why})."
+        )
+    warnings.warn(
+        f"{func}({old}=...) is deprecated and will be removed; write {new}= instead ({why}).",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 class Exclusions:
@@ -54,13 +99,50 @@ class Exclusions:
 
 
 def check_file(path: str | Path, what: str, suffixes: Sequence[str] | None = None) -> Path:
-    """Return ``path`` as a Path after checking that it exists (and has an expected suffix)."""
+    """Return ``path`` as a Path after checking that it is an existing, readable file (with an
+    expected suffix); each failure is a :class:`ValidationError` naming ``what`` and the path."""
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as err:  # e.g. a parent folder without search permission
+        raise ValidationError(
+            f"{what} {str(p)!r} cannot be accessed ({err.strerror or err}); check the permissions "
+            "of its folders."
+        ) from err
+    if not exists:
         raise ValidationError(f"{what} {str(p)!r} does not exist; check the path.")
+    if is_dir:
+        raise ValidationError(f"{what} {str(p)!r} is a folder; a file is needed here.")
     if suffixes is not None and not any(p.name.lower().endswith(s) for s in suffixes):
         raise ValidationError(
             f"{what} {str(p)!r} has an unsupported extension; expected one of {list(suffixes)}."
+        )
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as err:
+        raise ValidationError(
+            f"{what} {str(p)!r} cannot be read ({err.strerror or err}); check its permissions."
+        ) from err
+    return p
+
+
+def check_output(path: str | Path, what: str, suffix: str | None = None) -> Path:
+    """Check, before any work, that ``path`` can be written: its folder exists and is writable
+    (and it ends with ``suffix``)."""
+    p = Path(path).expanduser()
+    if suffix is not None and not p.name.lower().endswith(suffix):
+        raise ValidationError(f"{what} {str(p)!r} must end with {suffix!r}.")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist; create it first."
+        )
+    if p.is_dir():
+        raise ValidationError(f"{what} {str(p)!r} is a folder; give a file path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} is not writable; choose another."
         )
     return p
 

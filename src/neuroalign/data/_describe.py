@@ -61,7 +61,7 @@ def describe_data(path: str | Path) -> dict[str, Any]:
             n_volumes=int(img.shape[3]) if len(img.shape) == 4 else 1,
             voxel_size=[float(z) for z in img.header.get_zooms()[:3]],
             dtype=str(img.get_data_dtype()),
-            hint="read with load_fmri(path, labels, mask=... or atlas=...)",
+            hint="read with load_fmri(path, stimulus_ids, mask=... or atlas=...)",
         )
         return info
     if name.endswith(".gii"):
@@ -123,7 +123,7 @@ def _describe_dir(p: Path) -> dict[str, Any]:
             "kind": "nsd",
             "sessions_per_subject": subjects,
             "design": (p / "nsddata/experiments/nsd/nsd_expdesign.mat").exists(),
-            "hint": "read with load_nsd(path, subject, roi=...)",
+            "hint": "read with load_nsd(path, subject, atlas=..., rois=...)",
         }
     if (p / "dataset_description.json").exists():
         subs = sorted(d.name for d in p.glob("sub-*") if d.is_dir())
