@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "UNSET",
     "Exclusions",
     "check_file",
+    "check_image_complete",
     "check_output",
     "group_trials",
     "renamed_argument",
@@ -81,12 +83,18 @@ class Exclusions:
         self.records: list[dict[str, Any]] = []
 
     def add(
-        self, what: str, count: int, reason: str, items: Sequence[Any] | np.ndarray = ()
+        self,
+        what: str,
+        count: int,
+        reason: str,
+        items: Sequence[Any] | np.ndarray = (),
+        keep: int | None = 20,
     ) -> None:
-        """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``."""
+        """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``;
+        the record lists the first ``keep`` items (all of them with ``keep=None``)."""
         if count <= 0:
             return
-        shown = [str(i) for i in list(items)[:20]]
+        shown = [str(i) for i in list(items)[:keep]]
         self.records.append({"what": what, "count": int(count), "reason": reason, "items": shown})
         msg = f"{self.source}: excluded {count} {what} ({reason})" + (
             f"; first: {shown[:5]}" if shown else ""
@@ -125,6 +133,67 @@ def check_file(path: str | Path, what: str, suffixes: Sequence[str] | None = Non
             f"{what} {str(p)!r} cannot be read ({err.strerror or err}); check its permissions."
         ) from err
     return p
+
+
+def _gunzipped_size(path: Path, expected: int) -> tuple[int, bool]:
+    """Uncompressed size of a gzip file and whether its stream ends properly.
+
+    The gzip trailer stores the size modulo 2**32: when it equals ``expected`` the file is taken as
+    complete without reading it; otherwise (a truncated file's last bytes are data, not a trailer)
+    the file is decompressed in 1 MiB blocks to count its bytes (memory stays bounded).
+    """
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() >= 18:
+            f.seek(-4, os.SEEK_END)
+            if int.from_bytes(f.read(4), "little") == expected % 2**32:
+                return expected, True
+        f.seek(0)
+        total, dec, done = 0, zlib.decompressobj(16 + zlib.MAX_WBITS), False
+        try:
+            while block := f.read(1 << 20):
+                while block:
+                    total += len(dec.decompress(block))
+                    if not dec.eof:
+                        break
+                    block, done = dec.unused_data, True  # the next gzip member, if any
+                    dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    if block:
+                        done = False
+        except zlib.error:
+            return total, False
+        return total, done or dec.eof
+
+
+def check_image_complete(img: Any, path: str | Path, what: str) -> None:
+    """Raise :class:`ValidationError` when a NIfTI/MGH file is shorter than its header says.
+
+    nibabel reads headers lazily, so a truncated download loads fine and even reports its full
+    number of volumes; this compares the data the header describes (offset + shape × item size)
+    with the bytes present (for ``.gz``/``.mgz``, the uncompressed stream), before any reading.
+    Other formats are left to their readers.
+    """
+    p = Path(path)
+    name = p.name.lower()
+    if not name.endswith((".nii", ".nii.gz", ".mgh", ".mgz")):
+        return
+    try:  # the proxy's offset is where nibabel reads (a header may say 0 for 352)
+        offset = int(getattr(img.dataobj, "offset", None) or img.header.get_data_offset())
+        item = np.dtype(img.get_data_dtype()).itemsize
+    except (AttributeError, TypeError, ValueError):
+        return
+    expected = offset + int(np.prod(img.shape, dtype=np.int64)) * item
+    if name.endswith((".gz", ".mgz")):
+        size, complete = _gunzipped_size(p, expected)
+    else:
+        size, complete = p.stat().st_size, True
+    if size < expected or not complete:
+        got = f"{size} bytes" + ("" if complete else " before the compressed stream breaks off")
+        raise ValidationError(
+            f"{what} {str(p)!r} is truncated: its header describes an image of shape "
+            f"{tuple(img.shape)} ({expected} bytes of header and data) but the file holds {got}. "
+            "Download or export it again."
+        )
 
 
 def check_output(path: str | Path, what: str, suffix: str | None = None) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 from ..core import Responses
 from ..core._validation import require
 from ..core.exceptions import ValidationError
-from ._assemble import check_file
+from ._assemble import check_file, check_image_complete
 
 __all__ = ["describe_data", "summarize_responses"]
 
@@ -55,6 +55,7 @@ def describe_data(path: str | Path) -> dict[str, Any]:
             img = nib.load(str(p))
         except Exception as err:
             raise ValidationError(f"{str(p)!r} is not a readable NIfTI/MGH file ({err}).") from err
+        check_image_complete(img, p, "volume file")
         info.update(
             kind="volume",
             shape=list(img.shape),
@@ -86,7 +87,9 @@ def describe_data(path: str | Path) -> dict[str, Any]:
         info.update(kind="spikes", **summarize_responses(resp))
         return info
     if name.endswith(".npz"):
-        with np.load(p, allow_pickle=False) as z:
+        from ..core._io import open_npz
+
+        with open_npz(p, "data") as z:
             keys = set(z.files)
         if "data" in keys or "repetitions" in keys:
             from ..core import load_responses
@@ -100,7 +103,13 @@ def describe_data(path: str | Path) -> dict[str, Any]:
         from ._generic import ArraySchema, load_array_file
 
         if name.endswith(".npy"):
-            arr = np.load(p, mmap_mode="r")
+            try:
+                arr = np.load(p, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise ValidationError(
+                    f"{str(p)!r} is not a readable .npy array; it may be truncated or corrupt "
+                    f"({type(err).__name__}: {err})."
+                ) from err
             info.update(kind="array", shape=list(arr.shape), dtype=str(arr.dtype))
             return info
         _, resp = load_array_file(p, ArraySchema())

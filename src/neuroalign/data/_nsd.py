@@ -41,6 +41,7 @@ from ._assemble import (
     UNSET,
     Exclusions,
     check_file,
+    check_image_complete,
     check_output,
     renamed_argument,
     voxel_table,
@@ -110,6 +111,7 @@ def _read_session(path: Path, sel: np.ndarray, n_expected: int) -> np.ndarray:
         else:
             nib = require("nibabel", "neuro", "reading NSD NIfTI betas")
             img = nib.load(str(path))
+            check_image_complete(img, path, "NSD betas")
             if tuple(img.shape[:3]) != tuple(sel.shape):
                 raise ShapeError(
                     f"{str(path)!r} has volumes of shape {img.shape[:3]}; the brain mask / ROI file "
