@@ -193,6 +193,11 @@ def _targets_from_mask(
         if spec is None:
             continue
         m_img, m_name = _load_img(spec, what)
+        if len(m_img.shape) not in (3, 4) or (len(m_img.shape) == 4 and m_img.shape[3] != 1):
+            raise ShapeError(
+                f"{what} {m_name!r} must be one 3-D volume; got shape {tuple(m_img.shape)} (a "
+                f"{len(m_img.shape)}-D image). Pass the {what} file, not the data."
+            )
         if tuple(m_img.shape[:3]) != tuple(img_shape):
             raise ShapeError(
                 f"{what} {m_name!r} has shape {tuple(m_img.shape)} but {source!r} has volumes of "
