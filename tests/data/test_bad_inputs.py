@@ -265,3 +265,19 @@ def test_unreadable_files_are_clear_errors(tmp_path, monkeypatch, what):
                 call()
     finally:
         os.chmod(target, 0o644)
+
+
+def test_truncated_mgh_surface_and_junk_gifti(tmp_path):
+    from neuroalign.data import load_surface
+
+    vals = np.random.default_rng(2).normal(size=(12, 1, 1, len(TRIALS))).astype(np.float32)
+    nib.save(nib.MGHImage(vals, np.eye(4)), tmp_path / "lh.mgz")
+    raw = (tmp_path / "lh.mgz").read_bytes()
+    (tmp_path / "cut.mgz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValidationError, match=r"cut\.mgz.*(truncated|corrupt)"):
+        load_surface({"lh": tmp_path / "cut.mgz"}, TRIALS)
+    _, resp = load_surface({"lh": tmp_path / "lh.mgz"}, TRIALS)
+    np.testing.assert_allclose(resp.repetitions[0, 0], vals[:, 0, 0, 0], rtol=1e-6)
+    (tmp_path / "junk.gii").write_text("<not gifti")
+    with pytest.raises(ValidationError, match=r"junk\.gii.*not a readable GIFTI"):
+        describe_data(tmp_path / "junk.gii")

@@ -67,7 +67,12 @@ def describe_data(path: str | Path) -> dict[str, Any]:
         return info
     if name.endswith(".gii"):
         nib = require("nibabel", "neuro", "describing GIFTI files")
-        img = nib.load(str(p))
+        try:
+            img = nib.load(str(p))
+        except Exception as err:  # nibabel's XML parser raises several types
+            raise ValidationError(
+                f"{str(p)!r} is not a readable GIFTI file ({type(err).__name__}: {err})."
+            ) from err
         info.update(
             kind="surface",
             n_arrays=len(img.darrays),

@@ -372,6 +372,7 @@ def _read_surface(path: Any) -> tuple[np.ndarray, str]:
         raise ValidationError(
             f"surface file {str(p)!r} could not be read ({err}); it may be truncated or corrupt."
         ) from err
+    check_image_complete(im, p, "surface file")
     if p.name.endswith(".gii"):
         arrays = [np.asarray(d.data, dtype=np.float32).ravel() for d in im.darrays]
         if not arrays:
