@@ -70,3 +70,13 @@ def test_data_info_errors_are_one_escaped_line(tmp_path):
     assert "junk.gii" in line
     res = runner.invoke(app, ["data", "info", str(odd / "b.nii")])
     assert res.exit_code == 0 and f"path: {odd / 'b.nii'}" in res.stdout  # [red] printed as is
+
+
+def test_data_fetch_into_a_file_is_one_line_before_downloading(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    res = runner.invoke(
+        app, ["data", "fetch", "things-eeg2", "--data-dir", str(tmp_path / "afile" / "sub")]
+    )
+    line = _one_line_error(res)  # was: a NotADirectoryError traceback
+    assert "cannot be created" in line and "afile" in line and "--data-dir" in line
+    assert not (tmp_path / "afile").is_dir()
