@@ -31,6 +31,9 @@ class Responses:
         Unique ids, one per row of ``data``.
     repetitions : array, shape (n_reps, n_stimuli, n_targets[, n_times]), optional
         Single-trial responses. NaN marks a repetition a stimulus does not have (whole slices only).
+        May be a memory map larger than RAM: a floating-point array is kept as it is and read a
+        block of targets at a time for the average and the checks (memory: the average plus a
+        block); integer arrays are converted to float64 in memory.
     targets : pandas.DataFrame, optional
         One row per target (voxel, vertex, channel, neuron) with columns such as ``roi``,
         ``subject``, coordinates. Defaults to a ``target`` column ``t0, t1, ...``.
