@@ -281,3 +281,22 @@ def test_truncated_mgh_surface_and_junk_gifti(tmp_path):
     (tmp_path / "junk.gii").write_text("<not gifti")
     with pytest.raises(ValidationError, match=r"junk\.gii.*not a readable GIFTI"):
         describe_data(tmp_path / "junk.gii")
+
+
+def test_meeg_and_array_files_under_a_bracketed_folder(tmp_path):
+    mne = pytest.importorskip("mne")
+    from neuroalign.data import load_meeg
+
+    d = _odd_dir(tmp_path)
+    info = mne.create_info(["Fz", "Cz"], 100.0, "eeg")
+    events = np.c_[np.arange(4) * 30, np.zeros(4, int), [1, 2, 1, 2]]
+    data = np.random.default_rng(3).normal(size=(4, 2, 20)) * 1e-6
+    ep = mne.EpochsArray(data, info, events, event_id={"a": 1, "b": 2}, verbose="error")
+    ep.save(d / "x[0]-epo.fif", verbose="error")
+    _, resp = load_meeg(d / "x[0]-epo.fif")
+    np.testing.assert_allclose(resp.data[0], data[[0, 2]].mean(axis=0), rtol=1e-5)
+    pd.DataFrame({"stimulus_ids": list("abc"), "v1": [1.0, 2.0, 3.0]}).to_csv(
+        d / "c[1].csv", index=False
+    )
+    _, arr = load_array_file(d / "c[1].csv", ArraySchema())
+    assert arr.data[:, 0].tolist() == [1.0, 2.0, 3.0]
