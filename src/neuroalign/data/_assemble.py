@@ -89,6 +89,7 @@ class Exclusions:
         reason: str,
         items: Sequence[Any] | np.ndarray = (),
         keep: int | None = 20,
+        stacklevel: int = 3,
     ) -> None:
         """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``;
         the record lists the first ``keep`` items (all of them with ``keep=None``)."""
@@ -100,7 +101,7 @@ class Exclusions:
             f"; first: {shown[:5]}" if shown else ""
         )
         logger.warning(msg)
-        warnings.warn(msg, NeuroalignWarning, stacklevel=3)
+        warnings.warn(msg, NeuroalignWarning, stacklevel=stacklevel)
 
     def as_meta(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.records]

@@ -180,7 +180,7 @@ def _report_unpicked(
         )
         by_reason.setdefault(reason, []).append(name)
     for reason, names in by_reason.items():
-        exclusions.add("channels", len(names), reason, names, keep=None)
+        exclusions.add("channels", len(names), reason, names, keep=None, stacklevel=4)
 
 
 def _channel_table(info: Any, picks: np.ndarray) -> pd.DataFrame:
