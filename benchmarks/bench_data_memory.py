@@ -1,16 +1,23 @@
-"""Peak memory of the lazy NSD reader versus loading every session at once.
+"""Peak memory of the lazy NSD reader versus loading every session at once, and of ``Responses``
+over memory-mapped repetitions versus NumPy's whole-array ``nanmean``/``isnan``.
 
 Builds an NSD-style layout on disk (design file, brain mask, ``betas_sessionKK.nii`` int16 sessions
-of 750 trials) and reads it in two fresh subprocesses, each reporting its own peak RSS:
+of 750 trials) and reads it in fresh subprocesses, each reporting its own peak RSS and its peak of
+traced heap allocations (tracemalloc: what a memory-mapped output does not count, unlike RSS,
+which includes the file pages the process touched):
 
 - ``lazy``: :func:`neuroalign.data.load_nsd` (one session in memory at a time + the output);
+- ``lazy-out``: the same with ``out=``: repetitions and averages written to ``.npy`` memory maps;
 - ``eager``: every session loaded with nibabel, stacked, masked, then averaged (what a quick script
-  does).
+  does);
+- ``responses`` / ``numpy``: the averages and missing-trial checks of a memory-mapped
+  ``(3, n_images, n_voxels)`` float32 repetitions file: ``Responses(repetitions=...)`` (a block of
+  voxels at a time) versus ``np.nanmean(reps, 0)`` + ``np.isnan(reps)`` (the code before).
 
     python benchmarks/bench_data_memory.py                          # 40k voxels x 1500 images (< 2 min)
     python benchmarks/bench_data_memory.py --voxels 200000 --images 10000 --out-dir /big/disk
         # the full-scale case: 40 sessions, 30000 trials; needs ~12 GB disk for the betas and
-        # writes the output to a .npy memory map under --out-dir (--average-only for 8 GB less)
+        # ~32 GB for the memory-mapped outputs under --out-dir (--average-only for 24 GB less)
 """
 
 from __future__ import annotations
@@ -27,14 +34,25 @@ import numpy as np
 from _common import machine
 
 CHILD = r"""
-import json, resource, sys, time, warnings
+import json, resource, sys, time, tracemalloc, warnings
 import numpy as np
 warnings.simplefilter("ignore")
 mode, root, out, keep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+tracemalloc.start()
 t0 = time.perf_counter()
-if mode == "lazy":
+if mode in ("responses", "numpy"):
+    reps = np.load(root, mmap_mode="r")
+    if mode == "responses":
+        from neuroalign import Responses
+        r = Responses([f"s{i}" for i in range(reps.shape[1])], repetitions=reps)
+        shape = r.data.shape
+    else:
+        data = np.nanmean(reps, axis=0)
+        missing = np.isnan(reps).reshape(reps.shape[0], reps.shape[1], -1).all(axis=2)
+        shape = data.shape
+elif mode in ("lazy", "lazy-out"):
     from neuroalign.data import load_nsd
-    stim, resp = load_nsd(root, 1, roi=None, keep_repetitions=keep, out=None if out == "-" else out)
+    stim, resp = load_nsd(root, 1, atlas=None, keep_repetitions=keep, out=None if out == "-" else out)
     shape = resp.repetitions.shape if keep else resp.data.shape
 else:
     import glob, nibabel as nib
@@ -45,6 +63,7 @@ else:
     shape = trials.shape
 sec = time.perf_counter() - t0
 print(json.dumps({"mode": mode, "seconds": sec, "shape": list(shape),
+                  "peak_heap_gb": tracemalloc.get_traced_memory()[1] / 1e9,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
 """
 
@@ -103,22 +122,53 @@ def main() -> None:
         keep = not args.average_only
         out_gb = (3 if keep else 1) * args.images * args.voxels * 4 / 1e9
         print(f"output: {'repetitions' if keep else 'averages'} float32 = {out_gb:.3f} GB")
-        modes = ["lazy"] + ([] if args.skip_eager else ["eager"])
+        modes = ["lazy", "lazy-out"] + ([] if args.skip_eager else ["eager"])
         for mode in modes:
-            out = str(Path(tmp) / "out.npy") if (mode == "lazy" and args.out_dir) else "-"
-            res = subprocess.run(
-                [sys.executable, "-c", CHILD, mode, str(root), out, "1" if keep else "0"],
-                capture_output=True,
-                text=True,
-            )
-            if res.returncode != 0:
-                print(mode, "failed:", res.stderr[-2000:])
+            out = str(Path(tmp) / "out.npy") if mode == "lazy-out" else "-"
+            r = _run([mode, str(root), out, "1" if keep else "0"])
+            if r is None:
                 continue
-            r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(
-                f"{r['mode']:>5}: peak RSS {r['peak_rss_gb']:.2f} GB, {r['seconds']:.1f} s, "
-                f"output shape {r['shape']}"
-            )
+            _report(r)
+        _bench_responses(Path(tmp), args.images, args.voxels)
+
+
+def _run(args: list[str]) -> dict | None:
+    res = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(args[0], "failed:", res.stderr[-2000:])
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _report(r: dict) -> None:
+    print(
+        f"{r['mode']:>9}: peak RSS {r['peak_rss_gb']:.2f} GB, peak heap (tracemalloc) "
+        f"{r['peak_heap_gb']:.3f} GB, {r['seconds']:.1f} s, output shape {r['shape']}"
+    )
+
+
+def _bench_responses(tmp: Path, n_images: int, n_voxels: int) -> None:
+    """Responses over a memory-mapped repetitions file versus NumPy's whole-array reductions."""
+    path = tmp / "reps.npy"
+    reps = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(3, n_images, n_voxels)
+    )
+    rng = np.random.default_rng(0)
+    for r in range(3):
+        for a in range(0, n_images, 256):
+            reps[r, a : a + 256] = rng.standard_normal((min(256, n_images - a), n_voxels))
+    reps[2, : n_images // 10] = np.nan  # a tenth of the images seen twice only
+    reps.flush()
+    del reps
+    gb = 3 * n_images * n_voxels * 4 / 1e9
+    print(f"memory-mapped repetitions: (3, {n_images}, {n_voxels}) float32 = {gb:.3f} GB")
+    results = {m: _run([m, str(path), "-", "1"]) for m in ("responses", "numpy")}
+    for r in results.values():
+        if r:
+            _report(r)
+    if all(results.values()):
+        ratio = results["numpy"]["peak_heap_gb"] / results["responses"]["peak_heap_gb"]
+        print(f"heap peak: NumPy whole-array / Responses blockwise = {ratio:.1f}x")
 
 
 if __name__ == "__main__":

@@ -44,3 +44,39 @@ def test_data_info_on_files(tmp_path):
     assert res.exit_code == 0 and '"n_volumes": 6' in res.stdout
     res = runner.invoke(app, ["data", "info", str(tmp_path / "missing.nii")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def _one_line_error(res):
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.output
+    return lines[0]
+
+
+def test_data_info_errors_are_one_escaped_line(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    odd = tmp_path / "run[1] [red]x"
+    odd.mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((3, 4, 5, 6), np.float32), np.eye(4)), odd / "b.nii")
+    raw = (odd / "b.nii").read_bytes()
+    (odd / "cut[2].nii").write_bytes(raw[: len(raw) // 2])
+    line = _one_line_error(runner.invoke(app, ["data", "info", str(odd / "cut[2].nii")]))
+    assert "truncated" in line and str(odd / "cut[2].nii") in line  # was: "n_volumes: 6"
+    line = _one_line_error(runner.invoke(app, ["data", "info", str(odd / "missing[3].npz")]))
+    assert str(odd / "missing[3].npz") in line and "does not exist" in line
+    (odd / "junk.gii").write_text("<not gifti")  # nibabel's own parser error: still one line
+    line = _one_line_error(runner.invoke(app, ["data", "info", str(odd / "junk.gii")]))
+    assert "junk.gii" in line
+    res = runner.invoke(app, ["data", "info", str(odd / "b.nii")])
+    assert res.exit_code == 0 and f"path: {odd / 'b.nii'}" in res.stdout  # [red] printed as is
+
+
+def test_data_fetch_into_a_file_is_one_line_before_downloading(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    res = runner.invoke(
+        app, ["data", "fetch", "things-eeg2", "--data-dir", str(tmp_path / "afile" / "sub")]
+    )
+    line = _one_line_error(res)  # was: a NotADirectoryError traceback
+    assert "cannot be created" in line and "afile" in line and "--data-dir" in line
+    assert not (tmp_path / "afile").is_dir()

@@ -181,3 +181,72 @@ def test_save_and_load_roundtrip(tmp_path):
     (tmp_path / "bad.npz").write_text("not a zip")
     with pytest.raises(ValidationError, match=r"not a readable \.npz"):
         load_responses(tmp_path / "bad.npz")
+
+
+def _memmap(path, shape, rng, missing=()):
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    for r in range(shape[0]):
+        arr[r] = rng.standard_normal(shape[1:], dtype=np.float32)
+    for rep, stim in missing:
+        arr[rep, stim] = np.nan
+    arr.flush()
+    del arr
+    return np.load(path, mmap_mode="r")
+
+
+def test_responses_scan_memmapped_repetitions_in_bounded_memory(tmp_path, monkeypatch):
+    """Averages and NaN checks of memory-mapped repetitions read a block of targets at a time: the
+    peak is the output plus a block, not copies of the (here 48 MB) repetitions."""
+    import tracemalloc
+
+    from neuroalign.core import _responses
+
+    monkeypatch.setattr(_responses, "_BLOCK_BYTES", 2**20)
+    rng = np.random.default_rng(0)
+    shape = (3, 200, 20_000)
+    reps = _memmap(tmp_path / "reps.npy", shape, rng, missing=[(1, 5)])
+    ids = [f"s{i}" for i in range(shape[1])]
+    out_bytes = shape[1] * shape[2] * 4  # the average (16 MB) is the one full-size allocation
+    tracemalloc.start()
+    try:
+        with pytest.warns(NeuroalignWarning, match="1 missing"):
+            r = Responses(ids, repetitions=reps)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reps.nbytes > 2 * out_bytes
+    assert peak < out_bytes + 6 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    expect = np.asarray(reps).mean(axis=0)
+    expect[5] = np.asarray(reps)[[0, 2], 5].mean(axis=0)
+    np.testing.assert_allclose(r.data, expect, rtol=1e-5, atol=1e-6)
+    assert np.shares_memory(r.repetitions, reps)  # not copied into RAM
+
+
+def test_responses_memmapped_data_checked_without_full_temporaries(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from neuroalign.core import _responses
+
+    monkeypatch.setattr(_responses, "_BLOCK_BYTES", 2**20)
+    rng = np.random.default_rng(1)
+    reps = _memmap(tmp_path / "reps.npy", (2, 300, 20_000), rng)
+    data = _memmap(tmp_path / "data.npy", (1, 300, 20_000), rng)[0]
+    ids = [f"s{i}" for i in range(300)]
+    tracemalloc.start()
+    try:
+        r = Responses(ids, data=data, repetitions=reps)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for 24 MB data + 48 MB repetitions"
+    assert np.shares_memory(r.data, data)
+    bad = np.array(data)
+    bad[7, 123] = np.inf
+    with pytest.raises(
+        ValidationError, match=r"data contains 1 NaN.*1 target\(s\) affected, first: \[123\]"
+    ):
+        Responses(ids, data=bad)
+    reps_bad = np.array(reps[:, :5, :10])
+    reps_bad[0, 1, 3] = np.nan
+    with pytest.raises(ValidationError, match="only some targets of repetition 0, stimulus 1"):
+        Responses(ids[:5], repetitions=reps_bad)

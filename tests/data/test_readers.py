@@ -89,7 +89,7 @@ def test_nifti_bad_inputs_name_the_file(tmp_path, rng):
     nib.save(nib.Nifti1Image(np.ones((4, 5, 2), np.uint8), affine), tmp_path / "m.nii.gz")
     with pytest.raises(ShapeError, match=r"m\.nii\.gz.*shape \(4, 5, 2\).*resample"):
         load_fmri(tmp_path / "b.nii.gz", TRIALS, mask=tmp_path / "m.nii.gz")
-    with pytest.raises(ShapeError, match="one label per volume"):
+    with pytest.raises(ShapeError, match="one stimulus id per volume"):
         load_fmri(tmp_path / "b.nii.gz", TRIALS[:-1])
     shown = StimulusSet(ids=["a", "b"], texts=["a", "b"])
     with pytest.raises(StimulusMismatchError, match=r"b\.nii\.gz.*'c'"):
@@ -122,14 +122,17 @@ def test_surface_gifti_and_labels(tmp_path, rng):
     lab = np.zeros(n_vert, int)
     lab[:4], lab[6:8] = 1, 2
     _stim, resp = load_surface(
-        paths, TRIALS, rois={"lh": lab, "rh": lab}, roi_names={1: "V1", 2: "V2"}
+        paths, TRIALS, atlas={"lh": lab, "rh": lab}, atlas_labels={1: "V1", 2: "V2"}
     )
     assert resp.n_targets == 12 and resp.rois == ["V1", "V2"]
     t = resp.targets
     col = t.index[(t["hemi"] == "rh") & (t["vertex"] == 7)][0]
     np.testing.assert_allclose(resp.repetitions[:2, 0, col], vals["rh"][[0, 3], 7])
-    with pytest.raises(ShapeError, match="vertices"):
-        load_surface(paths, TRIALS, rois={"lh": lab[:5]})
+    with pytest.raises(ShapeError, match=r"atlas\['lh'\] has 5 labels.*12 vertices"):
+        load_surface(paths, TRIALS, atlas={"lh": lab[:5]})
+    with pytest.warns(FutureWarning, match=r"load_surface\(rois=\.\.\.\).*atlas="):
+        _, old = load_surface(paths, TRIALS, rois={"lh": lab, "rh": lab})
+    assert old.n_targets == resp.n_targets
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".mat", ".h5", ".csv", ".npy"])
@@ -224,7 +227,9 @@ def test_stimulus_map_excludes_and_reports_unmapped(rng):
     with pytest.warns(NeuroalignWarning, match="excluded 5 epochs"):
         _, resp = load_meeg(ep, stimulus_map={"face/1": "img1", "face/2": "img2"})
     assert set(resp.stimulus_ids) == {"img1", "img2"}
-    assert resp.meta["exclusions"][0]["count"] == int((codes == 3).sum())
+    records = {r["what"]: r for r in resp.meta["exclusions"]}
+    assert records["epochs"]["count"] == int((codes == 3).sum())
+    assert records["channels"]["items"] == ["EOG"]  # the EOG channel is listed, not just dropped
     with pytest.raises(ValidationError, match="matches none of the conditions"):
         load_meeg(ep, stimulus_map={"cat": "x"})
 

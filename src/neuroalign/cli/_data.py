@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
 
@@ -20,8 +21,10 @@ _err = Console(stderr=True, soft_wrap=True)
 _out = Console(soft_wrap=True)
 
 
-def _fail(exc: BaseException) -> None:
-    _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+def _fail(exc: BaseException, prefix: str = "") -> None:
+    """One line on stderr, user text escaped (a path with ``[`` is not rich markup), exit code 1."""
+    msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)
+    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(code=1)
 
 
@@ -38,9 +41,10 @@ def list_command(
         return
     for row in table.itertuples():
         terms = "terms must be accepted (--accept-terms)" if row.needs_terms else "no terms"
-        _out.print(f"[bold]{row.name}[/]  {row.size}; {row.licence}; {terms}", highlight=False)
-        _out.print(f"    {row.description}", highlight=False)
-        _out.print(f"    cite: {row.citation}", highlight=False)
+        head = escape(f"{row.size}; {row.licence}; {terms}")
+        _out.print(f"[bold]{escape(row.name)}[/]  {head}", highlight=False)
+        _out.print(f"    {row.description}", highlight=False, markup=False)
+        _out.print(f"    cite: {row.citation}", highlight=False, markup=False)
 
 
 @data_app.command("fetch")
@@ -73,10 +77,10 @@ def fetch_command(
             accept_terms=accept_terms,
             base_url=base_url,
         )
-    except NeuroalignError as exc:
+    except (NeuroalignError, OSError) as exc:  # OSError: disk full, permission denied, ...
         _fail(exc)
         return
-    _out.print(str(folder))
+    _out.print(str(folder), markup=False, highlight=False)
 
 
 @data_app.command("info")
@@ -92,8 +96,11 @@ def info_command(
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
+    except Exception as exc:  # a third-party reader failing on a file it cannot parse
+        _fail(exc, f"{str(path)!r} could not be read ({type(exc).__name__}): ")
+        return
     if as_json:
         _out.print_json(json.dumps(info, default=str))
         return
     for key, value in info.items():
-        _out.print(f"{key:>16}: {value}", highlight=False)
+        _out.print(f"{key:>16}: {value}", highlight=False, markup=False)

@@ -62,10 +62,15 @@ class Activations:
         for name, arr in self.layers.items():
             if not isinstance(arr, np.memmap):  # memory-mapped layers are not read here
                 arr = check_array(arr, f"layers[{name!r}]")
-            if arr.ndim == 1:
+            if arr.dtype.kind not in "biuf":
+                raise ValidationError(
+                    f"layers[{name!r}] must hold numbers; got an array of dtype {arr.dtype} and "
+                    f"shape {arr.shape}."
+                )
+            if arr.ndim < 2:
                 raise ShapeError(
-                    f"layers[{name!r}] must be 2-D (n_stimuli, n_features); got shape {arr.shape}. "
-                    "Reshape a single feature with x[:, None]."
+                    f"layers[{name!r}] must be 2-D (n_stimuli, n_features); got shape {arr.shape}."
+                    + (" Reshape a single feature with x[:, None]." if arr.ndim == 1 else "")
                 )
             if arr.ndim > 2:
                 arr = arr.reshape(arr.shape[0], -1)

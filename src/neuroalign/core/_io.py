@@ -3,9 +3,12 @@ atomic-write and file-checksum helpers every layer uses."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,14 @@ import pandas as pd
 
 from ._activations import Activations
 from ._responses import Responses
-from .exceptions import ValidationError
+from .exceptions import NeuroalignError, ValidationError
 
-__all__ = ["load_activations", "load_responses", "save_activations", "save_responses"]
+__all__ = ["load_activations", "load_responses", "open_npz", "save_activations", "save_responses"]
 
 _LAYER = "layer:"
 _TARGET = "target:"
+_KIND = "neuroalign_container"  # "activations" or "responses": what a file written here holds
+_META = {"stimulus_ids", "model", "reduce", "layer_order", "name", "times", _KIND}
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], Any], durable: bool = False) -> Path:
@@ -58,24 +63,71 @@ def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
+    if not path.parent.is_dir():
+        raise ValidationError(
+            f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist."
+        )
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez adds no second suffix
             np.savez(f, **arrays)
 
-    return atomic_write(path, write)
-
-
-def _open(path: str | Path, kind: str) -> Any:
-    path = Path(path)
-    if not path.exists():
-        raise ValidationError(f"{kind} file {str(path)!r} does not exist.")
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+        return atomic_write(path, write)
+    except OSError as err:  # permission denied, disk full, ...
         raise ValidationError(
-            f"{kind} file {str(path)!r} is not a readable .npz file ({err})."
+            f"cannot write {str(path)!r} ({err.strerror or err}); nothing was written."
         ) from err
+
+
+@contextlib.contextmanager
+def open_npz(path: str | Path, kind: str) -> Iterator[Any]:
+    """Open an ``.npz`` file (no pickle) for reading its arrays; every way the file can be
+    missing, unreadable, not an ``.npz`` or truncated is one :class:`ValidationError` naming
+    ``kind`` and the path (also when an array is read inside the ``with`` block)."""
+    p = Path(path)
+    where = f"{kind} file {str(p)!r}"
+    if not p.exists():
+        raise ValidationError(f"{where} does not exist.")
+    if p.is_dir():
+        raise ValidationError(f"{where} is a folder; a .npz file is needed.")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except PermissionError as err:
+        raise ValidationError(f"{where} cannot be read ({err.strerror}).") from err
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValidationError(
+            f"{where} is not a readable .npz file: it is truncated, corrupt or of another format "
+            f"({type(err).__name__}: {err}). Write it again with save_responses/save_activations "
+            "(or numpy.savez)."
+        ) from err
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValidationError(
+            f"{where} holds a single array (.npy), not named arrays; write a .npz with "
+            "stimulus_ids and the arrays (numpy.savez or save_responses/save_activations)."
+        )
+    try:
+        with z:
+            yield z
+    except NeuroalignError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValidationError(
+            f"{where} is truncated or corrupt: an array could not be read ({type(err).__name__}: "
+            f"{err}). Write it again."
+        ) from err
+
+
+def _holds(z: Any) -> str | None:
+    """What a ``.npz`` holds: ``"activations"``, ``"responses"`` or None (unknown)."""
+    if _KIND in z:
+        return str(z[_KIND])
+    keys = list(z.keys())
+    if any(k.startswith(_LAYER) for k in keys):
+        return "activations"
+    if "data" in keys or "repetitions" in keys or any(k.startswith(_TARGET) for k in keys):
+        return "responses"
+    return None
 
 
 def save_activations(acts: Activations, path: str | Path) -> Path:
@@ -85,6 +137,7 @@ def save_activations(acts: Activations, path: str | Path) -> Path:
         "model": np.array(acts.model),
         "reduce": np.array(acts.reduce),
         "layer_order": np.array(list(acts.layer_names)),
+        _KIND: np.array("activations"),
     }
     arrays.update({_LAYER + k: np.asarray(v) for k, v in acts.layers.items()})
     return _atomic_savez(path, arrays)
@@ -95,16 +148,27 @@ def load_activations(path: str | Path) -> Activations:
 
     A plain ``.npz`` also works: ``stimulus_ids`` plus one 2-D array per layer (any other name).
     """
-    with _open(path, "activations") as z:
+    with open_npz(path, "activations") as z:
+        if _holds(z) == "responses":
+            raise ValidationError(
+                f"{str(path)!r} holds brain Responses (arrays {sorted(z.keys())[:8]}), not model "
+                "Activations; read it with load_responses (CLI: pass it as --responses)."
+            )
         if "stimulus_ids" not in z:
             raise ValidationError(
-                f"{str(path)!r} has no 'stimulus_ids' array; found {list(z.keys())}."
+                f"{str(path)!r} has no 'stimulus_ids' array; found {list(z.keys())}. Activations "
+                "files hold stimulus_ids plus one (n_stimuli, n_features) array per layer."
             )
         names = (
             [str(n) for n in z["layer_order"]]
             if "layer_order" in z
-            else [k.removeprefix(_LAYER) for k in z if k not in ("stimulus_ids", "model", "reduce")]
+            else [k.removeprefix(_LAYER) for k in z if k not in _META]
         )
+        if not names:
+            raise ValidationError(
+                f"{str(path)!r} has stimulus_ids but no layer array; add one (n_stimuli, "
+                "n_features) array per layer."
+            )
         layers = {n: z[_LAYER + n] if _LAYER + n in z else z[n] for n in names}
         model = str(z["model"]) if "model" in z else f"file:{Path(path).name}"
         reduce = str(z["reduce"]) if "reduce" in z else "unknown"
@@ -118,6 +182,7 @@ def save_responses(resp: Responses, path: str | Path) -> Path:
         "stimulus_ids": resp.stimulus_ids.astype(str),
         "data": np.asarray(resp.data),
         "name": np.array(resp.name),
+        _KIND: np.array("responses"),
     }
     if resp.repetitions is not None:
         arrays["repetitions"] = np.asarray(resp.repetitions)
@@ -135,7 +200,12 @@ def load_responses(path: str | Path) -> Responses:
     A plain ``.npz`` also works: ``stimulus_ids`` and ``data`` (n_stimuli, n_targets[, n_times])
     and/or ``repetitions``; optional ``roi`` (n_targets,) labels and ``times``.
     """
-    with _open(path, "responses") as z:
+    with open_npz(path, "responses") as z:
+        if _holds(z) == "activations":
+            raise ValidationError(
+                f"{str(path)!r} holds model Activations (arrays {sorted(z.keys())[:8]}), not brain "
+                "Responses; read it with load_activations (CLI: pass it as --features)."
+            )
         if "stimulus_ids" not in z:
             raise ValidationError(
                 f"{str(path)!r} has no 'stimulus_ids' array; found {list(z.keys())}."

@@ -31,6 +31,9 @@ class Responses:
         Unique ids, one per row of ``data``.
     repetitions : array, shape (n_reps, n_stimuli, n_targets[, n_times]), optional
         Single-trial responses. NaN marks a repetition a stimulus does not have (whole slices only).
+        May be a memory map larger than RAM: a floating-point array is kept as it is and read a
+        block of targets at a time for the average and the checks (memory: the average plus a
+        block); integer arrays are converted to float64 in memory.
     targets : pandas.DataFrame, optional
         One row per target (voxel, vertex, channel, neuron) with columns such as ``roi``,
         ``subject``, coordinates. Defaults to a ``target`` column ``t0, t1, ...``.
@@ -72,17 +75,16 @@ class Responses:
                     f"repetitions must be (n_reps, n_stimuli, n_targets[, n_times]) with n_stimuli="
                     f"{len(ids)}; got shape {reps.shape}."
                 )
-            _check_missing_reps(reps)
         data = self.data
-        if data is None:
-            if reps is None:
-                raise ValidationError("Responses needs data or repetitions; got neither.")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                data = np.nanmean(reps, axis=0)
-        data = check_array(data, "data", ndim=(2, 3))
+        if data is None and reps is None:
+            raise ValidationError("Responses needs data or repetitions; got neither.")
+        if reps is not None:  # one pass over blocks of targets: missing trials (+ the average)
+            averaged = _scan_repetitions(reps, average=data is None)
+            data = averaged if data is None else data
+        data = check_array(data, "data", ndim=(2, 3), allow_nan=True)
         if not np.issubdtype(data.dtype, np.floating):
             data = data.astype(np.float64)
+        _check_finite_blocks(data, "data")
         check_same_length("stimulus_ids", len(ids), "data rows", data.shape[0])
         if reps is not None and reps.shape[1:] != data.shape:
             raise ShapeError(
@@ -224,32 +226,90 @@ class Responses:
         return xr.DataArray(np.asarray(self.data), dims=dims, coords=coords, name=self.name)
 
 
-def _check_missing_reps(reps: np.ndarray) -> None:
+# Working memory of one block when scanning (possibly memory-mapped) arrays: repetitions and data
+# are read a block of targets at a time, so checks and averages never hold a full-size temporary.
+_BLOCK_BYTES = 32 * 2**20
+
+
+def _target_blocks(arr: np.ndarray, axis: int) -> list[slice]:
+    """Consecutive slices over ``arr``'s target axis, each about ``_BLOCK_BYTES`` of ``arr``."""
+    n = arr.shape[axis]
+    per_target = max(1, arr.nbytes // max(1, n))
+    step = max(1, _BLOCK_BYTES // per_target)
+    return [slice(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+def _scan_repetitions(reps: np.ndarray, *, average: bool) -> np.ndarray | None:
+    """Check NaN marks whole missing trials (and every stimulus keeps one), block by block over
+    targets, and return the mean over available repetitions when ``average``.
+
+    Memory: one block of targets (``_BLOCK_BYTES`` of ``reps``) plus the output; ``reps`` may be a
+    memory map larger than RAM.
+    """
+    n_reps, n_stim = reps.shape[:2]
+    any_nan = np.zeros((n_reps, n_stim), dtype=bool)
+    all_nan = np.ones((n_reps, n_stim), dtype=bool)
+    out = np.empty(reps.shape[1:], dtype=reps.dtype) if average else None
+    for sl in _target_blocks(reps, axis=2):
+        block = np.asarray(reps[:, :, sl])
+        nan = np.isnan(block)
+        flat = nan.reshape(n_reps, n_stim, -1)
+        any_nan |= flat.any(axis=2)
+        all_nan &= flat.all(axis=2)
+        if out is not None:
+            if nan.any():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    out[:, sl] = np.nanmean(block, axis=0)
+            else:
+                out[:, sl] = block.mean(axis=0)
+        del block, nan, flat
+    _report_missing(any_nan, all_nan)
+    return out
+
+
+def _report_missing(any_nan: np.ndarray, all_nan: np.ndarray) -> None:
     """NaN in repetitions must mark whole missing trials, and every stimulus needs one trial."""
-    nan = np.isnan(reps)
-    if not nan.any():
+    if not any_nan.any():
         return
-    per_trial = nan.reshape(reps.shape[0], reps.shape[1], -1)
-    partial = per_trial.any(axis=2) & ~per_trial.all(axis=2)
+    partial = any_nan & ~all_nan
     if partial.any():
         r, s = np.argwhere(partial)[0]
         raise ValidationError(
             f"repetitions has NaN in only some targets of repetition {r}, stimulus {s}; NaN may only "
             "mark a whole missing repetition. Exclude NaN targets (e.g. with a brain mask) first."
         )
-    none_left = per_trial.all(axis=2).all(axis=0)
+    none_left = all_nan.all(axis=0)
     if none_left.any():
         raise ValidationError(
             f"{int(none_left.sum())} stimulus(es) have no repetition at all (all NaN), first at "
             f"positions {np.flatnonzero(none_left)[:5].tolist()}; drop them from the stimulus ids."
         )
-    n_missing = int(per_trial.all(axis=2).sum())
+    n_missing = int(all_nan.sum())
     warnings.warn(
         f"repetitions: {n_missing} missing (stimulus, repetition) trial(s) marked by NaN; "
         "averages and ceilings use the repetitions present.",
         NeuroalignWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
+
+
+def _check_finite_blocks(data: np.ndarray, name: str) -> None:
+    """:func:`check_finite` of ``data`` (n_stimuli, n_targets[, n_times]), a block of targets at a
+    time; the error counts the non-finite values and names the first affected targets."""
+    n_bad, bad_targets = 0, []
+    for sl in _target_blocks(data, axis=1):
+        finite = np.isfinite(np.asarray(data[:, sl]))
+        if not finite.all():
+            n_bad += int((~finite).sum())
+            per_target = finite.reshape(finite.shape[0], finite.shape[1], -1).all(axis=(0, 2))
+            bad_targets.extend((sl.start + np.flatnonzero(~per_target)).tolist())
+    if n_bad:
+        raise ValidationError(
+            f"{name} contains {n_bad} NaN or infinite value(s) (shape {data.shape}); "
+            f"{len(bad_targets)} target(s) affected, first: {bad_targets[:5]}. Drop or impute them "
+            "before this step (e.g. exclude NaN voxels with a mask)."
+        )
 
 
 def _readonly(arr: np.ndarray | None) -> np.ndarray | None:

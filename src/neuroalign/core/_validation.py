@@ -6,6 +6,7 @@ a message that names the argument, shows what was received and says what would w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -22,11 +23,13 @@ from .exceptions import (
 __all__ = [
     "check_array",
     "check_choice",
+    "check_device",
     "check_finite",
     "check_ids",
     "check_n_samples",
     "check_positive",
     "check_same_length",
+    "parse_memory_budget",
     "require",
 ]
 
@@ -158,6 +161,96 @@ def check_n_samples(n: int, n_splits: int, name: str = "X", min_per_fold: int = 
             f"{name} has {n} stimuli, too few for {n_splits}-fold cross-validation "
             f"(need at least {n_splits * min_per_fold}); use fewer folds or more stimuli."
         )
+
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?)(b?)\s*", re.IGNORECASE)
+
+
+def parse_memory_budget(value: int | str, name: str = "memory_budget") -> int:
+    """A memory budget as a number of bytes.
+
+    Accepts a positive integer (bytes) or a string: ``"2GB"`` (10^9 units), ``"512MiB"``
+    (2^20 units), ``"1.5 GB"``, ``"800k"``, ``"1000"``. Units ``k``/``M``/``G``/``T`` are
+    decimal; with an ``i`` (``KiB``, ``MiB``, ``GiB``, ``TiB``) they are binary. Case and
+    spaces do not matter. Anything else raises :class:`ValidationError` naming ``name``.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ValidationError(
+            f"{name} must be a byte count or a size such as '2GB' or '512MiB'; got {value!r}."
+        )
+    if isinstance(value, (int, np.integer)):
+        n = int(value)
+    elif (
+        isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer()
+    ):
+        n = int(value)
+    elif isinstance(value, str) and (m := _SIZE.fullmatch(value)):
+        number, unit, binary, _ = m.groups()
+        if binary and not unit:
+            raise ValidationError(
+                f"{name}={value!r} is not a size; write e.g. '512MiB', '2GB' or a byte count."
+            )
+        factor = 1024 ** " kmgt".index(unit.lower()) if binary else _UNITS[unit.lower()]
+        n = int(float(number) * factor)
+    else:
+        raise ValidationError(
+            f"{name}={value!r} is not a size; give a byte count (e.g. 2**30) or a string such "
+            "as '2GB', '512MiB' or '1.5 GiB'."
+        )
+    if n <= 0:
+        raise ValidationError(f"{name} must be a positive size; got {value!r} ({n} bytes).")
+    return n
+
+
+_DEVICE = re.compile(r"cuda(?::(\d+))?")
+
+
+def check_device(device: Any, name: str = "device") -> str | None:
+    """Check a ``device`` argument and return it as a string (or ``None``).
+
+    The one device vocabulary of neuroalign: ``None`` or ``"cpu"`` (NumPy on the CPU where a
+    kernel has a NumPy path, the CPU otherwise), ``"cuda"`` or ``"cuda:N"`` (torch on that GPU),
+    and ``"torch"``, an alias for torch on the CPU. A ``torch.device`` is accepted and turned
+    into its string. Requesting CUDA when torch or a CUDA device (or device ``N``) is missing
+    raises :class:`ConfigurationError` here, before any work is done.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, str) and type(device).__name__ == "device":  # torch.device
+        device = str(device)
+    if not isinstance(device, str):
+        raise ConfigurationError(
+            f"{name} must be None, 'cpu', 'cuda', 'cuda:N' or 'torch'; got {_describe(device)} "
+            f"{device!r}."
+        )
+    dev = device.strip().lower()
+    if dev in ("cpu", "torch"):
+        return dev
+    m = _DEVICE.fullmatch(dev)
+    if m is None:
+        raise ConfigurationError(
+            f"{name}={device!r} is not supported; use None, 'cpu', 'cuda', 'cuda:N' or 'torch' "
+            "(torch on the CPU)." + close_matches(dev, ["cpu", "cuda", "torch"])
+        )
+    try:
+        import torch
+    except ImportError as err:
+        raise ConfigurationError(
+            f"{name}={device!r} needs torch with CUDA, but torch is not installed; use "
+            "device='cpu' or install torch."
+        ) from err
+    if not torch.cuda.is_available():
+        raise ConfigurationError(
+            f"{name}={device!r} was requested but torch {torch.__version__} sees no CUDA device; "
+            "use device='cpu'."
+        )
+    if m.group(1) is not None and int(m.group(1)) >= torch.cuda.device_count():
+        raise ConfigurationError(
+            f"{name}={device!r} was requested but only {torch.cuda.device_count()} CUDA "
+            f"device(s) exist (cuda:0 ... cuda:{torch.cuda.device_count() - 1})."
+        )
+    return dev
 
 
 def require(module: str, extra: str, purpose: str) -> Any:

@@ -11,7 +11,9 @@ and whatever was left out (NaN voxels, unmatched events, ...) is written to
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,56 @@ import pandas as pd
 
 from ..core import Responses, StimulusSet
 from ..core._ids import describe_mismatch
-from ..core.exceptions import NeuroalignWarning, StimulusMismatchError, ValidationError
+from ..core.exceptions import (
+    ConfigurationError,
+    NeuroalignWarning,
+    StimulusMismatchError,
+    ValidationError,
+)
 
-__all__ = ["Exclusions", "check_file", "group_trials", "stimulus_set_for", "trials_to_responses"]
+__all__ = [
+    "UNSET",
+    "Exclusions",
+    "check_file",
+    "check_image_complete",
+    "check_output",
+    "group_trials",
+    "renamed_argument",
+    "stimulus_set_for",
+    "trials_to_responses",
+]
 
 logger = logging.getLogger("neuroalign.data")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()  # default of a renamed keyword: tells "not passed" from any value
+
+
+def renamed_argument(
+    func: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any, why: str
+) -> Any:
+    """The value of an argument renamed from ``old`` to ``new``.
+
+    The old keyword keeps working for now with a :class:`FutureWarning` saying what to write;
+    passing both raises :class:`ConfigurationError`.
+    """
+    if old_value is UNSET:
+        return new_value
+    if new_value is not new_default:
+        raise ConfigurationError(
+            f"{func}() got both {new}= and its old name {old}=; pass only {new}= ({why})."
+        )
+    warnings.warn(
+        f"{func}({old}=...) is deprecated and will be removed; write {new}= instead ({why}).",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 class Exclusions:
@@ -36,31 +83,136 @@ class Exclusions:
         self.records: list[dict[str, Any]] = []
 
     def add(
-        self, what: str, count: int, reason: str, items: Sequence[Any] | np.ndarray = ()
+        self,
+        what: str,
+        count: int,
+        reason: str,
+        items: Sequence[Any] | np.ndarray = (),
+        keep: int | None = 20,
+        stacklevel: int = 3,
     ) -> None:
-        """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``."""
+        """Record (and warn about) ``count`` excluded ``what`` (e.g. "voxels") for ``reason``;
+        the record lists the first ``keep`` items (all of them with ``keep=None``)."""
         if count <= 0:
             return
-        shown = [str(i) for i in list(items)[:20]]
+        shown = [str(i) for i in list(items)[:keep]]
         self.records.append({"what": what, "count": int(count), "reason": reason, "items": shown})
         msg = f"{self.source}: excluded {count} {what} ({reason})" + (
             f"; first: {shown[:5]}" if shown else ""
         )
         logger.warning(msg)
-        warnings.warn(msg, NeuroalignWarning, stacklevel=3)
+        warnings.warn(msg, NeuroalignWarning, stacklevel=stacklevel)
 
     def as_meta(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.records]
 
 
 def check_file(path: str | Path, what: str, suffixes: Sequence[str] | None = None) -> Path:
-    """Return ``path`` as a Path after checking that it exists (and has an expected suffix)."""
+    """Return ``path`` as a Path after checking that it is an existing, readable file (with an
+    expected suffix); each failure is a :class:`ValidationError` naming ``what`` and the path."""
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as err:  # e.g. a parent folder without search permission
+        raise ValidationError(
+            f"{what} {str(p)!r} cannot be accessed ({err.strerror or err}); check the permissions "
+            "of its folders."
+        ) from err
+    if not exists:
         raise ValidationError(f"{what} {str(p)!r} does not exist; check the path.")
+    if is_dir:
+        raise ValidationError(f"{what} {str(p)!r} is a folder; a file is needed here.")
     if suffixes is not None and not any(p.name.lower().endswith(s) for s in suffixes):
         raise ValidationError(
             f"{what} {str(p)!r} has an unsupported extension; expected one of {list(suffixes)}."
+        )
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as err:
+        raise ValidationError(
+            f"{what} {str(p)!r} cannot be read ({err.strerror or err}); check its permissions."
+        ) from err
+    return p
+
+
+def _gunzipped_size(path: Path, expected: int) -> tuple[int, bool]:
+    """Uncompressed size of a gzip file and whether its stream ends properly.
+
+    The gzip trailer stores the size modulo 2**32: when it equals ``expected`` the file is taken as
+    complete without reading it; otherwise (a truncated file's last bytes are data, not a trailer)
+    the file is decompressed in 1 MiB blocks to count its bytes (memory stays bounded).
+    """
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() >= 18:
+            f.seek(-4, os.SEEK_END)
+            if int.from_bytes(f.read(4), "little") == expected % 2**32:
+                return expected, True
+        f.seek(0)
+        total, dec, done = 0, zlib.decompressobj(16 + zlib.MAX_WBITS), False
+        try:
+            while block := f.read(1 << 20):
+                while block:
+                    total += len(dec.decompress(block))
+                    if not dec.eof:
+                        break
+                    block, done = dec.unused_data, True  # the next gzip member, if any
+                    dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    if block:
+                        done = False
+        except zlib.error:
+            return total, False
+        return total, done or dec.eof
+
+
+def check_image_complete(img: Any, path: str | Path, what: str) -> None:
+    """Raise :class:`ValidationError` when a NIfTI/MGH file is shorter than its header says.
+
+    nibabel reads headers lazily, so a truncated download loads fine and even reports its full
+    number of volumes; this compares the data the header describes (offset + shape × item size)
+    with the bytes present (for ``.gz``/``.mgz``, the uncompressed stream), before any reading.
+    Other formats are left to their readers.
+    """
+    p = Path(path)
+    name = p.name.lower()
+    if not name.endswith((".nii", ".nii.gz", ".mgh", ".mgz")):
+        return
+    try:  # the proxy's offset is where nibabel reads (a header may say 0 for 352)
+        offset = int(getattr(img.dataobj, "offset", None) or img.header.get_data_offset())
+        item = np.dtype(img.get_data_dtype()).itemsize
+    except (AttributeError, TypeError, ValueError):
+        return
+    expected = offset + int(np.prod(img.shape, dtype=np.int64)) * item
+    if name.endswith((".gz", ".mgz")):
+        size, complete = _gunzipped_size(p, expected)
+    else:
+        size, complete = p.stat().st_size, True
+    if size < expected or not complete:
+        got = f"{size} bytes" + ("" if complete else " before the compressed stream breaks off")
+        raise ValidationError(
+            f"{what} {str(p)!r} is truncated: its header describes an image of shape "
+            f"{tuple(img.shape)} ({expected} bytes of header and data) but the file holds {got}. "
+            "Download or export it again."
+        )
+
+
+def check_output(path: str | Path, what: str, suffix: str | None = None) -> Path:
+    """Check, before any work, that ``path`` can be written: its folder exists and is writable
+    (and it ends with ``suffix``)."""
+    p = Path(path).expanduser()
+    if suffix is not None and not p.name.lower().endswith(suffix):
+        raise ValidationError(f"{what} {str(p)!r} must end with {suffix!r}.")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist; create it first."
+        )
+    if p.is_dir():
+        raise ValidationError(f"{what} {str(p)!r} is a folder; give a file path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} is not writable; choose another."
         )
     return p
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..core import Responses
 from ..core._validation import require
 from ..core.exceptions import ValidationError
-from ._assemble import check_file
+from ._assemble import check_file, check_image_complete
 
 __all__ = ["describe_data", "summarize_responses"]
 
@@ -55,18 +55,24 @@ def describe_data(path: str | Path) -> dict[str, Any]:
             img = nib.load(str(p))
         except Exception as err:
             raise ValidationError(f"{str(p)!r} is not a readable NIfTI/MGH file ({err}).") from err
+        check_image_complete(img, p, "volume file")
         info.update(
             kind="volume",
             shape=list(img.shape),
             n_volumes=int(img.shape[3]) if len(img.shape) == 4 else 1,
             voxel_size=[float(z) for z in img.header.get_zooms()[:3]],
             dtype=str(img.get_data_dtype()),
-            hint="read with load_fmri(path, labels, mask=... or atlas=...)",
+            hint="read with load_fmri(path, stimulus_ids, mask=... or atlas=...)",
         )
         return info
     if name.endswith(".gii"):
         nib = require("nibabel", "neuro", "describing GIFTI files")
-        img = nib.load(str(p))
+        try:
+            img = nib.load(str(p))
+        except Exception as err:  # nibabel's XML parser raises several types
+            raise ValidationError(
+                f"{str(p)!r} is not a readable GIFTI file ({type(err).__name__}: {err})."
+            ) from err
         info.update(
             kind="surface",
             n_arrays=len(img.darrays),
@@ -86,7 +92,9 @@ def describe_data(path: str | Path) -> dict[str, Any]:
         info.update(kind="spikes", **summarize_responses(resp))
         return info
     if name.endswith(".npz"):
-        with np.load(p, allow_pickle=False) as z:
+        from ..core._io import open_npz
+
+        with open_npz(p, "data") as z:
             keys = set(z.files)
         if "data" in keys or "repetitions" in keys:
             from ..core import load_responses
@@ -100,7 +108,13 @@ def describe_data(path: str | Path) -> dict[str, Any]:
         from ._generic import ArraySchema, load_array_file
 
         if name.endswith(".npy"):
-            arr = np.load(p, mmap_mode="r")
+            try:
+                arr = np.load(p, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise ValidationError(
+                    f"{str(p)!r} is not a readable .npy array; it may be truncated or corrupt "
+                    f"({type(err).__name__}: {err})."
+                ) from err
             info.update(kind="array", shape=list(arr.shape), dtype=str(arr.dtype))
             return info
         _, resp = load_array_file(p, ArraySchema())
@@ -123,7 +137,7 @@ def _describe_dir(p: Path) -> dict[str, Any]:
             "kind": "nsd",
             "sessions_per_subject": subjects,
             "design": (p / "nsddata/experiments/nsd/nsd_expdesign.mat").exists(),
-            "hint": "read with load_nsd(path, subject, roi=...)",
+            "hint": "read with load_nsd(path, subject, atlas=..., rois=...)",
         }
     if (p / "dataset_description.json").exists():
         subs = sorted(d.name for d in p.glob("sub-*") if d.is_dir())

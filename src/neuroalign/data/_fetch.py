@@ -235,6 +235,26 @@ def get_data_dir(data_dir: str | Path | None = None) -> Path:
     return Path.home() / "neuroalign_data"
 
 
+def _writable_folder(folder: Path) -> Path:
+    """``folder``, after checking (without creating anything) that it is or can be made a
+    writable folder: a clear error before any download instead of an OSError midway."""
+    hint = "pass data_dir= (CLI: --data-dir) or set $NEUROALIGN_DATA to a writable folder"
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValidationError(
+            f"the data folder {str(folder)!r} cannot be created: {str(existing)!r} is a file; "
+            f"{hint}."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"the data folder {str(folder)!r} cannot be written: {str(existing)!r} is not "
+            f"writable; {hint}."
+        )
+    return folder
+
+
 def list_datasets() -> pd.DataFrame:
     """The registry as a table: name, size, licence, whether terms must be accepted, citation."""
     return pd.DataFrame(
@@ -354,7 +374,7 @@ def fetch_dataset(
     """
     pooch = require("pooch", "fetch", "downloading datasets")
     ds = _dataset(name)
-    folder = get_data_dir(data_dir) / ds.name
+    folder = _writable_folder(get_data_dir(data_dir) / ds.name)
     _check_terms(ds, folder, accept_terms)
     env = f"NEUROALIGN_MIRROR_{ds.name.upper().replace('-', '_')}"
     root = (base_url or os.environ.get(env) or ds.base_url).rstrip("/") + "/"

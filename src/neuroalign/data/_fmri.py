@@ -2,7 +2,8 @@
 single-trial betas estimated from time series with nilearn's first-level GLM (LSA or LSS).
 
 Every reader returns ``(StimulusSet, Responses)``: one volume (or surface map) per trial, the
-trial's stimulus id from ``labels`` (a sequence or an events table), trials of one stimulus kept
+trial's stimulus id from ``stimulus_ids`` (a sequence, a table or a text/TSV/CSV file), trials of
+one stimulus kept
 as repetitions, and a targets table (``roi``, voxel indices ``i, j, k`` and world coordinates
 ``x, y, z`` in mm; or ``hemi``, ``vertex`` for surfaces). Voxels that are NaN in any trial are
 excluded and reported (``Responses.meta["exclusions"]``).
@@ -22,15 +23,18 @@ from ..core import Responses, StimulusSet
 from ..core._validation import check_choice, require
 from ..core.exceptions import ShapeError, ValidationError
 from ._assemble import (
+    UNSET,
     Exclusions,
     check_file,
+    check_image_complete,
     finite_targets,
+    renamed_argument,
     stimulus_set_for,
     trials_to_responses,
     voxel_table,
 )
 
-__all__ = ["estimate_single_trial_betas", "load_fmri", "load_surface", "read_labels"]
+__all__ = ["estimate_single_trial_betas", "load_fmri", "load_surface", "read_stimulus_ids"]
 
 _NIFTI = (".nii", ".nii.gz", ".img", ".hdr", ".mgz", ".mgh")
 
@@ -45,12 +49,14 @@ def _load_img(img: Any, what: str) -> tuple[Any, str]:
     if isinstance(img, (str, Path)):
         path = check_file(img, what, _NIFTI)
         try:
-            return nib.load(str(path)), str(path)
+            loaded = nib.load(str(path))
         except Exception as err:  # nibabel raises several types for corrupt files
             raise ValidationError(
                 f"{what} {str(path)!r} could not be read as a neuroimaging volume ({err}); the file "
                 "may be truncated or corrupt: download or export it again."
             ) from err
+        check_image_complete(loaded, path, what)
+        return loaded, str(path)
     if hasattr(img, "dataobj") and hasattr(img, "affine"):
         name = img.get_filename() if hasattr(img, "get_filename") else None
         return img, str(name or f"<in-memory {what}>")
@@ -59,42 +65,97 @@ def _load_img(img: Any, what: str) -> tuple[Any, str]:
     )
 
 
-def read_labels(
-    labels: Sequence[Any] | str | Path | pd.DataFrame,
+_ID_COLUMNS = ("stimulus_id", "trial_type", "condition", "label")
+_HEADER_WORDS = (*_ID_COLUMNS, "onset", "duration", "stimulus", "run")
+
+
+def _read_id_file(path: Path, n_trials: int, column: str | int | None) -> pd.DataFrame:
+    """A trial table from a text file: TSV/CSV with a header, or a headerless file with one line
+    per trial (whitespace-, tab- or comma-separated columns, e.g. PyMVPA's ``<label> <run>``).
+
+    A header line is recognised by its words (``stimulus_id``, ``trial_type``, ``onset``, ... or
+    ``column``), or by the file having exactly one line more than there are trials.
+    """
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValidationError(
+            f"stimulus_ids file {str(path)!r} is not readable text ({err}); give a TSV/CSV "
+            "events table or a text file with one stimulus id per line."
+        ) from err
+    if not lines:
+        raise ValidationError(f"stimulus_ids file {str(path)!r} is empty.")
+    suffix = path.suffix.lower()
+    first = lines[0]
+    sep = {".csv": ",", ".tsv": "\t"}.get(suffix) or (
+        "\t" if "\t" in first else "," if "," in first else r"\s+"
+    )
+    words = [w.strip().strip('"') for w in (first.split() if sep == r"\s+" else first.split(sep))]
+    names = set(_HEADER_WORDS) | ({column} if isinstance(column, str) else set())
+    header = bool(names & set(words)) or len(lines) == n_trials + 1
+    try:
+        table = pd.read_csv(
+            path,
+            sep=sep,
+            header=0 if header else None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            engine="python" if sep == r"\s+" else "c",
+        )
+    except (ValueError, pd.errors.ParserError) as err:
+        raise ValidationError(
+            f"stimulus_ids file {str(path)!r} could not be parsed as a table ({err}); every line "
+            "needs the same number of columns."
+        ) from err
+    if not header:
+        table.columns = [str(i) for i in range(table.shape[1])]
+    return table
+
+
+def read_stimulus_ids(
+    stimulus_ids: Sequence[Any] | str | Path | pd.DataFrame,
     n_trials: int,
     source: str,
-    column: str | None = None,
+    column: str | int | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Trial stimulus ids from a sequence, a DataFrame or an events file (TSV/CSV).
+    """Trial stimulus ids from a sequence, a DataFrame or a file (TSV/CSV/text).
 
-    A table needs a ``column`` (default: the first of ``stimulus_id``, ``trial_type``,
-    ``condition``, ``label`` present); other columns are kept as trial metadata. The number of rows
-    must equal ``n_trials`` (one row per volume / trial).
+    A table's ids come from ``column`` (default: the first of ``stimulus_id``, ``trial_type``,
+    ``condition``, ``label`` present); other columns are kept as trial metadata. A headerless text
+    file (one line per trial, e.g. ``<label> <run>``) has numbered columns ``0, 1, ...``; the ids
+    are in column ``column`` (default 0). The number of rows must equal ``n_trials`` (one per
+    volume / trial).
     """
-    if isinstance(labels, (str, Path)):
-        path = check_file(labels, "labels file", (".tsv", ".csv", ".txt"))
-        sep = "," if path.suffix.lower() == ".csv" else "\t"
-        table = pd.read_csv(path, sep=sep)
-        name = str(path)
-    elif isinstance(labels, pd.DataFrame):
-        table, name = labels.reset_index(drop=True), "labels table"
+    if isinstance(stimulus_ids, (str, Path)):
+        path = check_file(stimulus_ids, "stimulus_ids file", (".tsv", ".csv", ".txt"))
+        table, name = _read_id_file(path, n_trials, column), str(path)
+    elif isinstance(stimulus_ids, pd.DataFrame):
+        table, name = stimulus_ids.reset_index(drop=True), "stimulus_ids table"
     else:
-        table, name = pd.DataFrame({"stimulus_id": [str(v) for v in labels]}), "labels"
+        table, name = pd.DataFrame({"stimulus_id": [str(v) for v in stimulus_ids]}), "stimulus_ids"
+    headerless = list(table.columns) == [str(i) for i in range(table.shape[1])]
     if column is None:
-        column = next(
-            (c for c in ("stimulus_id", "trial_type", "condition", "label") if c in table), None
-        )
+        column = "0" if headerless else next((c for c in _ID_COLUMNS if c in table), None)
+    column = str(column) if isinstance(column, int) else column
     if column is None or column not in table:
         raise ValidationError(
-            f"{name} has no stimulus column {column!r}; columns are {list(table.columns)}. Pass "
-            "stimulus_column= naming the column that holds each trial's stimulus id."
+            f"{name} has no stimulus id column {column!r}; columns are {list(table.columns)}. "
+            "Pass stimulus_column= naming the column that holds each trial's stimulus id."
         )
     if len(table) != n_trials:
         raise ShapeError(
             f"{name} has {len(table)} rows but {source} has {n_trials} trials (volumes); there must "
-            "be one label per volume. For time series use estimate_single_trial_betas first."
+            "be one stimulus id per volume (plus an optional header line). For time series use "
+            "estimate_single_trial_betas first."
         )
     ids = table[column].astype(str).to_numpy()
+    blank = np.flatnonzero(np.char.str_len(ids.astype(str)) == 0)
+    if blank.size:
+        raise ValidationError(
+            f"{name}: {blank.size} trial(s) have an empty stimulus id in column {column!r}, first "
+            f"at rows {blank[:5].tolist()}; give every trial an id (or drop those volumes)."
+        )
     return ids, table
 
 
@@ -132,6 +193,11 @@ def _targets_from_mask(
         if spec is None:
             continue
         m_img, m_name = _load_img(spec, what)
+        if len(m_img.shape) not in (3, 4) or (len(m_img.shape) == 4 and m_img.shape[3] != 1):
+            raise ShapeError(
+                f"{what} {m_name!r} must be one 3-D volume; got shape {tuple(m_img.shape)} (a "
+                f"{len(m_img.shape)}-D image). Pass the {what} file, not the data."
+            )
         if tuple(m_img.shape[:3]) != tuple(img_shape):
             raise ShapeError(
                 f"{what} {m_name!r} has shape {tuple(m_img.shape)} but {source!r} has volumes of "
@@ -187,15 +253,16 @@ def _read_masked(img: Any, sel: np.ndarray, chunk: int = 64) -> np.ndarray:
 
 def load_fmri(
     img: Any,
-    labels: Sequence[Any] | str | Path | pd.DataFrame,
+    stimulus_ids: Sequence[Any] | str | Path | pd.DataFrame | None = None,
     *,
     mask: Any = None,
     atlas: Any = None,
     atlas_labels: Any = None,
     stimuli: StimulusSet | None = None,
-    stimulus_column: str | None = None,
+    stimulus_column: str | int | None = None,
     subject: str | None = None,
     name: str | None = None,
+    labels: Any = UNSET,
 ) -> tuple[StimulusSet, Responses]:
     """Read per-trial fMRI response estimates (betas) from NIfTI volumes.
 
@@ -203,8 +270,11 @@ def load_fmri(
     ----------
     img : path, nibabel image or list of them
         A 4-D image with one volume per trial (or a list of 3-D / 4-D images, concatenated).
-    labels : sequence of str, DataFrame or path to a TSV/CSV events table
-        The stimulus id of each volume (one row per volume, in order).
+    stimulus_ids : sequence of str, DataFrame or path to a TSV/CSV/text file
+        The stimulus id of each volume (one row per volume, in order): ids, an events table, or a
+        file. A text file without a header (e.g. PyMVPA's ``attributes.txt``: ``<label> <run>``
+        per line, separated by spaces) has numbered columns; its ids are column 0 unless
+        ``stimulus_column`` says otherwise.
     mask : path or image, optional
         A 3-D mask on the same grid (shape and affine) as ``img``; voxels > 0 are read.
     atlas : path or image, optional
@@ -214,22 +284,26 @@ def load_fmri(
         Names of atlas values: ``{value: name}``, a list indexed by value, or a lookup-table file
         with lines ``value name ...`` (FreeSurfer ``.ctab`` / TSV).
     stimuli : StimulusSet, optional
-        The stimuli shown; ids in ``labels`` absent from it raise. Default: a text set of the ids.
-    stimulus_column : str, optional
-        Column of the events table with the stimulus ids.
+        The stimuli shown; ids in ``stimulus_ids`` absent from it raise. Default: a text set of
+        the ids.
+    stimulus_column : str or int, optional
+        Column of the events table with the stimulus ids (a position for a headerless file).
     subject : str, optional
         Added as a ``subject`` column of the targets table.
     name : str, optional
         Name of the Responses (default: the file name).
+    labels
+        Old name of ``stimulus_ids`` (deprecated: ``labels`` meant ROI names elsewhere).
 
     Returns
     -------
     stimuli : StimulusSet
-        In the order of first appearance in ``labels``.
+        In the order of first appearance in ``stimulus_ids``.
     responses : Responses
         ``data`` (n_stimuli, n_voxels), ``repetitions`` (n_reps, n_stimuli, n_voxels), targets with
         ``roi`` (atlas), ``i, j, k`` and ``x, y, z`` (mm).
     """
+    stimulus_ids = _resolve_ids("load_fmri", stimulus_ids, labels)
     images = list(img) if isinstance(img, (list, tuple)) else [img]
     loaded = [_load_img(im, "img") for im in images]
     first, source = loaded[0]
@@ -253,7 +327,7 @@ def load_fmri(
                 "download or export it again."
             ) from err
     trials = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    ids, _events = read_labels(labels, trials.shape[0], source, stimulus_column)
+    ids, _events = read_stimulus_ids(stimulus_ids, trials.shape[0], source, stimulus_column)
     exclusions = Exclusions(source)
     keep = finite_targets(trials, exclusions, "voxels")
     if not keep.any():
@@ -274,6 +348,17 @@ def load_fmri(
     return stim, resp
 
 
+def _resolve_ids(func: str, stimulus_ids: Any, labels: Any) -> Any:
+    why = "`labels` meant stimulus ids here but ROI names elsewhere; one word, one meaning"
+    stimulus_ids = renamed_argument(func, "labels", labels, "stimulus_ids", stimulus_ids, None, why)
+    if stimulus_ids is None:
+        raise ValidationError(
+            f"{func} needs stimulus_ids: the stimulus id of each trial (a list, a DataFrame, or a "
+            "TSV/CSV/text events file)."
+        )
+    return stimulus_ids
+
+
 # --------------------------------------------------------------------------- surfaces
 def _read_surface(path: Any) -> tuple[np.ndarray, str]:
     """(n_trials, n_vertices) from a GIFTI (.gii, one data array per trial) or .mgh/.mgz file."""
@@ -287,6 +372,7 @@ def _read_surface(path: Any) -> tuple[np.ndarray, str]:
         raise ValidationError(
             f"surface file {str(p)!r} could not be read ({err}); it may be truncated or corrupt."
         ) from err
+    check_image_complete(im, p, "surface file")
     if p.name.endswith(".gii"):
         arrays = [np.asarray(d.data, dtype=np.float32).ravel() for d in im.darrays]
         if not arrays:
@@ -298,14 +384,17 @@ def _read_surface(path: Any) -> tuple[np.ndarray, str]:
 
 def load_surface(
     surfaces: Mapping[str, Any],
-    labels: Sequence[Any] | str | Path | pd.DataFrame,
+    stimulus_ids: Sequence[Any] | str | Path | pd.DataFrame | None = None,
     *,
-    rois: Mapping[str, Any] | None = None,
-    roi_names: Mapping[int, str] | Sequence[str] | None = None,
+    atlas: Mapping[str, Any] | None = None,
+    atlas_labels: Mapping[int, str] | Sequence[str] | None = None,
     stimuli: StimulusSet | None = None,
-    stimulus_column: str | None = None,
+    stimulus_column: str | int | None = None,
     subject: str | None = None,
     name: str | None = None,
+    labels: Any = UNSET,
+    rois: Any = UNSET,
+    roi_names: Any = UNSET,
 ) -> tuple[StimulusSet, Responses]:
     """Read per-trial responses on the cortical surface (GIFTI ``.func.gii`` or FreeSurfer ``.mgh``).
 
@@ -314,17 +403,26 @@ def load_surface(
     surfaces : mapping hemisphere -> path (or array (n_trials, n_vertices))
         e.g. ``{"lh": "lh.betas.func.gii", "rh": "rh.betas.func.gii"}`` (fsaverage or native).
         In a GIFTI file each data array is one trial.
-    labels : the stimulus id of each trial (see :func:`load_fmri`).
-    rois : mapping hemisphere -> integer label array (n_vertices,) or FreeSurfer ``.annot`` /
+    stimulus_ids : the stimulus id of each trial (see :func:`load_fmri`).
+    atlas : mapping hemisphere -> integer label array (n_vertices,) or FreeSurfer ``.annot`` /
         ``.label.gii`` path, optional
-        Vertices with label > 0 are kept and labelled; without it every vertex is kept.
-    roi_names : names of label values (mapping or list indexed by value); ``.annot`` files carry
-        their own names.
+        Vertices with label > 0 are kept and labelled (their ROI); without it every vertex is kept.
+    atlas_labels : names of label values (mapping or list indexed by value); ``.annot`` files
+        carry their own names.
+    labels, rois, roi_names : old names of ``stimulus_ids``, ``atlas`` and ``atlas_labels``
+        (deprecated).
 
     Returns
     -------
     (StimulusSet, Responses) with targets ``hemi``, ``vertex`` (and ``roi``).
     """
+    stimulus_ids = _resolve_ids("load_surface", stimulus_ids, labels)
+    why = "a `roi` is one named group of targets; label arrays defining several are an atlas"
+    atlas = renamed_argument("load_surface", "rois", rois, "atlas", atlas, None, why)
+    why = "names of atlas values, as in load_fmri"
+    atlas_labels = renamed_argument(
+        "load_surface", "roi_names", roi_names, "atlas_labels", atlas_labels, None, why
+    )
     nib = _nib()
     blocks, tables, source = [], [], ""
     exclusions_src = []
@@ -335,11 +433,11 @@ def load_surface(
         n_vert = data.shape[1]
         keep = np.ones(n_vert, dtype=bool)
         table = pd.DataFrame({"hemi": hemi, "vertex": np.arange(n_vert)})
-        if rois is not None and hemi in rois:
-            spec_roi = rois[hemi]
+        if atlas is not None and hemi in atlas:
+            spec_roi = atlas[hemi]
             names: Mapping[int, str] | None = None
             if isinstance(spec_roi, (str, Path)):
-                p = check_file(spec_roi, f"rois[{hemi!r}]", (".annot", ".gii"))
+                p = check_file(spec_roi, f"atlas[{hemi!r}]", (".annot", ".gii"))
                 if p.name.endswith(".annot"):
                     lab, _, nm = nib.freesurfer.read_annot(str(p))
                     names = {
@@ -352,13 +450,13 @@ def load_surface(
                 values = np.asarray(spec_roi).ravel()
             if len(values) != n_vert:
                 raise ShapeError(
-                    f"rois[{hemi!r}] has {len(values)} labels but the {hemi} surface data "
+                    f"atlas[{hemi!r}] has {len(values)} labels but the {hemi} surface data "
                     f"{src!r} has {n_vert} vertices; use labels on the same surface mesh."
                 )
             values = np.rint(values).astype(np.int64)
             keep = values > 0
             if names is None:
-                names = _atlas_names(np.unique(values[keep]), roi_names)
+                names = _atlas_names(np.unique(values[keep]), atlas_labels)
             table["roi"] = [names.get(int(v), f"roi{int(v)}") for v in values]
         blocks.append(data[:, keep])
         tables.append(table[keep])
@@ -370,7 +468,7 @@ def load_surface(
         )
     trials = np.concatenate(blocks, axis=1)
     targets = pd.concat(tables, ignore_index=True)
-    ids, _ = read_labels(labels, trials.shape[0], source, stimulus_column)
+    ids, _ = read_stimulus_ids(stimulus_ids, trials.shape[0], source, stimulus_column)
     exclusions = Exclusions(source)
     keep = finite_targets(trials, exclusions, "vertices")
     trials, targets = trials[:, keep], targets[keep].reset_index(drop=True)
@@ -421,7 +519,7 @@ def estimate_single_trial_betas(
     betas : nibabel image (x, y, z, n_trials)
         Trials in run order then onset order.
     trials : DataFrame
-        One row per trial: ``run``, ``onset``, ``stimulus_id`` (pass as ``labels`` to
+        One row per trial: ``run``, ``onset``, ``stimulus_id`` (pass as ``stimulus_ids`` to
         :func:`load_fmri`).
     """
     check_choice(method, "method", ("lss", "lsa"))

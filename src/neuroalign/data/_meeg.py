@@ -160,6 +160,29 @@ def _pick_idx(info: Any, picks: str | Sequence[str], source: str) -> np.ndarray:
     return idx
 
 
+def _report_unpicked(
+    info: Any, picks: str | Sequence[str], pick_idx: np.ndarray, exclusions: Exclusions
+) -> None:
+    """Record every channel left out by ``picks``, by name, one record per reason (bad channels,
+    then each channel type: EOG, ECG, stim, ...)."""
+    mne = _mne()
+    chosen = set(pick_idx.tolist())
+    left = [i for i in range(len(info["ch_names"])) if i not in chosen]
+    bads = set(info["bads"])
+    by_reason: dict[str, list[str]] = {}
+    for i in left:
+        name = info["ch_names"][i]
+        kind = mne.channel_type(info, i)
+        reason = (
+            f"marked bad in info['bads'] ({kind})"
+            if name in bads
+            else f"{kind} channel, not selected by picks={picks!r}"
+        )
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        exclusions.add("channels", len(names), reason, names, keep=None, stacklevel=4)
+
+
 def _channel_table(info: Any, picks: np.ndarray) -> pd.DataFrame:
     mne = _mne()
     names = [info["ch_names"][i] for i in picks]
@@ -206,7 +229,8 @@ def load_meeg(
     stimulus_column : str, optional
         Take each epoch's stimulus id from this column of ``epochs.metadata`` instead.
     picks : str or list
-        Channels (MNE ``picks``; default the data channels, e.g. EEG/MEG but not EOG/stim).
+        Channels (MNE ``picks``; default the data channels, e.g. EEG/MEG but not EOG/stim/bad).
+        Every channel left out is listed by name in ``meta["exclusions"]`` (and warned about).
     event_id, tmin, tmax, baseline
         Epoching of continuous files (see :func:`read_meeg`).
     stimuli : StimulusSet, optional
@@ -235,6 +259,7 @@ def load_meeg(
     source = str(src_file) if src_file else source
     exclusions.source = source
     pick_idx = _pick_idx(epochs.info, picks, source)
+    _report_unpicked(epochs.info, picks, pick_idx, exclusions)
     if stimulus_column is not None:
         meta = epochs.metadata
         if meta is None or stimulus_column not in meta:
@@ -301,6 +326,7 @@ def _from_evokeds(
                 f"{source}: the Evoked objects differ in channels or times; make them equal first."
             )
     pick_idx = _pick_idx(first.info, picks, source)
+    _report_unpicked(first.info, picks, pick_idx, exclusions)
     ids, arrays, nave, skipped = [], [], {}, []
     for ev in evokeds:
         sid = _map_condition(str(ev.comment), stimulus_map)

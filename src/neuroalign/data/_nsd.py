@@ -12,13 +12,14 @@ Layout (as on the NSD S3 bucket; :func:`fetch_dataset` ``("nsd", ...)`` creates 
 
 Trial ``t`` of the subject (0-based, 750 per session) showed 73k-image
 ``subjectim[subj, masterordering[t] - 1]`` (both 1-based in the file). Betas are int16 percent
-signal change × 300. Memory: the output array (repetitions, or only averages with
-``keep_repetitions=False``; a ``.npy`` memory map with ``out=``) plus one session's betas, read
-and masked before the next session is opened.
+signal change × 300. Memory: one session's betas (read and masked before the next session is
+opened), a block of voxels, and the outputs (repetitions and averages, or only averages with
+``keep_repetitions=False``), which ``out=`` writes to ``.npy`` memory maps instead of RAM.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +30,22 @@ import pandas as pd
 
 from ..core import Responses, StimulusSet
 from ..core._validation import require
-from ..core.exceptions import ConfigurationError, NeuroalignWarning, ShapeError, ValidationError
-from ._assemble import Exclusions, check_file, voxel_table
+from ..core.exceptions import (
+    ConfigurationError,
+    NeuroalignWarning,
+    ShapeError,
+    ValidationError,
+    close_matches,
+)
+from ._assemble import (
+    UNSET,
+    Exclusions,
+    check_file,
+    check_image_complete,
+    check_output,
+    renamed_argument,
+    voxel_table,
+)
 
 __all__ = ["load_nsd", "nsd_trial_ids"]
 
@@ -96,6 +111,7 @@ def _read_session(path: Path, sel: np.ndarray, n_expected: int) -> np.ndarray:
         else:
             nib = require("nibabel", "neuro", "reading NSD NIfTI betas")
             img = nib.load(str(path))
+            check_image_complete(img, path, "NSD betas")
             if tuple(img.shape[:3]) != tuple(sel.shape):
                 raise ShapeError(
                     f"{str(path)!r} has volumes of shape {img.shape[:3]}; the brain mask / ROI file "
@@ -127,33 +143,41 @@ def _read_session(path: Path, sel: np.ndarray, n_expected: int) -> np.ndarray:
 
 
 def _roi_selection(
-    root: Path, subj: str, roi: str | None, labels: Sequence[str] | None, mask: np.ndarray
+    root: Path, subj: str, atlas: str | None, rois: Sequence[str] | None, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None, dict[int, str]]:
-    if roi is None:
+    if atlas is None:
+        if rois is not None:
+            raise ConfigurationError(
+                f"rois={list(rois)} needs an atlas naming them (e.g. atlas='prf-visualrois'); "
+                "atlas=None reads every brain-mask voxel."
+            )
         return mask, None, {}
     nib = require("nibabel", "neuro", "reading NSD ROI files")
-    path = check_file(root / f"nsddata/ppdata/{subj}/func1pt8mm/roi/{roi}.nii.gz", "NSD ROI file")
+    path = check_file(
+        root / f"nsddata/ppdata/{subj}/func1pt8mm/roi/{atlas}.nii.gz", "NSD atlas (ROI) file"
+    )
     values = np.rint(np.asanyarray(nib.load(str(path)).dataobj)).astype(np.int64)
     if values.shape != mask.shape:
         raise ShapeError(
             f"ROI file {str(path)!r} has shape {values.shape}; brain mask {mask.shape}."
         )
     names: dict[int, str] = {}
-    ctab = root / f"nsddata/freesurfer/{subj}/label/{roi}.mgz.ctab"
+    ctab = root / f"nsddata/freesurfer/{subj}/label/{atlas}.mgz.ctab"
     if ctab.exists():
         for line in ctab.read_text().splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0].isdigit():
                 names[int(parts[0])] = parts[1]
     sel = mask & (values > 0)
-    if labels is not None:
+    if rois is not None:
         lookup = {v: k for k, v in names.items()}
-        unknown = [lab for lab in labels if lab not in lookup]
+        unknown = [r for r in rois if r not in lookup]
         if unknown:
             raise ConfigurationError(
-                f"ROI label(s) {unknown} not in {roi} ({str(ctab)!r}); labels are {sorted(lookup)}."
+                f"rois {unknown} not in atlas {atlas} ({str(ctab)!r}); its ROIs are "
+                f"{sorted(lookup)}." + close_matches(unknown[0], lookup)
             )
-        sel &= np.isin(values, [lookup[lab] for lab in labels])
+        sel &= np.isin(values, [lookup[r] for r in rois])
     return sel, values, names
 
 
@@ -161,14 +185,16 @@ def load_nsd(
     root: str | Path,
     subject: int = 1,
     *,
-    roi: str | None = "prf-visualrois",
-    labels: Sequence[str] | None = None,
+    atlas: str | None = "prf-visualrois",
+    rois: Sequence[str] | None = None,
     sessions: Sequence[int] | None = None,
     keep_repetitions: bool = True,
     zscore: bool = False,
     out: str | Path | None = None,
+    roi: Any = UNSET,
+    labels: Any = UNSET,
 ) -> tuple[StimulusSet, Responses]:
-    """Read one NSD subject's single-trial betas for an ROI, one session at a time.
+    """Read one NSD subject's single-trial betas for an atlas's ROIs, one session at a time.
 
     Parameters
     ----------
@@ -176,11 +202,12 @@ def load_nsd(
         The folder holding ``nsddata/`` and ``nsddata_betas/`` (e.g. ``fetch_dataset("nsd")``).
     subject : int
         1–8.
-    roi : str or None
-        ROI volume name under ``func1pt8mm/roi/`` (``prf-visualrois``, ``streams``,
-        ``floc-faces``, ...); None reads every brain-mask voxel.
-    labels : list of str, optional
-        Only these labels of the ROI file (e.g. ``["V1v", "V1d"]``; names from its ``.ctab``).
+    atlas : str or None
+        ROI volume under ``func1pt8mm/roi/`` (``prf-visualrois``, ``streams``, ``floc-faces``,
+        ...); its ROI names (from the ``.ctab``) become the targets' ``roi``. None reads every
+        brain-mask voxel.
+    rois : list of str, optional
+        Only these ROIs of the atlas (e.g. ``["V1v", "V1d"]``).
     sessions : list of int, optional
         Sessions to read (1-based); default every session with a betas file. Stimuli are those shown
         in these sessions.
@@ -189,8 +216,13 @@ def load_nsd(
         running average (a third of the memory).
     zscore : bool
         z-score each voxel within each session (NSD's usual normalisation) before averaging.
-    out : path, optional
-        Write the output array to this ``.npy`` file as a memory map (outputs larger than RAM).
+    out : path to a ``.npy`` file, optional
+        Write the outputs to disk as memory maps (outputs larger than RAM): ``out`` holds the
+        repetitions (or the averages with ``keep_repetitions=False``); with repetitions the
+        averages go next to it as ``<stem>.average.npy``. Both are written atomically and returned
+        read-only memory-mapped; memory stays at one session's betas plus a block of voxels.
+    roi, labels
+        Old names of ``atlas`` and ``rois`` (deprecated: ``labels`` meant stimulus ids elsewhere).
 
     Returns
     -------
@@ -200,8 +232,15 @@ def load_nsd(
     responses : Responses
         Percent signal change; targets ``subject``, ``roi``, ``i, j, k``; ``meta`` lists sessions.
     """
+    why = "`roi` is a named group of targets; the file holding several is an atlas"
+    atlas = renamed_argument("load_nsd", "roi", roi, "atlas", atlas, "prf-visualrois", why)
+    why = "`labels` means stimulus ids elsewhere; these are ROI names"
+    rois = renamed_argument("load_nsd", "labels", labels, "rois", rois, None, why)
+    if isinstance(rois, str):
+        rois = [rois]
     nib = require("nibabel", "neuro", "reading NSD data")
     root = Path(root)
+    out_path = None if out is None else check_output(out, "out", ".npy")
     subj = f"subj{subject:02d}"
     trial_ids = nsd_trial_ids(root, subject)
     mask_path = check_file(
@@ -209,9 +248,9 @@ def load_nsd(
     )
     mask_img = nib.load(str(mask_path))
     mask = np.asanyarray(mask_img.dataobj) > 0
-    sel, roi_values, roi_names = _roi_selection(root, subj, roi, labels, mask)
+    sel, roi_values, roi_names = _roi_selection(root, subj, atlas, rois, mask)
     if not sel.any():
-        raise ValidationError(f"the ROI selection ({roi}, {labels}) has no voxel for {subj}.")
+        raise ValidationError(f"the ROI selection ({atlas}, {rois}) has no voxel for {subj}.")
     betas_dir = root / f"nsddata_betas/ppdata/{subj}/func1pt8mm/{_BETAS}"
     if sessions is None:
         found = sorted(
@@ -225,6 +264,7 @@ def load_nsd(
     bad = [s for s in sessions if not 1 <= s <= n_sess_max]
     if bad:
         raise ConfigurationError(f"sessions {bad} out of range 1..{n_sess_max}.")
+    paths = [_session_path(betas_dir, s) for s in sessions]  # all present before any reading
     idx = np.concatenate(
         [np.arange((s - 1) * _TRIALS_PER_SESSION, s * _TRIALS_PER_SESSION) for s in sessions]
     )
@@ -238,50 +278,34 @@ def load_nsd(
     for t, s in enumerate(stim_pos):
         rep_idx[t], seen[s] = seen[s], seen[s] + 1
     n_reps, n_stim, n_vox = int(seen.max()), len(stim_73k), int(sel.sum())
-    shape = (n_reps, n_stim, n_vox) if keep_repetitions else (n_stim, n_vox)
-    arr: np.ndarray
-    if out is not None:
-        arr = np.lib.format.open_memmap(Path(out), mode="w+", dtype=np.float32, shape=shape)
-    else:
-        arr = np.empty(shape, dtype=np.float32)
-    if keep_repetitions:
-        arr[...] = np.nan
-    else:
-        arr[...] = 0.0
-    for k_i, s in enumerate(sessions):
-        block = _read_session(_session_path(betas_dir, s), sel, _TRIALS_PER_SESSION)
-        if zscore:
-            sd = block.std(axis=0)
-            sd[sd == 0] = 1.0
-            block -= block.mean(axis=0)
-            block /= sd
-        t_sl = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
-        if keep_repetitions:
-            arr[rep_idx[t_sl], stim_pos[t_sl]] = block
-        else:
-            np.add.at(arr, stim_pos[t_sl], block)
-        del block
     counts = np.bincount(stim_pos, minlength=n_stim)
+    outputs = _Outputs(out_path, keep_repetitions)
+    try:
+        arr, data = outputs.open((n_reps, n_stim, n_vox), (n_stim, n_vox))
+        for k_i, path in enumerate(paths):
+            block = _read_session(path, sel, _TRIALS_PER_SESSION)
+            if zscore:
+                sd = block.std(axis=0)
+                sd[sd == 0] = 1.0
+                block -= block.mean(axis=0)
+                block /= sd
+            t_sl = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
+            if keep_repetitions:
+                arr[rep_idx[t_sl], stim_pos[t_sl]] = block
+            else:
+                np.add.at(data, stim_pos[t_sl], block)
+            del block
+        _average(arr, data, counts, keep_repetitions, subj)
+        arr, data = outputs.close(arr, data)
+    except BaseException:
+        outputs.discard()
+        raise
     exclusions = Exclusions(str(betas_dir))
-    if keep_repetitions:
-        data = np.empty((n_stim, n_vox), dtype=np.float32)
-        for a in range(0, n_vox, 4096):  # per voxel chunk: no full-size temporaries
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                data[:, a : a + 4096] = np.nanmean(arr[:, :, a : a + 4096], axis=0)
-    else:
-        arr /= counts[:, None]
-        data = arr
-    finite = np.isfinite(data).all(axis=0)
-    if not finite.all():
-        raise ValidationError(
-            f"{int((~finite).sum())} voxel(s) of {subj} have NaN betas; restrict the brain mask."
-        )
     targets = voxel_table(sel, mask_img.affine)
     targets.insert(0, "subject", subj)
     if roi_values is not None:
         v = roi_values[sel]
-        targets.insert(1, "roi", [roi_names.get(int(x), f"{roi}{int(x)}") for x in v])
+        targets.insert(1, "roi", [roi_names.get(int(x), f"{atlas}{int(x)}") for x in v])
     ids = np.array([f"nsd{int(v):05d}" for v in stim_73k])
     meta: dict[str, Any] = {
         "source": str(root),
@@ -291,6 +315,7 @@ def load_nsd(
         "unit": "z" if zscore else "% signal change",
         "trial_counts": {"min": int(counts.min()), "max": int(counts.max())},
         "exclusions": exclusions.as_meta(),
+        "files": outputs.files(),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeuroalignWarning)  # fewer reps for some: in trial_counts
@@ -299,7 +324,7 @@ def load_nsd(
             data=data,
             repetitions=arr if keep_repetitions else None,
             targets=targets,
-            name=f"nsd-{subj}-{roi or 'brain'}",
+            name=f"nsd-{subj}-{atlas or 'brain'}",
             meta=meta,
         )
     info = root / "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
@@ -311,3 +336,81 @@ def load_nsd(
             metadata = metadata.join(table[cols].iloc[stim_73k - 1].reset_index(drop=True))
     stimuli = StimulusSet(ids=ids, texts=list(ids), metadata=metadata, name="nsd")
     return stimuli, resp
+
+
+_BLOCK_BYTES = 32 * 2**20  # repetitions read at once when averaging and checking the outputs
+
+
+def _average(
+    reps: np.ndarray | None, data: np.ndarray, counts: np.ndarray, keep: bool, subj: str
+) -> None:
+    """Fill ``data`` with the mean over repetitions (or divide the running sums by the counts),
+    a block of voxels at a time, and check that every voxel is finite."""
+    n_vox = data.shape[1]
+    per_voxel = (reps.shape[0] if reps is not None else 1) * data.shape[0] * 4
+    step = max(1, _BLOCK_BYTES // per_voxel)
+    bad = 0
+    for a in range(0, n_vox, step):
+        sl = slice(a, a + step)
+        if keep:
+            assert reps is not None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                data[:, sl] = np.nanmean(reps[:, :, sl], axis=0)
+        else:
+            data[:, sl] /= counts[:, None]
+        bad += int((~np.isfinite(data[:, sl]).all(axis=0)).sum())
+    if bad:
+        raise ValidationError(f"{bad} voxel(s) of {subj} have NaN betas; restrict the brain mask.")
+
+
+class _Outputs:
+    """The output arrays: in memory, or ``.npy`` memory maps written to hidden temporary files
+    and renamed into place once complete (then reopened read-only)."""
+
+    def __init__(self, out: Path | None, keep: bool) -> None:
+        self.keep = keep
+        self.paths: list[Path] = []
+        if out is not None:
+            self.paths = [out, out.with_name(out.stem + ".average.npy")] if keep else [out]
+        self.tmps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in self.paths]
+
+    def _new(self, i: int, shape: tuple[int, ...], fill: float) -> np.ndarray:
+        if self.paths:
+            arr = np.lib.format.open_memmap(self.tmps[i], mode="w+", dtype=np.float32, shape=shape)
+        else:
+            arr = np.empty(shape, dtype=np.float32)
+        arr[...] = fill
+        return arr
+
+    def open(
+        self, rep_shape: tuple[int, ...], avg_shape: tuple[int, ...]
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        if self.keep:
+            return self._new(0, rep_shape, np.nan), self._new(1, avg_shape, 0.0)
+        return None, self._new(0, avg_shape, 0.0)
+
+    def close(
+        self, reps: np.ndarray | None, data: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        if not self.paths:
+            return reps, data
+        arrays = [reps, data] if self.keep else [data]
+        for a, tmp, path in zip(arrays, self.tmps, self.paths, strict=True):
+            assert isinstance(a, np.memmap)
+            a.flush()
+            os.replace(tmp, path)
+        del arrays, reps, data
+        opened = [np.load(p, mmap_mode="r") for p in self.paths]
+        return (opened[0], opened[1]) if self.keep else (None, opened[0])
+
+    def discard(self) -> None:
+        for tmp in self.tmps:
+            tmp.unlink(missing_ok=True)
+
+    def files(self) -> dict[str, str]:
+        if not self.paths:
+            return {}
+        if self.keep:
+            return {"repetitions": str(self.paths[0]), "data": str(self.paths[1])}
+        return {"data": str(self.paths[0])}
