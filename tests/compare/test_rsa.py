@@ -222,3 +222,31 @@ def test_whitened_inverse_with_missing_pairs_equals_the_dense_solve(rng):
     )
     full = rng.normal(size=(2, n * (n - 1) // 2))  # complete pairs: closed form = general solve
     np.testing.assert_allclose(_v_inverse(full), _v_inverse(full, (i, j, n)), rtol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "euclidean", "sqeuclidean"])
+def test_rdm_is_float32_by_default_and_float64_on_request(rng, metric):
+    X = rng.normal(size=(3, 30, 200))
+    ref = np.stack([pdist(x, "sqeuclidean" if metric == "sqeuclidean" else metric) for x in X])
+    if metric == "sqeuclidean":
+        ref /= 200
+    f32 = compute_rdm(X, metric)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, ref, rtol=2e-5, atol=2e-5 * np.abs(ref).max())
+    f64 = compute_rdm(X, metric, dtype="float64")
+    assert f64.dtype == np.float64
+    np.testing.assert_allclose(f64, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_rdm_memory_stays_near_one_copy_of_the_input(rng):
+    """Peak traced memory of a correlation RDM of a float32 (300 x 20000) input: one centred
+    copy of the input plus n x n, not float64 copies (which would be >= 2x the input each)."""
+    import tracemalloc
+
+    X = rng.standard_normal((300, 20_000), dtype=np.float32)
+    compute_rdm(X[:, :10])  # warm caches
+    tracemalloc.start()
+    compute_rdm(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1.3 * X.nbytes, (peak / 1e6, X.nbytes / 1e6)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -290,7 +291,7 @@ def load_rdms(
             )
     except ValidationError:
         raise
-    except (OSError, ValueError, KeyError, EOFError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise ValidationError(
             f"cannot read RDMs from {str(path)!r}: {type(err).__name__}: {err or 'truncated or corrupt'}."
         ) from err
