@@ -123,7 +123,7 @@ def select_layer(
     >>> k = load_kriegeskorte92()
     >>> r = select_layer(k.models, k.human_it, by="subjects")
     >>> r.table["layer"].iloc[0], int(r.table["n"].iloc[0])
-    ('monkeyIT', 4)
+    ('animacy', 4)
     """
     check_choice(by, "by", ("subjects", "stimuli"))
     fn = lookup(SIMILARITIES, method, "RDM similarity")
