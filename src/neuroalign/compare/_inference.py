@@ -375,14 +375,14 @@ def bootstrap_rsa(
             )
     check_same_stimuli(models, data)
     subjects = pool_subjects(data, subject)
-    over, note = resolve_over(over, subjects.n_subjects, indices is not None)
+    resampled, note = resolve_over(over, subjects.n_subjects, indices is not None)
     n = models.n_stimuli
     m = np.asarray(models.dissimilarities, dtype=np.float64)
     d = np.asarray(subjects.rdms.dissimilarities, dtype=np.float64)
     values, low, high = _evaluate(fn, m, d, method)
     stim_idx: np.ndarray | None = None
     if indices is not None:
-        if over == "subjects":
+        if resampled == "subjects":
             raise ValidationError(
                 "indices= are stimulus resamples; use over='stimuli' or 'both' with them."
             )
@@ -391,22 +391,25 @@ def bootstrap_rsa(
             stim_idx.ndim != 2
             or stim_idx.shape[1] != n
             or not np.issubdtype(stim_idx.dtype, np.integer)
+            or (stim_idx.size and (stim_idx.min() < 0 or stim_idx.max() >= n))
         ):
             raise ValidationError(
-                f"indices must be integers of shape (n_boot, {n}); got {stim_idx.dtype} "
+                f"indices must be integers in [0, {n}) of shape (n_boot, {n}); got {stim_idx.dtype} "
                 f"{stim_idx.shape} (see bootstrap_indices)."
             )
         n_boot = check_n_boot(stim_idx.shape[0], "indices.shape[0]")
-    elif over != "subjects":
+    elif resampled != "subjects":
         stim_idx = bootstrap_indices(n, n_boot, seed)
-    subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if over != "stimuli" else None
+    subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if resampled != "stimuli" else None
     samples = np.empty((n_boot, m.shape[0]))
     ceil = np.full((n_boot, 2), np.nan)
-    if over == "subjects":
+    if resampled == "subjects":
         assert subj_idx is not None
         samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
-    loop = range(n_boot if over != "subjects" else 0)
-    for k in track(loop, len(loop), f"bootstrap RSA ({over})", quiet or over == "subjects"):
+    loop = range(n_boot if resampled != "subjects" else 0)
+    for k in track(
+        loop, len(loop), f"bootstrap RSA ({resampled})", quiet or resampled == "subjects"
+    ):
         cols, pairs = _pairs(stim_idx[k], n) if stim_idx is not None else (slice(None), None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
@@ -431,7 +434,7 @@ def bootstrap_rsa(
             aggregate="mean",
             split="all",
             n=subjects.n_subjects,
-            resampled=over,
+            resampled=resampled,
             n_boot=n_boot,
             group_by=subjects.group_by,
             n_rdms=subjects.n_rdms,
@@ -445,7 +448,7 @@ def bootstrap_rsa(
     params = {
         "method": method,
         "n_boot": n_boot,
-        "over": over,
+        "over": resampled,
         "ci": ci,
         "seed": seed,
         "group_by": subjects.group_by,

@@ -101,7 +101,9 @@ def _from_mat(path: Path) -> tuple[list[np.ndarray], list[pd.DataFrame], int, di
     except Exception as err:
         raise ValidationError(f"cannot read {str(path)!r} as a .mat file: {err}.") from err
     variables = {k: v for k, v in mat.items() if not k.startswith("__")}
-    vecs, descs, ns = [], [], []
+    vecs: list[np.ndarray] = []
+    descs: list[pd.DataFrame] = []
+    ns: list[int] = []
     for key, value in variables.items():
         if isinstance(value, np.ndarray) and value.dtype.names and "RDM" in value.dtype.names:
             elems = list(value.ravel(order="F"))
@@ -309,7 +311,7 @@ def load_rdms(
     meta.update(source=str(path), ids_in_file="stimulus_ids" in extra)
     return RDMs(
         np.vstack(vecs),
-        stimulus_ids,
+        np.asarray(stimulus_ids),
         desc,
         metric=metric or str(extra.get("metric", "unknown")),
         meta=meta,

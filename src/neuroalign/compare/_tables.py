@@ -167,11 +167,11 @@ def rsa_table(
             sel = select_layer(
                 model_rdms,
                 rdms,
-                by=select,
+                by=select,  # type: ignore[arg-type]
                 method=method,
                 n_splits=n_splits,
                 seed=seed,
-                subject=subject,  # type: ignore[arg-type]
+                subject=subject,
             )
             tables.append(sel.table)
     table = make_table(pd.concat(tables, ignore_index=True))
