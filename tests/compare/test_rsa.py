@@ -23,33 +23,33 @@ from neuroalign.core.exceptions import ConfigurationError, StimulusMismatchError
 def test_rdm_matches_scipy(rng, metric, scipy_metric):
     X = rng.normal(size=(15, 40))
     np.testing.assert_allclose(
-        compute_rdm(X, metric), pdist(X, scipy_metric), rtol=1e-10, atol=1e-12
+        compute_rdm(X, metric, dtype="float64"), pdist(X, scipy_metric), rtol=1e-10, atol=1e-12
     )
 
 
 def test_sqeuclidean_is_normalised_by_features(rng):
     X = rng.normal(size=(10, 8))
     np.testing.assert_allclose(
-        compute_rdm(X, "sqeuclidean"), pdist(X, "sqeuclidean") / 8, rtol=1e-10
+        compute_rdm(X, "sqeuclidean", dtype="float64"), pdist(X, "sqeuclidean") / 8, rtol=1e-10
     )
 
 
 def test_batched_rdms_and_torch_backend(rng):
     X = rng.normal(size=(3, 12, 20))
-    batched = compute_rdm(X)
+    batched = compute_rdm(X, dtype="float64")
     for k in range(3):
         np.testing.assert_allclose(batched[k], pdist(X[k], "correlation"), rtol=1e-10)
     pytest.importorskip("torch")
-    np.testing.assert_allclose(compute_rdm(X, device="torch"), batched, rtol=1e-9)
+    np.testing.assert_allclose(compute_rdm(X, device="torch", dtype="float64"), batched, rtol=1e-9)
 
 
 def test_constant_pattern_is_an_error():
     X = np.ones((4, 5))
     X[1] = np.arange(5)
     with pytest.raises(ValidationError, match="constant across features"):
-        compute_rdm(X)
+        compute_rdm(X, dtype="float64")
     with pytest.raises(ConfigurationError, match="Did you mean 'correlation'"):
-        compute_rdm(X, "corelation")
+        compute_rdm(X, "corelation", dtype="float64")
 
 
 def test_compare_methods_match_scipy(rng):
@@ -96,20 +96,23 @@ def test_bootstrap_rsa_ci_and_shared_indices(rng):
     ids = [f"s{i}" for i in range(n)]
     truth = rng.normal(size=(n, 10))
     data = RDMs(
-        np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(4)]), ids
+        np.stack(
+            [compute_rdm(truth + rng.normal(size=truth.shape), dtype="float64") for _ in range(4)]
+        ),
+        ids,
     )
     models = compute_rdms(Activations("m", ids, {"good": truth, "bad": rng.normal(size=(n, 10))}))
-    res = bootstrap_rsa(models, data, n_boot=200, seed=1)
+    res = bootstrap_rsa(models, data, n_boot=200, seed=1, over="stimuli")
     good, bad = res.table.set_index("layer").loc[["good", "bad"]].itertuples()
     assert good.value > bad.value
     assert good.ci_low <= good.value <= good.ci_high
     assert good.ceiling_low < good.ceiling_high
     again = bootstrap_rsa(models, data, n_boot=200, indices=bootstrap_indices(n, 200, seed=1))
-    np.testing.assert_array_equal(res.samples, again.samples)
+    np.testing.assert_array_equal(res.arrays["samples"], again.arrays["samples"])
     with pytest.raises(StimulusMismatchError):
         bootstrap_rsa(models, data.select(ids[::-1]))
     subj = bootstrap_rsa(models, data, n_boot=50, over="subjects")
-    assert np.isfinite(subj.samples).all()
+    assert np.isfinite(subj.arrays["samples"]).all()
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "cosine"])
@@ -219,3 +222,31 @@ def test_whitened_inverse_with_missing_pairs_equals_the_dense_solve(rng):
     )
     full = rng.normal(size=(2, n * (n - 1) // 2))  # complete pairs: closed form = general solve
     np.testing.assert_allclose(_v_inverse(full), _v_inverse(full, (i, j, n)), rtol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "euclidean", "sqeuclidean"])
+def test_rdm_is_float32_by_default_and_float64_on_request(rng, metric):
+    X = rng.normal(size=(3, 30, 200))
+    ref = np.stack([pdist(x, "sqeuclidean" if metric == "sqeuclidean" else metric) for x in X])
+    if metric == "sqeuclidean":
+        ref /= 200
+    f32 = compute_rdm(X, metric)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, ref, rtol=2e-5, atol=2e-5 * np.abs(ref).max())
+    f64 = compute_rdm(X, metric, dtype="float64")
+    assert f64.dtype == np.float64
+    np.testing.assert_allclose(f64, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_rdm_memory_stays_near_one_copy_of_the_input(rng):
+    """Peak traced memory of a correlation RDM of a float32 (300 x 20000) input: one centred
+    copy of the input plus n x n, not float64 copies (which would be >= 2x the input each)."""
+    import tracemalloc
+
+    X = rng.standard_normal((300, 20_000), dtype=np.float32)
+    compute_rdm(X[:, :10])  # warm caches
+    tracemalloc.start()
+    compute_rdm(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1.3 * X.nbytes, (peak / 1e6, X.nbytes / 1e6)

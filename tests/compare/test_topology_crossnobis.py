@@ -38,7 +38,7 @@ def test_single_rdm_equals_rsatoolbox(rng):
 def test_geodesic_follows_the_neighbourhood_graph():
     # points on a line: 0, 1, 2, 3; with thresholds making only neighbours < 1
     X = np.arange(4.0)[:, None]
-    rdm = compute_rdm(X, "euclidean")  # pairs: 1,2,3,1,2,1
+    rdm = compute_rdm(X, "euclidean", dtype="float64")  # pairs: 1,2,3,1,2,1
     geo = geodesic_transform(RDMs(rdm, list("abcd")), low=0.0, up=0.5)
     sq = geo.square()[0]
     gt = geotopological_transform(rdm, 0.0, 0.5)
@@ -57,8 +57,8 @@ def test_crossnobis_is_unbiased_and_equals_rsatoolbox(rng):
     noise_sd = 3.0
     pats = true[None] + noise_sd * rng.normal(size=(runs, n, p))
     d = compute_crossnobis_rdm(pats)
-    truth = compute_rdm(true, "sqeuclidean")
-    naive = compute_rdm(pats.mean(0), "sqeuclidean")
+    truth = compute_rdm(true, "sqeuclidean", dtype="float64")
+    naive = compute_rdm(pats.mean(0), "sqeuclidean", dtype="float64")
     # the naive distance is inflated by the noise (~2 sd² / runs); the cross-validated one is not
     assert abs((d - truth).mean()) < 0.5 < (naive - truth).mean()
     pytest.importorskip("rsatoolbox")
@@ -77,7 +77,9 @@ def test_crossnobis_is_unbiased_and_equals_rsatoolbox(rng):
         compute_crossnobis_rdm(pats, precision=W), ref, rtol=1e-8, atol=1e-10
     )
     ref_m = calc_rdm(Dataset(true), method="mahalanobis", noise=W).get_vectors()[0]
-    np.testing.assert_allclose(compute_rdm(true, "mahalanobis", precision=W), ref_m, rtol=1e-8)
+    np.testing.assert_allclose(
+        compute_rdm(true, "mahalanobis", precision=W, dtype="float64"), ref_m, rtol=1e-8
+    )
 
 
 def test_noise_precision_options_and_errors(rng):
@@ -88,14 +90,14 @@ def test_noise_precision_options_and_errors(rng):
     with pytest.raises(ValidationError, match="shrinkage"):
         noise_precision(R, shrinkage=1.5)
     with pytest.raises(ValidationError, match="needs precision"):
-        compute_rdm(R[:5], "mahalanobis")
+        compute_rdm(R[:5], "mahalanobis", dtype="float64")
     with pytest.raises(ValidationError, match=">= 2 runs"):
         compute_crossnobis_rdm(R[None, :5])
 
 
 def test_geodesic_separates_disconnected_clusters(rng):
     X = np.vstack([rng.normal(size=(6, 3)) * 0.1, rng.normal(size=(6, 3)) * 0.1 + 10])
-    geo = geodesic_transform(compute_rdm(X, "euclidean"), low=0.05, up=0.4)
+    geo = geodesic_transform(compute_rdm(X, "euclidean", dtype="float64"), low=0.05, up=0.4)
     from neuroalign.core._rdms import condensed_index
 
     rows, cols = condensed_index(12)

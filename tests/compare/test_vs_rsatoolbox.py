@@ -25,9 +25,12 @@ def rdm_stacks():
     rng = np.random.default_rng(0)
     n = 12
     truth = rng.normal(size=(n, 30))
-    data = np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(5)])
+    data = np.stack(
+        [compute_rdm(truth + rng.normal(size=truth.shape), dtype="float64") for _ in range(5)]
+    )
     models = np.stack(
-        [compute_rdm(rng.normal(size=(n, 30))) for _ in range(2)] + [compute_rdm(truth)]
+        [compute_rdm(rng.normal(size=(n, 30)), dtype="float64") for _ in range(2)]
+        + [compute_rdm(truth, dtype="float64")]
     )
     models[0, :10] = np.round(models[0, :10], 1)  # ties
     return models, data
@@ -60,7 +63,7 @@ def test_rdm_metrics_equal_rsatoolbox(metric, rsa_metric):
 
     X = np.random.default_rng(2).normal(size=(10, 25))
     theirs = calc_rdm(Dataset(X), method=rsa_metric).get_vectors()[0]
-    ours = compute_rdm(X, "sqeuclidean" if metric == "euclidean" else metric)
+    ours = compute_rdm(X, "sqeuclidean" if metric == "euclidean" else metric, dtype="float64")
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
 
 
@@ -107,12 +110,12 @@ def test_stimulus_bootstrap_samples_equal_rsatoolbox(rdm_stacks, method):
         m_s = RsaRDMs(models).subsample_pattern("index", idx[k])
         d_s = RsaRDMs(data).subsample_pattern("index", idx[k])
         expected = [np.mean(rsa_compare(m_s[j], d_s, method=name)) for j in range(len(models))]
-        np.testing.assert_allclose(res.samples[k], expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(res.arrays["samples"][k], expected, rtol=1e-6, atol=1e-12)
         if method in ("corr_cov", "cosine_cov"):
             low, high = _whitened_ceiling_by_definition(d_s, name)
         else:
             low, high = boot_noise_ceiling(d_s, method=name)
-        np.testing.assert_allclose(res.ceiling_samples[k], [low, high], rtol=1e-6)
+        np.testing.assert_allclose(res.arrays["ceiling_samples"][k], [low, high], rtol=1e-6)
 
 
 def _whitened_ceiling_by_definition(d_s, name, groups=None):
@@ -149,14 +152,16 @@ def test_subject_bootstrap_samples_equal_rsatoolbox(rdm_stacks, method):
     for k in range(10):
         d_s = RsaRDMs(data[subj[k]], rdm_descriptors={"index": subj[k]})
         expected = np.mean(rsa_compare(RsaRDMs(models), d_s, method=name), axis=1)
-        np.testing.assert_allclose(res.samples[k], expected, rtol=1e-6)
+        np.testing.assert_allclose(res.arrays["samples"][k], expected, rtol=1e-6)
         if len(np.unique(subj[k])) > 1:
             expected_ceiling = (
                 _whitened_ceiling_by_definition(d_s, name, subj[k])
                 if method == "corr_cov"
                 else boot_noise_ceiling(d_s, method=name)
             )
-            np.testing.assert_allclose(res.ceiling_samples[k], expected_ceiling, rtol=1e-6)
+            np.testing.assert_allclose(
+                res.arrays["ceiling_samples"][k], expected_ceiling, rtol=1e-6
+            )
 
 
 @pytest.mark.filterwarnings("ignore:Noise ceiling for tau")
@@ -169,7 +174,9 @@ def test_grouped_noise_ceiling_equals_rsatoolbox(rng, method):
     from neuroalign.compare._inference import _evaluate
 
     truth = rng.normal(size=(10, 20))
-    data = np.stack([compute_rdm(truth + rng.normal(size=truth.shape)) for _ in range(6)])
+    data = np.stack(
+        [compute_rdm(truth + rng.normal(size=truth.shape), dtype="float64") for _ in range(6)]
+    )
     groups = np.array([0, 0, 1, 1, 2, 2])
     ref = boot_noise_ceiling(
         RsaRDMs(data, rdm_descriptors={"subject": groups}),

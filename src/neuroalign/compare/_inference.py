@@ -8,17 +8,16 @@ comparison (as rsatoolbox does), every other pair keeps its duplicated entries.
 
 from __future__ import annotations
 
+import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from ..core import RDMs
+from ..core import RDMs, Result, make_table
+from ..core._progress import track
 from ..core._registry import lookup
-from ..core._validation import check_choice
 from ..core.exceptions import ValidationError
 from ._ranks import dense_code_rows, kendall_ref, rank_integer_rows, rank_rows, tau_a_with
 from ._similarity import (
@@ -29,8 +28,9 @@ from ._similarity import (
     check_same_stimuli,
     pool_rdms,
 )
+from ._subjects import pool_subjects, rdm_labels, resolve_over, roi_label
 
-__all__ = ["RSAResult", "bootstrap_indices", "bootstrap_rsa", "rdm_noise_ceiling"]
+__all__ = ["bootstrap_indices", "bootstrap_rsa", "check_n_boot", "rdm_noise_ceiling"]
 
 
 def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -54,7 +54,10 @@ def _group_rows(n_rows: int, groups: np.ndarray | None) -> list[np.ndarray]:
 
 
 def rdm_noise_ceiling(
-    data: np.ndarray, method: str = "spearman", groups: np.ndarray | None = None
+    data: RDMs | np.ndarray,
+    method: str = "spearman",
+    groups: np.ndarray | None = None,
+    subject: str | None = "subject",
 ) -> tuple[float, float]:
     """Lower and upper noise ceiling of the mean similarity with subjects' RDMs.
 
@@ -65,14 +68,37 @@ def rdm_noise_ceiling(
 
     Parameters
     ----------
-    data : array (n_rdms, n_pairs)
+    data : RDMs or array (n_rdms, n_pairs)
+        Brain RDMs. An :class:`~neuroalign.RDMs` has the RDMs of each subject (its ``subject``
+        descriptor) averaged first, as :func:`bootstrap_rsa` does; array rows are subjects.
     method : str
         A key of ``SIMILARITIES``; pooling follows the method (see ``pool_rdms``).
     groups : array (n_rdms,), optional
-        Subject of each row. Rows of one subject (e.g. the copies a subject bootstrap draws) are
-        left out together and count once; by default every row is its own subject.
+        For arrays: the subject of each row. Rows of one subject (e.g. the copies a subject
+        bootstrap draws) are left out together and count once; by default every row is its own
+        subject.
+    subject : str or None
+        For ``RDMs``: the descriptor naming subjects (``None``: every RDM is a subject).
+
+    Examples
+    --------
+    >>> from neuroalign.data import load_kriegeskorte92
+    >>> low, high = rdm_noise_ceiling(load_kriegeskorte92().human_it)  # 4 subjects x 2 sessions
+    >>> bool(0 < low < high < 1)
+    True
     """
-    return _noise_ceiling(data, method, groups)
+    if isinstance(data, RDMs):
+        if groups is not None:
+            raise ValidationError(
+                "groups= applies to arrays; for RDMs name the subject descriptor with subject=."
+            )
+        data = pool_subjects(data, subject).rdms.dissimilarities
+    d = np.asarray(data, dtype=np.float64)
+    if d.ndim != 2:
+        raise ValidationError(
+            f"data must be RDMs or a 2-D array (n_rdms, n_pairs); got shape {d.shape}."
+        )
+    return _noise_ceiling(d, method, groups)
 
 
 def _noise_ceiling(
@@ -94,33 +120,6 @@ def _noise_ceiling(
         ]
     )
     return float(lower), float(upper)
-
-
-@dataclass(frozen=True, eq=False)
-class RSAResult:
-    """Output of :func:`bootstrap_rsa`.
-
-    Attributes
-    ----------
-    table : DataFrame
-        One row per model RDM: ``value`` (mean similarity over data RDMs), ``ci_low``,
-        ``ci_high``, ``se`` (bootstrap), ``ceiling_low``, ``ceiling_high`` and the model
-        descriptors.
-    samples : array (n_boot, n_models)
-        The bootstrap distribution of ``value``.
-    ceiling_samples : array (n_boot, 2)
-        Bootstrap distribution of the lower and upper ceilings (NaN with one data RDM).
-    stimulus_indices : array (n_boot, n_stimuli) or None
-        The stimulus resamples used (pass them to another call to reuse them).
-    subject_indices : array (n_boot, n_subjects) or None
-        The subject resamples used.
-    """
-
-    table: pd.DataFrame
-    samples: np.ndarray
-    ceiling_samples: np.ndarray
-    stimulus_indices: np.ndarray | None
-    subject_indices: np.ndarray | None
 
 
 _FAST = ("pearson", "spearman")
@@ -286,80 +285,173 @@ def _subject_bootstrap(
     return samples, ceil
 
 
+def check_n_boot(n_boot: Any, name: str = "n_boot") -> int:
+    """``n_boot`` as an int >= 2, or a :class:`ValidationError` saying what works."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 2:
+        raise ValidationError(
+            f"{name} must be an integer >= 2 (bootstrap resamples; 1000 or more for 95% "
+            f"intervals); got {n_boot!r}."
+        )
+    return int(n_boot)
+
+
 def bootstrap_rsa(
     models: RDMs,
     data: RDMs,
     method: str = "spearman",
     n_boot: int = 1000,
-    over: Literal["stimuli", "subjects", "both"] = "stimuli",
+    over: Literal["auto", "stimuli", "subjects", "both"] = "auto",
     ci: float = 0.95,
     seed: int = 0,
     indices: np.ndarray | None = None,
     n_jobs: int | None = None,
-) -> RSAResult:
-    """Similarity of each model RDM with brain RDMs, with bootstrap confidence intervals.
+    subject: str | None = "subject",
+    quiet: bool = False,
+) -> Result:
+    """Similarity of each model RDM with brain RDMs, with bootstrap intervals and noise ceilings.
 
-    ``value`` is the mean over the data RDMs (subjects) of the similarity with each model RDM.
+    The RDMs of each subject are averaged first (sessions pooled within subject, read from the
+    ``subject`` descriptor), so the subject is the unit of inference; ``value`` is the mean over
+    subjects of the similarity of each subject's RDM with the model RDM.
 
     Parameters
     ----------
     models : RDMs
-        Candidate RDMs (e.g. one per layer).
+        Candidate RDMs (e.g. one per layer, from :func:`compute_rdms`).
     data : RDMs
-        Brain RDMs, one per subject (average sessions first).
+        Brain RDMs: one or more per subject.
     method : str
         A key of ``SIMILARITIES``.
     n_boot : int
-        Bootstrap samples.
-    over : {"stimuli", "subjects", "both"}
-        What is resampled. "both" resamples subjects and stimuli independently.
+        Bootstrap resamples (>= 2).
+    over : {"auto", "stimuli", "subjects", "both"}
+        What is resampled. ``"auto"``: subjects when there are >= 3 (intervals generalise to new
+        subjects), otherwise stimuli, with a warning and the reason in the table's
+        ``resampling_note``. ``"both"`` resamples subjects and stimuli independently. Asking to
+        resample subjects with one subject is an error.
     ci : float
-        Coverage of the percentile interval.
+        Coverage of the percentile interval, in (0, 1).
     seed : int
-    indices : array, optional
-        Stimulus resamples ``(n_boot, n_stimuli)`` to use instead of drawing new ones (with
-        ``over="stimuli"``).
+    indices : array (n_boot, n_stimuli), optional
+        Stimulus resamples to use instead of drawing new ones (``over`` "stimuli", "both" or
+        "auto", which then means "stimuli").
     n_jobs : int, optional
         Threads for the subject-bootstrap ceilings of rank methods (default: up to 4 cores).
+    subject : str or None
+        Descriptor column of ``data`` naming each RDM's subject; ``None`` (or a missing column)
+        makes every RDM its own subject.
+    quiet : bool
+        No progress bar.
 
     Returns
     -------
-    RSAResult
+    Result
+        ``kind="rsa.bootstrap"``; one row per model RDM with ``value``, ``ci_low``/``ci_high``
+        (percentile interval), ``se`` (the SD of the bootstrap distribution, ddof=1 — not
+        rsatoolbox's ``get_sem``, which also multiplies the variance by n/(n−1) and corrects
+        dual bootstraps), ``ceiling_low``/``ceiling_high``, ``n`` (subjects), ``resampled`` and
+        the extras ``n_boot``, ``group_by``, ``n_rdms`` (data RDMs before pooling) and
+        ``resampling_note``. Arrays: ``samples`` (n_boot, n_models), ``ceiling_samples``
+        (n_boot, 2: lower, upper), ``stimulus_indices`` and/or ``subject_indices`` (the resamples,
+        to feed another call or tool the same draws).
+
+    Examples
+    --------
+    >>> from neuroalign.data import load_kriegeskorte92
+    >>> k = load_kriegeskorte92()
+    >>> r = bootstrap_rsa(k.models, k.human_it, n_boot=50, quiet=True)
+    >>> r.kind, int(r.table["n"].iloc[0]), r.table["resampled"].iloc[0]
+    ('rsa.bootstrap', 4, 'subjects')
     """
-    check_choice(over, "over", ("stimuli", "subjects", "both"))
+    n_boot = check_n_boot(n_boot)
+    if not 0.0 < float(ci) < 1.0:
+        raise ValidationError(f"ci must be in (0, 1), e.g. 0.95; got {ci!r}.")
     fn = lookup(SIMILARITIES, method, "RDM similarity")
+    for name, value in (("models", models), ("data", data)):
+        if not isinstance(value, RDMs):
+            raise ValidationError(
+                f"{name} must be an RDMs container; got {type(value).__name__} "
+                "(wrap arrays as RDMs(array, stimulus_ids))."
+            )
     check_same_stimuli(models, data)
-    if over != "stimuli" and data.n_rdms < 2:
-        raise ValidationError(f"over={over!r} resamples subjects but data holds {data.n_rdms} RDM.")
+    subjects = pool_subjects(data, subject)
+    resampled, note = resolve_over(over, subjects.n_subjects, indices is not None)
     n = models.n_stimuli
-    m, d = models.dissimilarities, data.dissimilarities
+    m = np.asarray(models.dissimilarities, dtype=np.float64)
+    d = np.asarray(subjects.rdms.dissimilarities, dtype=np.float64)
     values, low, high = _evaluate(fn, m, d, method)
-    stim_idx: np.ndarray | None
+    stim_idx: np.ndarray | None = None
     if indices is not None:
+        if resampled == "subjects":
+            raise ValidationError(
+                "indices= are stimulus resamples; use over='stimuli' or 'both' with them."
+            )
         stim_idx = np.asarray(indices)
-        n_boot = stim_idx.shape[0]
-    else:
-        stim_idx = bootstrap_indices(n, n_boot, seed) if over != "subjects" else None
-    subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if over != "stimuli" else None
+        if (
+            stim_idx.ndim != 2
+            or stim_idx.shape[1] != n
+            or not np.issubdtype(stim_idx.dtype, np.integer)
+            or (stim_idx.size and (stim_idx.min() < 0 or stim_idx.max() >= n))
+        ):
+            raise ValidationError(
+                f"indices must be integers in [0, {n}) of shape (n_boot, {n}); got {stim_idx.dtype} "
+                f"{stim_idx.shape} (see bootstrap_indices)."
+            )
+        n_boot = check_n_boot(stim_idx.shape[0], "indices.shape[0]")
+    elif resampled != "subjects":
+        stim_idx = bootstrap_indices(n, n_boot, seed)
+    subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if resampled != "stimuli" else None
     samples = np.empty((n_boot, m.shape[0]))
     ceil = np.full((n_boot, 2), np.nan)
-    if over == "subjects":
+    if resampled == "subjects":
         assert subj_idx is not None
         samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
-    for k in range(n_boot if over != "subjects" else 0):
+    loop = range(n_boot if resampled != "subjects" else 0)
+    for k in track(
+        loop, len(loop), f"bootstrap RSA ({resampled})", quiet or resampled == "subjects"
+    ):
         cols, pairs = _pairs(stim_idx[k], n) if stim_idx is not None else (slice(None), None)
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
         groups = subj_idx[k] if subj_idx is not None else None
         samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
     alpha = (1 - ci) / 2
-    assert models.descriptors is not None
-    table = models.descriptors.copy()
-    table["value"] = values
-    table["ci_low"] = np.nanquantile(samples, alpha, axis=0)
-    table["ci_high"] = np.nanquantile(samples, 1 - alpha, axis=0)
-    table["se"] = np.nanstd(samples, axis=0, ddof=1)
-    table["ceiling_low"], table["ceiling_high"] = low, high
-    table["method"] = method
-    table["n_boot"] = n_boot
-    return RSAResult(table, samples, ceil, stim_idx, subj_idx)
+    with np.errstate(invalid="ignore"):
+        table = make_table(
+            rdm_labels(models).assign(
+                value=values,
+                ci_low=np.nanquantile(samples, alpha, axis=0),
+                ci_high=np.nanquantile(samples, 1 - alpha, axis=0),
+                se=np.nanstd(samples, axis=0, ddof=1),
+                ceiling_low=low,
+                ceiling_high=high,
+            ),
+            analysis="rsa",
+            roi=roi_label(data, roi_label(models)),
+            statistic="similarity",
+            method=method,
+            metric=data.metric,
+            aggregate="mean",
+            split="all",
+            n=subjects.n_subjects,
+            resampled=resampled,
+            n_boot=n_boot,
+            group_by=subjects.group_by,
+            n_rdms=subjects.n_rdms,
+            resampling_note=note,
+        )
+    arrays = {"samples": samples, "ceiling_samples": ceil}
+    if stim_idx is not None:
+        arrays["stimulus_indices"] = stim_idx
+    if subj_idx is not None:
+        arrays["subject_indices"] = subj_idx
+    params = {
+        "method": method,
+        "n_boot": n_boot,
+        "over": resampled,
+        "ci": ci,
+        "seed": seed,
+        "group_by": subjects.group_by,
+        "subjects": [str(v) for v in subjects.rdms.descriptors["subject"]],  # type: ignore[index]
+    }
+    return Result(table, "rsa.bootstrap", arrays, params)

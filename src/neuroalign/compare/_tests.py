@@ -4,16 +4,18 @@ stimulus-permutation tests of an RSA value."""
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..core import RDMs, fdr_correction
-from ..core._rdms import condensed_index
+from ..core import RDMs, Result, fdr_correction, make_table
+from ..core._progress import track
+from ..core._rdms import condensed_index, n_stimuli_from_pairs
 from ..core._registry import lookup
 from ..core.exceptions import ValidationError
-from ._inference import RSAResult
 from ._similarity import SIMILARITIES, check_same_stimuli
+from ._subjects import pool_subjects, rdm_labels, roi_label
 
 __all__ = ["compare_models", "rsa_permutation_test"]
 
@@ -27,7 +29,29 @@ def _two_sided_p(diff_samples: np.ndarray) -> float:
     return float(min(1.0, 2 * (tail + 1) / (d.size + 1)))
 
 
-def compare_models(result: RSAResult, label: str | None = None, ci: float = 0.95) -> pd.DataFrame:
+def _model_names(table: Any, label: str | None) -> list[str]:
+    """Names of the compared models: the ``label`` column (default ``layer``)."""
+    label = label or "layer"
+    if label not in table:
+        extras = [
+            c
+            for c in table.columns
+            if table[c].dtype.kind in "OSUT" or pd.api.types.is_string_dtype(table[c])
+            if table[c].astype(str).nunique() == len(table) > 0
+        ]
+        raise ValidationError(
+            f"label={label!r} is not a column of the result table; name the models with one of "
+            f"{extras}."
+        )
+    names = table[label].astype(str).tolist()
+    if len(set(names)) != len(names):
+        raise ValidationError(
+            f"label={label!r} does not name the models uniquely ({names}); pick another column."
+        )
+    return names
+
+
+def compare_models(result: Result, label: str | None = None, ci: float = 0.95) -> Result:
     """Pairwise model comparisons and comparisons with the lower noise ceiling, from the bootstrap.
 
     For every pair of models (and every model against the lower bound of the noise ceiling) the
@@ -37,43 +61,72 @@ def compare_models(result: RSAResult, label: str | None = None, ci: float = 0.95
 
     Parameters
     ----------
-    result : RSAResult
-        From :func:`bootstrap_rsa`.
+    result : Result
+        From :func:`bootstrap_rsa` (kind ``"rsa.bootstrap"``).
     label : str, optional
-        Descriptor column naming the models (default: the first descriptor column).
+        Table column naming the models (default ``layer``: layer or model RDM name).
     ci : float
         Interval coverage.
+
+    Returns
+    -------
+    Result
+        ``kind="rsa.model_tests"``: one row per comparison; ``layer`` and the extra column
+        ``layer_other`` name the two model RDMs (layers or model RDM names), ``value`` the difference of
+        their RSA values, ``ci_low``/``ci_high``/``se`` from the bootstrap, ``p_value`` two-sided,
+        extra column ``q_value`` (FDR). The lower ceiling appears as ``"noise ceiling (lower)"``.
     """
-    samples = result.samples
+    if not isinstance(result, Result) or not result.kind.startswith("rsa.bootstrap"):
+        raise ValidationError(
+            f"compare_models needs the Result of bootstrap_rsa; got "
+            f"{getattr(result, 'kind', type(result).__name__)!r}."
+        )
+    if not 0.0 < float(ci) < 1.0:
+        raise ValidationError(f"ci must be in (0, 1), e.g. 0.95; got {ci!r}.")
     table = result.table
-    label = label or str(table.columns[0])
-    names = table[label].astype(str).tolist()
+    samples = np.asarray(result.arrays["samples"])
+    ceiling_samples = np.asarray(result.arrays["ceiling_samples"])
+    names = _model_names(table, label)
+    side = "layer"  # the compared things are model RDMs: named in layer / layer_other
     alpha = (1 - ci) / 2
     rows = []
 
     def add(a: str, b: str, diff: np.ndarray, point: float) -> None:
-        rows.append(
-            {
-                "model_a": a,
-                "model_b": b,
-                "difference": point,
-                "ci_low": float(np.nanquantile(diff, alpha)),
-                "ci_high": float(np.nanquantile(diff, 1 - alpha)),
-                "p_value": _two_sided_p(diff),
-            }
-        )
+        with np.errstate(invalid="ignore"):
+            rows.append(
+                {
+                    side: a,
+                    f"{side}_other": b,
+                    "value": point,
+                    "ci_low": float(np.nanquantile(diff, alpha)),
+                    "ci_high": float(np.nanquantile(diff, 1 - alpha)),
+                    "se": float(np.nanstd(diff, ddof=1)),
+                    "p_value": _two_sided_p(diff),
+                }
+            )
 
     values = table["value"].to_numpy()
     for i, j in combinations(range(len(names)), 2):
         add(names[i], names[j], samples[:, i] - samples[:, j], float(values[i] - values[j]))
-    if np.isfinite(result.ceiling_samples[:, 0]).any():
-        low = result.ceiling_samples[:, 0]
+    if np.isfinite(ceiling_samples[:, 0]).any():
+        low = ceiling_samples[:, 0]
         point = float(table["ceiling_low"].iloc[0])
         for i, name in enumerate(names):
             add(name, "noise ceiling (lower)", samples[:, i] - low, float(values[i] - point))
-    out = pd.DataFrame(rows)
-    out["q_value"] = fdr_correction(out["p_value"].to_numpy())[1]
-    return out
+    first = table.iloc[0]
+    out = make_table(
+        rows,
+        analysis="rsa",
+        roi=first["roi"],
+        statistic="difference",
+        method=first["method"],
+        metric=first["metric"],
+        n=first["n"],
+        resampled=first["resampled"],
+    )
+    out["model"] = first["model"]
+    out["q_value"] = fdr_correction(out["p_value"].to_numpy())[1] if len(out) else []
+    return Result(out, "rsa.model_tests", {}, {"ci": ci, "label": label or side})
 
 
 def rsa_permutation_test(
@@ -82,28 +135,40 @@ def rsa_permutation_test(
     method: str = "spearman",
     n_permutations: int = 1000,
     seed: int = 0,
-) -> tuple[float, float, np.ndarray]:
+    quiet: bool = False,
+) -> Result:
     """Permutation test of the RSA value: stimulus labels of the model RDM are shuffled.
 
-    Returns ``(value, p_value, null)``, value = mean similarity of the model RDM with the data
-    RDMs, p one-sided (``(1 + #{null >= value}) / (1 + n_permutations)``).
+    Returns
+    -------
+    Result
+        ``kind="rsa.permutation"``: one row, ``value`` = mean similarity of the model RDM with the
+        data RDMs, ``p_value`` one-sided (``(1 + #{null >= value}) / (1 + n_permutations)``),
+        extra column ``n_permutations``; ``arrays["null"]`` the permutation distribution.
     """
     fn = lookup(SIMILARITIES, method, "RDM similarity")
+    if (
+        isinstance(n_permutations, bool)
+        or not isinstance(n_permutations, (int, np.integer))
+        or n_permutations < 1
+    ):
+        raise ValidationError(
+            f"n_permutations must be an integer >= 1 (1000 or more for p < 0.01); "
+            f"got {n_permutations!r}."
+        )
     check_same_stimuli(model, data)
     m = (
         model.dissimilarities
         if isinstance(model, RDMs)
         else np.atleast_2d(np.asarray(model, dtype=float))
     )
-    d = (
-        data.dissimilarities
+    d = (  # one RDM per subject: sessions pooled within subject, as in bootstrap_rsa
+        pool_subjects(data).rdms.dissimilarities
         if isinstance(data, RDMs)
         else np.atleast_2d(np.asarray(data, dtype=float))
     )
     if m.shape[0] != 1:
         raise ValidationError(f"give one model RDM; got {m.shape[0]}.")
-    from ..core._rdms import n_stimuli_from_pairs
-
     n = n_stimuli_from_pairs(m.shape[1])
     rows, cols = condensed_index(n)
     square = np.zeros((n, n))
@@ -114,9 +179,32 @@ def rsa_permutation_test(
     perms = np.stack(
         [
             square[np.ix_(p, p)][rows, cols]
-            for p in (rng.permutation(n) for _ in range(n_permutations))
+            for p in track(
+                (rng.permutation(n) for _ in range(n_permutations)),
+                n_permutations,
+                "permutations",
+                quiet,
+            )
         ]
     )
     null = fn(perms, d).mean(1)
     p_value = float((1 + (null >= value).sum()) / (1 + n_permutations))
-    return value, p_value, null
+    table = make_table(
+        [{"value": value, "p_value": p_value}],
+        analysis="rsa",
+        statistic="similarity",
+        method=method,
+        metric=getattr(data, "metric", ""),
+        aggregate="mean",
+        split="all",
+        n=d.shape[0],
+        resampled="none",
+        n_permutations=n_permutations,
+        roi=roi_label(data) if isinstance(data, RDMs) else "",
+    )
+    if isinstance(model, RDMs):
+        labels = rdm_labels(model)
+        for col in ("layer", "model"):
+            if col in labels:
+                table[col] = str(labels[col].iloc[0])
+    return Result(table, "rsa.permutation", {"null": null}, {"seed": seed, "method": method})
