@@ -282,8 +282,10 @@ def run_passes(
         announced[0] = True
 
     per_stim = 0
-    if stored and chunk_size is None and (
-        source.random_access or not getattr(source, "one_shot", False)
+    if (
+        stored
+        and chunk_size is None
+        and (source.random_access or not getattr(source, "one_shot", False))
     ):
         first = source.batches(np.arange(1) if source.random_access else None, 1)
         _, x, pool = next(iter(first))
