@@ -39,11 +39,15 @@ def hash_structure(h: Any, obj: Any) -> None:
     shapes, dtypes and bytes, each length-prefixed."""
     import torch
 
-    if isinstance(obj, torch.Tensor):
+    if isinstance(obj, torch.Tensor):  # the same bytes as an array or a tensor: one hash
         t = obj.detach().cpu().contiguous()
-        _put(h, f"tensor|{t.dtype}|{tuple(t.shape)}")
-        _put(h, t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    elif isinstance(obj, np.ndarray):
+        try:
+            obj = t.numpy()
+        except (TypeError, RuntimeError):  # bfloat16 and other types numpy does not have
+            _put(h, f"tensor|{t.dtype}|{tuple(t.shape)}")
+            _put(h, t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            return
+    if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise ValidationError("an input array holds Python objects; pass numeric arrays.")
         a = np.ascontiguousarray(obj)
