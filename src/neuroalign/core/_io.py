@@ -54,14 +54,15 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
+def _atomic_savez(path: str | Path, arrays: dict[str, Any], compress: bool = False) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
+    save = np.savez_compressed if compress else np.savez
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez adds no second suffix
-            np.savez(f, **arrays)
+            save(f, **arrays)
 
     return atomic_write(path, write)
 
@@ -78,8 +79,9 @@ def _open(path: str | Path, kind: str) -> Any:
         ) from err
 
 
-def save_activations(acts: Activations, path: str | Path) -> Path:
-    """Write ``acts`` to ``path`` (.npz): stimulus ids, model id, reduction and one array per layer."""
+def save_activations(acts: Activations, path: str | Path, compress: bool = False) -> Path:
+    """Write ``acts`` to ``path`` (.npz): stimulus ids, model id, reduction and one array per layer
+    (``compress``: zip-deflated, smaller for sparse post-ReLU features, slower to write)."""
     arrays: dict[str, Any] = {
         "stimulus_ids": acts.stimulus_ids.astype(str),
         "model": np.array(acts.model),
@@ -87,7 +89,7 @@ def save_activations(acts: Activations, path: str | Path) -> Path:
         "layer_order": np.array(list(acts.layer_names)),
     }
     arrays.update({_LAYER + k: np.asarray(v) for k, v in acts.layers.items()})
-    return _atomic_savez(path, arrays)
+    return _atomic_savez(path, arrays, compress)
 
 
 def load_activations(path: str | Path) -> Activations:

@@ -194,8 +194,11 @@ def file(
     except Exception as err:  # unpickling errors have many types
         raise ModelLoadError(_unreadable(path, err)) from err
     blocks: tuple[str, ...] = ()
-    if isinstance(obj, torch.nn.Module):
-        module, pre, label = obj, None, type(obj).__name__
+    if isinstance(obj, torch.nn.Module):  # its preprocessing: preprocess=, else arch='s
+        module, label = obj, type(obj).__name__
+        pre = _ARCH_PREPROCESS.get(arch) if isinstance(arch, str) else None
+        if pre is None and arch is not None and preprocess is None:
+            pre = _build_arch(arch)[1]
     else:
         if arch is None:
             raise ConfigurationError(
@@ -226,7 +229,8 @@ def file(
     pre = preprocess or pre
     if pre is None:
         raise ConfigurationError(
-            f"no image preprocessing is known for {label!r}; pass preprocess=ImagePreprocess(...)."
+            f"no image preprocessing is known for {label!r}; pass preprocess=ImagePreprocess(...), "
+            "or arch= (CLI: --arch) an architecture whose preprocessing fits the checkpoint."
         )
     return LoadedModel(
         module.eval(),

@@ -303,16 +303,37 @@ def ipca(n_components: int = 256) -> Reducer:
 def _act(name: str) -> Callable[[Any], Any]:
     import torch.nn.functional as F
 
-    return {"relu": F.relu, "gelu": F.gelu, "silu": F.silu, "swish": F.silu}[name]
+    return {
+        "relu": F.relu,
+        "relu6": F.relu6,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "swish": F.silu,
+        "hardswish": F.hardswish,
+        "sigmoid": F.sigmoid,
+        "tanh": F.tanh,
+    }[name]
 
 
-ACTIVATIONS = ("relu", "gelu", "silu", "swish")
+ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "swish", "hardswish", "sigmoid", "tanh")
+# module type names → the activation option that reproduces them (for `layers` hints)
+ACTIVATION_TYPES = {
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "GELU": "gelu",
+    "SiLU": "silu",
+    "Swish": "swish",
+    "MemoryEfficientSwish": "swish",
+    "Hardswish": "hardswish",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+}
 
 
 def make_reducer(reduce: str | Reducer, **options: Any) -> tuple[str, Reducer]:
     """Resolve ``reduce`` (a registry name or a callable ``(output, layer) -> tensor``).
 
-    Every built-in reducer also takes ``activation=`` (``relu``, ``gelu``, ``silu``/``swish``),
+    Every built-in reducer also takes ``activation=`` (one of ``ACTIVATIONS``),
     applied to the layer's output first: how to capture a pre-activation module (a batch norm)
     and get the output of the activation that follows it when that activation is a module shared
     by several places (which cannot be hooked on its own).
