@@ -127,3 +127,19 @@ def test_hf_vision_and_clip_from_local_random_models(tmp_path):
     assert clip.default_layers[0].startswith("vision_model") and len(clip.default_layers) == 3
     img = extract(clip, stim, reduce="avgpool", quiet=True)
     assert img.layer_names == clip.default_layers and img[img.layer_names[0]].shape == (3, 32)
+
+
+def test_word_spans_and_text_boundaries_are_in_the_store_key(minilm, tmp_path):
+    text = ["They sat on the river bank near the bank."]
+    kw = dict(layers=["encoder.layer.5"], cache=tmp_path, quiet=True)
+    first = StimulusSet(ids=["w"], texts=text, metadata={"char_start": [22], "char_end": [26]})
+    second = StimulusSet(ids=["w"], texts=text, metadata={"char_start": [36], "char_end": [40]})
+    a = extract(minilm, first, **kw)["encoder.layer.5"]
+    b = extract(minilm, second, **kw)["encoder.layer.5"]
+    fresh = extract(minilm, second, layers=["encoder.layer.5"], quiet=True)["encoder.layer.5"]
+    np.testing.assert_allclose(b, fresh, atol=1e-6)
+    assert not np.allclose(a, b, atol=1e-4)
+    # "s1" + "0 cats" is not "s10" + " cats"
+    x = extract(minilm, StimulusSet(ids=["s1"], texts=["0 cats"]), **kw)["encoder.layer.5"]
+    y = extract(minilm, StimulusSet(ids=["s10"], texts=[" cats"]), **kw)["encoder.layer.5"]
+    assert not np.allclose(x, y, atol=1e-4)
