@@ -228,8 +228,11 @@ class StimulusSet:
         concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``)."""
         h = hashlib.sha256()
 
-        def put(data: bytes | str) -> None:
-            data = data.encode() if isinstance(data, str) else data
+        def put(data: bytes | str | np.ndarray) -> None:
+            if isinstance(data, np.ndarray):  # its bytes, without a copy
+                data = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+            elif isinstance(data, str):
+                data = data.encode()
             h.update(len(data).to_bytes(8, "little"))
             h.update(data)
 
@@ -248,9 +251,9 @@ class StimulusSet:
                 put(f"pil|{img.mode}|{img.size}")
                 put(img.tobytes())
             else:
-                arr = np.ascontiguousarray(img)
+                arr = np.asarray(img)
                 put(f"array|{arr.shape}|{arr.dtype.str}")
-                put(arr.tobytes())
+                put(arr)
         for col in CONTENT_COLUMNS:
             if col in self.metadata.columns:
                 put(col)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,15 @@ __all__ = ["batch_len", "make_source", "slice_batch", "to_device"]
 BatchItem = tuple[np.ndarray, Any, Any]
 
 
-def _put(h: Any, data: bytes | str) -> None:
+def _put(h: Any, data: bytes | str | memoryview) -> None:
     data = data.encode() if isinstance(data, str) else data
-    h.update(len(data).to_bytes(8, "little"))
+    h.update(len(data if isinstance(data, bytes) else data.cast("B")).to_bytes(8, "little"))
     h.update(data)
+
+
+def _bytes_of(a: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy."""
+    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
 def hash_structure(h: Any, obj: Any) -> None:
@@ -45,14 +51,13 @@ def hash_structure(h: Any, obj: Any) -> None:
             obj = t.numpy()
         except (TypeError, RuntimeError):  # bfloat16 and other types numpy does not have
             _put(h, f"tensor|{t.dtype}|{tuple(t.shape)}")
-            _put(h, t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            _put(h, _bytes_of(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
             return
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise ValidationError("an input array holds Python objects; pass numeric arrays.")
-        a = np.ascontiguousarray(obj)
-        _put(h, f"array|{a.dtype.str}|{a.shape}")
-        _put(h, a.tobytes())
+        _put(h, f"array|{obj.dtype.str}|{obj.shape}")
+        _put(h, _bytes_of(obj))
     elif isinstance(obj, dict):
         _put(h, f"dict|{len(obj)}")
         for k in sorted(obj, key=str):
@@ -165,7 +170,7 @@ class TensorSource:
     def __init__(self, data: Any, ids: np.ndarray) -> None:
         self.data, self.ids, self.n = data, ids, len(ids)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         _put(h, "tensor-input")
@@ -205,7 +210,7 @@ class StreamSource:
             for _ in self._iterate():
                 pass
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         self.record()
         assert self.digests is not None

@@ -101,10 +101,10 @@ def _store_errors(where: Path, doing: str) -> Iterator[None]:
         ) from err
 
 
-def _put(h: Any, data: bytes | str) -> None:
+def _put(h: Any, data: bytes | str | memoryview) -> None:
     """One length-prefixed field into hash ``h`` (no two sequences of fields hash alike)."""
     data = data.encode() if isinstance(data, str) else data
-    h.update(len(data).to_bytes(8, "little"))
+    h.update(len(data).to_bytes(8, "little"))  # a memoryview here is always of bytes
     h.update(data)
 
 
@@ -129,7 +129,7 @@ def module_fingerprint(module: Any) -> str:
     for what, name, t in tensors:
         t = t.detach().cpu().contiguous()
         _put(h, f"{what}|{name}|{t.dtype}|{tuple(t.shape)}")
-        _put(h, t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        _put(h, memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -425,20 +425,7 @@ class LayerEntry:
                     header = {"descr": "<f4", "fortran_order": False, "shape": shape}
                     np.lib.format.write_array_header_1_0(sink, header)  # type: ignore[arg-type]
                     for _, rec in chunks:
-                        data = (self.dir / rec["file"]).read_bytes()
-                        if hashlib.sha256(data).hexdigest() != rec["sha256"]:
-                            raise CacheError(
-                                f"feature store {str(self.dir)!r}: {rec['file']} changed since it "
-                                "was written; run extract again to recompute it."
-                            )
-                        block = np.load(io.BytesIO(data), allow_pickle=False)
-                        a, b = rec["rows"]
-                        if block.shape != (b - a, shape[1]):
-                            raise CacheError(
-                                f"feature store {str(self.dir)!r}: {rec['file']} holds "
-                                f"{block.shape}, not ({b - a}, {shape[1]}); run extract again."
-                            )
-                        sink.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+                        sink.write(self._chunk_data(rec, shape[1]))
                     digest.append(sink.sha.hexdigest())
 
             final = atomic_write(self.dir / "features.npy", write, durable=True)
@@ -458,6 +445,27 @@ class LayerEntry:
             for _, rec in chunks:
                 (self.dir / rec["file"]).unlink(missing_ok=True)
             _fsync_dir(self.dir)
+
+    def _chunk_data(self, rec: dict[str, Any], width: int) -> memoryview:
+        """A chunk's float32 rows as bytes, after checking its checksum and shape (one read,
+        no copy of the data)."""
+        data = (self.dir / rec["file"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != rec["sha256"]:
+            raise CacheError(
+                f"feature store {str(self.dir)!r}: {rec['file']} changed since it was written; "
+                "run extract again to recompute it."
+            )
+        f = io.BytesIO(data)
+        fmt = np.lib.format
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+        shape, fortran, dtype = read.get(fmt.read_magic(f), fmt.read_array_header_1_0)(f)
+        a, b = rec["rows"]
+        if shape != (b - a, width) or fortran or dtype != np.dtype("<f4"):
+            raise CacheError(
+                f"feature store {str(self.dir)!r}: {rec['file']} holds {shape} {dtype}, not "
+                f"({b - a}, {width}) float32; run extract again."
+            )
+        return memoryview(data)[f.tell() :]
 
     def open(self) -> np.ndarray:
         """The complete features, memory-mapped read-only."""
