@@ -6,12 +6,17 @@
    uint8 images of the model's input size (so preprocessing is only the normalisation).
 2. THINGSvision, if it imports (it pins numpy<2, torchvision==0.15.2, tensorflow<2.16 and
    transformers==4.40.1, which cannot coexist with this environment's torch 2.14 / numpy 2).
-3. Peak RSS of an all-layer ResNet-50 sweep with flatten + sparse random projection to 4096
+3. The feature store: a cache hit on a large entry (size + mtime trusted, the default) vs the same
+   hit with ``verify_cache=True`` (full SHA-256) vs ``np.load(mmap_mode="r")`` of the same file
+   (the floor); and the store's cost while writing (per-chunk lock, manifest, fsync) vs the
+   same extraction kept in memory.
+4. Peak RSS of an all-layer ResNet-50 sweep with flatten + sparse random projection to 4096
    features into the feature store, for two memory budgets and two stimulus counts, each in a
    fresh process: the peak follows the budget, not the number of stimuli.
 
     python benchmarks/bench_extract.py [--n-images 512] [--device cpu] [--skip-memory]
-        [--skip-throughput] [--memory-sizes 256,1024] [--budgets 512MB,2GB]
+        [--skip-throughput] [--skip-store] [--store-mb 400] [--memory-sizes 256,1024]
+        [--budgets 512MB,2GB]
 """
 
 from __future__ import annotations
@@ -119,6 +124,44 @@ def bench_thingsvision() -> None:
     print("THINGSvision imported; add the comparison here.")
 
 
+def bench_store(megabytes: int) -> None:
+    """Cache-hit latency and the writing overhead of the store (see module doc, part 3)."""
+    import torch
+
+    from neuroalign.extract import extract
+
+    n, p = 1000, max(1, megabytes * 10**6 // (1000 * 4))
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(n, p)).astype(np.float32))
+    ids = [f"x{k}" for k in range(n)]
+    model = torch.nn.Sequential(torch.nn.Identity())
+    kw = dict(ids=ids, layers=["0"], batch_size=100, quiet=True)
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        extract(model, x, **kw)
+        t_mem = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        first = extract(model, x, cache=d, memory_budget="64MB", **kw)
+        t_write = time.perf_counter() - t0
+        path = first.meta["cache"]["0"] + "/features.npy"
+        t0 = time.perf_counter()
+        np.load(path, mmap_mode="r")
+        t_floor = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        extract(model, x, cache=d, **kw)
+        t_hit = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        extract(model, x, cache=d, verify_cache=True, **kw)
+        t_verify = time.perf_counter() - t0
+    size = n * p * 4 / 1e6
+    print(
+        f"store, {n} x {p} float32 ({size:.0f} MB), chunks of 64 MB: write {t_write:.2f} s vs "
+        f"in memory {t_mem:.2f} s (store overhead x{t_write / t_mem:.1f}, includes hashing the "
+        f"input tensor for the key); hit {t_hit * 1e3:.0f} ms (input hash + size/mtime check) "
+        f"vs verify_cache=True {t_verify * 1e3:.0f} ms (x{t_verify / t_hit:.1f}); np.load mmap "
+        f"floor {t_floor * 1e3:.1f} ms"
+    )
+
+
 MEMORY_RUN = """
 import json, sys, tempfile, time, resource
 import numpy as np
@@ -170,6 +213,8 @@ def main() -> None:
     ap.add_argument("--memory-side", type=int, default=224)
     ap.add_argument("--budgets", default="512MB,2GB")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--store-mb", type=int, default=400)
     args = ap.parse_args()
     import torch
 
@@ -177,6 +222,8 @@ def main() -> None:
     if not args.skip_throughput:
         bench_throughput(args.n_images, args.device)
         bench_thingsvision()
+    if not args.skip_store:
+        bench_store(args.store_mb)
     if not args.skip_memory:
         sizes = [int(s) for s in args.memory_sizes.split(",")]
         bench_memory(sizes, args.budgets.split(","), args.memory_side)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..core.exceptions import NeuroalignError
+from ..core.exceptions import NeuroalignError, ValidationError
 from ._data import data_app
 
 app = typer.Typer(
@@ -105,6 +105,48 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
             out.print(f"  {name:28s} {ver}")
 
 
+def _model_options(arch: str | None, trust_pickle: bool) -> dict[str, Any]:
+    """``file:`` options from the command line (other sources reject them by name)."""
+    return {
+        **({"arch": arch} if arch else {}),
+        **({"trust_pickle": True} if trust_pickle else {}),
+    }
+
+
+def _show_warnings() -> Any:
+    """Library warnings as one escaped line each on stderr, when they happen."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def ctx() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = lambda message, *_a, **_k: err.print(
+                f"[yellow]warning:[/] {escape(' '.join(str(message).split()))}", highlight=False
+            )
+            yield
+
+    return ctx()
+
+
+_ARCH = Annotated[
+    str | None,
+    typer.Option(
+        "--arch",
+        help="Architecture of a file:<checkpoint> state dict: a name in ARCHITECTURES "
+        "(cifar_resnet20, cifar_resnet56) or a model id such as torchvision:resnet18.",
+    ),
+]
+_TRUST = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow a file:<checkpoint> that holds a whole pickled module (runs code from it).",
+    ),
+]
+
+
 @app.command(name="extract")
 def extract_command(
     model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
@@ -115,18 +157,29 @@ def extract_command(
         ),
     ],
     out_file: Annotated[
-        Path, typer.Option("--out", help="Activations .npz (the input of rsa / encode / cka).")
+        Path,
+        typer.Option(
+            "--out", help="Activations .npz, compressed (the input of rsa / encode / cka)."
+        ),
     ] = Path("features.npz"),
     layers: Annotated[
-        str, typer.Option(help="'blocks', 'all', or comma-separated module names.")
+        str,
+        typer.Option(help="'blocks', 'all', or comma-separated module names (see `layers`)."),
     ] = "blocks",
     reduce: Annotated[
         str | None,
         typer.Option(
-            help="flatten, avgpool, cls_token, last_token, srp (default: flatten / avgpool for text)."
+            help="flatten, avgpool, cls_token, last_token, srp, ipca (default: flatten / "
+            "avgpool for text)."
         ),
     ] = None,
-    n_components: Annotated[int | None, typer.Option(help="Output size of --reduce srp.")] = None,
+    n_components: Annotated[
+        int | None, typer.Option(help="Output size of --reduce srp / ipca.")
+    ] = None,
+    activation: Annotated[
+        str | None,
+        typer.Option(help="Apply relu, relu6, gelu, silu … to each layer's output first."),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Stimuli per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     cache: Annotated[
@@ -140,51 +193,77 @@ def extract_command(
     random_weights: Annotated[
         bool, typer.Option("--random-weights", help="Build with random weights (offline).")
     ] = False,
+    arch: _ARCH = None,
+    trust_pickle: _TRUST = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Activations of a model's layers for a set of stimuli, every layer from one pass."""
     from ..core import StimulusSet, save_activations
     from ..extract import extract, load_model
 
+    options = {
+        **({"n_components": n_components} if n_components else {}),
+        **({"activation": activation} if activation else {}),
+    }
     try:
-        acts = extract(
-            load_model(model, pretrained=not random_weights),
-            StimulusSet.from_path(stimuli),
-            layers=layers
-            if layers in ("blocks", "all")
-            else [s.strip() for s in layers.split(",")],
-            reduce=reduce,
-            reduce_options={"n_components": n_components} if n_components else None,
-            batch_size=batch_size,
-            device=device,
-            cache=cache,
-            memory_budget=memory_budget,
-            amp=amp,
-            on_error="skip" if skip_bad else "raise",
-            quiet=quiet,
-        )
-        save_activations(acts, out_file)
-    except NeuroalignError as exc:
+        with _show_warnings():
+            if not out_file.parent.is_dir():
+                raise ValidationError(
+                    f"--out {str(out_file)!r}: the folder {str(out_file.parent)!r} does not exist."
+                )
+            acts = extract(
+                load_model(
+                    model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
+                ),
+                StimulusSet.from_path(stimuli),
+                layers=layers
+                if layers in ("blocks", "all", "modules")
+                else [s.strip() for s in layers.split(",")],
+                reduce=reduce,
+                reduce_options=options or None,
+                batch_size=batch_size,
+                device=device,
+                cache=cache,
+                memory_budget=memory_budget,
+                amp=amp,
+                on_error="skip" if skip_bad else "raise",
+                quiet=quiet,
+            )
+            save_activations(acts, out_file, compress=True)
+    except (NeuroalignError, OSError) as exc:  # disk full, permissions: one line too
         _fail(exc)
         return
     for layer in acts.layer_names:
-        out.print(f"{layer:40s} {acts[layer].shape[1]:>9d} features")
-    out.print(f"{acts.n_stimuli} stimuli × {len(acts)} layers → {out_file}")
+        out.print(f"{layer:40s} {acts[layer].shape[1]:>9d} features", highlight=False)
+    out.print(f"{acts.n_stimuli} stimuli × {len(acts)} layers → {out_file}", highlight=False)
 
 
 @app.command()
 def layers(
     model: Annotated[str, typer.Option("--model", help="Model id '<source>:<name>'.")],
-    preset: Annotated[str, typer.Option(help="'blocks' or 'all'.")] = "blocks",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="'modules' (every name extract accepts), 'all' (modules that compute "
+            "something themselves) or 'blocks'."
+        ),
+    ] = "modules",
     random_weights: Annotated[
         bool, typer.Option("--random-weights", help="Build with random weights (offline).")
     ] = False,
+    arch: _ARCH = None,
+    trust_pickle: _TRUST = False,
 ) -> None:
-    """List a model's layers (native module names) with their output shapes."""
+    """List a model's modules (native names) with their output shapes and how often each runs
+    per pass; a module shared by several places, or never run, says how to reach it."""
     from ..extract import list_layers, load_model
 
     try:
-        loaded = load_model(model, pretrained=not random_weights)
+        if preset not in ("modules", "all", "blocks"):
+            raise ValidationError(f"--preset must be modules, all or blocks; got {preset!r}.")
+        loaded = load_model(
+            model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
+        )
         import numpy as np
 
         if loaded.preprocess is not None:
@@ -192,10 +271,19 @@ def layers(
         else:
             sample = dict(loaded.tokenizer(["a sample sentence"], return_tensors="pt"))
         table = list_layers(loaded, sample=sample, layers=preset)
-    except NeuroalignError as exc:
+    except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
-    out.print(table.to_string(index=False))
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", None, "display.width", 10_000):
+        out.print(escape(table.to_string(index=False)), highlight=False)
+    odd = table[table["runs"] != 1] if "runs" in table else table.iloc[:0]
+    if len(odd):
+        out.print(
+            f"{len(odd)} module(s) cannot be captured by name (shared or never run): see 'note'.",
+            highlight=False,
+        )
 
 
 def _parse_alphas(text: str) -> list[float]:

@@ -59,7 +59,7 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
+def _atomic_savez(path: str | Path, arrays: dict[str, Any], compress: bool = False) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
@@ -67,10 +67,11 @@ def _atomic_savez(path: str | Path, arrays: dict[str, Any]) -> Path:
         raise ValidationError(
             f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist."
         )
+    save = np.savez_compressed if compress else np.savez
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez adds no second suffix
-            np.savez(f, **arrays)
+            save(f, **arrays)
 
     try:
         return atomic_write(path, write)
@@ -130,8 +131,9 @@ def _holds(z: Any) -> str | None:
     return None
 
 
-def save_activations(acts: Activations, path: str | Path) -> Path:
-    """Write ``acts`` to ``path`` (.npz): stimulus ids, model id, reduction and one array per layer."""
+def save_activations(acts: Activations, path: str | Path, compress: bool = False) -> Path:
+    """Write ``acts`` to ``path`` (.npz): stimulus ids, model id, reduction and one array per layer
+    (``compress``: zip-deflated, smaller for sparse post-ReLU features, slower to write)."""
     arrays: dict[str, Any] = {
         "stimulus_ids": acts.stimulus_ids.astype(str),
         "model": np.array(acts.model),
@@ -140,7 +142,7 @@ def save_activations(acts: Activations, path: str | Path) -> Path:
         _KIND: np.array("activations"),
     }
     arrays.update({_LAYER + k: np.asarray(v) for k, v in acts.layers.items()})
-    return _atomic_savez(path, arrays)
+    return _atomic_savez(path, arrays, compress)
 
 
 def load_activations(path: str | Path) -> Activations:

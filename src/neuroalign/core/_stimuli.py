@@ -16,10 +16,13 @@ from ._ids import positions
 from ._validation import check_ids, check_same_length, require
 from .exceptions import ValidationError
 
-__all__ = ["StimulusSet"]
+__all__ = ["CONTENT_COLUMNS", "StimulusSet"]
 
 ImageLike = Any  # a path, an (H, W[, C]) array or a PIL image
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+# Metadata columns that change what a model computes for a stimulus (a word's character span in
+# its sentence drives token pooling): part of the fingerprint. Other columns are labels.
+CONTENT_COLUMNS = ("char_start", "char_end")
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,17 +187,26 @@ class StimulusSet:
 
     # ------------------------------------------------------------------ content
     def load_image(self, i: int) -> np.ndarray:
-        """Image ``i`` as a ``(H, W, 3)`` uint8 RGB array (grayscale and RGBA are converted)."""
+        """Image ``i`` as an ``(H, W, 3)`` array whose pixel values are never changed.
+
+        Grayscale is repeated to three channels and an alpha channel is dropped; the values and
+        their type are kept: 8-bit images are ``uint8``, 16-bit images ``uint16`` (not clipped),
+        float images stay float (given to ``preprocess`` as they are). Integer arrays of another
+        type are narrowed to ``uint8`` or ``uint16`` only when every value fits (lossless);
+        otherwise they are an error, as are complex or object arrays.
+        """
         if self.images is None:
             raise ValidationError(f"StimulusSet {self.name!r} holds texts, not images.")
         img = self.images[i]
         if isinstance(img, (str, Path)):
             pil = require("PIL.Image", "torch", "reading image files")
             with pil.open(img) as im:
-                return np.asarray(im.convert("RGB"))
+                return self._pixels(_from_pil(im), i)
         if hasattr(img, "convert") and hasattr(img, "size"):  # PIL image
-            return np.asarray(img.convert("RGB"))
-        arr = np.asarray(img)
+            return self._pixels(_from_pil(img), i)
+        return self._pixels(np.asarray(img), i)
+
+    def _pixels(self, arr: np.ndarray, i: int) -> np.ndarray:
         if arr.ndim == 2:
             arr = np.repeat(arr[..., None], 3, axis=2)
         elif arr.ndim == 3 and arr.shape[2] == 1:
@@ -205,32 +217,47 @@ class StimulusSet:
             raise ValidationError(
                 f"image {i} ({self.ids[i]!r}) has shape {arr.shape}; expected (H, W[, 1|3|4])."
             )
-        if arr.dtype != np.uint8:
-            if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
-                arr = arr * 255.0
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-        return arr
+        return _lossless_pixels(arr, f"image {i} ({self.ids[i]!r})")
 
     @cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the ids and the stimulus content (file bytes, array bytes or text)."""
+        """SHA-256 of everything that can change a model's features for this set: the kind, each
+        id and its content (file bytes, array shape, type and bytes, PIL mode, size and pixels,
+        or text), and the metadata columns that extraction reads (``CONTENT_COLUMNS``: word
+        spans). Every field is length-prefixed, so no two different sets share a fingerprint by
+        concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``)."""
         h = hashlib.sha256()
-        h.update(self.kind.encode())
+
+        def put(data: bytes | str | np.ndarray) -> None:
+            if isinstance(data, np.ndarray):  # its bytes, without a copy
+                data = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+            elif isinstance(data, str):
+                data = data.encode()
+            h.update(len(data).to_bytes(8, "little"))
+            h.update(data)
+
+        put(self.kind)
         for i, sid in enumerate(self.ids):
-            h.update(b"\x00" + sid.encode())
+            put(str(sid))
             if self.texts is not None:
-                h.update(self.texts[i].encode())
+                put(self.texts[i])
                 continue
             assert self.images is not None
             img = self.images[i]
             if isinstance(img, (str, Path)):
-                h.update(Path(img).read_bytes())
+                put("file")
+                put(Path(img).read_bytes())
             elif hasattr(img, "tobytes") and not isinstance(img, np.ndarray):  # PIL
-                h.update(img.tobytes())
+                put(f"pil|{img.mode}|{img.size}")
+                put(img.tobytes())
             else:
-                arr = np.ascontiguousarray(img)
-                h.update(str((arr.shape, arr.dtype.str)).encode())
-                h.update(arr.tobytes())
+                arr = np.asarray(img)
+                put(f"array|{arr.shape}|{arr.dtype.str}")
+                put(arr)
+        for col in CONTENT_COLUMNS:
+            if col in self.metadata.columns:
+                put(col)
+                put(str(self.metadata[col].tolist()))
         return h.hexdigest()
 
     # ------------------------------------------------------------------ export
@@ -252,3 +279,35 @@ class StimulusSet:
             dims = ["stimulus_id", "y", "x", "channel"][: self.images.ndim]
             ds["image"] = (dims, np.asarray(self.images))
         return ds
+
+
+def _from_pil(im: Any) -> np.ndarray:
+    """A PIL image's pixels without a lossy conversion: 16-bit and 32-bit modes are read as they
+    are (``convert("RGB")`` would clip them to 8 bits); palette, CMYK and the rest become RGB."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F", "L", "LA", "RGB", "RGBA"):
+        arr = np.asarray(im)
+        if im.mode == "LA":
+            arr = arr[..., 0]
+        return arr
+    return np.asarray(im.convert("RGB"))
+
+
+def _lossless_pixels(arr: np.ndarray, what: str) -> np.ndarray:
+    """``arr`` with its values unchanged: uint8, uint16 and floats as they are; other integer
+    types narrowed to uint8/uint16 when every value fits; anything else an error."""
+    if arr.dtype in (np.uint8, np.uint16) or np.issubdtype(arr.dtype, np.floating):
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(arr.dtype, np.integer):
+        low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        for kind in (np.uint8, np.uint16):
+            if low >= 0 and high <= np.iinfo(kind).max:
+                return arr.astype(kind)
+        raise ValidationError(
+            f"{what} has {arr.dtype} values in [{low}, {high}], which fit neither 8 nor 16 bits; "
+            "pass uint8, uint16 or float images (floats are given to preprocess as they are)."
+        )
+    raise ValidationError(
+        f"{what} has dtype {arr.dtype}; images must be uint8, uint16, integer or float arrays."
+    )

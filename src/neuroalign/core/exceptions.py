@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "CacheError",
     "ConfigurationError",
     "DependencyError",
     "LayerNotFoundError",
@@ -63,6 +64,11 @@ class DependencyError(NeuroalignError, ImportError):
 
 class NotFittedError(NeuroalignError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class CacheError(NeuroalignError, OSError):
+    """The feature store cannot be read or written (disk full, permissions); the message names
+    the store's folder and the system's reason."""
 
 
 class NeuroalignWarning(UserWarning):

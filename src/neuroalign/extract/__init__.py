@@ -5,15 +5,16 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
-from ._extract import extract
+from ._extract import check_device, extract, parse_bytes
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
-from ._reducers import REDUCERS, make_reducer
+from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
 
 __all__ = [
+    "ACTIVATIONS",
     "ARCHITECTURES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -21,11 +22,13 @@ __all__ = [
     "REDUCERS",
     "ImagePreprocess",
     "LoadedModel",
+    "check_device",
     "default_cache_dir",
     "extract",
     "list_layers",
     "load_model",
     "make_reducer",
     "module_fingerprint",
+    "parse_bytes",
     "resolve_layers",
 ]

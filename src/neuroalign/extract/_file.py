@@ -138,6 +138,25 @@ def _build_arch(arch: Any) -> tuple[Any, Any, tuple[str, ...], str]:
     return module, _ARCH_PREPROCESS.get(arch), blocks, arch
 
 
+def _unreadable(path: Path, err: BaseException) -> str:
+    """What is wrong with a checkpoint torch cannot read, never an empty reason."""
+    size = path.stat().st_size
+    reason = str(err).strip().rstrip(".") or type(err).__name__
+    if size == 0:
+        what = "the file is empty (0 bytes)"
+    elif isinstance(err, EOFError) or "EOF" in str(err) or "central directory" in str(err):
+        what = f"the file ends early ({size:,} bytes): it is truncated or still being copied"
+    elif "weights_only" in str(err) or "Unsupported global" in str(err):
+        what = (
+            f"{reason}. It may hold a whole pickled module: pass trust_pickle=True (CLI: "
+            "--trust-pickle) if you trust the file"
+        )
+    else:
+        what = f"it is not a PyTorch or safetensors checkpoint, or it is corrupt ({size:,} bytes)"
+    detail = "" if "pickled module" in what else f" (torch: {type(err).__name__}: {reason})"
+    return f"cannot read checkpoint {str(path)!r}: {what}{detail}."
+
+
 @register(MODEL_SOURCES)
 def file(
     name: str,
@@ -173,15 +192,13 @@ def file(
         else:
             obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as err:  # unpickling errors have many types
-        hint = (
-            " It may hold a whole pickled module: pass trust_pickle=True if you trust the file."
-            if "weights_only" in str(err) or "Unsupported global" in str(err)
-            else ""
-        )
-        raise ModelLoadError(f"cannot read checkpoint {str(path)!r}: {err}.{hint}") from err
+        raise ModelLoadError(_unreadable(path, err)) from err
     blocks: tuple[str, ...] = ()
-    if isinstance(obj, torch.nn.Module):
-        module, pre, label = obj, None, type(obj).__name__
+    if isinstance(obj, torch.nn.Module):  # its preprocessing: preprocess=, else arch='s
+        module, label = obj, type(obj).__name__
+        pre = _ARCH_PREPROCESS.get(arch) if isinstance(arch, str) else None
+        if pre is None and arch is not None and preprocess is None:
+            pre = _build_arch(arch)[1]
     else:
         if arch is None:
             raise ConfigurationError(
@@ -212,7 +229,8 @@ def file(
     pre = preprocess or pre
     if pre is None:
         raise ConfigurationError(
-            f"no image preprocessing is known for {label!r}; pass preprocess=ImagePreprocess(...)."
+            f"no image preprocessing is known for {label!r}; pass preprocess=ImagePreprocess(...), "
+            "or arch= (CLI: --arch) an architecture whose preprocessing fits the checkpoint."
         )
     return LoadedModel(
         module.eval(),

@@ -7,15 +7,22 @@ from typing import Any
 
 import numpy as np
 
+from ..core.exceptions import ShapeError
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImagePreprocess"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+_SCALE = {"u1": 255.0, "u2": 65535.0}  # integer pixel types → their full-scale value
 
 
 @dataclass(frozen=True)
 class ImagePreprocess:
-    """Resize, centre-crop and normalise an RGB uint8 image into a float tensor (3, H, W).
+    """Resize, centre-crop and normalise an RGB image into a float tensor (3, H, W).
+
+    Pixel values are scaled to [0, 1] by their type's range (uint8 by 255, uint16 by 65535);
+    float images are taken as they are (already in [0, 1], or whatever scale you chose), then
+    normalised with ``mean`` and ``std``.
 
     Parameters
     ----------
@@ -37,18 +44,28 @@ class ImagePreprocess:
     interpolation: str = "bilinear"
 
     def __call__(self, image: np.ndarray) -> Any:
-        """One ``(H, W, 3)`` uint8 image → ``(3, h, w)`` float tensor."""
+        """One ``(H, W, 3)`` image → ``(3, h, w)`` float tensor."""
         return self.batch(np.asarray(image)[None])[0]
 
     def batch(self, images: np.ndarray) -> Any:
-        """A ``(B, H, W, 3)`` uint8 array of same-size images → ``(B, 3, h, w)`` in one call."""
+        """A ``(B, H, W, 3)`` array of same-size images → ``(B, 3, h, w)`` in one call."""
         import torch
         import torch.nn.functional as F
 
+        images = np.asarray(images)
+        scale = _SCALE.get(images.dtype.str[1:])
+        if scale is None and not np.issubdtype(images.dtype, np.floating):
+            raise ShapeError(
+                f"ImagePreprocess takes uint8, uint16 or float images; got {images.dtype}."
+            )
+        if images.dtype == np.float16 or images.dtype == np.float64 or images.dtype == np.uint16:
+            images = images.astype(np.float32)
         images = np.ascontiguousarray(images)
         if not images.flags.writeable:  # torch wants writable memory; a batch copy is cheap
             images = images.copy()
-        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+        if scale is not None:
+            x = x.div_(scale)
         h, w = x.shape[-2:]
         if isinstance(self.resize, int):
             scale = self.resize / min(h, w)
@@ -68,5 +85,10 @@ class ImagePreprocess:
         return ((x - mean) / std).contiguous()
 
     def describe(self) -> str:
-        """A stable text description (used in cache keys and reports)."""
+        """A stable text description (used in reports)."""
+        return repr(self)
+
+    @property
+    def cache_key(self) -> str:
+        """Its content (every field), for the feature store's key."""
         return repr(self)

@@ -7,6 +7,7 @@ copied to the host, so memory holds reduced features only.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..core._registry import lookup, register
-from ..core.exceptions import ShapeError
+from ..core.exceptions import ConfigurationError, ShapeError
 
-__all__ = ["REDUCERS", "make_reducer"]
+__all__ = ["ACTIVATIONS", "REDUCERS", "make_reducer", "reducer_key", "set_fit_batch"]
 
 Reducer = Callable[[Any, str], Any]
 REDUCERS: dict[str, Callable[..., Reducer]] = {}
@@ -193,8 +194,9 @@ class _IncrementalPCA:
     buffered until they hold at least ``n_components`` rows. The decomposition uses the small
     Gram matrix ``A Aᵀ`` (float64 eigendecomposition) instead of an SVD of the wide ``A``."""
 
-    def __init__(self, n_components: int) -> None:
+    def __init__(self, n_components: int, block: int | None = None) -> None:
         self.k = n_components
+        self.block = None if block is None else max(block, n_components)
         self.n_seen = 0
         self.mean: Any = None
         self.components: Any = None  # (k, p)
@@ -207,10 +209,22 @@ class _IncrementalPCA:
         if x is not None:
             self.buffer.append(x.double() if x.shape[1] <= 65536 else x.float())
         rows = sum(b.shape[0] for b in self.buffer)
+        if self.block is not None and self.buffer:  # exact blocks: the fit does not depend on
+            X = torch.cat(self.buffer)  # how the passes were split (out-of-memory back-off)
+            cut = rows if final else rows - rows % self.block
+            self.buffer = [X[cut:]] if cut < rows else []
+            for a in range(0, cut, self.block):
+                self._update(X[a : a + self.block])
+            return
         if not self.buffer or (rows < self.k and not final):
             return
         X = torch.cat(self.buffer)
         self.buffer = []
+        self._update(X)
+
+    def _update(self, X: Any) -> None:
+        import torch
+
         batch_mean = X.mean(0)
         A = X - batch_mean
         if self.n_seen:
@@ -249,8 +263,11 @@ def ipca(n_components: int = 256) -> Reducer:
     """Incremental PCA of the flattened output to ``n_components`` features, per layer.
 
     Needs a first pass over all stimuli to fit (``extract`` runs it: two forward passes in all);
-    equal to scikit-learn's ``IncrementalPCA`` fed the same batches. Memory: the components,
-    ``n_components × n_features`` per layer (use ``srp`` first for very wide layers).
+    equal to scikit-learn's ``IncrementalPCA`` fed the same batches. ``extract`` fits on blocks
+    of exactly ``max(n_components, batch_size)`` rows (``run.fit_batch``), so the fit depends on
+    the batch size (which is part of the store key) and not on how passes were split. Memory:
+    the components, ``n_components × n_features`` per layer (use ``srp`` first for very wide
+    layers).
     """
     if n_components < 1:
         raise ShapeError(f"ipca needs n_components >= 1; got {n_components}.")
@@ -269,7 +286,8 @@ def ipca(n_components: int = 256) -> Reducer:
         x = _tensor(output, layer)
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] > n_components:
-            fits.setdefault(layer, _IncrementalPCA(n_components)).partial_fit(x)
+            block = getattr(run, "fit_batch", None)
+            fits.setdefault(layer, _IncrementalPCA(n_components, block)).partial_fit(x)
         return x[:, :0]
 
     def finish() -> None:
@@ -282,14 +300,96 @@ def ipca(n_components: int = 256) -> Reducer:
     return run
 
 
+def _act(name: str) -> Callable[[Any], Any]:
+    import torch.nn.functional as F
+
+    return {
+        "relu": F.relu,
+        "relu6": F.relu6,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "swish": F.silu,
+        "hardswish": F.hardswish,
+        "sigmoid": F.sigmoid,
+        "tanh": F.tanh,
+    }[name]
+
+
+ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "swish", "hardswish", "sigmoid", "tanh")
+# module type names → the activation option that reproduces them (for `layers` hints)
+ACTIVATION_TYPES = {
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "GELU": "gelu",
+    "SiLU": "silu",
+    "Swish": "swish",
+    "MemoryEfficientSwish": "swish",
+    "Hardswish": "hardswish",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+}
+
+
 def make_reducer(reduce: str | Reducer, **options: Any) -> tuple[str, Reducer]:
-    """Resolve ``reduce`` (a registry name or a callable ``(output, layer) -> tensor``)."""
+    """Resolve ``reduce`` (a registry name or a callable ``(output, layer) -> tensor``).
+
+    Every built-in reducer also takes ``activation=`` (one of ``ACTIVATIONS``),
+    applied to the layer's output first: how to capture a pre-activation module (a batch norm)
+    and get the output of the activation that follows it when that activation is a module shared
+    by several places (which cannot be hooked on its own).
+    """
     if callable(reduce):
         return getattr(reduce, "__name__", "custom"), reduce
+    act = options.pop("activation", None)
     factory = lookup(REDUCERS, reduce, "reducer")
+    if act is not None and act not in ACTIVATIONS:
+        raise ConfigurationError(f"activation must be one of {list(ACTIVATIONS)}; got {act!r}.")
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as err:
+        raise ConfigurationError(
+            f"reducer {reduce!r} takes options {list(inspect.signature(factory).parameters)} "
+            f"(and activation=); got {sorted(options)}."
+        ) from err
+    shown = {**options, **({"activation": act} if act else {})}
     label = (
         reduce
-        if not options
-        else f"{reduce}(" + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+        if not shown
+        else f"{reduce}(" + ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) + ")"
     )
-    return label, factory(**options)
+    base = factory(**options)
+    if act is None:
+        return label, base
+    fn = _act(act)
+
+    def run(output: Any, layer: str) -> Any:
+        return base(fn(_tensor(output, layer)), layer)
+
+    run.__wrapped__ = base  # type: ignore[attr-defined]
+    if hasattr(base, "fit"):  # a fitted reducer is fitted on the activation's output too
+        inner_fit = base.fit  # type: ignore[attr-defined]
+        run.fit = lambda output, layer: inner_fit(fn(_tensor(output, layer)), layer)  # type: ignore[attr-defined]
+        run.finish_fit = base.finish_fit  # type: ignore[attr-defined]
+        run.fits = base.fits  # type: ignore[attr-defined]
+    return label, run
+
+
+def set_fit_batch(reducer: Reducer, batch_size: int) -> None:
+    """Tell a fitted reducer (and the one it wraps) the block size to fit on."""
+    for r in (reducer, getattr(reducer, "__wrapped__", None)):
+        if r is not None and hasattr(r, "fit"):
+            r.fit_batch = batch_size  # type: ignore[attr-defined]
+
+
+def reducer_key(reduce: str | Reducer, options: dict[str, Any]) -> dict[str, Any] | None:
+    """A built-in reducer's identity for the store key: its name and every option, defaults
+    filled in (``srp`` and ``srp(n_components=1024)`` are one entry); a callable's ``cache_key``
+    attribute; None for a callable without one (it cannot be keyed by content)."""
+    if callable(reduce):
+        key = getattr(reduce, "cache_key", None)
+        return {"custom": key} if isinstance(key, str) else None
+    opts = dict(options)
+    act = opts.pop("activation", None)
+    bound = inspect.signature(lookup(REDUCERS, reduce, "reducer")).bind(**opts)
+    bound.apply_defaults()
+    return {"name": reduce, "options": dict(bound.arguments), "activation": act}

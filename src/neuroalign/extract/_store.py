@@ -1,37 +1,64 @@
-"""Content-addressed, resumable, checksummed on-disk store of extracted features.
+"""Content-addressed, resumable, checksummed on-disk store of extracted features, safe for several
+writer processes at once.
 
-One entry per (model weights, architecture, preprocessing, layer, reducer and its options,
-stimulus content, neuroalign version, store format): its key is the SHA-256 of those parts, so a
-change to any of them can never serve stale features. An entry is a directory
+**Key.** One entry per layer and per everything that can change its values: the model's weights,
+buffers and architecture (:func:`module_fingerprint`), the preprocessing or tokenizer by content,
+the reducer by name and options (a custom callable only with an explicit ``cache_key``), the
+stimulus content (:attr:`StimulusSet.fingerprint`, or a hash of the input tensors), the batch
+size when a reducer is fitted on the data (``ipca``), the device, AMP and memory format, the
+torch, neuroalign and store-format versions. :func:`entry_key` is the SHA-256 of those parts, each
+name and value length-prefixed, so two different sets of parts never share a key.
 
-    <root>/<key[:2]>/<key>/manifest.json     parts, chunk size, per-chunk SHA-256, final checksum
-                          chunk-00000.npy …  rows [i·chunk, (i+1)·chunk) while the run is going
+**Layout.** An entry is a directory
+
+    <root>/<key[:2]>/<key>/manifest.json     parts, chunk size, per-chunk SHA-256, final record
+                          .lock              the entry's lock (``fcntl.flock``)
+                          chunk-00000.npy …  rows [i·chunk, (i+1)·chunk) while a run is going
                           features.npy       (n_stimuli, n_features) float32 once complete
 
-Every file is written to a temporary name, flushed to disk and renamed (atomic on POSIX), and the
-manifest is rewritten the same way after each chunk. A run killed at any point leaves complete
-chunks listed in the manifest and, at worst, an orphaned temporary file; the next run verifies
-each listed chunk's checksum, recomputes what is missing or corrupt, and never serves a file whose
-bytes do not match. Files are plain ``.npy`` (no pickle).
+**Writes.** Every file is written under a temporary name carrying the writer's pid
+(``.<name>.<pid>.tmp``), flushed to disk, renamed (atomic on POSIX) and its directory flushed.
+Every read-modify-write of the manifest, every chunk rename and the final join happen while the
+entry's lock is held, so concurrent writers never overwrite each other's records and a writer
+skips chunks another one has finished. Under the lock, temporary files of processes that no longer
+exist (a run killed mid-write) and chunk files that no manifest lists are removed.
+
+**Trust.** The manifest is validated (a malformed one is recomputed with a warning) and only
+names ``chunk-NNNNN.npy`` / ``features.npy`` inside the entry are ever read or deleted. Each
+chunk's SHA-256 is computed while it is written and checked when a run resumes from it and while
+it is joined; ``features.npy``'s checksum is computed while it is written, and a later hit trusts
+its size and modification time (``verify=True`` re-hashes it). Files are plain ``.npy`` (no
+pickle). The lock is an advisory ``flock``: it holds between processes on one machine (and on
+network file systems that implement it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import inspect
+import io
 import json
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core._io import atomic_write, atomic_write_text, sha256_file
-from ..core.exceptions import NeuroalignWarning
+from ..core._io import atomic_write, sha256_file
+from ..core.exceptions import CacheError, NeuroalignWarning, ValidationError
 
-__all__ = ["LayerEntry", "default_cache_dir", "entry_key", "module_fingerprint"]
+__all__ = ["LayerEntry", "default_cache_dir", "entry_key", "module_fingerprint", "store_root"]
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+_CHUNK = re.compile(r"chunk-(\d{5})\.npy")
+_TMP = re.compile(r"\..+\.(\d+)\.tmp")
+_HEX = re.compile(r"[0-9a-f]{64}")
+_LIBRARIES = ("torch.", "torchvision.", "timm.", "transformers.", "open_clip.", "efficientnet")
 
 
 def default_cache_dir() -> Path:
@@ -40,30 +67,104 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "neuroalign" / "features"
 
 
+def store_root(cache: str | Path | bool) -> Path:
+    """The store's folder for ``extract(cache=...)``, created and checked writable *before* any
+    work: a path that is a file, or a folder that cannot be written, is a clear error."""
+    if not isinstance(cache, (str, os.PathLike, bool)):
+        raise ValidationError(f"cache must be a folder path, True or None; got {cache!r}.")
+    root = default_cache_dir() if cache is True else Path(cache).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ValidationError(
+            f"cache={str(root)!r} is not a directory (it is a file); pass a folder for the "
+            "feature store, True for the default one, or None for no store."
+        )
+    with _store_errors(root, "cannot create or write"):
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    return root
+
+
+@contextlib.contextmanager
+def _store_errors(where: Path, doing: str) -> Iterator[None]:
+    """An OSError (disk full, permission denied, read-only file system) as one CacheError."""
+    try:
+        yield
+    except CacheError:
+        raise
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise CacheError(
+            f"feature store {str(where)!r}: {doing}: {reason}. Free space, fix the "
+            "permissions, choose another cache=, or pass cache=None to keep features in memory."
+        ) from err
+
+
+def _put(h: Any, data: bytes | str | memoryview) -> None:
+    """One length-prefixed field into hash ``h`` (no two sequences of fields hash alike)."""
+    data = data.encode() if isinstance(data, str) else data
+    h.update(len(data).to_bytes(8, "little"))  # a memoryview here is always of bytes
+    h.update(data)
+
+
 def module_fingerprint(module: Any) -> str:
-    """SHA-256 of the architecture (class and module tree) and of every parameter and buffer."""
+    """SHA-256 of the architecture (class, module tree, the source of classes defined outside
+    torch and the model zoos) and of every parameter and buffer, persistent or not."""
     import torch
 
     h = hashlib.sha256()
-    h.update(f"{type(module).__module__}.{type(module).__qualname__}\n{module!r}".encode())
-    for name, t in module.state_dict().items():
+    _put(h, f"{type(module).__module__}.{type(module).__qualname__}")
+    _put(h, repr(module))
+    seen: set[type] = set()
+    for m in module.modules():
+        cls = type(m)
+        if cls in seen or cls.__module__.startswith(_LIBRARIES):
+            continue
+        seen.add(cls)
+        with contextlib.suppress(OSError, TypeError):
+            _put(h, inspect.getsource(cls))
+    tensors = [("param", *kv) for kv in module.named_parameters(remove_duplicate=False)]
+    tensors += [("buffer", *kv) for kv in module.named_buffers(remove_duplicate=False)]
+    for what, name, t in tensors:
         t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        _put(h, f"{what}|{name}|{t.dtype}|{tuple(t.shape)}")
+        _put(h, memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
     return h.hexdigest()
 
 
 def entry_key(parts: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    """SHA-256 over the parts' names and canonical JSON values, each length-prefixed."""
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        _put(h, name)
+        _put(h, json.dumps(parts[name], sort_keys=True, default=str))
+    return h.hexdigest()
 
 
-def _atomic_json(path: Path, obj: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True), durable=True)
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (the renames in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**31  # exists but is someone else's (overflow: not a pid at all)
+    return True
 
 
 class _HashingWriter:
-    """A binary file that hashes what is written to it (so a chunk is not read back to hash)."""
+    """A binary file that hashes what is written to it (so a file is not read back to hash)."""
 
     def __init__(self, f: Any) -> None:
         self.f, self.sha = f, hashlib.sha256()
@@ -73,8 +174,55 @@ class _HashingWriter:
         return self.f.write(data)
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_manifest(m: Any, n: int) -> str | None:
+    """Why ``m`` is not a well-formed manifest for ``n`` stimuli (None when it is)."""
+    if not isinstance(m, dict):
+        return f"it is a {type(m).__name__}, not an object"
+    if not _is_int(m.get("n_stimuli")) or m["n_stimuli"] != n:
+        return "n_stimuli is missing or wrong"
+    size = m.get("chunk_size")
+    if size is not None and not (_is_int(size) and size > 0):
+        return f"chunk_size {size!r} is not a positive integer"
+    if not isinstance(m.get("chunks"), dict):
+        return "chunks is not an object"
+    for k, rec in m["chunks"].items():
+        if not (isinstance(k, str) and k.isdigit() and isinstance(rec, dict)):
+            return f"chunk {k!r} is not an index with a record"
+        rows = rec.get("rows")
+        if not (
+            isinstance(rec.get("file"), str)
+            and isinstance(rec.get("sha256"), str)
+            and isinstance(rows, list)
+            and len(rows) == 2
+            and all(_is_int(r) for r in rows)
+        ):
+            return f"chunk {k!r} has no file, sha256 and rows [start, stop]"
+    final = m.get("final")
+    if final is not None and not (
+        isinstance(final, dict)
+        and final.get("file") == "features.npy"
+        and isinstance(final.get("sha256"), str)
+        and _HEX.fullmatch(final["sha256"])
+        and _is_int(final.get("size"))
+        and _is_int(final.get("mtime_ns"))
+    ):
+        return "final is not a record of features.npy (sha256, size, mtime_ns)"
+    rank = m.get("forward_rank")
+    if rank is not None and not _is_int(rank):
+        return "forward_rank is not an integer"
+    return None
+
+
 class LayerEntry:
-    """One layer's features for one stimulus set under one key (see module doc)."""
+    """One layer's features for one stimulus set under one key (see module doc).
+
+    Every method that reads or changes the manifest takes the entry's lock, re-reads the
+    manifest from disk and leaves ``self.manifest`` as the state it saw or wrote.
+    """
 
     def __init__(self, root: Path, parts: dict[str, Any], n_stimuli: int) -> None:
         self.parts = {**parts, "store_format": STORE_FORMAT}
@@ -82,103 +230,244 @@ class LayerEntry:
         self.dir = Path(root) / self.key[:2] / self.key
         self.n_stimuli = n_stimuli
         self.manifest_path = self.dir / "manifest.json"
-        self.manifest = self._read_manifest()
+        self.forward_rank: int | None = None  # set by extract for the entries it writes
+        self.manifest: dict[str, Any] = self._fresh()
 
-    # ------------------------------------------------------------------ state
-    def _read_manifest(self) -> dict[str, Any]:
-        fresh = {"parts": self.parts, "n_stimuli": self.n_stimuli, "chunks": {}, "final": None}
+    def _fresh(self) -> dict[str, Any]:
+        return {
+            "parts": self.parts,
+            "n_stimuli": self.n_stimuli,
+            "chunk_size": None,
+            "chunks": {},
+            "final": None,
+            "forward_rank": None,
+        }
+
+    # ------------------------------------------------------------------ locking and state
+    @contextlib.contextmanager
+    def _locked(self, doing: str) -> Iterator[None]:
+        """Hold the entry's lock (creating the entry); OSErrors become one CacheError."""
+        with _store_errors(self.dir, doing):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with open(self.dir / ".lock", "a+b") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                try:
+                    self.manifest = self._read()
+                    yield
+                finally:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any]:
+        """The manifest on disk, validated (a malformed one is replaced by a fresh state)."""
         try:
-            m = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return fresh
-        if m.get("parts") != self.parts or m.get("n_stimuli") != self.n_stimuli:
-            return fresh
+            text = self.manifest_path.read_text()
+        except FileNotFoundError:
+            return self._fresh()
+        try:
+            m = json.loads(text)
+            problem = _check_manifest(m, self.n_stimuli)
+        except ValueError as err:
+            problem = f"it is not JSON ({err})"
+        if problem is None and m.get("parts") != self.parts:
+            problem = "it describes other inputs"
+        if problem is not None:
+            self._warn(
+                f"the manifest {str(self.manifest_path)!r} is malformed: {problem}; the entry "
+                "is recomputed."
+            )
+            self.manifest = self._fresh()
+            self._write_manifest()  # said once, not at every read
+            return self.manifest
+        dropped = False
+        for k, rec in list(m["chunks"].items()):  # only chunk names, only inside the entry
+            if rec["file"] != f"chunk-{int(k):05d}.npy":
+                self._warn(
+                    f"manifest record {rec['file']!r} of {str(self.dir)!r} is not a chunk name "
+                    "of this entry; it is ignored and the chunk recomputed."
+                )
+                del m["chunks"][k]
+                dropped = True
+        m.setdefault("forward_rank", None)
+        if dropped:
+            self.manifest = m
+            self._write_manifest()
         return m
+
+    def _write_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=1, sort_keys=True)
+        atomic_write(self.manifest_path, lambda tmp: tmp.write_text(text), durable=True)
+        _fsync_dir(self.dir)
+
+    def _sweep(self) -> None:
+        """Remove temporary files of dead writers, and chunks no manifest lists once complete."""
+        listed = {rec["file"] for rec in self.manifest["chunks"].values()}
+        for p in self.dir.iterdir():
+            tmp = _TMP.fullmatch(p.name)
+            if tmp and not _alive(int(tmp.group(1))):
+                p.unlink(missing_ok=True)
+            elif self.manifest["final"] and _CHUNK.fullmatch(p.name) and p.name not in listed:
+                p.unlink(missing_ok=True)
+
+    @staticmethod
+    def _warn(msg: str) -> None:
+        warnings.warn(msg, NeuroalignWarning, stacklevel=4)
 
     @property
     def chunk_size(self) -> int | None:
         return self.manifest.get("chunk_size")
 
-    def is_complete(self, verify: bool = True) -> bool:
-        final = self.manifest.get("final")
-        if not final:
+    def is_complete(self, verify: bool = False) -> bool:
+        """Whether ``features.npy`` is there and unchanged: same size and modification time as
+        when it was written (``verify``: and the same SHA-256, which reads the whole file)."""
+        with self._locked("cannot read"):
+            self._sweep()
+            final = self.manifest["final"]
+            if not final:
+                return False
+            path = self.dir / "features.npy"
+            try:
+                st = path.stat()
+                same = st.st_size == final["size"] and st.st_mtime_ns == final["mtime_ns"]
+            except FileNotFoundError:
+                same = False
+            if same and (not verify or sha256_file(path) == final["sha256"]):
+                return True
+            why = "do not match their checksum" if same else "are missing or changed"
+            self._warn(f"cached features {str(path)!r} {why}; they are recomputed.")
+            self.manifest["final"], self.manifest["chunks"] = None, {}
+            self._write_manifest()
             return False
-        path = self.dir / final["file"]
-        ok = path.is_file() and (not verify or sha256_file(path) == final["sha256"])
-        if not ok:
-            warnings.warn(
-                f"cached features {str(path)!r} are missing or do not match their checksum; they "
-                "are recomputed.",
-                NeuroalignWarning,
-                stacklevel=3,
-            )
-            self.manifest["final"] = None
-            self.manifest["chunks"] = {}
-        return ok
 
-    def done_chunks(self, chunk_size: int) -> set[int]:
-        """Chunks already on disk with matching checksums (corrupt or partial ones are dropped)."""
-        if self.manifest.get("chunk_size") != chunk_size:
-            self.manifest["chunks"] = {}
-            return set()
-        good: set[int] = set()
-        for k, rec in list(self.manifest["chunks"].items()):
-            path = self.dir / rec["file"]
-            if path.is_file() and sha256_file(path) == rec["sha256"]:
-                good.add(int(k))
-            else:
-                warnings.warn(
-                    f"cache chunk {str(path)!r} is missing, truncated or corrupt; it is recomputed.",
-                    NeuroalignWarning,
-                    stacklevel=3,
-                )
-                del self.manifest["chunks"][k]
-        return good
+    def claim(self, chunk_size: int) -> set[int]:
+        """Fix the entry's chunk size (the first writer's wins, see ``chunk_size``; a different
+        one restarts the entry) and return the chunks on disk whose checksums match."""
+        with self._locked("cannot read"):
+            if self.manifest["chunk_size"] not in (None, chunk_size):
+                self.manifest["chunks"] = {}
+            self.manifest["chunk_size"] = chunk_size
+            good: set[int] = set()
+            for k, rec in list(self.manifest["chunks"].items()):
+                path = self.dir / rec["file"]
+                if path.is_file() and sha256_file(path) == rec["sha256"]:
+                    good.add(int(k))
+                else:
+                    self._warn(
+                        f"cache chunk {str(path)!r} is missing, truncated or corrupt; it is "
+                        "recomputed."
+                    )
+                    del self.manifest["chunks"][k]
+            self._write_manifest()
+            return good
+
+    def finished(self) -> set[int] | None:
+        """Chunks listed now (written by any writer), or None when the entry is complete."""
+        with self._locked("cannot read"):
+            if self.manifest["final"]:
+                return None
+            return {int(k) for k in self.manifest["chunks"]}
 
     # ------------------------------------------------------------------ writes
     def write_chunk(self, index: int, chunk_size: int, rows: np.ndarray) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.manifest["chunk_size"] = chunk_size
+        """Write rows ``[index·chunk_size, …)``; the file is written outside the lock and renamed
+        into place under it, unless another writer recorded that chunk (or the whole entry)."""
         name = f"chunk-{index:05d}.npy"
-        digest = []
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                sink = _HashingWriter(f)
-                np.save(sink, np.ascontiguousarray(rows, dtype=np.float32), allow_pickle=False)  # type: ignore[arg-type]
-                digest.append(sink.sha.hexdigest())
-
-        atomic_write(self.dir / name, write, durable=True)
-        self.manifest["chunks"][str(index)] = {
-            "file": name,
-            "sha256": digest[0],
-            "rows": [index * chunk_size, index * chunk_size + len(rows)],
-        }
-        _atomic_json(self.manifest_path, self.manifest)
+        tmp = self.dir / f".{name}.{os.getpid()}.tmp"
+        with _store_errors(self.dir, f"cannot write {name}"):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(tmp, "wb") as f:
+                    sink = _HashingWriter(f)
+                    arr = np.ascontiguousarray(rows, dtype=np.float32)
+                    np.save(sink, arr, allow_pickle=False)  # type: ignore[arg-type]
+                    f.flush()
+                    os.fsync(f.fileno())
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        with self._locked(f"cannot record {name}"):
+            taken = self.manifest["final"] or str(index) in self.manifest["chunks"]
+            if taken or self.manifest["chunk_size"] not in (None, chunk_size):
+                tmp.unlink(missing_ok=True)
+                return
+            os.replace(tmp, self.dir / name)
+            self.manifest["chunk_size"] = chunk_size
+            self.manifest["chunks"][str(index)] = {
+                "file": name,
+                "sha256": sink.sha.hexdigest(),
+                "rows": [index * chunk_size, index * chunk_size + len(rows)],
+            }
+            if self.forward_rank is not None:
+                self.manifest["forward_rank"] = self.forward_rank
+            self._write_manifest()
 
     def finalize(self) -> None:
-        """Join the chunks into ``features.npy`` (streamed, one chunk in memory) and drop them."""
-        chunks = sorted(self.manifest["chunks"].items(), key=lambda kv: int(kv[0]))
-        first = np.load(self.dir / chunks[0][1]["file"], mmap_mode="r")
+        """Join the chunks into ``features.npy`` (streamed, one chunk in memory, each chunk's
+        checksum verified on the way) and drop them; nothing to do when another writer did."""
+        with self._locked("cannot join the chunks"):
+            if self.manifest["final"] and (self.dir / "features.npy").is_file():
+                return
+            chunks = sorted(self.manifest["chunks"].items(), key=lambda kv: int(kv[0]))
+            stops = [0] + [rec["rows"][1] for _, rec in chunks]
+            starts = [rec["rows"][0] for _, rec in chunks]
+            if not chunks or starts != stops[:-1] or stops[-1] != self.n_stimuli:
+                raise CacheError(
+                    f"feature store {str(self.dir)!r}: the chunks on disk do not cover all "
+                    f"{self.n_stimuli} stimuli; run extract again to compute the missing ones."
+                )
+            first = np.load(self.dir / chunks[0][1]["file"], mmap_mode="r")
+            shape = (self.n_stimuli, int(first.shape[1]))
+            del first
+            digest: list[str] = []
 
-        def write(tmp: Path) -> None:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.float32, shape=(self.n_stimuli, first.shape[1])
-            )
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as f:
+                    sink = _HashingWriter(f)
+                    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+                    np.lib.format.write_array_header_1_0(sink, header)  # type: ignore[arg-type]
+                    for _, rec in chunks:
+                        sink.write(self._chunk_data(rec, shape[1]))
+                    digest.append(sink.sha.hexdigest())
+
+            final = atomic_write(self.dir / "features.npy", write, durable=True)
+            _fsync_dir(self.dir)
+            st = final.stat()
+            self.manifest["final"] = {
+                "file": "features.npy",
+                "sha256": digest[0],
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "shape": list(shape),
+            }
+            self.manifest["chunks"] = {}
+            if self.forward_rank is not None:
+                self.manifest["forward_rank"] = self.forward_rank
+            self._write_manifest()
             for _, rec in chunks:
-                a, b = rec["rows"]
-                out[a:b] = np.load(self.dir / rec["file"], mmap_mode="r")
-            out.flush()
-            del out
+                (self.dir / rec["file"]).unlink(missing_ok=True)
+            _fsync_dir(self.dir)
 
-        final = atomic_write(self.dir / "features.npy", write, durable=True)
-        self.manifest["final"] = {"file": "features.npy", "sha256": sha256_file(final)}
-        _atomic_json(self.manifest_path, self.manifest)
-        for _, rec in chunks:
-            (self.dir / rec["file"]).unlink(missing_ok=True)
-        self.manifest["chunks"] = {}
-        _atomic_json(self.manifest_path, self.manifest)
+    def _chunk_data(self, rec: dict[str, Any], width: int) -> memoryview:
+        """A chunk's float32 rows as bytes, after checking its checksum and shape (one read,
+        no copy of the data)."""
+        data = (self.dir / rec["file"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != rec["sha256"]:
+            raise CacheError(
+                f"feature store {str(self.dir)!r}: {rec['file']} changed since it was written; "
+                "run extract again to recompute it."
+            )
+        f = io.BytesIO(data)
+        fmt = np.lib.format
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+        shape, fortran, dtype = read.get(fmt.read_magic(f), fmt.read_array_header_1_0)(f)
+        a, b = rec["rows"]
+        if shape != (b - a, width) or fortran or dtype != np.dtype("<f4"):
+            raise CacheError(
+                f"feature store {str(self.dir)!r}: {rec['file']} holds {shape} {dtype}, not "
+                f"({b - a}, {width}) float32; run extract again."
+            )
+        return memoryview(data)[f.tell() :]
 
     def open(self) -> np.ndarray:
         """The complete features, memory-mapped read-only."""
-        return np.load(self.dir / "features.npy", mmap_mode="r", allow_pickle=False)
+        with _store_errors(self.dir, "cannot read features.npy"):
+            return np.load(self.dir / "features.npy", mmap_mode="r", allow_pickle=False)
