@@ -77,3 +77,14 @@ def test_check_device_cuda_index_out_of_range(monkeypatch):
     assert check_device(torch.device("cuda:0")) == "cuda:0"
     with pytest.raises(ConfigurationError, match=r"cuda:3.*only 1 CUDA device"):
         check_device("cuda:3")
+
+
+@pytest.mark.gpu
+def test_check_device_on_a_real_gpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    n = torch.cuda.device_count()
+    assert check_device(f"cuda:{n - 1}") == f"cuda:{n - 1}"
+    with pytest.raises(ConfigurationError, match=f"only {n} CUDA device"):
+        check_device(f"cuda:{n}")

@@ -43,10 +43,14 @@ def test_activations_and_responses_files_are_not_mixed_up(tmp_path):
         load_activations(resp_file)  # was: IndexError (the 0-d 'name' array taken for a layer)
     with pytest.raises(ValidationError, match=r"holds model Activations.*load_activations"):
         load_responses(acts_file)
-    # files written by other tools carry no marker: recognised by their arrays
-    np.savez(tmp_path / "plain.npz", stimulus_ids=np.array(list("abc")), data=np.ones((3, 2)))
+    # files written by other tools carry no marker: recognised by unambiguous arrays
+    ids = np.array(list("abc"))
+    np.savez(tmp_path / "plain.npz", stimulus_ids=ids, repetitions=np.ones((2, 3, 2)))
     with pytest.raises(ValidationError, match="holds brain Responses"):
         load_activations(tmp_path / "plain.npz")
+    np.savez(tmp_path / "one.npz", stimulus_ids=ids, data=np.ones((3, 2)))  # either kind
+    assert load_activations(tmp_path / "one.npz").layer_names == ("data",)
+    assert load_responses(tmp_path / "one.npz").n_targets == 2
     np.savez(tmp_path / "scalar.npz", stimulus_ids=np.array(list("abc")), fc=np.array(3.0))
     with pytest.raises(ShapeError, match=r"layers\['fc'\] must be 2-D.*shape \(\)"):
         load_activations(tmp_path / "scalar.npz")

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from neuroalign.core.exceptions import NeuroalignWarning
 from neuroalign.data import (
     load_eeglab_sample,
     load_face_house_images,
@@ -57,9 +58,12 @@ def test_eeglab_sample_contents_and_responses():
     assert d.times[0] == -1.0 and abs(d.times[-1] - 1.9921875) < 1e-9
     assert d.events["position"].value_counts().to_dict() == {1: 40, 2: 40}
     assert d.events["rt"].between(0.1, 2.0).sum() == 75  # 75 of 80 epochs contain a response
-    stim, resp = d.responses()
+    with pytest.warns(NeuroalignWarning, match=r"excluded 2 channels \(eog"):
+        stim, resp = d.responses()
     assert stim.ids.tolist() == ["square_pos1", "square_pos2"]
-    assert resp.repetitions.shape == (40, 2, 30, 384)  # the two EOG channels left out
+    assert resp.repetitions.shape == (40, 2, 30, 384)  # the two EOG channels left out, and listed
+    assert [r["items"] for r in resp.meta["exclusions"]] == [["EOG1", "EOG2"]]
+    assert d.responses(picks="all")[1].meta["exclusions"] == []
     # a visual evoked response: occipital channels deflect more after onset than before
     occ = resp.targets["channel"].isin(["O1", "O2", "Oz"]).to_numpy()
     before = np.abs(resp.data[:, occ][..., resp.times < 0]).mean()

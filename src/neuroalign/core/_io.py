@@ -123,12 +123,12 @@ def _holds(z: Any) -> str | None:
     """What a ``.npz`` holds: ``"activations"``, ``"responses"`` or None (unknown)."""
     if _KIND in z:
         return str(z[_KIND])
-    keys = list(z.keys())
-    if any(k.startswith(_LAYER) for k in keys):
+    keys = list(z.keys())  # files from other tools: only unambiguous arrays decide
+    if "layer_order" in keys or "model" in keys or any(k.startswith(_LAYER) for k in keys):
         return "activations"
-    if "data" in keys or "repetitions" in keys or any(k.startswith(_TARGET) for k in keys):
+    if "repetitions" in keys or "roi" in keys or any(k.startswith(_TARGET) for k in keys):
         return "responses"
-    return None
+    return None  # e.g. stimulus_ids + data: a responses file or a one-layer activations file
 
 
 def save_activations(acts: Activations, path: str | Path, compress: bool = False) -> Path:

@@ -20,7 +20,7 @@ import pandas as pd
 from ..core import Responses, StimulusSet
 from ..core._validation import check_choice, require
 from ..core.exceptions import NeuroalignWarning
-from ._assemble import trials_to_responses, voxel_table
+from ._assemble import Exclusions, trials_to_responses, voxel_table
 
 __all__ = [
     "EEGLAB_CITATION",
@@ -207,9 +207,16 @@ class EEGLABSample:
 
     def responses(self, picks: str = "eeg") -> tuple[StimulusSet, Responses]:
         """Time-resolved responses per square position: stimulus ids ``square_pos1`` /
-        ``square_pos2``, every epoch a repetition, data in µV."""
+        ``square_pos2``, every epoch a repetition, data in µV. With ``picks="eeg"`` the EOG
+        channels are left out and listed in ``meta["exclusions"]``."""
         check_choice(picks, "picks", ("eeg", "all"))
-        sel = (self.channels["ch_type"] == "eeg").to_numpy() if picks == "eeg" else slice(None)
+        is_eeg = (self.channels["ch_type"] == "eeg").to_numpy()
+        sel = is_eeg if picks == "eeg" else np.ones_like(is_eeg)
+        exclusions = Exclusions("eeglab_sample.npz")
+        left = self.channels[~sel]
+        for kind, names in left.groupby("ch_type", sort=False)["channel"]:
+            reason = f"{kind} channel, not selected by picks={picks!r}"
+            exclusions.add("channels", len(names), reason, names.tolist(), keep=None)
         ids = [f"square_pos{p}" for p in self.events["position"]]
         resp = trials_to_responses(
             self.epochs[:, sel],
@@ -219,6 +226,7 @@ class EEGLABSample:
             times=self.times,
             name="eeglab_sample",
             meta={"source": "eeglab_sample.npz", "unit": "uV", "kind": "meeg"},
+            exclusions=exclusions,
         )
         stim = StimulusSet(
             ids=resp.stimulus_ids,
