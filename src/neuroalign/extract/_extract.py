@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import marshal
 import re
 import warnings
@@ -127,8 +128,11 @@ def _tokenizer_key(tok: Any) -> str | None:
         tok = inner
     h = hashlib.sha256(type(tok).__qualname__.encode())
     backend = getattr(tok, "backend_tokenizer", None)
-    if backend is not None:
-        h.update(backend.to_str().encode())
+    if backend is not None:  # padding/truncation are set per call (they change as it is used)
+        spec = {k: v for k, v in json.loads(backend.to_str()).items()}
+        spec.pop("padding", None)
+        spec.pop("truncation", None)
+        h.update(json.dumps(spec, sort_keys=True).encode())
         for attr in ("padding_side", "truncation_side", "model_max_length"):
             h.update(f"|{attr}={getattr(tok, attr, None)!r}".encode())
         return h.hexdigest()
