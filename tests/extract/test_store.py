@@ -238,11 +238,11 @@ def test_renames_are_flushed_with_their_directory(images, tmp_path, monkeypatch)
     real = store._fsync_dir
     monkeypatch.setattr(store, "_fsync_dir", lambda p: flushed.append(p) or real(p))
     acts = extract(
-        tiny(), images, layers=["fc"], cache=tmp_path, memory_budget=200, batch_size=4, quiet=True
+        tiny(), images, layers=["fc"], cache=tmp_path, memory_budget=80, batch_size=4, quiet=True
     )
     entry = Path(acts.meta["cache"]["fc"])
     assert flushed and all(p == entry for p in flushed)
-    # a flush per chunk rename (6 chunks of 4 rows), the join's rename, its manifest, the cleanup
+    # a flush per chunk rename (6 chunks of 4 rows of 20 bytes), the join's rename, its manifest, the cleanup
     manifest = json.loads((entry / "manifest.json").read_text())
     assert len(flushed) >= 6 + 3 and manifest["final"]["size"] > 0
 
