@@ -28,7 +28,7 @@ from .. import __version__
 from ..core import Activations, StimulusSet
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
-from ._inputs import make_source
+from ._inputs import StreamSource, make_source
 from ._layers import LayerSpec, resolve_layers
 from ._loader import check_image_files
 from ._reducers import Reducer, make_reducer, reducer_key
@@ -392,6 +392,8 @@ def extract(
         warn_size=FLATTEN_WARN_BYTES if str(reduce) == "flatten" else 0,
     )
     source = make_source(stimuli, ids, loaded, opts)
+    if isinstance(source, StreamSource):  # batches read once, for no store: nothing to hash
+        source.check = root is not None or opts["fitted"]
     n = source.n
     if n == 0:
         raise ValidationError("there are no inputs to extract (ids is empty).")
