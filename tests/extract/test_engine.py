@@ -65,6 +65,7 @@ def test_cache_serves_stored_layers_and_keys_on_every_ingredient(images, tmp_pat
     np.testing.assert_allclose(shifted["fc"], first["fc"] + 1, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_bit_identical_and_bad_chunks_are_recomputed(tmp_path):
     """SIGKILL a slow extraction after some chunks are written; the rerun completes from there
     and equals an uninterrupted run bit for bit; a truncated chunk is detected and redone."""

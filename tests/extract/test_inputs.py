@@ -99,6 +99,20 @@ def test_batches_and_dataloaders_with_a_forward_callable(tmp_path):
     shuffled = DataLoader(TensorDataset(wave, extra), batch_size=4, shuffle=True)
     with pytest.raises(ValidationError, match="differs from the first time"):
         extract(m, shuffled, ids=ids, layers=["mix"], cache=tmp_path / "s", quiet=True)
+    # a fitted reducer reads the loader twice (fit, then transform): equal to a PCA of the rows
+    from sklearn.decomposition import PCA
+
+    pca = extract(
+        m,
+        loader,
+        ids=ids,
+        layers=["mix"],
+        reduce="ipca",
+        reduce_options={"n_components": 2},
+        quiet=True,
+    )
+    ref = PCA(n_components=2).fit_transform(ref.numpy().astype(np.float64))
+    np.testing.assert_allclose(np.abs(pca["mix"]), np.abs(ref), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValidationError, match="ids has 9 entries"):
         extract(m, loader, ids=ids[:9], layers=["mix"], quiet=True)
     with pytest.raises(ValidationError, match="one-shot iterator"):

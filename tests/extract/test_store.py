@@ -231,6 +231,22 @@ def test_chunk_files_outside_the_entry_are_never_read_or_deleted(images, tmp_pat
     np.testing.assert_allclose(got["fc"], ref["fc"], rtol=1e-6)
 
 
+def test_renames_are_flushed_with_their_directory(images, tmp_path, monkeypatch):
+    import neuroalign.extract._store as store
+
+    flushed = []
+    real = store._fsync_dir
+    monkeypatch.setattr(store, "_fsync_dir", lambda p: flushed.append(p) or real(p))
+    acts = extract(
+        tiny(), images, layers=["fc"], cache=tmp_path, memory_budget=80, batch_size=4, quiet=True
+    )
+    entry = Path(acts.meta["cache"]["fc"])
+    assert flushed and all(p == entry for p in flushed)
+    # a flush per chunk rename (6 chunks of 4 rows of 20 bytes), the join's rename, its manifest, the cleanup
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert len(flushed) >= 6 + 3 and manifest["final"]["size"] > 0
+
+
 def test_stale_temporary_files_are_swept(images, tmp_path, monkeypatch):
     entry = _interrupted_entry(images, tmp_path, monkeypatch)
     dead = 2**22 + 12345  # beyond pid_max on Linux: no such process

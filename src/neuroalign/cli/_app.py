@@ -186,6 +186,12 @@ def extract_command(
         Path | None, typer.Option(help="Feature store directory (resumable, content-addressed).")
     ] = None,
     memory_budget: Annotated[str, typer.Option(help="Features held in memory at once.")] = "2GB",
+    verify_cache: Annotated[
+        bool,
+        typer.Option(
+            "--verify-cache", help="Re-hash cached files (default: trust size and mtime)."
+        ),
+    ] = False,
     amp: Annotated[str | None, typer.Option(help="bf16 or fp16 autocast.")] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Leave out unreadable images (reported).")
@@ -227,6 +233,7 @@ def extract_command(
                 memory_budget=memory_budget,
                 amp=amp,
                 on_error="skip" if skip_bad else "raise",
+                verify_cache=verify_cache,
                 quiet=quiet,
             )
             save_activations(acts, out_file, compress=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import marshal
 import re
 import warnings
@@ -27,7 +28,7 @@ from .. import __version__
 from ..core import Activations, StimulusSet
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
-from ._inputs import make_source
+from ._inputs import StreamSource, make_source
 from ._layers import LayerSpec, resolve_layers
 from ._loader import check_image_files
 from ._reducers import Reducer, make_reducer, reducer_key
@@ -127,8 +128,11 @@ def _tokenizer_key(tok: Any) -> str | None:
         tok = inner
     h = hashlib.sha256(type(tok).__qualname__.encode())
     backend = getattr(tok, "backend_tokenizer", None)
-    if backend is not None:
-        h.update(backend.to_str().encode())
+    if backend is not None:  # padding/truncation are set per call (they change as it is used)
+        spec = {k: v for k, v in json.loads(backend.to_str()).items()}
+        spec.pop("padding", None)
+        spec.pop("truncation", None)
+        h.update(json.dumps(spec, sort_keys=True).encode())
         for attr in ("padding_side", "truncation_side", "model_max_length"):
             h.update(f"|{attr}={getattr(tok, attr, None)!r}".encode())
         return h.hexdigest()
@@ -388,6 +392,8 @@ def extract(
         warn_size=FLATTEN_WARN_BYTES if str(reduce) == "flatten" else 0,
     )
     source = make_source(stimuli, ids, loaded, opts)
+    if isinstance(source, StreamSource):  # batches read once, for no store: nothing to hash
+        source.check = root is not None or opts["fitted"]
     n = source.n
     if n == 0:
         raise ValidationError("there are no inputs to extract (ids is empty).")
