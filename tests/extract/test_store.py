@@ -329,7 +329,7 @@ def test_device_and_memory_budget_vocabulary(images):
         with pytest.raises(ConfigurationError, match="CUDA") as err:
             extract(model, images, device="cuda", quiet=True)
         assert "device='cpu'" in str(err.value)
-    with pytest.raises(ConfigurationError, match="'cpu', 'cuda' or 'cuda:N'"):
+    with pytest.raises(ConfigurationError, match="'cpu', 'cuda', 'cuda:N'"):
         extract(model, images, device="gpu", quiet=True)
     for bad in ("lots", -5, 0, True, "2 parsecs"):
         with pytest.raises(ValidationError, match="memory_budget"):

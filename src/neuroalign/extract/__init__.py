@@ -5,7 +5,7 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
-from ._extract import check_device, extract, parse_bytes
+from ._extract import extract, torch_device
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
@@ -22,13 +22,12 @@ __all__ = [
     "REDUCERS",
     "ImagePreprocess",
     "LoadedModel",
-    "check_device",
     "default_cache_dir",
     "extract",
     "list_layers",
     "load_model",
     "make_reducer",
     "module_fingerprint",
-    "parse_bytes",
     "resolve_layers",
+    "torch_device",
 ]

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import marshal
-import re
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..core import Activations, StimulusSet
+from ..core._validation import check_device, parse_memory_budget
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
 from ._inputs import StreamSource, make_source
@@ -35,54 +35,18 @@ from ._reducers import Reducer, make_reducer, reducer_key
 from ._sources import LoadedModel, load_model
 from ._store import LayerEntry, module_fingerprint, store_root
 
-__all__ = ["check_device", "extract", "parse_bytes"]
+__all__ = ["extract", "torch_device"]
 
 FLATTEN_WARN_BYTES = 100 * 10**6  # a `flatten` larger than this is announced before the work
 
 
-def parse_bytes(value: int | str, name: str = "memory_budget") -> int:
-    """``"2GB"``, ``"512 MiB"``, ``10**9`` → a positive number of bytes."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValidationError(
-            f"{name} must be a byte count or a size such as '2GB' or '512MiB'; got {value!r}."
-        )
-    if isinstance(value, int):
-        size = value
-    else:
-        m = re.fullmatch(r"\s*([\d.]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
-        if not m or m.group(1).count(".") > 1:
-            raise ValidationError(
-                f"{name}={value!r} is not a size such as '2GB', '512MiB' or 1000000000."
-            )
-        base = 1024 if m.group(3) else 1000
-        size = int(float(m.group(1)) * base ** " kmgt".index(m.group(2).lower() or " "))
-    if size < 1:
-        raise ValidationError(f"{name} must be at least 1 byte; got {value!r}.")
-    return size
-
-
-def check_device(device: Any) -> Any:
-    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` or None (the CPU) as a ``torch.device``, checked
-    against the devices torch sees (before any work)."""
+def torch_device(device: Any) -> Any:
+    """The one device vocabulary (``core._validation.check_device``: None, ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"``; ``"torch"`` means the CPU here) as a ``torch.device``, checked before any work."""
     import torch
 
-    text = "cpu" if device is None else str(device)
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
-        raise ConfigurationError(f"device={device!r}: use 'cpu', 'cuda' or 'cuda:N' (or None).")
-    dev = torch.device(text)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigurationError(
-                f"device={device!r} was requested but torch {torch.__version__} sees no CUDA "
-                "device (no GPU, or a CPU-only torch build); use device='cpu'."
-            )
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ConfigurationError(
-                f"device={device!r}: torch sees {count} CUDA device(s), 'cuda:0' to "
-                f"'cuda:{count - 1}'."
-            )
-    return dev
+    text = check_device(device)
+    return torch.device("cpu" if text in (None, "torch") else text)
 
 
 def _resolve_model(
@@ -317,8 +281,8 @@ def extract(
     import torch
 
     # ---------------------------------------------------------------- checks, before any work
-    dev = check_device(device)
-    budget = parse_bytes(memory_budget)
+    dev = torch_device(device)
+    budget = parse_memory_budget(memory_budget)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValidationError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
     if on_error not in ("raise", "skip"):
