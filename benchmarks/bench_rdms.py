@@ -1,7 +1,7 @@
 """RDMs: neuroalign's compute_rdm vs the GEMM peak and vs peers, same input, one process.
 
-Shapes: (1) 50 datasets × 1000 stimuli × 2000 features (the issue's problem), (2) 400 datasets ×
-200 stimuli × 1000 features (many small RDMs: time points, searchlights). Correlation distance,
+Shapes: (1) 50 datasets × 1000 stimuli × 2000 features (the issue's problem), (2) 1000 datasets ×
+92 stimuli × 306 channels (many small RDMs: an MEG RDM per time point), which compute_rdm batches. Correlation distance,
 float32 (the default). Cost model: one Gram product per dataset, counted as a general GEMM
 (2 n² p flops) — compute_rdm issues it as ``x @ xᵀ``, which BLAS runs as a symmetric rank-k update
 (half the flops), so "% of GEMM peak" can exceed 100 %. Also printed: the time of the bare
@@ -68,10 +68,10 @@ def main() -> None:
     print(f"machine: {machine()}; float32 GEMM peak {peak:.0f} GFLOP/s (2048² × 2048, best of 5)")
     if args.quick:
         bench_shape(10, 1000, 2000, peak, peers=True)
-        bench_shape(100, 200, 1000, peak, peers=False)
+        bench_shape(200, 92, 306, peak, peers=False)
     else:
         bench_shape(50, 1000, 2000, peak, peers=True)
-        bench_shape(400, 200, 1000, peak, peers=True)
+        bench_shape(1000, 92, 306, peak, peers=True)
     print(f"GEMM peak re-measured at the end: {gemm_peak():.0f} GFLOP/s (load on the machine)")
 
 
