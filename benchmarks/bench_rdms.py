@@ -22,7 +22,8 @@ from _common import gemm_peak, machine, timed
 from neuroalign.compare import compute_rdm
 
 
-def best_of(fn, repeats: int = 3) -> float:
+def best_of(fn, repeats: int = 5) -> float:
+    """Best of ``repeats`` runs after a warm-up: the machine may be shared."""
     fn()
     return min(timed(fn)[0] for _ in range(repeats))
 
@@ -42,7 +43,7 @@ def bench_shape(k: int, n: int, p: int, peak: float, peers: bool) -> None:
     from scipy.spatial.distance import pdist
 
     m = min(k, 5)
-    sec_s = timed(lambda: [pdist(X[i].astype(np.float64), "correlation") for i in range(m)])[0]
+    sec_s = best_of(lambda: [pdist(X[i].astype(np.float64), "correlation") for i in range(m)])
     sec_s *= k / m
     print(
         f"  scipy pdist (float64{', extrapolated from 5' if k > 5 else ''}): {sec_s:.2f} s, ratio {sec_s / sec:.1f}x"
@@ -52,7 +53,7 @@ def bench_shape(k: int, n: int, p: int, peak: float, peers: bool) -> None:
         from rsatoolbox.rdm import calc_rdm
     except ImportError:
         return
-    sec_r = timed(lambda: [calc_rdm(Dataset(X[i]), method="correlation") for i in range(m)])[0]
+    sec_r = best_of(lambda: [calc_rdm(Dataset(X[i]), method="correlation") for i in range(m)])
     sec_r *= k / m
     print(
         f"  rsatoolbox calc_rdm ({'extrapolated from 5' if k > 5 else 'all'}): {sec_r:.2f} s, ratio {sec_r / sec:.1f}x"

@@ -35,8 +35,8 @@ RDM_METRICS: dict[str, Any] = {}
 #: chunk of datasets instead of one per dataset: time points, searchlights); larger ones one at a
 #: time, as ``x @ xᵀ`` (a symmetric rank-k update: half the flops of a general product).
 _SMALL_FLOPS = 5e7
-#: Bytes of input (and Gram matrices) per batch of small datasets.
-_BATCH_BYTES = 64 * 2**20
+#: Bytes of input (and Gram matrices) per batch of small datasets: cache-sized.
+_BATCH_BYTES = 8 * 2**20
 
 
 @lru_cache(maxsize=8)
@@ -129,7 +129,7 @@ def compute_rdm(
     Cost: one ``n × n`` Gram product per dataset (``n² p`` multiply-adds, a symmetric rank-k
     update); everything else is O(n p + n²). Memory: one float32 copy of one dataset and its
     ``n × n`` matrix on the device at a time; small datasets (time points, searchlights: Gram
-    below 5·10⁷ flops) go through in batches of at most 64 MB, one batched product each.
+    below 5·10⁷ flops) go through in batches of at most 8 MB, one batched product each.
 
     Parameters
     ----------
