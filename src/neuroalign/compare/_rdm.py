@@ -31,21 +31,30 @@ __all__ = [
 RDM_METRICS: dict[str, Any] = {}
 
 
+#: Datasets whose Gram product is below this many flops are processed in batches (one call per
+#: chunk of datasets instead of one per dataset: time points, searchlights); larger ones one at a
+#: time, as ``x @ xᵀ`` (a symmetric rank-k update: half the flops of a general product).
+_SMALL_FLOPS = 5e7
+#: Bytes of input (and Gram matrices) per batch of small datasets: cache-sized.
+_BATCH_BYTES = 8 * 2**20
+
+
 @lru_cache(maxsize=8)
 def _upper_mask(n: int) -> np.ndarray:
-    """Boolean mask of the strict upper triangle: ``G[mask]`` is ``G[rows, cols]`` in condensed
-    order, read in one pass (a boolean gather is several times faster than a fancy-index one)."""
+    """Boolean mask of the strict upper triangle: ``G[..., mask]`` is ``G[..., rows, cols]`` in
+    condensed order, read in one pass (a boolean gather is several times faster than fancy
+    indexing)."""
     return np.triu(np.ones((n, n), dtype=bool), k=1)
 
 
 def _upper(bk: Any, g: Any) -> Any:
-    """The condensed upper triangle of a square backend matrix (on its device)."""
-    n = g.shape[0]
+    """The condensed upper triangle of square backend matrices ``(..., n, n)`` (on their device)."""
+    n = g.shape[-1]
     if bk.name == "numpy":
-        return g[_upper_mask(n)]
+        return g[..., _upper_mask(n)]
     torch = _torch()
     rows, cols = torch.triu_indices(n, n, 1, device=g.device)
-    return g[rows, cols]
+    return g[..., rows, cols]
 
 
 def _torch() -> Any:
@@ -54,49 +63,58 @@ def _torch() -> Any:
     return importlib.import_module("torch")
 
 
+def _sq_norms(bk: Any, x: Any) -> Any:
+    return np.einsum("...ij,...ij->...i", x, x) if bk.name == "numpy" else (x * x).sum(-1)
+
+
+def _gram(x: Any) -> Any:
+    """``x xᵀ`` per dataset: ``x @ x.T`` for one (BLAS runs it as syrk), batched for a stack."""
+    return x @ x.T if x.ndim == 2 else x @ x.swapaxes(-1, -2)
+
+
 def _unit_rows(bk: Any, x: Any, what: str) -> Any:
     """Rows scaled to unit norm, in place on ``x`` (a temporary the caller owns)."""
-    sq = np.einsum("ij,ij->i", x, x) if bk.name == "numpy" else (x * x).sum(1)
+    sq = _sq_norms(bk, x)
     zero = sq == 0
     if bool(zero.any()):
         raise ValidationError(
             f"{int(zero.sum())} stimulus pattern(s) are {what}; the distance is undefined for "
             "them. Use metric='euclidean' or drop those stimuli."
         )
-    x *= (1.0 / bk.sqrt(sq))[:, None]
+    x *= (1.0 / bk.sqrt(sq))[..., None]
     return x
 
 
 @register(RDM_METRICS)
 def correlation(bk: Any, x: Any) -> Any:
     """1 − Pearson correlation between the stimuli's response patterns."""
-    x = x - (x.mean(1, keepdims=True) if bk.name == "numpy" else x.mean(1, keepdim=True))
+    x = x - (x.mean(-1, keepdims=True) if bk.name == "numpy" else x.mean(-1, keepdim=True))
     x = _unit_rows(bk, x, "constant across features (correlation distance)")
-    return 1.0 - _upper(bk, x @ x.T)
+    return 1.0 - _upper(bk, _gram(x))
 
 
 @register(RDM_METRICS)
 def cosine(bk: Any, x: Any) -> Any:
     """1 − cosine similarity."""
     x = _unit_rows(bk, x * 1.0, "all zeros (cosine distance)")
-    return 1.0 - _upper(bk, x @ x.T)
+    return 1.0 - _upper(bk, _gram(x))
 
 
 @register(RDM_METRICS)
 def sqeuclidean(bk: Any, x: Any) -> Any:
     """Squared Euclidean distance divided by the number of features (as rsatoolbox does)."""
-    sq = np.einsum("ij,ij->i", x, x) if bk.name == "numpy" else (x * x).sum(1)
-    g = x @ x.T
+    sq = _sq_norms(bk, x)
+    g = _gram(x)
     g *= -2.0
-    g += sq[:, None]
-    g += sq[None, :]
-    return bk.clip_min(_upper(bk, g), 0.0) / x.shape[1]
+    g += sq[..., :, None]
+    g += sq[..., None, :]
+    return bk.clip_min(_upper(bk, g), 0.0) / x.shape[-1]
 
 
 @register(RDM_METRICS)
 def euclidean(bk: Any, x: Any) -> Any:
     """Euclidean distance (not normalised)."""
-    return bk.sqrt(sqeuclidean(bk, x) * x.shape[1])
+    return bk.sqrt(sqeuclidean(bk, x) * x.shape[-1])
 
 
 def compute_rdm(
@@ -109,8 +127,9 @@ def compute_rdm(
     """RDM(s) of response patterns, as condensed vectors (scipy ``squareform`` order).
 
     Cost: one ``n × n`` Gram product per dataset (``n² p`` multiply-adds, a symmetric rank-k
-    update); everything else is O(n p + n²). Memory: one dataset and one ``n × n`` matrix on the
-    device at a time.
+    update); everything else is O(n p + n²). Memory: one float32 copy of one dataset and its
+    ``n × n`` matrix on the device at a time; small datasets (time points, searchlights: Gram
+    below 5·10⁷ flops) go through in batches of at most 8 MB, one batched product each.
 
     Parameters
     ----------
@@ -150,10 +169,13 @@ def compute_rdm(
     if stack.shape[1] < 2:
         raise ValidationError(f"an RDM needs at least 2 stimuli; X has {stack.shape[1]}.")
     bk = get_backend(device, dtype)
-    n_pairs = stack.shape[1] * (stack.shape[1] - 1) // 2
-    out = np.empty((stack.shape[0], n_pairs), dtype=np.dtype(dtype))
-    for k in range(stack.shape[0]):
-        out[k] = bk.to_numpy(fn(bk, bk.asarray(stack[k])))
+    k, n, p = stack.shape
+    out = np.empty((k, n * (n - 1) // 2), dtype=np.dtype(dtype))
+    per_dataset = (n * p + n * n) * bk.itemsize()
+    batch = max(1, _BATCH_BYTES // per_dataset) if 2.0 * n * n * p < _SMALL_FLOPS else 1
+    for start in range(0, k, batch):
+        x = bk.asarray(stack[start] if batch == 1 else stack[start : start + batch])
+        out[start : start + batch] = bk.to_numpy(fn(bk, x))
     return out[0] if single else out
 
 
