@@ -207,3 +207,19 @@ def test_compare_readouts_uses_the_same_folds_in_one_table():
     with pytest.raises(ConfigurationError, match="readout"):
         compare_readouts(sim.features, sim.responses, readouts=("ridgee",))
     assert set(READOUTS) == {"ridge", "factorized", "attention"}
+
+
+@pytest.mark.parametrize(("channels", "size", "n_components"), [(12, 3, None), (8, 6, 4)])
+def test_either_contraction_order_and_channel_pca_keep_the_bilinear_form(
+    channels, size, n_components
+):
+    # C > S contracts channels first; n_components fits the weights in a channel subspace
+    sim = make_spatial_rf_targets(n_stimuli=90, n_channels=channels, size=size, n_targets=6, seed=9)
+    est = FactorizedReadout(n_components=n_components, max_epochs=3, seed=0)
+    est.fit(sim.features, sim.responses)
+    X = sim.features[:10].astype(np.float64)
+    expected = np.einsum("nchw,vhw,vc->nv", X, est.masks_, est.feature_weights_) + est.intercept_
+    np.testing.assert_allclose(est.predict(sim.features[:10]), expected, rtol=1e-4, atol=1e-4)
+    assert est.score(sim.features, sim.responses) > 0.3
+    if n_components is not None:  # weights live in a 4-D subspace of the 8 channels
+        assert np.linalg.matrix_rank(est.feature_weights_.astype(np.float64), tol=1e-4) <= 4

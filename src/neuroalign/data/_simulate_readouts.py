@@ -133,7 +133,14 @@ def make_spatial_rf_targets(
         _check_counts(n_active_channels=n_active_channels)
         off = np.argsort(rng.random((n_targets, n_channels)), 1)[:, n_active_channels:]
         np.put_along_axis(weights, off, 0.0, axis=1)
-    signal = np.einsum("nchw,vhw,vc->nv", F, masks, weights, optimize=True)
+    # signal = einsum("nchw,vhw,vc->nv"): one GEMM per chunk of targets (bounded memory)
+    flat = F.reshape(n_stimuli, -1)
+    signal = np.empty((n_stimuli, n_targets), dtype=np.float32)
+    step = max(1, 2**26 // flat.shape[1])
+    for v0 in range(0, n_targets, step):
+        v = slice(v0, v0 + step)
+        kernel = (weights[v, :, None, None] * masks[v, None]).astype(np.float32)
+        signal[:, v] = flat @ kernel.reshape(len(kernel), -1).T
     signal, responses, ceiling = _finish(signal, noise, rng)
     truth = {"masks": masks.astype(np.float32), "weights": weights.astype(np.float32)}
     truth["centres"] = centres

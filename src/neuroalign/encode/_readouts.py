@@ -139,6 +139,55 @@ def _standardize(a: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.n
     return mean.astype(np.float32), np.where(sd > 0, sd, 1.0).astype(np.float32)
 
 
+def _prepare_maps(
+    F: np.ndarray, tr: np.ndarray, n_components: int | None, device: str
+) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Standardised maps as a torch tensor (n, S, K), channels last, built chunk by chunk.
+
+    Channel means and SDs come from the training stimulus rows ``tr``. With ``n_components``,
+    the channels are projected on the top principal axes of their (standardised) covariance
+    over stimuli and positions (``basis`` (C, K)); otherwise K = C and ``basis`` is None.
+    """
+    torch = _torch()
+    n, C, H, W = F.shape
+    S = H * W
+    rows = max(1, 2**26 // (C * S))
+    total, sq = np.zeros(C), np.zeros(C)
+    for i in range(0, len(tr), rows):
+        block = torch.as_tensor(F[tr[i : i + rows]]).double()
+        total += block.sum((0, 2, 3)).numpy()
+        sq += (block**2).sum((0, 2, 3)).numpy()
+    count = len(tr) * S
+    mu = total / count
+    sd = np.sqrt(np.maximum(sq / count - mu**2, 0.0))
+    sd = np.where(sd > 0, sd, 1.0)
+    mu_t = torch.as_tensor(mu, dtype=torch.float32)
+    sd_t = torch.as_tensor(sd, dtype=torch.float32)
+
+    def standard(i: int) -> Any:  # (rows, S, C) float32
+        block = torch.as_tensor(F[i : i + rows]).reshape(-1, C, S).transpose(1, 2)
+        return (block - mu_t) / sd_t
+
+    basis = None
+    if n_components is not None:
+        k = int(n_components)
+        if not 1 <= k <= C:
+            raise ValidationError(f"n_components must be in [1, {C}] (the channels); got {k}.")
+        cov = torch.zeros((C, C), dtype=torch.float64)
+        for i in range(0, n, rows):
+            sel = np.intersect1d(np.arange(i, min(n, i + rows)), tr) - i
+            block = standard(i)[torch.as_tensor(sel)].reshape(-1, C).double()
+            cov += block.T @ block
+        _, vecs = torch.linalg.eigh(cov)
+        basis = vecs[:, -k:].flip(1).float()
+    K = C if basis is None else basis.shape[1]
+    out = torch.empty((n, S, K), dtype=torch.float32, device=device)
+    for i in range(0, n, rows):
+        block = standard(i)
+        out[i : i + rows] = (block if basis is None else block @ basis).to(device)
+    return out, mu, sd, (None if basis is None else basis.double().numpy())
+
+
 def _laplacian(m: Any) -> Any:
     """Discrete Laplacian of masks (V, H, W) with replicated edges (a uniform mask has none)."""
     torch = _torch()
@@ -178,6 +227,10 @@ class FactorizedReadout(_TorchReadout):
     ----------
     feature_shape : (C, H, W), optional
         Shape of one stimulus's maps when ``X`` is passed flattened (2-D).
+    n_components : int, optional
+        Fit the feature weights in the span of the top ``n_components`` principal axes of the
+        channels (covariance over training stimuli and positions): ``C / n_components`` times
+        less compute, exact when the channels have at most that many dimensions. ``None``: all.
     smoothness, sparsity : float
         Weights of the Laplacian and L1 penalties on the masks.
     alpha : float
@@ -218,6 +271,7 @@ class FactorizedReadout(_TorchReadout):
     def __init__(
         self,
         feature_shape: tuple[int, int, int] | None = None,
+        n_components: int | None = None,
         smoothness: float = 0.1,
         sparsity: float = 0.01,
         alpha: float = 0.01,
@@ -232,6 +286,7 @@ class FactorizedReadout(_TorchReadout):
         quiet: bool = True,
     ) -> None:
         self.feature_shape = feature_shape
+        self.n_components = n_components
         self.smoothness = smoothness
         self.sparsity = sparsity
         self.alpha = alpha
@@ -250,22 +305,31 @@ class FactorizedReadout(_TorchReadout):
         torch = _torch()
         F = as_feature_maps(X, self.feature_shape)
         Y, tr, va = self._prepare(F, y)
-        n, C, H, W = F.shape
+        _, C, H, W = F.shape
         S, V = H * W, Y.shape[1]
         budget = parse_bytes(self.memory_budget)
-        mu, sd = _standardize(F[tr], (0, 2, 3))
-        ym, ys = _standardize(Y[tr], (0,))
         dev = self.device_
-        # (n, S, C): channels last, so the forward product F·Wᵀ is one GEMM with inner size C
-        Fs = torch.as_tensor(((F - mu[:, None, None]) / sd[:, None, None]).reshape(n, C, S))
-        Fs = Fs.transpose(1, 2).contiguous().to(dev)
+        # standardised maps, channels last (n, S, K): the forward product F·Wᵀ is one GEMM
+        Fs, mu, sd, basis = _prepare_maps(F, tr, self.n_components, dev)
+        K = Fs.shape[2]
+        # contract the smaller of (positions, channels) last: the per-step intermediate is
+        # (batch, min(S, K), targets), the GEMM of either order costs batch·S·K·targets
+        channels_first = K < S
+        if channels_first:
+            Fs = Fs.transpose(1, 2).contiguous()  # (n, K, S)
+        ym, ys = _standardize(Y[tr], (0,))
         Ys = torch.as_tensor((Y - ym) / ys).to(dev)
-        W0 = _ridge_gcv(Fs[tr].mean(1).cpu().numpy(), Ys[tr].cpu().numpy())  # (C, V)
-        M = torch.nn.Parameter(torch.full((V, S), S**-0.5, device=dev))
-        Wt = torch.nn.Parameter(torch.as_tensor(W0.T / S**0.5).contiguous().to(dev))
+        tr_t = torch.as_tensor(tr, device=dev)
+        space = 2 if channels_first else 1
+        pooled = torch.cat([Fs[tr_t[i : i + 256]].mean(space) for i in range(0, len(tr), 256)])
+        W0 = _ridge_gcv(pooled.cpu().numpy(), Ys[tr].cpu().numpy())  # (K, V)
+        # parameters in units where Adam's step is relative: masks = m·S^-½, weights = w·K^-½
+        m_unit, w_unit = S**-0.5, K**-0.5
+        M = torch.nn.Parameter(torch.ones((V, S), device=dev))
+        Wt = torch.nn.Parameter(torch.as_tensor(W0.T * (K / S) ** 0.5).contiguous().to(dev))
         b = torch.nn.Parameter(torch.zeros(V, device=dev))
         params = {"masks": M, "weights": Wt, "bias": b}
-        chunk = max(1, budget // (3 * 4 * max(self.batch_size, 1) * S))
+        chunk = max(1, budget // (3 * 4 * max(self.batch_size, 1) * min(S, K)))
 
         def penalty(Mc: Any, Wc: Any) -> Any:
             lap = _laplacian(Mc.reshape(-1, H, W))
@@ -276,9 +340,10 @@ class FactorizedReadout(_TorchReadout):
             )
 
         def forward(xb: Any, sl: slice) -> Any:
-            return ((xb @ Wt[sl].T) * M[sl].T).sum(1) + b[sl]
-
-        tr_t = torch.as_tensor(tr, device=dev)
+            masks, weights = m_unit * M[sl], w_unit * Wt[sl]
+            if channels_first:
+                return ((xb @ masks.T) * weights.T).sum(1) + b[sl]
+            return ((xb @ weights.T) * masks.T).sum(1) + b[sl]
 
         def step(idx: np.ndarray) -> float:
             rows = tr_t[torch.as_tensor(idx, device=dev)]
@@ -286,16 +351,19 @@ class FactorizedReadout(_TorchReadout):
             total = 0.0
             for s0 in range(0, V, chunk):
                 sl = slice(s0, min(V, s0 + chunk))
-                loss = ((forward(xb, sl) - yb[:, sl]) ** 2).mean(0).sum() + penalty(M[sl], Wt[sl])
+                err = ((forward(xb, sl) - yb[:, sl]) ** 2).mean(0).sum()
+                loss = err + penalty(m_unit * M[sl], w_unit * Wt[sl])
                 loss.backward()
                 total += float(loss.detach())
             return total
 
+        va_t = torch.as_tensor(va, device=dev)
+
         def val_pred() -> Any:
-            return self._apply(Fs[va], lambda xb, sl: forward(xb, sl), V, chunk)
+            return self._apply(Fs[va_t], lambda xb, sl: forward(xb, sl), V, chunk)
 
         def val_loss() -> Any:
-            return ((val_pred() - Ys[va]) ** 2).mean(0)
+            return ((val_pred() - Ys[va_t]) ** 2).mean(0)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -315,12 +383,14 @@ class FactorizedReadout(_TorchReadout):
             )
         with torch.no_grad():
             self.val_scores_ = pearson_score(
-                Ys[va].cpu().numpy().astype(np.float64), val_pred().cpu().numpy()
+                Ys[va_t].cpu().numpy().astype(np.float64), val_pred().cpu().numpy()
             )
-            m = M.detach().cpu().numpy().astype(np.float64)
-            w = Wt.detach().cpu().numpy().astype(np.float64)
+            m = m_unit * M.detach().cpu().numpy().astype(np.float64)
+            w = w_unit * Wt.detach().cpu().numpy().astype(np.float64)
             bb = b.detach().cpu().numpy().astype(np.float64)
-        # fold the standardisation into the parameters, then normalise the masks
+        # back from the channel basis, fold the standardisation in, then normalise the masks
+        if basis is not None:
+            w = w @ basis.T
         w = w * ys[:, None] / sd[None, :]
         intercept = ym + ys * bb - (w @ mu) * m.sum(1)
         peak = m[np.arange(V), np.abs(m).argmax(1)]
@@ -355,17 +425,18 @@ class FactorizedReadout(_TorchReadout):
         n, C, H, W = F.shape
         V, S = self.n_targets_, H * W
         dev = self.device_
-        Ft = torch.as_tensor(F.reshape(n, C, S)).transpose(1, 2)
         Mt = torch.as_tensor(self.masks_.reshape(V, S), device=dev)
         Wt = torch.as_tensor(self.feature_weights_, device=dev)
-        chunk = max(1, parse_bytes(self.memory_budget) // (3 * 4 * self.batch_size * 4 * S))
+        Ft = torch.as_tensor(F.reshape(n, C, S))  # (n, C, S): contract S first when C < S
+        if C < S:
+            fn = lambda xb, sl: ((xb.to(dev) @ Mt[sl].T) * Wt[sl].T).sum(1)  # noqa: E731
+        else:
+            Ft = Ft.transpose(1, 2)
+            fn = lambda xb, sl: ((xb.to(dev) @ Wt[sl].T) * Mt[sl].T).sum(1)  # noqa: E731
+        rows = max(1, self.batch_size * 4)
+        chunk = max(1, parse_bytes(self.memory_budget) // (3 * 4 * rows * min(S, C)))
         with torch.no_grad():
-            pred = self._apply(
-                Ft,
-                lambda xb, sl: ((xb.to(dev) @ Wt[sl].T) * Mt[sl].T).sum(1),
-                V,
-                chunk,
-            )
+            pred = self._apply(Ft, fn, V, chunk)
         return self._finish(pred.cpu().numpy() + self.intercept_)
 
 
