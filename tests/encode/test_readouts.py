@@ -37,6 +37,20 @@ def ridge_r(X, Y, tr, te):
     return float(np.mean(pearson_score(Y[te], enc.predict(flat[te]))))
 
 
+def test_ridge_initialisation_equals_scikit_learn_ridgecv_gcv(rng):
+    from sklearn.linear_model import RidgeCV
+
+    from neuroalign.encode._readouts import _ridge_gcv
+
+    P = rng.standard_normal((150, 12))
+    P -= P.mean(0)
+    Y = P @ rng.standard_normal((12, 4)) + 2 * rng.standard_normal((150, 4))
+    Y -= Y.mean(0)
+    alphas = np.logspace(-3, 5, 17) * (np.linalg.svd(P, compute_uv=False) ** 2).mean()
+    ref = RidgeCV(alphas=alphas, fit_intercept=False, gcv_mode="svd").fit(P, Y)
+    np.testing.assert_allclose(_ridge_gcv(P, Y), ref.coef_.T, rtol=1e-4, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def spatial():
     sim = make_spatial_rf_targets(

@@ -196,19 +196,21 @@ def _laplacian(m: Any) -> Any:
 
 
 def _ridge_gcv(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Ridge weights (C, V) of centred ``P`` with one α chosen by generalised cross-validation."""
-    s, U = np.linalg.eigh(P.T.astype(np.float64) @ P)
-    s = np.clip(s, 0, None)
-    UtPY = U.T @ (P.T.astype(np.float64) @ Y)
-    n = len(P)
-    best, best_gcv = None, np.inf
-    for alpha in np.logspace(-3, 5, 17) * max(s.mean(), 1e-12):
-        W = U @ (UtPY / (s + alpha)[:, None])
-        df = (s / (s + alpha)).sum()
-        gcv = ((Y - P @ W) ** 2).sum() / max(n - df, 1e-3) ** 2
+    """Ridge weights (K, V) of centred ``P`` (n, K) with one α chosen by generalised
+    cross-validation: one SVD, one product ``AᵀY``, then every α in closed form."""
+    A, sv, Bt = np.linalg.svd(P.astype(np.float64), full_matrices=False)
+    AtY = A.T @ Y.astype(np.float64)  # (K, V)
+    proj = (AtY**2).sum(1)  # energy of Y along each singular direction
+    outside = float((Y.astype(np.float64) ** 2).sum() - proj.sum())
+    s2, n = sv**2, len(P)
+    best, best_gcv = 1.0, np.inf
+    for alpha in np.logspace(-3, 5, 17) * max(s2.mean(), 1e-12):
+        shrink = s2 / (s2 + alpha)
+        gcv = (outside + (((1 - shrink) ** 2) * proj).sum()) / max(n - shrink.sum(), 1e-3) ** 2
         if gcv < best_gcv:
-            best, best_gcv = W, gcv
-    return np.asarray(best, dtype=np.float32)
+            best, best_gcv = alpha, gcv
+    W = Bt.T @ ((sv / (s2 + best))[:, None] * AtY)
+    return W.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- factorised
