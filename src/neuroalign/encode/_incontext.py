@@ -62,7 +62,8 @@ def _network(n_features: int, d_model: int, n_layers: int, n_heads: int) -> Any:
             nn.init.zeros_(self.head.bias)
 
         def forward(self, cx: Any, cy: Any) -> tuple[Any, Any]:
-            # cx (B or 1, k, D) standardised embeddings; cy (B, k) standardised responses
+            # cx (B or 1, k, D) standardised embeddings (1: shared by all voxels, embedded once);
+            # cy (B, k) standardised responses
             tokens = self.embed_x(cx) + self.embed_y(cy[..., None])
             s = self.summary.expand(len(tokens), 1, -1)
             h = self.encoder(torch.cat([s, tokens], 1))
@@ -274,7 +275,7 @@ class InContextEncoder(BaseEstimator):
         with torch.no_grad():
             for i in range(0, ys.shape[0], batch_size):
                 chunk = ys[i : i + batch_size]
-                w, b = self.net_(xs.expand(len(chunk), -1, -1), chunk)
+                w, b = self.net_(xs, chunk)  # the context embeddings broadcast over voxels
                 ws.append(w.cpu().numpy())
                 bs.append(b.cpu().numpy())
         w_std, b_std = np.concatenate(ws).T, np.concatenate(bs)  # (D, V), (V,)
