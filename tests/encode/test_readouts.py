@@ -188,12 +188,18 @@ def test_bad_input_gets_clear_errors():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_compare_readouts_uses_the_same_folds_in_one_table():
     sim = make_spatial_rf_targets(n_stimuli=120, n_channels=4, size=5, n_targets=4, seed=6)
+    rois = np.array(["V1", "V1", "V4", "V4"])
     res = compare_readouts(
         sim.features,
         sim.responses,
-        readouts=("ridge", "factorized"),
+        readouts=("ridge", "factorized", "attention"),
         cv=3,
-        params={"ridge": {"alphas": ALPHAS}, "factorized": {"max_epochs": 3}},
+        params={
+            "ridge": {"alphas": ALPHAS},
+            "factorized": {"max_epochs": 3},
+            "attention": {"max_epochs": 2},
+        },
+        rois=rois,
         ceiling=sim.noise_ceiling,
         per_target=True,
         layer="conv",
@@ -201,9 +207,10 @@ def test_compare_readouts_uses_the_same_folds_in_one_table():
     t = res.table
     assert res.kind == "encoding.readouts"
     summary = t[t["aggregate"] == "mean"]
-    assert summary["method"].tolist() == ["ridge", "factorized"]
+    assert summary["method"].tolist() == ["ridge"] * 2 + ["factorized"] * 2 + ["attention"] * 2
+    assert summary["roi"].tolist() == ["V1", "V4"] * 3
     assert set(t["scoring"]) == {"pearson"} and set(t["analysis"]) == {"encoding"}
-    assert (summary["n"] == 4).all() and (t["n_folds"] == 3).all()
+    assert (summary["n"] == 2).all() and (t["n_folds"] == 3).all()
     np.testing.assert_allclose(summary["ceiling_high"], sim.noise_ceiling.mean())
     # the ridge row is RidgeEncoder refitted by hand on the same folds
     fold = res.arrays["test_fold"]
@@ -216,8 +223,8 @@ def test_compare_readouts_uses_the_same_folds_in_one_table():
         pred = enc.predict(sim.features[te].reshape(te.sum(), -1))
         by_hand.append(pearson_score(sim.responses[te].astype(np.float64), pred))
     np.testing.assert_allclose(res.arrays["ridge/scores"], np.array(by_hand), atol=1e-5)
-    assert summary["value"].iloc[0] == pytest.approx(np.mean(by_hand))
-    assert len(t[t["aggregate"] == "none"]) == 8
+    assert summary["value"].iloc[0] == pytest.approx(np.mean(np.array(by_hand)[:, :2]))
+    assert len(t[t["aggregate"] == "none"]) == 12
     with pytest.raises(ConfigurationError, match="readout"):
         compare_readouts(sim.features, sim.responses, readouts=("ridgee",))
     assert set(READOUTS) == {"ridge", "factorized", "attention"}
