@@ -244,3 +244,19 @@ def test_either_contraction_order_and_channel_pca_keep_the_bilinear_form(
     assert est.score(sim.features, sim.responses) > 0.3
     if n_components is not None:  # weights live in a 4-D subspace of the 8 channels
         assert np.linalg.matrix_rank(est.feature_weights_.astype(np.float64), tol=1e-4) <= 4
+
+
+def test_own_adam_equals_torch_optim_adam():
+    from neuroalign.encode._torch_fit import _Adam
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 3, generator=g, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    target = torch.randn(5, 3, generator=g)
+    ours, ref = _Adam([a], lr=0.05), torch.optim.Adam([b], lr=0.05)
+    for _ in range(20):
+        for p, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            ((p - target) ** 3).abs().sum().backward()
+            opt.step()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -105,10 +105,10 @@ class InContextEncoder(BaseEstimator):
     Examples
     --------
     >>> from neuroalign.data import make_voxel_family
-    >>> sim = make_voxel_family(n_stimuli=200, n_features=8, n_voxels=300, rank=2, seed=0)
-    >>> enc = InContextEncoder(d_model=32, max_epochs=3, steps_per_epoch=20).fit(
-    ...     sim.features, sim.responses[:, :250])
-    >>> coef, intercept = enc.predict_weights(sim.features[:10], sim.responses[:10, 250:])
+    >>> sim = make_voxel_family(n_stimuli=60, n_features=8, n_voxels=100, rank=2, seed=0)
+    >>> enc = InContextEncoder(d_model=16, max_context=16, n_query=8, voxels_per_step=16,
+    ...                        max_epochs=2, steps_per_epoch=5).fit(sim.features, sim.responses[:, :50])
+    >>> coef, intercept = enc.predict_weights(sim.features[:10], sim.responses[:10, 50:])
     >>> coef.shape, intercept.shape
     ((8, 50), (50,))
     """

@@ -264,10 +264,10 @@ class FactorizedReadout(_TorchReadout):
     Examples
     --------
     >>> from neuroalign.data import make_spatial_rf_targets
-    >>> sim = make_spatial_rf_targets(n_stimuli=300, n_channels=8, size=8, n_targets=4, seed=0)
-    >>> est = FactorizedReadout(max_epochs=30, seed=0).fit(sim.features[:240], sim.responses[:240])
-    >>> est.masks_.shape, est.score(sim.features[240:], sim.responses[240:]) > 0.5
-    ((4, 8, 8), True)
+    >>> sim = make_spatial_rf_targets(n_stimuli=150, n_channels=4, size=6, n_targets=3, seed=0)
+    >>> est = FactorizedReadout(max_epochs=10, seed=0).fit(sim.features[:120], sim.responses[:120])
+    >>> est.masks_.shape, est.score(sim.features[120:], sim.responses[120:]) > 0.5
+    ((3, 6, 6), True)
     """
 
     def __init__(

@@ -101,6 +101,37 @@ def check_responses(y: Any, n_stimuli: int, name: str = "y") -> tuple[np.ndarray
     return Y, one_d
 
 
+class _Adam:
+    """Adam (Kingma & Ba 2015) on a list of tensors.
+
+    Written here because ``torch.optim`` imports ``torch._dynamo`` on first use (seconds on a
+    loaded machine, for a few lines of arithmetic); equal to ``torch.optim.Adam`` (tested).
+    """
+
+    def __init__(self, params: list[Any], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        torch = _torch()
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        torch = _torch()
+        b1, b2 = self.betas
+        self.t += 1
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v, strict=True):
+                if p.grad is None:
+                    continue
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
 def train_early_stopping(
     params: Mapping[str, Any],
     step: Callable[[Any], float],
@@ -136,7 +167,7 @@ def train_early_stopping(
     """
     torch = _torch()
     gen = torch_generator(seed)
-    opt = torch.optim.Adam(list(params.values()), lr=lr)
+    opt = _Adam(list(params.values()), lr=lr)
     with torch.no_grad():
         best = val_loss().detach().clone()
         best_state = {k: p.detach().clone() for k, p in params.items()}
@@ -145,7 +176,7 @@ def train_early_stopping(
     for _ in track(range(max_epochs), max_epochs, description, quiet):
         order = torch.randperm(n_train, generator=gen).numpy()
         for start in range(0, n_train, batch_size):
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             step(order[start : start + batch_size])
             opt.step()
         with torch.no_grad():
