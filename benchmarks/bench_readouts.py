@@ -105,6 +105,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the small shapes")
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--skip-small", action="store_true", help="only the issue's shape")
+    parser.add_argument(
+        "--full-targets", type=int, default=5000, help="targets of the issue's shape (cost ∝ V)"
+    )
+    parser.add_argument("--components", type=int, default=None, help="also run channel PCA")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -115,13 +120,20 @@ def main() -> None:
     )
     peak = torch_gemm_peak()
     print(f"float32 GEMM peak (torch, this process): {peak:.0f} GFLOP/s")
-    factorized_case(1000, 64, 7, 1000, args.max_epochs, peak)
-    incontext_case()
+    if not args.skip_small:
+        factorized_case(1000, 64, 7, 1000, args.max_epochs, peak)
+        incontext_case()
     if not args.quick:
         t0 = time.perf_counter()
-        factorized_case(2000, 256, 14, 5000, args.max_epochs, peak, n_components=64, ridge=False)
-        factorized_case(2000, 256, 14, 5000, args.max_epochs, peak)
-        print(f"\nfull-size cases: {time.perf_counter() - t0:.0f} s in all")
+        v = args.full_targets
+        if args.components:
+            factorized_case(2000, 256, 14, v, args.max_epochs, peak, args.components, ridge=False)
+        t_fit = factorized_case(2000, 256, 14, v, args.max_epochs, peak)
+        if v != 5000:
+            print(
+                f"  (cost is linear in targets: ×{5000 / v:.1f} for 5000 → ≈ {t_fit * 5000 / v:.0f} s)"
+            )
+        print(f"\nissue-shape cases: {time.perf_counter() - t0:.0f} s in all")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def ridge_r(X, Y, tr, te):
 def test_ridge_initialisation_equals_scikit_learn_ridgecv_gcv(rng):
     from sklearn.linear_model import RidgeCV
 
-    from neuroalign.encode._readouts import _ridge_gcv
+    from neuroalign.encode._factorized import _ridge_gcv
 
     P = rng.standard_normal((150, 12))
     P -= P.mean(0)

@@ -17,8 +17,9 @@ from ..core._registry import lookup, register
 from ..core._validation import check_array
 from ..core.exceptions import ShapeError, ValidationError
 from ..core.metrics import pearson_score
+from ._attention import AttentionReadout
 from ._estimators import RidgeEncoder
-from ._readouts import AttentionReadout, FactorizedReadout
+from ._factorized import FactorizedReadout
 from ._torch_fit import check_responses
 
 __all__ = ["READOUTS", "attention", "compare_readouts", "factorized", "ridge"]
