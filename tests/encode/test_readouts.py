@@ -260,3 +260,21 @@ def test_own_adam_equals_torch_optim_adam():
             ((p - target) ** 3).abs().sum().backward()
             opt.step()
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_cuda_fits_agree_with_cpu_fits():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    sim = make_spatial_rf_targets(n_stimuli=200, n_channels=6, size=6, n_targets=5, seed=10)
+    fits = [
+        FactorizedReadout(max_epochs=10, seed=0, device=d).fit(sim.features, sim.responses)
+        for d in ("cpu", "cuda")
+    ]
+    assert fits[1].score(sim.features, sim.responses) == pytest.approx(
+        fits[0].score(sim.features, sim.responses), abs=0.02
+    )
+    tok = make_token_targets(n_stimuli=200, n_tokens=6, dim=10, n_targets_per_roi=4, seed=1)
+    att = AttentionReadout(max_epochs=5, seed=0, device="cuda")
+    att.fit(tok.features, tok.responses, rois=tok.truth["roi"])
+    assert att.attention_maps(tok.features[:4]).shape == (4, 2, 6)
