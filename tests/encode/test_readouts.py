@@ -278,3 +278,22 @@ def test_cuda_fits_agree_with_cpu_fits():
     att = AttentionReadout(max_epochs=5, seed=0, device="cuda")
     att.fit(tok.features, tok.responses, rois=tok.truth["roi"])
     assert att.attention_maps(tok.features[:4]).shape == (4, 2, 6)
+
+
+def test_attention_and_incontext_fits_are_deterministic_with_a_seed():
+    from neuroalign.data import make_voxel_family
+    from neuroalign.encode import InContextEncoder
+
+    tok = make_token_targets(n_stimuli=60, n_tokens=4, dim=8, n_targets_per_roi=2, seed=2)
+    fits = [
+        AttentionReadout(max_epochs=2, seed=s).fit(tok.features, tok.responses) for s in (3, 3, 4)
+    ]
+    maps = [f.attention_maps(tok.features[:5]) for f in fits]
+    np.testing.assert_array_equal(maps[0], maps[1])
+    assert not np.array_equal(maps[0], maps[2])
+    fam = make_voxel_family(n_stimuli=40, n_features=4, n_voxels=30, rank=1, seed=0)
+    kw = {"d_model": 8, "max_context": 8, "n_query": 4, "steps_per_epoch": 3, "max_epochs": 1}
+    icl = [InContextEncoder(seed=s, **kw).fit(fam.features, fam.responses) for s in (5, 5, 6)]
+    w = [e.predict_weights(fam.features[:6], fam.responses[:6])[0] for e in icl]
+    np.testing.assert_array_equal(w[0], w[1])
+    assert not np.array_equal(w[0], w[2])
