@@ -33,7 +33,7 @@ def _prepare_maps(
     torch = _torch()
     n, C, H, W = F.shape
     S = H * W
-    rows = max(1, 2**26 // (C * S))
+    rows = max(1, 2**24 // (C * S))  # 16 M values (128 MB in float64) per block
     total, sq = np.zeros(C), np.zeros(C)
     for i in range(0, len(tr), rows):
         block = torch.as_tensor(F[tr[i : i + rows]]).double()
@@ -244,7 +244,7 @@ class FactorizedReadout(_TorchReadout):
         va_t = torch.as_tensor(va, device=dev)
 
         def val_pred() -> Any:
-            return self._apply(Fs[va_t], lambda xb, sl: forward(xb, sl), V, chunk)
+            return self._apply(Fs[va_t], forward, V, chunk, max(1, self.batch_size))
 
         def val_loss() -> Any:
             return ((val_pred() - Ys[va_t]) ** 2).mean(0)
@@ -287,10 +287,10 @@ class FactorizedReadout(_TorchReadout):
         self.feature_shape_ = (C, H, W)
         return self
 
-    def _apply(self, xs: Any, fn: Any, V: int, chunk: int) -> Any:
+    def _apply(self, xs: Any, fn: Any, V: int, chunk: int, rows: int) -> Any:
+        """``fn(xs[rows], targets)`` over blocks of ``rows`` stimuli × ``chunk`` targets."""
         torch = _torch()
         out = torch.empty((len(xs), V), device=xs.device)
-        rows = max(1, self.batch_size * 4)
         for r0 in range(0, len(xs), rows):
             for s0 in range(0, V, chunk):
                 sl = slice(s0, min(V, s0 + chunk))
@@ -320,5 +320,5 @@ class FactorizedReadout(_TorchReadout):
         rows = max(1, self.batch_size * 4)
         chunk = max(1, parse_bytes(self.memory_budget) // (3 * 4 * rows * min(S, C)))
         with torch.no_grad():
-            pred = self._apply(Ft, fn, V, chunk)
+            pred = self._apply(Ft, fn, V, chunk, rows)
         return self._finish(pred.cpu().numpy() + self.intercept_)
