@@ -1,6 +1,7 @@
 """Attention readout, a DETR-style decoder as in "Transformer brain encoders explain human
 high-level visual responses": learned queries, one per ROI or per cluster of targets,
-cross-attend over frozen tokens; each target reads its query's output linearly. Cost per epoch ``O(n·T·D·d + n·V·d)`` (T tokens of dimension D, width d).
+cross-attend over frozen tokens; each target reads its query's output linearly.
+Cost per epoch ``O(n·T·D·d + n·V·d)`` (T tokens of dimension D, width d).
 """
 
 from __future__ import annotations
