@@ -39,6 +39,12 @@ from ._simulate import (
     make_responses,
     make_shape_images,
 )
+from ._simulate_readouts import (
+    ReadoutSimulation,
+    make_spatial_rf_targets,
+    make_token_targets,
+    make_voxel_family,
+)
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
@@ -54,6 +60,7 @@ __all__ = [
     "FaceHouseImages",
     "Haxby2001Slice",
     "Kriegeskorte92",
+    "ReadoutSimulation",
     "RemoteDataset",
     "SimulationTruth",
     "bin_spikes",
@@ -78,6 +85,9 @@ __all__ = [
     "load_surface",
     "make_responses",
     "make_shape_images",
+    "make_spatial_rf_targets",
+    "make_token_targets",
+    "make_voxel_family",
     "ncsnr_noise_ceiling",
     "nsd_trial_ids",
     "read_meeg",

@@ -5,6 +5,7 @@ FIR delays for time series, permutation tests, FDR and ceiling normalisation.
 """
 
 from ..core import fdr_correction
+from ._attention import AttentionReadout
 from ._banded import (
     BandedRidgeEncoder,
     BandedRidgeResult,
@@ -14,19 +15,28 @@ from ._banded import (
 )
 from ._delays import make_delays
 from ._estimators import RidgeEncoder
+from ._factorized import FactorizedReadout
+from ._incontext import InContextEncoder, load_incontext_encoder
+from ._readout_compare import READOUTS, compare_readouts
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, make_folds, solve_ridge, solve_ridge_cv
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
 from ._sweep import SweepResult, sweep_layers, train_test_ids
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "READOUTS",
+    "AttentionReadout",
     "BandedRidgeEncoder",
     "BandedRidgeResult",
+    "FactorizedReadout",
+    "InContextEncoder",
     "RidgeCVResult",
     "RidgeEncoder",
     "SweepResult",
     "ceiling_normalized",
+    "compare_readouts",
     "fdr_correction",
+    "load_incontext_encoder",
     "make_delays",
     "make_folds",
     "permutation_test",
