@@ -1,0 +1,19 @@
+"""Explain what a target (voxel, roi, model unit) responds to, using fitted encoders as in-silico
+brains: top stimuli by predicted or measured response, concept ranking in a joint image–text (or
+class-label) space, unit-level selectivity and activation sparsity, and stimulus synthesis through
+differentiable encoders. Every function returns a :class:`~neuroalign.core.Result` with
+``analysis="explain"``.
+"""
+
+from ._readout import LinearReadout, as_readout, load_readout, save_readout, unit_readout
+from ._screen import top_stimuli, top_stimuli_measured
+
+__all__ = [
+    "LinearReadout",
+    "as_readout",
+    "load_readout",
+    "save_readout",
+    "top_stimuli",
+    "top_stimuli_measured",
+    "unit_readout",
+]
