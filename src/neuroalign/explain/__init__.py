@@ -5,13 +5,30 @@ differentiable encoders. Every function returns a :class:`~neuroalign.core.Resul
 ``analysis="explain"``.
 """
 
+from ._concepts import (
+    BRAINSCUBA_TEMPERATURE,
+    CONCEPT_METHODS,
+    ConceptSpace,
+    concept_prediction,
+    rank_concepts,
+)
+from ._embed import classifier_concepts, embed_concepts, embed_images, imagenet_classes
 from ._readout import LinearReadout, as_readout, load_readout, save_readout, unit_readout
 from ._screen import top_stimuli, top_stimuli_measured
 
 __all__ = [
+    "BRAINSCUBA_TEMPERATURE",
+    "CONCEPT_METHODS",
+    "ConceptSpace",
     "LinearReadout",
     "as_readout",
+    "classifier_concepts",
+    "concept_prediction",
+    "embed_concepts",
+    "embed_images",
+    "imagenet_classes",
     "load_readout",
+    "rank_concepts",
     "save_readout",
     "top_stimuli",
     "top_stimuli_measured",
