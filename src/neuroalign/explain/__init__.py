@@ -15,21 +15,35 @@ from ._concepts import (
 from ._embed import classifier_concepts, embed_concepts, embed_images, imagenet_classes
 from ._readout import LinearReadout, as_readout, load_readout, save_readout, unit_readout
 from ._screen import top_stimuli, top_stimuli_measured
+from ._units import (
+    ACTIVATION_TYPES,
+    activation_sparsity,
+    category_selectivity,
+    match_units,
+    measure_activation_sparsity,
+    sparseness,
+)
 
 __all__ = [
+    "ACTIVATION_TYPES",
     "BRAINSCUBA_TEMPERATURE",
     "CONCEPT_METHODS",
     "ConceptSpace",
     "LinearReadout",
+    "activation_sparsity",
     "as_readout",
+    "category_selectivity",
     "classifier_concepts",
     "concept_prediction",
     "embed_concepts",
     "embed_images",
     "imagenet_classes",
     "load_readout",
+    "match_units",
+    "measure_activation_sparsity",
     "rank_concepts",
     "save_readout",
+    "sparseness",
     "top_stimuli",
     "top_stimuli_measured",
     "unit_readout",
