@@ -159,10 +159,15 @@ def make_functional_types(
     n_types: int = 4,
     n_per_type: int = 10,
     noise: float = 0.3,
+    feature_covariance: np.ndarray | None = None,
     seed: int = 0,
 ) -> FunctionalTypes:
     """Targets whose readout weights are one of ``n_types`` unit-norm prototypes plus noise of
     relative size ``noise`` (ground truth for functional-type clustering).
+
+    With ``feature_covariance`` Σ (of the features over the stimuli the types are told apart by),
+    the weights are ``Σ^{-1/2} u``: the types then differ in their *responses* (uncorrelated,
+    equally strong response profiles), not only in weight space, as functional types are defined.
 
     Examples
     --------
@@ -177,7 +182,17 @@ def make_functional_types(
     rng = np.random.default_rng(seed)
     protos = _unit(rng.standard_normal((n_types, n_features)))
     labels = np.repeat(np.arange(n_types), n_per_type)
-    W = protos[labels] + noise * rng.standard_normal((labels.size, n_features)) / np.sqrt(
-        n_features
-    )
-    return FunctionalTypes(W.T.astype(np.float32), labels, protos.astype(np.float32))
+    W = (
+        protos[labels]
+        + noise * rng.standard_normal((labels.size, n_features)) / np.sqrt(n_features)
+    ).T
+    if feature_covariance is not None:
+        cov = np.asarray(feature_covariance, np.float64)
+        if cov.shape != (n_features, n_features):
+            raise ValidationError(
+                f"feature_covariance must be ({n_features}, {n_features}); got {cov.shape}."
+            )
+        ev, V = np.linalg.eigh((cov + cov.T) / 2)
+        ev = np.maximum(ev, ev.max() * 1e-2)  # regularised: no direction amplified > 10x
+        W = (V / np.sqrt(ev)) @ V.T @ W
+    return FunctionalTypes(W.astype(np.float32), labels, protos.astype(np.float32))

@@ -13,8 +13,10 @@ from ._concepts import (
     rank_concepts,
 )
 from ._embed import classifier_concepts, embed_concepts, embed_images, imagenet_classes
+from ._mds import most_discriminative_stimuli
 from ._readout import LinearReadout, as_readout, load_readout, save_readout, unit_readout
 from ._screen import top_stimuli, top_stimuli_measured
+from ._synthesis import PARAMETERIZATIONS, FeatureModel, FourierImage, PixelImage, synthesize
 from ._units import (
     ACTIVATION_TYPES,
     activation_sparsity,
@@ -28,8 +30,12 @@ __all__ = [
     "ACTIVATION_TYPES",
     "BRAINSCUBA_TEMPERATURE",
     "CONCEPT_METHODS",
+    "PARAMETERIZATIONS",
     "ConceptSpace",
+    "FeatureModel",
+    "FourierImage",
     "LinearReadout",
+    "PixelImage",
     "activation_sparsity",
     "as_readout",
     "category_selectivity",
@@ -41,9 +47,11 @@ __all__ = [
     "load_readout",
     "match_units",
     "measure_activation_sparsity",
+    "most_discriminative_stimuli",
     "rank_concepts",
     "save_readout",
     "sparseness",
+    "synthesize",
     "top_stimuli",
     "top_stimuli_measured",
     "unit_readout",
