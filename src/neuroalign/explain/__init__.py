@@ -14,7 +14,14 @@ from ._concepts import (
 )
 from ._embed import classifier_concepts, embed_concepts, embed_images, imagenet_classes
 from ._mds import most_discriminative_stimuli
-from ._readout import LinearReadout, as_readout, load_readout, save_readout, unit_readout
+from ._readout import (
+    LinearReadout,
+    as_readout,
+    fit_readout,
+    load_readout,
+    save_readout,
+    unit_readout,
+)
 from ._screen import top_stimuli, top_stimuli_measured
 from ._synthesis import PARAMETERIZATIONS, FeatureModel, FourierImage, PixelImage, synthesize
 from ._units import (
@@ -43,6 +50,7 @@ __all__ = [
     "concept_prediction",
     "embed_concepts",
     "embed_images",
+    "fit_readout",
     "imagenet_classes",
     "load_readout",
     "match_units",

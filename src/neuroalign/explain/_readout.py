@@ -27,7 +27,14 @@ from ..core.exceptions import (
 )
 from ..encode._estimators import LinearEncoderMixin
 
-__all__ = ["LinearReadout", "as_readout", "load_readout", "save_readout", "unit_readout"]
+__all__ = [
+    "LinearReadout",
+    "as_readout",
+    "fit_readout",
+    "load_readout",
+    "save_readout",
+    "unit_readout",
+]
 
 _FORMAT = "neuroalign.explain.readout/1"
 
@@ -316,3 +323,35 @@ def load_readout(path: str | Path) -> LinearReadout:
         raise ValidationError(
             f"cannot read encoder file {str(path)!r}: {type(err).__name__}: {err}."
         ) from err
+
+
+def fit_readout(
+    activations: Any, responses: Any, layer: str | None = None, **ridge: Any
+) -> LinearReadout:
+    """Fit a :class:`~neuroalign.encode.RidgeEncoder` from one layer of ``activations`` to
+    ``responses`` (joined by stimulus id) and return it as a readout that remembers the model,
+    layer, target ids and rois (ready for :func:`save_readout` and every explain function).
+
+    ``ridge`` goes to ``RidgeEncoder`` (``alphas``, ``cv``, ``standardize`` ...).
+    """
+    from ..core import Activations, Responses, align
+    from ..encode import RidgeEncoder
+
+    if not isinstance(activations, Activations) or not isinstance(responses, Responses):
+        raise ValidationError(
+            "fit_readout needs Activations and Responses (load them with load_activations / "
+            f"load_responses); got {type(activations).__name__} and {type(responses).__name__}."
+        )
+    if layer is None:
+        if len(activations.layer_names) != 1:
+            raise ValidationError(
+                f"activations hold layers {list(activations.layer_names)}; pass layer=..."
+            )
+        layer = activations.layer_names[0]
+    acts, resp = align(activations.select_layers([layer]), responses)
+    if resp.is_timeseries:
+        raise ValidationError(
+            "fit_readout needs (n_stimuli, n_targets) responses, not time series."
+        )
+    enc = RidgeEncoder(**ridge).fit(acts[layer], resp.data)
+    return as_readout(enc, targets=resp.targets, model=acts.model, layer=layer)
