@@ -1,16 +1,21 @@
 """Figures and HTML reports; reads results, never fits anything."""
 
 from ._dispatch import PLOTTERS, plot_result, register_plotter
+from ._explain_plots import plot_concepts, plot_image_grid, plot_selectivity, plot_top_stimuli
 from ._html import ReportSection, write_report
 from ._plots import plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure
 
 __all__ = [
     "PLOTTERS",
     "ReportSection",
+    "plot_concepts",
     "plot_encoding_profile",
+    "plot_image_grid",
     "plot_layer_profile",
     "plot_rdms",
     "plot_result",
+    "plot_selectivity",
+    "plot_top_stimuli",
     "register_plotter",
     "save_figure",
     "write_report",
