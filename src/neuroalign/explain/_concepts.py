@@ -9,7 +9,7 @@ classifier's class readout (the rows of its last linear layer live in that layer
   ``w' = Σ_j softmax_j(ŵ·ê_j / τ) ê_j``, which puts it on the image manifold, then concepts are
   ranked by ``cos(w', t_c)``;
 - ``weight``: concepts ranked by ``cos(w, t_c)`` directly;
-- :func:`concept_prediction` (Luo et al. 2025, LaVCa): how well a concept predicts the voxel,
+- :func:`concept_prediction` (LaVCa, Matsuyama et al. 2025): how well a concept predicts the voxel,
   ``r = corr_s(cos(x_s, t_c), y_s)`` over stimuli ``s``.
 """
 
@@ -312,7 +312,7 @@ def concept_prediction(
     """
     X = check_array(image_embeddings, "image_embeddings", ndim=2)
     if isinstance(responses, Responses):
-        Y, targets = responses.data, responses.targets if targets is None else targets
+        Y, targets = np.asarray(responses.data), responses.targets if targets is None else targets
     else:
         Y = check_array(responses, "responses", ndim=2)
     if X.shape[0] != Y.shape[0]:

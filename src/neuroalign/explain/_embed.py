@@ -77,12 +77,16 @@ def embed_images(
     _joint(loaded, "image")
     if stimuli.kind != "image":
         raise ValidationError(f"embed_images needs image stimuli; {stimuli.name!r} holds texts.")
-    module = loaded.module.to(device)
+    module, preprocess = loaded.module.to(device), loaded.preprocess
+    if preprocess is None:
+        raise ValidationError(
+            f"{loaded.model_id} has no image preprocessing; it cannot embed images."
+        )
     out = []
     with torch.inference_mode():
         for s in range(0, len(stimuli), batch_size):
             idx = range(s, min(len(stimuli), s + batch_size))
-            batch = torch.stack([loaded.preprocess(stimuli.load_image(i)) for i in idx])
+            batch = torch.stack([preprocess(stimuli.load_image(i)) for i in idx])
             out.append(loaded.forward["image"](module, batch.to(device)).float().cpu().numpy())
     return np.concatenate(out)
 

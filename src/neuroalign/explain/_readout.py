@@ -63,8 +63,8 @@ class LinearReadout:
 
     coef: np.ndarray
     intercept: np.ndarray
-    targets: Sequence[str] | np.ndarray
-    rois: Sequence[str] | np.ndarray | None = None
+    targets: Any  # sequence of str in; a str array after validation
+    rois: Any = None  # sequence of str or None in; a str array after validation
     model: str = ""
     layer: str = ""
 
@@ -260,17 +260,15 @@ def unit_readout(
     >>> unit_readout(4, [2, 0]).predict(np.arange(8.0).reshape(2, 4)).tolist()
     [[2.0, 0.0], [6.0, 4.0]]
     """
-    units = np.arange(n_features) if units is None else np.asarray(units, dtype=np.int64).ravel()
-    if units.size == 0 or units.min() < 0 or units.max() >= n_features:
+    pos = np.arange(n_features) if units is None else np.asarray(units, dtype=np.int64).ravel()
+    if pos.size == 0 or pos.min() < 0 or pos.max() >= n_features:
         raise ValidationError(
-            f"units must be positions in [0, {n_features}); got {units[:5].tolist()}"
-            f"{' ...' if units.size > 5 else ''}."
+            f"units must be positions in [0, {n_features}); got {pos[:5].tolist()}"
+            f"{' ...' if pos.size > 5 else ''}."
         )
-    coef = np.zeros((n_features, units.size), np.float32)
-    coef[units, np.arange(units.size)] = 1.0
-    return LinearReadout(
-        coef, np.zeros(units.size), [f"unit{u}" for u in units], None, model, layer
-    )
+    coef = np.zeros((n_features, pos.size), np.float32)
+    coef[pos, np.arange(pos.size)] = 1.0
+    return LinearReadout(coef, np.zeros(pos.size), [f"unit{u}" for u in pos], None, model, layer)
 
 
 def save_readout(readout: Any, path: str | Path, **kwargs: Any) -> Path:

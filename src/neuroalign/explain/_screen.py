@@ -246,7 +246,7 @@ def top_stimuli_measured(
                 "top_stimuli_measured needs (n_stimuli, n_targets) responses; average or pick a "
                 "time window of the time-resolved data first."
             )
-        Y, ids = responses.data, responses.stimulus_ids
+        Y, ids = np.asarray(responses.data), responses.stimulus_ids
         targets = responses.targets if targets is None else targets
     else:
         Y = check_array(responses, "responses", ndim=2)

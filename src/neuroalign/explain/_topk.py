@@ -27,6 +27,10 @@ class RunningTopK:
     ``offset ... offset + n_block``; ``result()`` gives ``(index, values)`` (n_targets, k).
     """
 
+    keys: Any  # (n_targets, k) sign * score (NumPy, or torch on the torch backend)
+    index: Any  # (n_targets, k) global candidate positions
+    thr: np.ndarray
+
     def __init__(self, k: int, n_targets: int, largest: bool = True, backend: Any = None) -> None:
         self.k, self.sign = int(k), 1.0 if largest else -1.0
         self.torch = backend is not None and backend.name == "torch"
