@@ -118,16 +118,17 @@ def test_text_tower_required_and_used():
             super().__init__()
             self.text = torch.nn.Embedding(10, 4)
 
-    tok = lambda texts: torch.tensor([[len(t) % 10] for t in texts])  # noqa: E731
+    # open_clip-style ids: start token 1, one content token, end token 9 (the largest id), padding 0
+    tok = lambda texts: torch.tensor([[1, len(t) % 7 + 2, 9, 0] for t in texts])  # noqa: E731
     joint = LoadedModel(
         Towers(),
         lambda x: x,
         "toy:clip",
         tokenizer=tok,
-        forward={"image": lambda m, x: x, "text": lambda m, t: m.text(t)[:, 0]},
+        forward={"image": lambda m, x: x, "text": lambda m, t: m.text(t)[:, 1]},
     )
     space = embed_concepts(joint, ["face", "houses", "a car"])
-    expect = joint.module.text.weight.detach().numpy()[[4, 6, 5]]
+    expect = joint.module.text.weight.detach().numpy()[[6, 8, 7]]
     np.testing.assert_allclose(space.embeddings, expect)
     assert space.source == "text" and space.model == "toy:clip"
 
