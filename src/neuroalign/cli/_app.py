@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._data import data_app
+from ._explain import explain_app
 
 app = typer.Typer(
     name="neuroalign",
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app)  # neuroalign data list | fetch | info
+app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

@@ -39,6 +39,12 @@ from ._simulate import (
     make_responses,
     make_shape_images,
 )
+from ._simulate_concepts import (
+    ConceptVoxels,
+    FunctionalTypes,
+    make_concept_voxels,
+    make_functional_types,
+)
 from ._simulate_readouts import (
     ReadoutSimulation,
     make_spatial_rf_targets,
@@ -55,9 +61,11 @@ __all__ = [
     "KRIEGESKORTE92_CITATION",
     "SHAPES",
     "ArraySchema",
+    "ConceptVoxels",
     "DatasetFile",
     "EEGLABSample",
     "FaceHouseImages",
+    "FunctionalTypes",
     "Haxby2001Slice",
     "Kriegeskorte92",
     "ReadoutSimulation",
@@ -83,6 +91,8 @@ __all__ = [
     "load_nsd",
     "load_nwb_spikes",
     "load_surface",
+    "make_concept_voxels",
+    "make_functional_types",
     "make_responses",
     "make_shape_images",
     "make_spatial_rf_targets",

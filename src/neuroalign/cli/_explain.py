@@ -1,0 +1,194 @@
+"""``neuroalign explain fit | top | concepts``: fit and save an encoder, then ask what its targets
+respond to (top stimuli among candidates, concepts of a vocabulary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..core.exceptions import NeuroalignError
+
+explain_app = typer.Typer(
+    name="explain",
+    help="What a voxel, region or unit responds to: top stimuli and concepts of a saved encoder.",
+    no_args_is_help=True,
+)
+_err = Console(stderr=True, soft_wrap=True)
+_out = Console(soft_wrap=True)
+
+
+def _fail(exc: BaseException) -> None:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _save(result: object, out_file: Path) -> None:
+    from ..core._io import atomic_write
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix == ".npz":
+        result.save(out_file)  # type: ignore[attr-defined]
+    else:
+        table = result.table  # type: ignore[attr-defined]
+        atomic_write(out_file, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@explain_app.command("fit")
+def fit_command(
+    features: Annotated[
+        Path, typer.Option("--features", help="Activations .npz (save_activations).")
+    ],
+    responses: Annotated[
+        Path, typer.Option("--responses", help="Responses .npz (save_responses).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Encoder .npz to write.")] = Path(
+        "encoder.npz"
+    ),
+    layer: Annotated[str | None, typer.Option(help="Layer (default: the only one).")] = None,
+    cv: Annotated[str, typer.Option(help="Folds for alpha: an integer, or 'gcv'.")] = "gcv",
+) -> None:
+    """Fit a ridge encoder from one layer to the responses and save it (no pickle)."""
+    from ..core import load_activations, load_responses
+    from ..explain import fit_readout, save_readout
+
+    try:
+        readout = fit_readout(
+            load_activations(features),
+            load_responses(responses),
+            layer,
+            cv=int(cv) if cv.isdigit() else cv,
+        )
+        path = save_readout(readout, out_file)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    _out.print(f"{readout!r} -> {escape(str(path))}", highlight=False)
+
+
+@explain_app.command("top")
+def top_command(
+    encoder: Annotated[
+        Path, typer.Option("--encoder", help="Encoder .npz (explain fit / save_readout).")
+    ],
+    candidates: Annotated[
+        Path, typer.Option("--candidates", help="Candidate features .npz (save_activations).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Table (.csv) or result (.npz).")] = Path(
+        "top_stimuli.csv"
+    ),
+    k: Annotated[int, typer.Option("--k", help="Stimuli per target and direction.")] = 10,
+    targets: Annotated[str | None, typer.Option(help="Comma-separated target ids.")] = None,
+    rois: Annotated[str | None, typer.Option(help="Comma-separated rois.")] = None,
+    roi_means: Annotated[bool, typer.Option(help="Also each roi's mean response.")] = False,
+    memory_budget: Annotated[str, typer.Option(help="Score blocks held at once.")] = "1GB",
+    device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
+) -> None:
+    """Top and bottom stimuli of each target by predicted response (in-silico screening)."""
+    from ..core import load_activations
+    from ..explain import load_readout, top_stimuli
+
+    try:
+        readout = load_readout(encoder)
+        res = top_stimuli(
+            readout,
+            load_activations(candidates),
+            k,
+            targets=_split(targets),
+            rois=_split(rois),
+            roi_means=roi_means,
+            memory_budget=memory_budget,
+            device=device,
+        )
+        _save(res, out_file)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    t = res.table
+    for target, grp in list(t[t.direction == "top"].groupby("target", sort=False))[:5]:
+        _out.print(
+            f"{escape(str(target))}: {', '.join(escape(str(s)) for s in grp['stimulus'][:5])}",
+            highlight=False,
+        )
+    _out.print(f"{t['target'].nunique()} targets -> {escape(str(out_file))}", highlight=False)
+
+
+@explain_app.command("concepts")
+def concepts_command(
+    encoder: Annotated[
+        Path, typer.Option("--encoder", help="Encoder .npz fitted on the concept space's features.")
+    ],
+    images: Annotated[
+        Path | None,
+        typer.Option("--images", help="Natural-image features .npz (for softmax_projection)."),
+    ] = None,
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option("--vocabulary", help="Text file, one concept per line (needs --model)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Joint model for --vocabulary (hf: CLIP, open_clip:)."),
+    ] = None,
+    classifier: Annotated[
+        str | None,
+        typer.Option(
+            "--classifier",
+            help="Use this classifier's labels instead (e.g. efficientnet_lite:lite0).",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="softmax_projection or weight.")
+    ] = "softmax_projection",
+    k: Annotated[int, typer.Option("--k", help="Concepts per target.")] = 5,
+    out_file: Annotated[Path, typer.Option("--out", help="Table (.csv) or result (.npz).")] = Path(
+        "concepts.csv"
+    ),
+) -> None:
+    """Rank concepts for each target (BrainSCUBA projection or plain weights)."""
+    from ..core import load_activations
+    from ..core.exceptions import ConfigurationError
+    from ..explain import classifier_concepts, embed_concepts, load_readout, rank_concepts
+
+    try:
+        if (vocabulary is None) == (classifier is None):
+            raise ConfigurationError("give either --vocabulary (with --model) or --classifier.")
+        if vocabulary is not None:
+            if model is None:
+                raise ConfigurationError("--vocabulary needs --model (a model with a text tower).")
+            words = [
+                w.strip() for w in vocabulary.read_text(encoding="utf-8").splitlines() if w.strip()
+            ]
+            space = embed_concepts(model, words)
+        else:
+            space = classifier_concepts(classifier)  # type: ignore[arg-type]
+        readout = load_readout(encoder)
+        emb = None
+        if images is not None:
+            acts = load_activations(images)
+            emb = (
+                acts[readout.layer]
+                if readout.layer in acts.layer_names
+                else acts[acts.layer_names[0]]
+            )
+        res = rank_concepts(readout, space, emb, method=method, k=k)
+        _save(res, out_file)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    for target, grp in list(res.table.groupby("target", sort=False))[:5]:
+        _out.print(
+            f"{escape(str(target))}: {', '.join(escape(str(c)) for c in grp['concept'])}",
+            highlight=False,
+        )
+    _out.print(
+        f"{res.table['target'].nunique()} targets -> {escape(str(out_file))}", highlight=False
+    )
