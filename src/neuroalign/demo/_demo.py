@@ -28,6 +28,7 @@ from ..encode import sweep_layers
 from ..extract import LoadedModel, extract, load_model
 from ..report import (
     ReportSection,
+    html_format,
     plot_encoding_profile,
     plot_layer_profile,
     plot_rdms,
@@ -256,14 +257,26 @@ def run_demo(
         ReportSection(
             "Real data: RSA with human and monkey IT",
             [
-                f"Activations of <b>{loaded.model_id}</b> ({loaded.weights}) for the 92 object images of "
-                "Kriegeskorte et al. (2008); one RDM per layer (1 − Pearson r over all units); each compared with "
-                "the RDMs of 4 human subjects (sessions averaged) and the monkey-IT RDM by Spearman ρ. Bars: "
-                f"95% bootstrap intervals over stimuli ({n_boot} resamples, self-pairs excluded). Band: the "
-                "human-IT noise ceiling (lower: leave-one-subject-out; upper: all subjects).",
-                f"Best layer for human IT: <b>{top['layer']}</b>, ρ = {top['value']:.3f} "
-                f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}]; noise ceiling "
-                f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}].",
+                html_format(
+                    "Activations of <b>{}</b> ({}) for the 92 object images of "
+                    "Kriegeskorte et al. (2008); one RDM per layer (1 − Pearson r over all units); each compared with "
+                    "the RDMs of 4 human subjects (sessions averaged) and the monkey-IT RDM by Spearman ρ. Bars: "
+                    "95% bootstrap intervals over stimuli ({} resamples, self-pairs excluded). Band: the "
+                    "human-IT noise ceiling (lower: leave-one-subject-out; upper: all subjects).",
+                    loaded.model_id,
+                    loaded.weights,
+                    n_boot,
+                ),
+                html_format(
+                    "Best layer for human IT: <b>{}</b>, ρ = {:.3f} [{:.3f}, {:.3f}]; noise ceiling "
+                    "[{:.3f}, {:.3f}].",
+                    top["layer"],
+                    top["value"],
+                    top["ci_low"],
+                    top["ci_high"],
+                    top["ceiling_low"],
+                    top["ceiling_high"],
+                ),
             ],
             figures=[
                 (files["rsa_profile"], "RSA with IT per layer"),
@@ -297,8 +310,12 @@ def run_demo(
                 "driven by one layer (8 principal components, random weights), 4 repetitions, noise sd 1–2 × "
                 f"signal sd. Ridge per layer with α chosen per voxel by 5-fold CV on {syn['n_train']} training images; "
                 f"the best layer per ROI is chosen by the training CV score; Pearson r on {syn['n_test']} test images.",
-                f"<span class='{'ok' if n_ok == len(recovered) else 'bad'}'>Recovered the true layer for "
-                f"{n_ok} of {len(recovered)} ROIs.</span>",
+                html_format(
+                    "<span class='{}'>Recovered the true layer for {} of {} ROIs.</span>",
+                    "ok" if n_ok == len(recovered) else "bad",
+                    n_ok,
+                    len(recovered),
+                ),
             ],
             figures=[
                 (

@@ -1,17 +1,29 @@
 """Figures and HTML reports; reads results, never fits anything."""
 
+from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
+from ._brainmap import plot_brain_map, scores_to_nifti
 from ._dispatch import PLOTTERS, plot_result, register_plotter
-from ._html import ReportSection, write_report
+from ._html import RawHTML, ReportSection, html_format, write_report
+from ._leaderboard import leaderboard_table, write_leaderboard
 from ._plots import plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure
 
 __all__ = [
     "PLOTTERS",
+    "RawHTML",
     "ReportSection",
+    "html_format",
+    "leaderboard_table",
+    "plot_bench_layers",
+    "plot_benchmark_scatter",
+    "plot_brain_map",
     "plot_encoding_profile",
     "plot_layer_profile",
+    "plot_model_scores",
     "plot_rdms",
     "plot_result",
     "register_plotter",
     "save_figure",
+    "scores_to_nifti",
+    "write_leaderboard",
     "write_report",
 ]
