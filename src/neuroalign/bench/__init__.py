@@ -23,7 +23,16 @@ from ._builtin import SIMULATED_ROIS
 from ._metrics import METRICS, Split, commitment_split
 from ._run import run
 from ._store import ResultStore, default_store, environment
-from ._tiny import tiny_cnn
+from ._tiny import tiny_cnn, tiny_cnn_source
+
+
+def _register_model_source() -> None:
+    from ..extract import MODEL_SOURCES
+
+    MODEL_SOURCES.setdefault("tiny_cnn", tiny_cnn_source)  # `tiny_cnn:seed=1` works as a model id
+
+
+_register_model_source()
 
 __all__ = [
     "AGGREGATION",

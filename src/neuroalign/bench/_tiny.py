@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["tiny_cnn"]
+__all__ = ["tiny_cnn", "tiny_cnn_source"]
 
 
 def tiny_cnn(seed: int = 0, width: int = 8, image_size: int = 32) -> Any:
@@ -52,3 +52,18 @@ def tiny_cnn(seed: int = 0, width: int = 8, image_size: int = 32) -> Any:
         default_layers=("conv1", "conv2", "conv3", "fc"),
         weights=f"random (seed {seed})",
     )
+
+
+def tiny_cnn_source(name: str, pretrained: bool = True) -> Any:
+    """The ``tiny_cnn:`` model source: ``tiny_cnn:seed=3,width=8`` (random weights by design)."""
+    from ..core.exceptions import ConfigurationError
+
+    opts: dict[str, int] = {}
+    for part in filter(None, name.split(",")):
+        key, _, value = part.partition("=")
+        if key not in ("seed", "width") or not value.strip().lstrip("-").isdigit():
+            raise ConfigurationError(
+                f"tiny_cnn model id {name!r}: expected 'seed=<int>[,width=<int>]'."
+            )
+        opts[key] = int(value)
+    return tiny_cnn(**opts)

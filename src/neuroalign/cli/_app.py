@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._bench import register as register_bench
 from ._data import data_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app)  # neuroalign data list | fetch | info
+register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

@@ -6,6 +6,7 @@ from ._dispatch import PLOTTERS, plot_result, register_plotter
 from ._html import RawHTML, ReportSection, html_format, write_report
 from ._leaderboard import leaderboard_table, write_leaderboard
 from ._plots import plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure
+from ._result_report import write_result_report
 
 __all__ = [
     "PLOTTERS",
@@ -26,4 +27,5 @@ __all__ = [
     "scores_to_nifti",
     "write_leaderboard",
     "write_report",
+    "write_result_report",
 ]
