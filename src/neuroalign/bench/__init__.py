@@ -20,6 +20,7 @@ from ._benchmark import (
     register_benchmark,
 )
 from ._builtin import SIMULATED_ROIS
+from ._dask import WORKER_CONFIG, local_cluster
 from ._metrics import METRICS, Split, commitment_split
 from ._run import run
 from ._store import ResultStore, default_store, environment
@@ -39,6 +40,7 @@ __all__ = [
     "BENCHMARKS",
     "METRICS",
     "SIMULATED_ROIS",
+    "WORKER_CONFIG",
     "Benchmark",
     "BenchmarkData",
     "ResultStore",
@@ -50,6 +52,7 @@ __all__ = [
     "environment",
     "list_benchmarks",
     "load_benchmark",
+    "local_cluster",
     "register_benchmark",
     "run",
     "tiny_cnn",

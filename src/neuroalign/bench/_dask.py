@@ -17,7 +17,32 @@ from ..core._validation import require
 from ..core.exceptions import ConfigurationError
 from ._store import Prepared
 
-__all__ = ["run_dask"]
+__all__ = ["WORKER_CONFIG", "local_cluster", "run_dask"]
+
+
+#: Worker settings for numerical jobs: no statistical profiler (it samples every thread's stack
+#: under the GIL every 10 ms), and no ``MALLOC_TRIM_THRESHOLD_`` (the nanny's default, 64 KiB,
+#: makes glibc return every freed medium-size array to the OS: the many small temporaries of a
+#: bootstrap then page-fault again and ran 2.3× slower). BLAS/OpenMP stay single-threaded.
+WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1,
+        "MKL_NUM_THREADS": 1,
+        "OPENBLAS_NUM_THREADS": 1,
+    },
+}
+
+
+def local_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
+    """A ``distributed.LocalCluster`` of single-threaded worker processes set up for sweeps
+    (:data:`WORKER_CONFIG`); close it (or use it as a context manager) when done."""
+    distributed = require("distributed", "dask", "local_cluster")
+    import dask
+
+    kwargs = {"threads_per_worker": 1, "processes": True, "dashboard_address": None, **kwargs}
+    with dask.config.set(WORKER_CONFIG):
+        return distributed.LocalCluster(n_workers=n_workers, **kwargs)
 
 
 def _client(scheduler: Any, n_workers: int) -> tuple[Any, list[Any]]:
@@ -37,14 +62,7 @@ def _client(scheduler: Any, n_workers: int) -> tuple[Any, list[Any]]:
         raise ConfigurationError(
             f"scheduler must be a distributed.Client, an address or None; got {type(scheduler).__name__}."
         )
-    import dask
-
-    # the workers' statistical profiler samples every thread's stack every 10 ms under the GIL;
-    # it slows the many small NumPy calls of a bootstrap by up to 2x, and we never read it
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+    cluster = local_cluster(n_workers)
     client = distributed.Client(cluster)
     return client, [client, cluster]
 

@@ -3,8 +3,10 @@
 A cell's key is a SHA-256 over everything that can change its numbers: the features' identity
 (model weights, preprocessing, reducer), the layer, the benchmark id and version, the metric and
 its parameters, the data's fingerprint and the commitment split. A cell file is written atomically
-and durably (temporary file, fsync, rename): after a kill a cell is either complete or absent, so a
-re-run computes exactly the missing cells. Features live next to the cells (the extraction
+(temporary file, then rename): after a kill a cell is either complete or absent, so a re-run
+computes exactly the missing cells. Cells are not fsynced (that cost 40 ms a cell on a busy disk):
+after a power loss a cell may be empty or truncated, and a cell that does not parse, or whose
+recorded key differs from its name, counts as missing and is recomputed. Features live next to the cells (the extraction
 engine's content-addressed store, under ``features/``), so workers of a Dask cluster that share the
 directory share both.
 """
@@ -96,7 +98,7 @@ class ResultStore:
         path = self._cell(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({**record, "key": key}, sort_keys=True, allow_nan=True)
-        return atomic_write_text(path, text, durable=True)
+        return atomic_write_text(path, text)
 
     def _layers(self, key: str) -> Path:
         return self.root / "models" / f"{key}.json"
