@@ -231,7 +231,11 @@ def run_demo(
         real, group="target", title=f"{loaded.model_id}: RSA with IT (92 images)"
     )
     save_figure(fig, files.setdefault("rsa_profile", out / "rsa_layer_profile.png"))
-    fig = plot_rdms(real_extra["rdm_panel"], ncols=5)
+    fig = plot_rdms(
+        real_extra["rdm_panel"],
+        ncols=5,
+        labels=real_extra["k92"].stimuli.metadata["category"].tolist(),  # boundaries + names
+    )
     save_figure(fig, files.setdefault("rdm_panel", out / "rdm_panel.png"))
     fig = plot_encoding_profile(
         sweep.table, truth=syn["sources"], title="Synthetic ROIs: encoding score per layer"

@@ -1,11 +1,20 @@
 """Figures and HTML reports; reads results, never fits anything."""
 
+from . import _plotters  # noqa: F401  (registers the cka plotter)
 from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
 from ._brainmap import plot_brain_map, scores_to_nifti
 from ._dispatch import PLOTTERS, plot_result, register_plotter
 from ._html import RawHTML, ReportSection, html_format, write_report
 from ._leaderboard import leaderboard_table, write_leaderboard
-from ._plots import plot_encoding_profile, plot_layer_profile, plot_rdms, save_figure
+from ._plots import (
+    plot_cka_heatmap,
+    plot_encoding_profile,
+    plot_layer_profile,
+    plot_model_comparison,
+    plot_rdms,
+    save_figure,
+    short_layer_name,
+)
 from ._result_report import write_result_report
 
 __all__ = [
@@ -17,14 +26,17 @@ __all__ = [
     "plot_bench_layers",
     "plot_benchmark_scatter",
     "plot_brain_map",
+    "plot_cka_heatmap",
     "plot_encoding_profile",
     "plot_layer_profile",
+    "plot_model_comparison",
     "plot_model_scores",
     "plot_rdms",
     "plot_result",
     "register_plotter",
     "save_figure",
     "scores_to_nifti",
+    "short_layer_name",
     "write_leaderboard",
     "write_report",
     "write_result_report",
