@@ -356,3 +356,23 @@ def test_benchmark_data_fingerprint_sees_brain_changes():
     other = BenchmarkData(d.stimuli, RDMs(v, d.brain.stimulus_ids, d.brain.descriptors))
     assert other.fingerprint != d.fingerprint
     assert "Kriegeskorte2008.mIT-rsa" in BENCHMARKS
+
+
+def test_features_are_extracted_once_per_model_and_stimulus_set(tmp_path, monkeypatch):
+    import neuroalign.extract as extract_mod
+
+    calls = []
+    real = extract_mod.extract
+
+    def counting(model, stimuli, *a, **k):
+        calls.append(stimuli.fingerprint)
+        return real(model, stimuli, *a, **k)
+
+    monkeypatch.setattr(extract_mod, "extract", counting)
+    benches = [
+        _fast("Kriegeskorte2008.hIT-rsa", n_boot=0),
+        _fast("Kriegeskorte2008.mIT-rsa", n_boot=0),
+    ]
+    res = run(_models((0, 1)), benches, layers=["conv1", "fc"], store=tmp_path, quiet=True)
+    assert len(calls) == 2 and len(set(calls)) == 1  # one extraction per model, shared by both
+    assert res.params["timing"]["n_cells_computed"] == 8
