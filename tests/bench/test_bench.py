@@ -324,16 +324,44 @@ def test_sigkill_resume_and_dask_give_bit_identical_tables(tmp_path):
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     cells = list((killed / "cells").rglob("*.json"))
     assert len(cells) == 3 and all(json.loads(c.read_text())["rows"] for c in cells)
-    # the Dask run resumes the killed serial run: only the 5 missing cells are computed
-    resumed = run(_models(), bid, store=killed, executor="dask", n_workers=2, quiet=True)
-    assert resumed.params["timing"]["n_cells_computed"] == 5
-    pd.testing.assert_frame_equal(resumed.table, fresh.table, check_exact=True)
-    # a Dask run from scratch, then a serial run resuming nothing
-    dask_fresh = run(_models(), bid, store=tmp_path / "dask", executor="dask", quiet=True)
+    from distributed import Client
+
+    from neuroalign.bench import local_cluster
+
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        # the Dask run resumes the killed serial run: only the 5 missing cells are computed
+        resumed = run(_models(), bid, store=killed, executor="dask", scheduler=client, quiet=True)
+        assert resumed.params["timing"]["n_cells_computed"] == 5
+        pd.testing.assert_frame_equal(resumed.table, fresh.table, check_exact=True)
+        # a Dask run from scratch, then a serial run resuming nothing
+        dask_fresh = run(
+            _models(), bid, store=tmp_path / "dask", executor="dask", scheduler=client, quiet=True
+        )
     pd.testing.assert_frame_equal(dask_fresh.table, fresh.table, check_exact=True)
     serial_again = run(_models(), bid, store=tmp_path / "dask", quiet=True)
     assert serial_again.params["timing"]["n_cells_computed"] == 0
     pd.testing.assert_frame_equal(serial_again.table, fresh.table, check_exact=True)
+
+
+def test_subject_commitment_split(tmp_path):
+    b = dataclasses.replace(_fast("Kriegeskorte2008.hIT-rsa", n_boot=0), commit_split="subjects")
+    data = b.load()
+    split = commitment_split(b, data)
+    assert split.kind == "subjects" and len(split.commit) == 2 and len(split.test) == 2
+    res = run(_models((0,)), [b], layers=["conv2"], store=tmp_path, quiet=True)
+    t = res.table
+    test = t[(t.statistic == "layer_score") & (t.split == "test")].iloc[0]
+    from neuroalign.compare import compare_rdms, compute_rdm, rdm_noise_ceiling
+
+    feats = np.load(next((tmp_path / "features").rglob("features.npy")))
+    d = np.asarray(data.brain.dissimilarities)[split.test]
+    assert test["value"] == pytest.approx(compare_rdms(compute_rdm(feats), d).mean(), abs=1e-12)
+    assert test["ceiling_high"] == pytest.approx(rdm_noise_ceiling(d)[1], abs=1e-12)
+    with pytest.raises(ValidationError, match="subjects"):
+        commitment_split(
+            dataclasses.replace(b, id="Kriegeskorte2008.mIT-rsa"),
+            load_benchmark("Kriegeskorte2008.mIT-rsa").load(),
+        )
 
 
 def test_corrupt_cell_is_recomputed(tmp_path):
