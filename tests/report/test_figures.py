@@ -98,3 +98,26 @@ def test_model_comparison_bars():
     ax = plot_model_comparison(t).axes[0]
     assert [round(p.get_height(), 6) for p in ax.patches[:3]] == [0.1, 0.2, 0.3]
     assert short_layer_name("a.b.c.d.e.f.g.h.i.j", width=8).startswith("…")
+
+
+def test_time_course_shows_significant_clusters_and_matrix_its_values():
+    times = np.round(np.arange(-0.1, 0.5, 0.05), 3)
+    p = np.where((times > 0.08) & (times < 0.3), 0.001, 0.5)
+    rows = [
+        dict(time=tt, value=0.5 + (0.2 if pp < 0.05 else 0.0), p_value=pp, chance=0.5)
+        for tt, pp in zip(times, p, strict=True)
+    ]
+    res = Result(make_table(rows, analysis="decoding", scoring="accuracy"), "decoding.over_time")
+    ax = res.plot().axes[0]
+    clusters = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
+    (seg,) = clusters[0].get_segments()
+    assert seg[0][0] == pytest.approx(0.1) and seg[1][0] == pytest.approx(0.25)
+    gen = [
+        dict(time=a, train_time=b, value=1.0 if a == b else 0.5, chance=0.5)
+        for a in times[:4]
+        for b in times[:4]
+    ]
+    res = Result(make_table(gen, analysis="decoding"), "decoding.generalization")
+    img = res.plot().axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(np.diag(img), 1.0)
+    assert img[0, 1] == 0.5

@@ -18,9 +18,11 @@ from ..core.exceptions import ValidationError
 __all__ = [
     "plot_cka_heatmap",
     "plot_encoding_profile",
+    "plot_generalization_matrix",
     "plot_layer_profile",
     "plot_model_comparison",
     "plot_rdms",
+    "plot_time_course",
     "save_figure",
     "short_layer_name",
 ]
@@ -345,3 +347,74 @@ def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
     from ..core._io import atomic_write
 
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True in a boolean vector."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(int), 0]))
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+def plot_time_course(
+    table: pd.DataFrame,
+    group: str | None = None,
+    value: str = "value",
+    alpha: float = 0.05,
+    ylabel: str = "score",
+    ax: Any = None,
+) -> Any:
+    """Value over ``time`` (s), one line per ``group`` with its CI band, chance as a dotted line,
+    and significant clusters (contiguous ``p_value < alpha``) as bars under the curves."""
+    t = table[np.isfinite(table["time"].to_numpy(float))]
+    if t.empty:
+        raise ValidationError("plot_time_course needs rows with a finite 'time'.")
+    fig, ax = _axes(ax, (7.5, 3.8))
+    groups = list(t.groupby(group, sort=False)) if group else [("", t)]
+    lows = []
+    for k, (name, sub) in enumerate(groups):
+        colour = _COLOURS[k % len(_COLOURS)]
+        sub = sub.sort_values("time")
+        x, y = sub["time"].to_numpy(float), sub[value].to_numpy(float)
+        ax.plot(x, y, color=colour, lw=1.5, label=str(name) or None)
+        if {"ci_low", "ci_high"} <= set(sub) and np.isfinite(sub["ci_low"]).any():
+            ax.fill_between(x, sub["ci_low"], sub["ci_high"], color=colour, alpha=0.2, lw=0)
+        lows.append(np.nanmin(y))
+        if "p_value" in sub:
+            for a, b in _runs(sub["p_value"].to_numpy(float) < alpha):
+                ax.hlines(min(lows) - 0.03 * (k + 1), x[a], x[b - 1], color=colour, lw=4)
+    chance = t["chance"].mean() if "chance" in t else np.nan
+    if np.isfinite(chance):
+        ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        _legend_outside(ax)
+    return fig
+
+
+def plot_generalization_matrix(table: pd.DataFrame, value: str = "value", ax: Any = None) -> Any:
+    """Temporal generalisation: ``value`` for each training time (rows) × testing time (columns)."""
+    t = table[np.isfinite(table["train_time"].to_numpy(float))]
+    if t.empty:
+        raise ValidationError("plot_generalization_matrix needs rows with a finite 'train_time'.")
+    m = t.pivot_table(index="train_time", columns="time", values=value)
+    fig, ax = _axes(ax, (5.0, 4.2))
+    x, y = m.columns.to_numpy(float), m.index.to_numpy(float)
+    chance = t["chance"].mean() if "chance" in t else np.nan
+    centre = chance if np.isfinite(chance) else 0.0
+    span = float(np.nanmax(np.abs(m.to_numpy() - centre))) or 1.0
+    im = ax.imshow(
+        m.to_numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="RdBu_r",
+        extent=(x[0], x[-1], y[0], y[-1]),
+        vmin=centre - span,
+        vmax=centre + span,
+    )
+    ax.plot([x[0], x[-1]], [x[0], x[-1]], color="k", lw=0.6, ls="--")
+    ax.set_xlabel("testing time (s)")
+    ax.set_ylabel("training time (s)")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=value)
+    return fig
