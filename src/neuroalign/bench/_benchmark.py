@@ -9,6 +9,7 @@ picklable callable (a module-level function, or a ``functools.partial`` of one) 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import inspect
@@ -203,12 +204,17 @@ class Benchmark:
 BENCHMARKS: dict[str, Callable[[], Benchmark]] = {}
 
 
+def _same(benchmark: Benchmark) -> Benchmark:
+    return benchmark
+
+
 def register_benchmark(
     benchmark: Benchmark | Callable[[], Benchmark], id: str | None = None, replace: bool = False
 ) -> Benchmark | Callable[[], Benchmark]:
     """Add a benchmark (or a factory of one, registered under ``id``) to :data:`BENCHMARKS`."""
+    factory: Callable[[], Benchmark]
     if isinstance(benchmark, Benchmark):
-        key, factory = benchmark.id, (lambda b=benchmark: b)
+        key, factory = benchmark.id, functools.partial(_same, benchmark)
     else:
         if id is None:
             raise ValidationError("register_benchmark(factory) needs id=...")
@@ -272,8 +278,6 @@ def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
         [metric_params]
         alphas = [1.0, 10.0, 100.0]
     """
-    import functools
-
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"benchmark file {str(path)!r} does not exist.")

@@ -33,6 +33,7 @@ def load_kriegeskorte2008(roi: str) -> BenchmarkData:
     d = load_kriegeskorte92()
     if roi == "hIT":
         rdms = d.human_it
+        assert rdms.descriptors is not None
         subj = np.asarray(rdms.descriptors["subject"]).astype(str)
         order = list(pd.unique(subj))
         vecs = np.stack([np.asarray(rdms.dissimilarities)[subj == s].mean(0) for s in order])
@@ -233,7 +234,7 @@ def load_algonauts2023(hemisphere: str, subject: int = 1) -> BenchmarkData:
             f"{str(root / 'training_images')!r} (the challenge's own layout)."
         )
     data = np.load(fmri, mmap_mode="r")
-    stim = StimulusSet(ids=[p.stem for p in images], images=images, name="algonauts2023")
+    stim = StimulusSet(ids=np.array([p.stem for p in images]), images=images, name="algonauts2023")
     targets = pd.DataFrame(
         {"target": [f"{hemisphere}_{i}" for i in range(data.shape[1])], "roi": hemisphere}
     )

@@ -99,7 +99,7 @@ def run_dask(
         ]
         position = {f.key: i for i, f in enumerate(models)}
         outs: list[dict[str, Any]] = [{} for _ in refs]
-        cells = []
+        cells: list[Any] = []
         for fut in track(as_completed(models), len(models), "models (dask)", quiet):
             out = fut.result()
             outs[position[fut.key]] = out

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import RDMs, Responses
 from ..core._registry import lookup, register
 from ..core.exceptions import ValidationError
 from ..core.metrics import pearson_score
@@ -51,11 +52,11 @@ def commitment_split(benchmark: Benchmark, data: BenchmarkData) -> Split:
     rng = np.random.default_rng(benchmark.seed)
     frac = float(benchmark.commit_fraction)
     if benchmark.commit_split == "subjects":
-        if not hasattr(data.brain, "n_rdms") or data.brain.n_rdms < 2:  # type: ignore[union-attr]
+        if not isinstance(data.brain, RDMs) or data.brain.n_rdms < 2:
             raise ValidationError(
                 f"{benchmark.id}: commit_split='subjects' needs brain RDMs of >= 2 subjects."
             )
-        units = data.brain.n_rdms  # type: ignore[union-attr]
+        units = data.brain.n_rdms
         perm = rng.permutation(units)
         k = min(max(1, round(frac * units)), units - 1)
         return Split("subjects", np.sort(perm[:k]), np.sort(perm[k:]))
@@ -101,8 +102,10 @@ def rsa(
     from ..compare import compare_rdms, compute_rdm, rdm_noise_ceiling
 
     brain = data.brain
-    if brain is None or not hasattr(brain, "dissimilarities"):
-        raise ValidationError("the rsa metric needs brain RDMs in BenchmarkData.brain.")
+    if not isinstance(brain, RDMs):
+        raise ValidationError(
+            f"the rsa metric needs brain RDMs in BenchmarkData.brain; got {type(brain).__name__}."
+        )
     d = np.asarray(brain.dissimilarities)
     n = len(data.stimuli)
     model = compute_rdm(X, metric)
@@ -155,7 +158,7 @@ def encoding(
     from ..data import compute_noise_ceiling
 
     resp = data.brain
-    if resp is None or not hasattr(resp, "n_targets") or split.kind != "stimuli":
+    if not isinstance(resp, Responses) or split.kind != "stimuli":
         raise ValidationError("the encoding metric needs Responses and a stimulus split.")
     Y = np.asarray(resp.data, dtype=np.float32)
     X = np.asarray(X, dtype=np.float32)
@@ -187,7 +190,7 @@ def cka(
     from ..compare import cka as cka_fn
 
     resp = data.brain
-    if resp is None or not hasattr(resp, "n_targets") or split.kind != "stimuli":
+    if not isinstance(resp, Responses) or split.kind != "stimuli":
         raise ValidationError("the cka metric needs Responses and a stimulus split.")
     Y = np.asarray(resp.data, dtype=np.float64)
     return [
