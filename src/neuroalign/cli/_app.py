@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._bench import register as register_bench
 from ._data import data_app
 from ._explain import explain_app
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
+register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

@@ -29,6 +29,7 @@ from ..encode import sweep_layers
 from ..extract import LoadedModel, extract, load_model
 from ..report import (
     ReportSection,
+    html_format,
     plot_encoding_profile,
     plot_layer_profile,
     plot_rdms,
@@ -254,7 +255,11 @@ def run_demo(
         real, group="target", title=f"{loaded.model_id}: RSA with IT (92 images)"
     )
     save_figure(fig, files.setdefault("rsa_profile", out / "rsa_layer_profile.png"))
-    fig = plot_rdms(real_extra["rdm_panel"], ncols=5)
+    fig = plot_rdms(
+        real_extra["rdm_panel"],
+        ncols=5,
+        labels=real_extra["k92"].stimuli.metadata["category"].tolist(),  # boundaries + names
+    )
     save_figure(fig, files.setdefault("rdm_panel", out / "rdm_panel.png"))
     fig = plot_encoding_profile(
         sweep.table, truth=syn["sources"], title="Synthetic ROIs: encoding score per layer"
@@ -281,18 +286,33 @@ def run_demo(
         ReportSection(
             "Real data: RSA with human and monkey IT",
             [
-                f"Activations of <b>{loaded.model_id}</b> ({loaded.weights}) for the 92 object images of "
-                "Kriegeskorte et al. (2008); one RDM per layer (1 − Pearson r over all units); each compared with "
-                "the RDMs of 4 human subjects (sessions averaged) and the monkey-IT RDM by Spearman ρ. Bars: "
-                f"95% bootstrap intervals ({n_boot} resamples) over subjects for human IT, over stimuli for "
-                "the one monkey (self-pairs excluded). Band: the "
-                "human-IT noise ceiling (lower: leave-one-subject-out; upper: all subjects).",
-                f"Best layer for human IT, chosen on held-out subjects (leave one out): <b>{sel['layer']}</b>, "
-                f"held-out ρ = {sel['value']:.3f} [{sel['ci_low']:.3f}, {sel['ci_high']:.3f}] (choices per "
-                f"fold: {sel['selected_layers']}); noise ceiling "
-                f"[{sel['ceiling_low']:.3f}, {sel['ceiling_high']:.3f}]. The highest value in the table, "
-                f"{top['layer']} (ρ = {top['value']:.3f}), is chosen and shown on the same data and so is "
-                "biased upwards.",
+                html_format(
+                    "Activations of <b>{}</b> ({}) for the 92 object images of "
+                    "Kriegeskorte et al. (2008); one RDM per layer (1 − Pearson r over all units); each "
+                    "compared with the RDMs of 4 human subjects (sessions averaged) and the monkey-IT RDM "
+                    "by Spearman ρ. Bars: 95% bootstrap intervals ({} resamples) over subjects for human "
+                    "IT, over stimuli for the one monkey (self-pairs excluded). Band: the human-IT noise "
+                    "ceiling (lower: leave-one-subject-out; upper: all subjects); monkey IT has one "
+                    "animal and so no noise ceiling.",
+                    loaded.model_id,
+                    loaded.weights,
+                    n_boot,
+                ),
+                html_format(
+                    "Best layer for human IT, chosen on held-out subjects (leave one out): <b>{}</b>, "
+                    "held-out ρ = {:.3f} [{:.3f}, {:.3f}] (choices per fold: {}); noise ceiling "
+                    "[{:.3f}, {:.3f}]. The highest value in the table, {} (ρ = {:.3f}), is chosen and "
+                    "shown on the same data and so is biased upwards.",
+                    sel["layer"],
+                    sel["value"],
+                    sel["ci_low"],
+                    sel["ci_high"],
+                    sel["selected_layers"],
+                    sel["ceiling_low"],
+                    sel["ceiling_high"],
+                    top["layer"],
+                    top["value"],
+                ),
             ],
             figures=[
                 (files["rsa_profile"], "RSA with IT per layer"),
@@ -326,8 +346,12 @@ def run_demo(
                 "driven by one layer (8 principal components, random weights), 4 repetitions, noise sd 1–2 × "
                 f"signal sd. Ridge per layer with α chosen per voxel by 5-fold CV on {syn['n_train']} training images; "
                 f"the best layer per ROI is chosen by the training CV score; Pearson r on {syn['n_test']} test images.",
-                f"<span class='{'ok' if n_ok == len(recovered) else 'bad'}'>Recovered the true layer for "
-                f"{n_ok} of {len(recovered)} ROIs.</span>",
+                html_format(
+                    "<span class='{}'>Recovered the true layer for {} of {} ROIs.</span>",
+                    "ok" if n_ok == len(recovered) else "bad",
+                    n_ok,
+                    len(recovered),
+                ),
             ],
             figures=[
                 (

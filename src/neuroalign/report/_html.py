@@ -1,4 +1,10 @@
-"""``write_report``: a self-contained static HTML report (figures embedded, no scripts, no server)."""
+"""``write_report``: a self-contained static HTML report (figures embedded, no scripts, no server).
+
+Every piece of text given to the report (title, intro, paragraphs, captions, table cells,
+parameters) is HTML-escaped: a model id, a layer name or a stimulus id that contains ``<script>``
+is shown, never run. Markup is an explicit opt-in: a :class:`RawHTML` string (build it with
+:func:`html_format`, which escapes the values it inserts into a trusted template) is inserted as is.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,41 @@ import pandas as pd
 
 from ..core._io import atomic_write_text
 
-__all__ = ["ReportSection", "write_report"]
+__all__ = ["RawHTML", "ReportSection", "html_format", "write_report"]
+
+
+class RawHTML(str):
+    """A string of *trusted* HTML that :func:`write_report` inserts without escaping.
+
+    Wrap only markup you wrote yourself; put user-provided values in with :func:`html_format`.
+    """
+
+    __slots__ = ()
+
+
+def html_format(template: str, /, *args: Any, **values: Any) -> RawHTML:
+    """``template.format(...)`` with every argument HTML-escaped, as :class:`RawHTML`.
+
+    Examples
+    --------
+    >>> html_format("Best layer: <b>{}</b>", "<img src=x onerror=alert(1)>")
+    'Best layer: <b>&lt;img src=x onerror=alert(1)&gt;</b>'
+    """
+
+    def esc(v: Any) -> Any:
+        if isinstance(v, RawHTML):
+            return v
+        if isinstance(v, (int, float)):
+            return v  # keeps format specs such as {:.3f}
+        return html.escape(str(v))
+
+    return RawHTML(template.format(*map(esc, args), **{k: esc(v) for k, v in values.items()}))
+
+
+def _text(value: str) -> str:
+    """Escaped text, or the markup of a :class:`RawHTML` (the opt-in)."""
+    return str(value) if isinstance(value, RawHTML) else html.escape(str(value))
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
@@ -30,7 +70,11 @@ th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}.meta{font-s
 
 @dataclass
 class ReportSection:
-    """A section of the report: a heading, paragraphs (HTML allowed), figures and tables."""
+    """A section of the report: a heading, paragraphs, figures and tables.
+
+    Paragraphs are plain text (escaped); give :class:`RawHTML` (e.g. from :func:`html_format`)
+    for markup.
+    """
 
     title: str
     paragraphs: Sequence[str] = ()
@@ -66,7 +110,8 @@ def write_report(
     """Write a self-contained HTML report (atomically) and return its path.
 
     Figures are embedded as PNG data URIs so the single file can be mailed or archived; the
-    report records the date, the parameters and the software versions that produced it.
+    report records the date, the parameters and the software versions that produced it. All text
+    is escaped; ``intro`` and paragraphs may be :class:`RawHTML` to opt in to markup.
     """
     path = Path(path)
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -78,10 +123,10 @@ def write_report(
         f"<h1>{html.escape(title)}</h1><p class='meta'>Generated {now}</p>",
     ]
     if intro:
-        parts.append(f"<p>{intro}</p>")
+        parts.append(f"<p>{_text(intro)}</p>")
     for sec in sections:
         parts.append(f"<h2>{html.escape(sec.title)}</h2>")
-        parts.extend(f"<p>{p}</p>" for p in sec.paragraphs)
+        parts.extend(f"<p>{_text(p)}</p>" for p in sec.paragraphs)
         parts.extend(_img(p, c) for p, c in sec.figures)
         parts.extend(_table(df, c) for df, c in sec.tables)
     if parameters:

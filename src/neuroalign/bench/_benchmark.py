@@ -1,0 +1,336 @@
+"""``Benchmark``: an id, a version, a data loader, a metric, a ceiling, a commitment split.
+
+A benchmark id reads ``<Dataset><Year>.<roi>-<metric>`` (``Kriegeskorte2008.hIT-rsa``); the part
+after the last ``-`` names its metric (a key of :data:`~neuroalign.bench.METRICS`). The loader is a
+picklable callable (a module-level function, or a ``functools.partial`` of one) returning a
+:class:`BenchmarkData`, so that Dask workers can load the data themselves. The registry
+:data:`BENCHMARKS` maps ids to zero-argument factories: nothing is loaded before it is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import RDMs, Responses, StimulusSet
+from ..core.exceptions import ConfigurationError, ValidationError, close_matches
+
+__all__ = [
+    "BENCHMARKS",
+    "Benchmark",
+    "BenchmarkData",
+    "benchmark_from_toml",
+    "list_benchmarks",
+    "load_benchmark",
+    "register_benchmark",
+]
+
+_ID = re.compile(
+    r"^(?P<dataset>[A-Za-z][A-Za-z0-9_]*)\.(?P<roi>[^\s.]+)-(?P<metric>[a-z][a-z0-9_]*)$"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class BenchmarkData:
+    """What a benchmark's loader returns.
+
+    Attributes
+    ----------
+    stimuli : StimulusSet
+        The stimuli shown to the models (their ids join with the brain data).
+    brain : RDMs, Responses or None
+        Brain RDMs (one per subject) for ``rsa``; responses (one ROI, with repetitions when a
+        ceiling is computed from them) for ``encoding`` / ``cka``; None when the metric needs only
+        labels (``decoding``).
+    labels, groups : arrays (n_stimuli,), optional
+        Class labels and CV groups of the stimuli (``decoding``).
+    ceiling : float, optional
+        A ceiling computed by the loader (e.g. the brain's own decoding accuracy).
+    volume : (mask, affine), optional
+        When the brain data came from a volume: the boolean mask whose ``True`` voxels are the
+        targets (in C order) and its affine, for brain maps.
+    info : mapping
+        Free-form descriptors shown on the benchmark card.
+    """
+
+    stimuli: StimulusSet
+    brain: RDMs | Responses | None = None
+    labels: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    ceiling: float | None = None
+    volume: tuple[np.ndarray, np.ndarray] | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over the stimuli's fingerprint and every number the metric reads."""
+        h = hashlib.sha256()
+
+        def put(tag: str, a: Any) -> None:
+            a = np.ascontiguousarray(np.asarray(a))
+            h.update(f"{tag}|{a.dtype.str}|{a.shape}|".encode())
+            h.update(
+                a.tobytes() if a.dtype != object else "\x1f".join(map(str, a.ravel())).encode()
+            )
+
+        h.update(self.stimuli.fingerprint.encode())
+        if isinstance(self.brain, RDMs):
+            put("rdms", self.brain.dissimilarities)
+            put("rdm_ids", self.brain.stimulus_ids.astype(str))
+        elif isinstance(self.brain, Responses):
+            put("data", self.brain.data)
+            if self.brain.repetitions is not None:
+                put("reps", self.brain.repetitions)
+            put("resp_ids", self.brain.stimulus_ids.astype(str))
+        for tag, a in (("labels", self.labels), ("groups", self.groups)):
+            if a is not None:
+                put(tag, np.asarray(a).astype(str))
+        h.update(f"ceiling|{self.ceiling!r}".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Benchmark:
+    """A benchmark: which data, which metric, which ceiling, how a layer is committed.
+
+    Parameters
+    ----------
+    id : str
+        ``<Dataset><Year>.<roi>-<metric>``; the metric part must equal ``metric``.
+    loader : callable
+        ``() -> BenchmarkData``; picklable (module-level function or ``functools.partial``).
+    version : str
+        Bump it whenever the data or the scoring change; cached cells of another version are
+        never served.
+    metric_params : mapping
+        Keyword arguments of the metric (see :data:`~neuroalign.bench.METRICS`).
+    commit_split : {"stimuli", "subjects", "groups"}
+        What the commitment split divides: stimuli (RSA, encoding), subjects (RSA with several
+        subjects) or the stimuli's ``groups`` (decoding: whole identities held out).
+    commit_fraction : float
+        Share of the split used to commit a layer; the rest scores it.
+    seed : int
+        Seed of the commitment split.
+    ceiling : str
+        How the ceiling is estimated (shown on the card).
+    citation, licence, description : str
+    """
+
+    id: str
+    loader: Callable[[], BenchmarkData]
+    metric: str
+    version: str = "1"
+    metric_params: Mapping[str, Any] = field(default_factory=dict)
+    commit_split: str = "stimuli"
+    commit_fraction: float = 0.5
+    seed: int = 0
+    ceiling: str = ""
+    citation: str = ""
+    licence: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        m = _ID.match(self.id) if isinstance(self.id, str) else None
+        if m is None:
+            raise ValidationError(
+                f"benchmark id {self.id!r} does not read '<Dataset><Year>.<roi>-<metric>' "
+                "(e.g. 'Kriegeskorte2008.hIT-rsa')."
+            )
+        if m["metric"] != self.metric:
+            raise ValidationError(
+                f"benchmark id {self.id!r} ends in '-{m['metric']}' but its metric is "
+                f"{self.metric!r}; the id names the metric."
+            )
+        if self.commit_split not in ("stimuli", "subjects", "groups"):
+            raise ValidationError(
+                f"commit_split must be 'stimuli', 'subjects' or 'groups'; got {self.commit_split!r}."
+            )
+        if not 0 < float(self.commit_fraction) < 1:
+            raise ValidationError(
+                f"commit_fraction must be in (0, 1); got {self.commit_fraction!r}."
+            )
+        if not callable(self.loader):
+            raise ValidationError(f"loader must be callable; got {type(self.loader).__name__}.")
+        object.__setattr__(self, "metric_params", dict(self.metric_params))
+
+    @property
+    def dataset(self) -> str:
+        return _ID.match(self.id)["dataset"]  # type: ignore[index]
+
+    @property
+    def roi(self) -> str:
+        return _ID.match(self.id)["roi"]  # type: ignore[index]
+
+    def load(self) -> BenchmarkData:
+        """Run the loader and check what it returns."""
+        data = self.loader()
+        if not isinstance(data, BenchmarkData):
+            raise ValidationError(
+                f"the loader of {self.id} returned {type(data).__name__}; it must return "
+                "BenchmarkData."
+            )
+        return data
+
+    def card(self) -> dict[str, Any]:
+        """The benchmark's descriptors (for listings and leaderboard cards)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "dataset": self.dataset,
+            "roi": self.roi,
+            "metric": self.metric,
+            "metric_params": dict(self.metric_params),
+            "commit_split": self.commit_split,
+            "commit_fraction": self.commit_fraction,
+            "ceiling": self.ceiling,
+            "description": self.description,
+            "citation": self.citation,
+            "licence": self.licence,
+        }
+
+
+#: Benchmark id → zero-argument factory returning the :class:`Benchmark` (lazy: nothing loads).
+BENCHMARKS: dict[str, Callable[[], Benchmark]] = {}
+
+
+def _same(benchmark: Benchmark) -> Benchmark:
+    return benchmark
+
+
+def register_benchmark(
+    benchmark: Benchmark | Callable[[], Benchmark], id: str | None = None, replace: bool = False
+) -> Benchmark | Callable[[], Benchmark]:
+    """Add a benchmark (or a factory of one, registered under ``id``) to :data:`BENCHMARKS`."""
+    factory: Callable[[], Benchmark]
+    if isinstance(benchmark, Benchmark):
+        key, factory = benchmark.id, functools.partial(_same, benchmark)
+    else:
+        if id is None:
+            raise ValidationError("register_benchmark(factory) needs id=...")
+        key, factory = id, benchmark
+    if key in BENCHMARKS and not replace:
+        raise ConfigurationError(f"benchmark {key!r} is already registered; pass replace=True.")
+    BENCHMARKS[key] = factory
+    return benchmark
+
+
+def load_benchmark(benchmark: str | Benchmark | Path) -> Benchmark:
+    """A :class:`Benchmark` from its id, a TOML file, or itself."""
+    if isinstance(benchmark, Benchmark):
+        return benchmark
+    if isinstance(benchmark, Path) or (isinstance(benchmark, str) and benchmark.endswith(".toml")):
+        return benchmark_from_toml(benchmark)
+    if not isinstance(benchmark, str):
+        raise ValidationError(
+            f"a benchmark is an id, a .toml file or a Benchmark; got {type(benchmark).__name__}."
+        )
+    if benchmark not in BENCHMARKS:
+        raise ConfigurationError(
+            f"unknown benchmark {benchmark!r}; list them with neuroalign.bench.list_benchmarks()."
+            + close_matches(benchmark, BENCHMARKS)
+        )
+    return BENCHMARKS[benchmark]()
+
+
+def list_benchmarks(pattern: str | None = None) -> pd.DataFrame:
+    """The registered benchmarks (ids containing ``pattern``) with their cards; loads no data."""
+    rows = [load_benchmark(k).card() for k in BENCHMARKS if pattern is None or pattern in k]
+    cols = ["id", "version", "dataset", "roi", "metric", "commit_split", "ceiling", "citation"]
+    return pd.DataFrame(
+        rows, columns=[*cols, *(c for c in (rows[0] if rows else {}) if c not in cols)]
+    )
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise ValidationError(f"loader {path!r} must read 'package.module:function'.")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigurationError(f"cannot import loader {path!r}: {err}.") from err
+
+
+def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
+    """A benchmark from a TOML file.
+
+    The file holds the :class:`Benchmark` fields; ``loader`` is ``"package.module:function"``,
+    its keyword arguments go in a ``[loader_args]`` table and the metric's in ``[metric_params]``::
+
+        id = "Mine2024.V4-encoding"
+        metric = "encoding"
+        version = "1"
+        loader = "mylab.data:load_v4"
+        citation = "..."
+        [loader_args]
+        subject = 2
+        [metric_params]
+        alphas = [1.0, 10.0, 100.0]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError(f"benchmark file {str(path)!r} does not exist.")
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValidationError(f"{str(path)!r} is not valid TOML: {err}.") from err
+    known = set(Benchmark.__dataclass_fields__) | {"loader_args"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValidationError(
+            f"{str(path)!r}: unknown key(s) {unknown}; allowed: {sorted(known)}."
+            + close_matches(unknown[0], known)
+        )
+    for key in ("id", "loader", "metric"):
+        if key not in spec:
+            raise ValidationError(f"{str(path)!r} lacks the key {key!r}.")
+    loader = _resolve(spec.pop("loader"))
+    args = spec.pop("loader_args", {})
+    try:
+        inspect.signature(loader).bind(**args)
+    except TypeError as err:
+        raise ValidationError(
+            f"{str(path)!r}: [loader_args] {sorted(args)} do not fit {loader.__name__}"
+            f"{inspect.signature(loader)}: {err}."
+        ) from err
+    bench = Benchmark(loader=functools.partial(loader, **args) if args else loader, **spec)
+    if register:
+        register_benchmark(bench, replace=True)
+    return bench
+
+
+def resolve_benchmarks(
+    benchmarks: Iterable[str | Benchmark | Path] | str | Benchmark,
+) -> list[Benchmark]:
+    """Benchmarks from ids (``fnmatch`` patterns allowed), files or objects, duplicates refused."""
+    import fnmatch
+
+    if isinstance(benchmarks, (str, Benchmark, Path)):
+        benchmarks = [benchmarks]
+    out: list[Benchmark] = []
+    for b in benchmarks:
+        if isinstance(b, str) and any(ch in b for ch in "*?[") and not b.endswith(".toml"):
+            hits = [k for k in BENCHMARKS if fnmatch.fnmatchcase(k, b)]
+            if not hits:
+                raise ConfigurationError(f"no benchmark matches {b!r}; see list_benchmarks().")
+            out.extend(load_benchmark(k) for k in hits)
+        else:
+            out.append(load_benchmark(b))
+    ids = [b.id for b in out]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValidationError(f"benchmarks given twice: {dupes}.")
+    if not out:
+        raise ValidationError("no benchmarks given.")
+    return out

@@ -1,0 +1,313 @@
+"""The built-in benchmarks: on data that ships (Kriegeskorte 2008, Haxby 2001, simulated) and on
+public datasets once fetched (NSD, Algonauts 2023, THINGS-fMRI).
+
+Each loader is a module-level function (picklable for Dask workers), memoised per process (the
+bundled data never change within a version); the registry holds ``functools.partial`` factories,
+so listing benchmarks loads nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import RDMs, Responses
+from ..core.exceptions import ConfigurationError
+from ._benchmark import BENCHMARKS, Benchmark, BenchmarkData
+
+__all__ = ["SIMULATED_ROIS"]
+
+# --------------------------------------------------------------------------- Kriegeskorte 2008
+
+
+@functools.lru_cache(maxsize=4)
+def load_kriegeskorte2008(roi: str) -> BenchmarkData:
+    """The 92 images with human-IT RDMs (4 subjects; each subject's 2 sessions averaged) or the
+    monkey-IT RDM (one animal)."""
+    from ..data import load_kriegeskorte92
+
+    d = load_kriegeskorte92()
+    if roi == "hIT":
+        rdms = d.human_it
+        assert rdms.descriptors is not None
+        subj = np.asarray(rdms.descriptors["subject"]).astype(str)
+        order = list(pd.unique(subj))
+        vecs = np.stack([np.asarray(rdms.dissimilarities)[subj == s].mean(0) for s in order])
+        brain = RDMs(
+            vecs, rdms.stimulus_ids, pd.DataFrame({"subject": order}), metric="correlation"
+        )
+    else:
+        brain = d.monkey_it
+    info = {"n_subjects": brain.n_rdms, "n_stimuli": len(d.stimuli), "categories": 6}
+    return BenchmarkData(d.stimuli, brain, info=info)
+
+
+def _kriegeskorte(roi: str) -> Benchmark:
+    from ..data import KRIEGESKORTE92_CITATION
+
+    human = roi == "hIT"
+    return Benchmark(
+        id=f"Kriegeskorte2008.{roi}-rsa",
+        loader=functools.partial(load_kriegeskorte2008, roi),
+        metric="rsa",
+        version="1",
+        metric_params={"method": "spearman", "metric": "correlation", "n_boot": 100},
+        commit_split="stimuli",
+        ceiling="subject-RDM noise ceiling (lower: leave-one-subject-out, upper: all subjects)"
+        if human
+        else "none (one animal's RDM): scores are raw",
+        citation=KRIEGESKORTE92_CITATION,
+        licence="MIT (rsatoolbox demo data)",
+        description=(
+            "92 object images; "
+            + (
+                "human IT fMRI, 4 subjects (sessions averaged), 316 voxels"
+                if human
+                else "monkey IT, 674 neurons (Kiani et al. 2007)"
+            )
+            + "; Spearman RSA of correlation-distance RDMs."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- Haxby 2001
+
+
+@functools.lru_cache(maxsize=1)
+def load_haxby2001_vt() -> BenchmarkData:
+    """Face/house photographs (labels: category, groups: identity) with the ceiling = the VT
+    slice's own face-vs-house accuracy (standardised logistic regression, leave-one-run-out)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..data import load_face_house_images, load_haxby2001_slice
+
+    images = load_face_house_images()
+    h = load_haxby2001_slice()
+    X, y, runs = h.samples()
+    keep = np.isin(y, ["face", "house"])
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    acc = cross_val_score(clf, X[keep], y[keep], groups=runs[keep], cv=LeaveOneGroupOut())
+    meta = images.stimuli.metadata
+    return BenchmarkData(
+        images.stimuli,
+        None,
+        labels=meta["category"].to_numpy(),
+        groups=(meta["category"] + "/" + meta["identity"]).to_numpy(),
+        ceiling=float(np.mean(acc)),
+        volume=(h.mask, h.affine),
+        info={"brain_accuracy": float(np.mean(acc)), "brain_runs": 12, "n_voxels": X.shape[1]},
+    )
+
+
+def _haxby() -> Benchmark:
+    from ..data import FACE_HOUSE_CITATION, HAXBY2001_CITATION
+
+    return Benchmark(
+        id="Haxby2001.VT-decoding",
+        loader=load_haxby2001_vt,
+        metric="decoding",
+        version="1",
+        commit_split="groups",
+        ceiling="the VT slice's own face-vs-house accuracy (leave-one-run-out)",
+        citation=HAXBY2001_CITATION + " Stimuli: " + FACE_HOUSE_CITATION,
+        licence="CC BY-SA 3.0",
+        description=(
+            "Face vs house decoding. The brain (posterior VT slice, one subject) separates the two "
+            "categories with the ceiling accuracy; a model layer is scored by the accuracy of a "
+            "linear read-out of the same distinction from its features of the face/house "
+            "photographs, trained on half the identities and tested on the others. The images are "
+            "from the same categories, not the same pictures: this benchmark compares category "
+            "information, not stimulus-by-stimulus responses."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- simulated
+
+#: Simulated ROI → the layer of ``tiny_cnn(seed=0)`` that drives it.
+SIMULATED_ROIS = {"early": "conv1", "mid": "conv2", "late": "conv3"}
+
+
+@functools.lru_cache(maxsize=2)
+def _simulated_all(seed: int = 0) -> tuple[Any, Responses]:
+    from ..data import make_responses, make_shape_images
+    from ..extract import extract
+    from ._tiny import tiny_cnn
+
+    stimuli = make_shape_images(n_stimuli=120, image_size=32, seed=seed)
+    feats = extract(tiny_cnn(seed=seed), stimuli, layers=list(SIMULATED_ROIS.values()), quiet=True)
+    resp, truth = make_responses(
+        feats,
+        SIMULATED_ROIS,
+        n_targets_per_roi=24,
+        n_reps=4,
+        noise_sd=(0.5, 1.0),
+        n_components=6,
+        seed=seed,
+    )
+    return stimuli, resp, truth  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=8)
+def load_simulated(roi: str, seed: int = 0) -> BenchmarkData:
+    """Shape images and one simulated ROI driven by a known layer of ``tiny_cnn(seed)``.
+
+    The targets are laid out in a small volume (4 × 3 × 2 voxels, 3 mm) so brain maps can be
+    drawn; ``info`` holds the true source layer and the true mean noise ceiling.
+    """
+    stimuli, resp, truth = _simulated_all(seed)  # type: ignore[misc]
+    sub = resp.roi(roi)
+    mask = np.ones((4, 3, 2), dtype=bool)
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    rois = resp.targets["roi"].astype(str).to_numpy()
+    info = {
+        "true_model": f"tiny_cnn:seed={seed},width=8",
+        "true_layer": SIMULATED_ROIS[roi],
+        "true_ceiling": float(np.mean(truth.noise_ceiling[rois == roi])),
+        "n_targets": sub.n_targets,
+    }
+    return BenchmarkData(stimuli, sub, volume=(mask, affine), info=info)
+
+
+def _simulated(roi: str) -> Benchmark:
+    return Benchmark(
+        id=f"Simulated.{roi}-encoding",
+        loader=functools.partial(load_simulated, roi),
+        metric="encoding",
+        version="1",
+        metric_params={"alphas": [0.1, 1.0, 10.0, 100.0, 1000.0, 1e4], "cv": 5},
+        ceiling="split-half noise ceiling of the repetitions (true ceiling in the card)",
+        citation="neuroalign simulation (make_shape_images + make_responses)",
+        licence="BSD-3 (generated)",
+        description=(
+            f"120 shape images; {roi} ROI (24 targets, 4 repetitions) linear in the top 6 "
+            f"principal components of tiny_cnn(seed=0).{SIMULATED_ROIS[roi]}: that model and "
+            "layer are the known answer."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- fetched datasets
+
+
+def _fetched(name: str) -> Path:
+    from ..data import get_data_dir
+
+    root = get_data_dir() / name
+    if not root.is_dir():
+        raise ConfigurationError(
+            f"this benchmark needs the {name!r} dataset, not found at {str(root)!r}; fetch it with "
+            f"`neuroalign data fetch {name}` (or set $NEUROALIGN_DATA)."
+        )
+    return root
+
+
+def load_nsd_roi(labels: tuple[str, ...], subject: int = 1) -> BenchmarkData:
+    """NSD subject ``subject``: single-trial betas of the prf-visualrois ``labels`` (repetitions
+    kept for the ceiling) and the images shown."""
+    from ..data import load_nsd
+
+    stim, resp = load_nsd(
+        _fetched("nsd"), subject, roi="prf-visualrois", labels=list(labels), zscore=True
+    )
+    return BenchmarkData(stim, resp, info={"subject": subject, "labels": list(labels)})
+
+
+def load_algonauts2023(hemisphere: str, subject: int = 1) -> BenchmarkData:
+    """Algonauts 2023 training split of one subject and hemisphere (fsaverage vertices) with the
+    training images (``training_split/training_images/*.png``)."""
+    from ..core import StimulusSet
+
+    root = _fetched("algonauts2023") / f"subj{subject:02d}" / "training_split"
+    images = sorted((root / "training_images").glob("*.png"))
+    fmri = root / "training_fmri" / f"{hemisphere}_training_fmri.npy"
+    if not images or not fmri.is_file():
+        raise ConfigurationError(
+            f"Algonauts 2023: expected {str(fmri)!r} and PNG images in "
+            f"{str(root / 'training_images')!r} (the challenge's own layout)."
+        )
+    data = np.load(fmri, mmap_mode="r")
+    stim = StimulusSet(ids=np.array([p.stem for p in images]), images=images, name="algonauts2023")
+    targets = pd.DataFrame(
+        {"target": [f"{hemisphere}_{i}" for i in range(data.shape[1])], "roi": hemisphere}
+    )
+    resp = Responses(
+        stimulus_ids=stim.stimulus_ids, data=data, targets=targets, name="algonauts2023"
+    )
+    return BenchmarkData(stim, resp, info={"subject": subject, "hemisphere": hemisphere})
+
+
+def load_things_fmri(roi: str, subject: int = 1) -> BenchmarkData:
+    """THINGS-fMRI needs a reader for its ``betas_csv`` release that neuroalign does not have yet."""
+    root = _fetched("things-fmri")
+    raise ConfigurationError(
+        f"THINGS-fMRI data found at {str(root)!r}, but neuroalign has no reader for its betas_csv "
+        "layout yet; load it with neuroalign.data.load_array_file and define the benchmark in a "
+        "TOML file (see docs/bench.md)."
+    )
+
+
+def _fetched_benchmarks() -> dict[str, Any]:
+    from ..data import DATASETS
+
+    out: dict[str, Any] = {}
+    for roi, labels in {"V1": ("V1v", "V1d"), "V2": ("V2v", "V2d"), "V4": ("hV4",)}.items():
+        out[f"Allen2022.{roi}-encoding"] = dict(
+            loader=functools.partial(load_nsd_roi, labels),
+            citation=DATASETS["nsd"].citation,
+            licence=DATASETS["nsd"].licence,
+            description=f"NSD subject 1, {roi} ({', '.join(labels)}), z-scored single-trial betas",
+        )
+    for hemi in ("lh", "rh"):
+        out[f"Algonauts2023.{hemi}-encoding"] = dict(
+            loader=functools.partial(load_algonauts2023, hemi),
+            citation=DATASETS["algonauts2023"].citation,
+            licence=DATASETS["algonauts2023"].licence,
+            description=f"Algonauts 2023 subject 1, {hemi} fsaverage vertices (training split)",
+        )
+    out["Hebart2023.VC-encoding"] = dict(
+        loader=functools.partial(load_things_fmri, "VC"),
+        citation=DATASETS["things-fmri"].citation,
+        licence=DATASETS["things-fmri"].licence,
+        description="THINGS-fMRI subject 1, visual cortex",
+    )
+    return out
+
+
+def _fetched_benchmark(bid: str) -> Benchmark:
+    spec = _fetched_benchmarks()[bid]
+    return Benchmark(
+        id=bid,
+        metric="encoding",
+        version="1",
+        metric_params={"cv": 5},
+        ceiling="split-half noise ceiling of the repetitions",
+        **spec,
+    )
+
+
+def _register_builtins() -> None:
+    for roi in ("hIT", "mIT"):
+        BENCHMARKS[f"Kriegeskorte2008.{roi}-rsa"] = functools.partial(_kriegeskorte, roi)
+    BENCHMARKS["Haxby2001.VT-decoding"] = _haxby
+    for roi in SIMULATED_ROIS:
+        BENCHMARKS[f"Simulated.{roi}-encoding"] = functools.partial(_simulated, roi)
+    for bid in (
+        "Allen2022.V1-encoding",
+        "Allen2022.V2-encoding",
+        "Allen2022.V4-encoding",
+        "Algonauts2023.lh-encoding",
+        "Algonauts2023.rh-encoding",
+        "Hebart2023.VC-encoding",
+    ):
+        BENCHMARKS[bid] = functools.partial(_fetched_benchmark, bid)
+
+
+_register_builtins()

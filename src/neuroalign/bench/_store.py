@@ -1,0 +1,152 @@
+"""The results store: one JSON file per (model, benchmark, layer) cell, content-addressed.
+
+A cell's key is a SHA-256 over everything that can change its numbers: the features' identity
+(model weights, preprocessing, reducer), the layer, the benchmark id and version, the metric and
+its parameters, the data's fingerprint and the commitment split. A cell file is written atomically
+(temporary file, then rename): after a kill a cell is either complete or absent, so a re-run
+computes exactly the missing cells. Cells are not fsynced (that cost 40 ms a cell on a busy disk):
+after a power loss a cell may be empty or truncated, and a cell that does not parse, or whose
+recorded key differs from its name, counts as missing and is recomputed. Features live next to the cells (the extraction
+engine's content-addressed store, under ``features/``), so workers of a Dask cluster that share the
+directory share both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..core._io import atomic_write_text
+from ._benchmark import Benchmark, BenchmarkData
+from ._metrics import Split, commitment_split
+
+__all__ = [
+    "CELL_FORMAT",
+    "Prepared",
+    "ResultStore",
+    "cell_key",
+    "default_store",
+    "environment_hash",
+    "hash_json",
+    "prepare",
+]
+
+#: Bumped when the computation of a cell changes in a way its inputs do not show.
+CELL_FORMAT = 1
+
+
+def hash_json(obj: Any) -> str:
+    """SHA-256 of the canonical JSON of ``obj`` (sorted keys, exact float reprs)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict[str, str]:
+    """Versions of the packages a cell's numbers depend on."""
+    env = {"python": platform.python_version()}
+    for pkg in ("neuroalign", "numpy", "scipy", "scikit-learn", "torch"):
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            env[pkg] = "absent"
+    return env
+
+
+def environment_hash() -> str:
+    """A short hash of :func:`environment` (recorded with every cell)."""
+    return hash_json(environment())[:12]
+
+
+def default_store() -> Path:
+    """``$NEUROALIGN_BENCH_STORE``, else ``~/.cache/neuroalign/bench``."""
+    env = os.environ.get("NEUROALIGN_BENCH_STORE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "neuroalign" / "bench"
+
+
+class ResultStore:
+    """Cells (``cells/<k[:2]>/<key>.json``), model layer lists (``models/``) and features."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self.features = self.root / "features"
+
+    def _cell(self, key: str) -> Path:
+        return self.root / "cells" / key[:2] / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        """Whether a complete, readable cell is stored (a damaged one counts as missing)."""
+        return self.get(key) is not None
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The cell record, or None when absent or unreadable (then it is recomputed)."""
+        path = self._cell(key)
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) and rec.get("key") == key else None
+
+    def put(self, key: str, record: dict[str, Any]) -> Path:
+        path = self._cell(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({**record, "key": key}, sort_keys=True, allow_nan=True)
+        return atomic_write_text(path, text)
+
+    def _layers(self, key: str) -> Path:
+        return self.root / "models" / f"{key}.json"
+
+    def get_layers(self, key: str) -> list[str] | None:
+        try:
+            out = json.loads(self._layers(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return [str(x) for x in out] if isinstance(out, list) else None
+
+    def put_layers(self, key: str, layers: list[str]) -> None:
+        path = self._layers(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(list(layers)), durable=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A benchmark with its data loaded, its commitment split drawn and its data fingerprint."""
+
+    benchmark: Benchmark
+    data: BenchmarkData
+    split: Split
+    fingerprint: str
+
+
+def prepare(benchmarks: Iterable[Benchmark]) -> dict[str, Prepared]:
+    """Load every benchmark's data once and draw its commitment split."""
+    out = {}
+    for b in benchmarks:
+        data = b.load()
+        out[b.id] = Prepared(b, data, commitment_split(b, data), data.fingerprint)
+    return out
+
+
+def cell_key(features: str, layer: str, prep: Prepared) -> str:
+    b = prep.benchmark
+    return hash_json(
+        {
+            "format": CELL_FORMAT,
+            "features": features,
+            "layer": layer,
+            "benchmark": b.id,
+            "version": b.version,
+            "metric": b.metric,
+            "params": dict(b.metric_params),
+            "data": prep.fingerprint,
+            "split": [b.commit_split, float(b.commit_fraction), int(b.seed)],
+        }
+    )

@@ -1,0 +1,167 @@
+"""``neuroalign bench list | run | leaderboard`` and ``neuroalign report RESULT``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..core.exceptions import NeuroalignError
+
+__all__ = ["bench_app", "register", "report_command"]
+
+bench_app = typer.Typer(
+    name="bench",
+    help="Benchmarks: list them, score models on them (serially or on Dask), build leaderboards.",
+    no_args_is_help=True,
+)
+_err = Console(stderr=True, soft_wrap=True)
+_out = Console(soft_wrap=True)
+
+
+def _fail(exc: BaseException) -> None:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+@bench_app.command("list")
+def list_command(
+    pattern: Annotated[str | None, typer.Argument(help="Only ids containing this.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The registered benchmarks: id, metric, ceiling, citation (loads no data)."""
+    from ..bench import list_benchmarks
+
+    table = list_benchmarks(pattern)
+    if as_json:
+        _out.print_json(table.to_json(orient="records", default_handler=str))
+        return
+    for row in table.itertuples():
+        _out.print(
+            f"[bold]{escape(row.id)}[/] (v{escape(str(row.version))}, {row.metric})",
+            highlight=False,
+        )
+        _out.print(f"    ceiling: {escape(row.ceiling or 'none')}", highlight=False)
+        _out.print(f"    cite: {escape(row.citation)}", highlight=False)
+
+
+@bench_app.command("run")
+def run_command(
+    models: Annotated[list[str], typer.Argument(help="Model ids (e.g. efficientnet_lite:lite0).")],
+    benchmark: Annotated[
+        list[str],
+        typer.Option(
+            "--benchmark", "-b", help="Id, pattern ('Simulated.*') or .toml (repeatable)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the result (.npz).")] = Path(
+        "bench.npz"
+    ),
+    leaderboard: Annotated[
+        Path | None, typer.Option("--leaderboard", help="Also write this HTML leaderboard.")
+    ] = None,
+    layers: Annotated[
+        list[str] | None, typer.Option("--layers", help="Layer names, or 'blocks' / 'all'.")
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Results store (default $NEUROALIGN_BENCH_STORE)."),
+    ] = None,
+    executor: Annotated[str, typer.Option("--executor", help="serial or dask.")] = "serial",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (implies --executor dask)."),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="LocalCluster workers (dask).")] = 2,
+    reduce: Annotated[
+        str | None, typer.Option("--reduce", help="Feature reducer (e.g. avgpool).")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    memory_budget: Annotated[str, typer.Option("--memory-budget")] = "2GB",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Score models on benchmarks; cached cells are reused, an interrupted run resumes."""
+    from ..bench import run
+    from ..report import leaderboard_table, write_leaderboard
+
+    if not out.parent.is_dir():
+        _fail(NeuroalignError(f"--out: the folder {str(out.parent)!r} does not exist."))
+    spec: Any = None
+    if layers:
+        spec = layers[0] if len(layers) == 1 and layers[0] in ("blocks", "all") else list(layers)
+    try:
+        result = run(
+            models,
+            benchmark,
+            layers=spec,
+            store=store,
+            executor="dask" if scheduler else executor,
+            scheduler=scheduler,
+            n_workers=workers,
+            reduce=reduce,
+            device=device,
+            batch_size=batch_size,
+            memory_budget=memory_budget,
+            quiet=quiet,
+        )
+        saved = result.save(out)
+        page = write_leaderboard(result, leaderboard) if leaderboard else None
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    board = leaderboard_table(result)
+    for row in board.itertuples():
+        ceiled = "–" if row.ceiled != row.ceiled else f"{row.ceiled:.3f}"
+        _out.print(
+            f"{escape(row.model)}  {escape(row.benchmark)}  layer {escape(row.committed_layer)}  "
+            f"raw {row.raw:.3f}  ceiled {ceiled}",
+            highlight=False,
+        )
+    t = result.params["timing"]
+    _out.print(
+        f"{t['n_cells_computed']} cells computed in {t['wall_s']:.1f} s; saved {escape(str(saved))}"
+        + (f"; leaderboard {escape(str(page))}" if page else ""),
+        highlight=False,
+    )
+
+
+@bench_app.command("leaderboard")
+def leaderboard_command(
+    result: Annotated[Path, typer.Argument(help="A result saved by `neuroalign bench run`.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file.")] = Path("leaderboard.html"),
+) -> None:
+    """Build the static HTML leaderboard (with .csv and .json next to it)."""
+    from ..report import write_leaderboard
+
+    try:
+        page = write_leaderboard(result, out)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    _out.print(str(page), highlight=False)
+
+
+def report_command(
+    result: Annotated[Path, typer.Argument(help="Any result saved with Result.save (.npz).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file.")] = Path("report.html"),
+) -> None:
+    """An HTML report of any saved result (a leaderboard for benchmark sweeps)."""
+    from ..report import write_result_report
+
+    try:
+        page = write_result_report(result, out)
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+        return
+    _out.print(str(page), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` and ``report`` to the main app."""
+    app.add_typer(bench_app)
+    app.command("report")(report_command)
