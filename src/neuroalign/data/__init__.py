@@ -39,6 +39,7 @@ from ._simulate import (
     make_responses,
     make_shape_images,
 )
+from ._simulate_decoding import DecodingProblem, SimulatedEpochs, make_decoding_problem, make_epochs
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
@@ -85,3 +86,4 @@ __all__ = [
     "summarize_responses",
     "trials_to_responses",
 ]
+__all__ += ["DecodingProblem", "SimulatedEpochs", "make_decoding_problem", "make_epochs"]
