@@ -198,7 +198,7 @@ def decode(
     Examples
     --------
     >>> from neuroalign.data import make_epochs
-    >>> sim = make_epochs(60, 8, 30, snr=2.0, seed=0)
+    >>> sim = make_epochs(60, 8, 50, snr=2.0, seed=0)
     >>> r = decode(sim.epochs[:, :, sim.informative].mean(-1), sim.labels, cv=3, scoring="accuracy")
     >>> bool(r.table["value"].iloc[0] > 0.8), r.table["chance"].iloc[0]
     (True, np.float64(0.5))
