@@ -109,7 +109,8 @@ def make_epochs(
     for start, stop in windows:
         if stop <= start:
             raise ValidationError(f"window ({start}, {stop}) must have start < stop.")
-        informative |= (times >= start) & (times < stop)
+        eps = 1e-6 / sfreq  # sample times carry rounding error (-0.2 + 30/100 < 0.1)
+        informative |= (times >= start - eps) & (times < stop - eps)
     labels = np.repeat(np.arange(n_classes), n_epochs // n_classes)
     rng.shuffle(labels)
     groups = np.empty(n_epochs, int)
