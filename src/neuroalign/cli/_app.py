@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
 from ._data import data_app
+from ._decode import decode_command
 
 app = typer.Typer(
     name="neuroalign",
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app)  # neuroalign data list | fetch | info
+app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

@@ -11,7 +11,7 @@ from ._classic import ESTIMATORS, decode, haufe_patterns
 from ._clusters import cluster_test_subjects, find_clusters, permutation_cluster_test
 from ._contrastive import BRAIN_MODULES, ContrastiveDecoder, clip_loss
 from ._crosssubject import SharedDecoder, fit_srm, procrustes
-from ._embedding import RidgeDecoder, solve_ridge_loo
+from ._embedding import RidgeDecoder, decode_embeddings, solve_ridge_loo
 from ._retrieval import SIMILARITIES, TopK, identification, retrieve
 from ._scoring import CLASSIFICATION_SCORES, chance_level
 from ._temporal import decode_over_time, temporal_generalization, time_features
@@ -30,6 +30,7 @@ __all__ = [
     "clip_loss",
     "cluster_test_subjects",
     "decode",
+    "decode_embeddings",
     "decode_over_time",
     "find_clusters",
     "fit_srm",

@@ -12,15 +12,18 @@ residuals ``(Y − Ŷ_α) / (1 − h_α)`` with leverages ``h_α = 1/n + Σ_j U_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from ..core._validation import check_array, check_same_length
+from ..core import Result, make_table
+from ..core._validation import check_array, check_ids, check_n_samples, check_same_length
 from ..core.exceptions import NotFittedError, ValidationError
 
-__all__ = ["DEFAULT_ALPHAS", "RidgeDecoder", "solve_ridge_loo"]
+__all__ = ["DEFAULT_ALPHAS", "RidgeDecoder", "decode_embeddings", "solve_ridge_loo"]
 
 DEFAULT_ALPHAS = np.logspace(-2, 6, 17)
 
@@ -121,3 +124,96 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         P = self.predict(X).reshape(len(Y), -1)
         ss = ((Y - Y.mean(0)) ** 2).sum(0)
         return 1 - ((Y - P) ** 2).sum(0) / np.where(ss == 0, 1.0, ss)
+
+
+def decode_embeddings(
+    X: Any,
+    embeddings: Any,
+    stimulus_ids: Any,
+    *,
+    cv: int = 5,
+    alphas: Any = DEFAULT_ALPHAS,
+    k: int | Sequence[int] = (1, 5),
+    similarity: str = "cosine",
+    seed: int = 0,
+    model: str = "",
+    layer: str = "",
+    subject: str = "",
+) -> Result:
+    """Cross-validated brain → embedding ridge, scored by identification among held-out stimuli.
+
+    Each fold fits :class:`RidgeDecoder` on the training stimuli and ranks the held-out stimuli's
+    embeddings for every held-out response (:func:`~neuroalign.decode.identification`); values are
+    means over folds (``se`` over folds), plus ``r2`` (mean over dimensions of the test R²).
+
+    Parameters
+    ----------
+    X : array (n_stimuli, n_targets)
+    embeddings : array (n_stimuli, n_dims)
+    stimulus_ids : array (n_stimuli,)
+        Unique ids, the rows of both.
+    cv : int
+        Folds (shuffled with ``seed``).
+    alphas, k, similarity : see :class:`RidgeDecoder` and ``identification``.
+
+    Returns
+    -------
+    Result
+        kind ``"retrieval.embedding"``: rows ``top{k}``, ``rank``, ``pairwise``, ``r2`` with
+        chance levels; arrays ``predicted`` (out-of-fold embeddings) and ``alpha`` (per fold × dim).
+    """
+    from sklearn.model_selection import KFold
+
+    from ._retrieval import identification
+
+    X = check_array(X, "X", ndim=2, dtype=np.float64)
+    E = check_array(embeddings, "embeddings", ndim=2, dtype=np.float64)
+    check_same_length("embeddings", len(E), "X", len(X))
+    ids = check_ids(stimulus_ids)
+    check_same_length("stimulus_ids", len(ids), "X", len(X))
+    check_n_samples(len(X), cv, "X", min_per_fold=max(2, max([k] if isinstance(k, int) else k)))
+    pred = np.empty_like(E)
+    tables, alpha = [], []
+    for train, test in KFold(cv, shuffle=True, random_state=seed).split(X):
+        dec = RidgeDecoder(alphas).fit(X[train], E[train])
+        pred[test] = dec.predict(X[test])
+        alpha.append(dec.alpha_)
+        t = identification(
+            pred[test],
+            E[test],
+            query_ids=ids[test],
+            candidate_ids=ids[test],
+            k=k,
+            similarity=similarity,
+        ).table
+        r2 = dec.score_targets(X[test], E[test]).mean()
+        tables.append(pd.concat([t, make_table([{"scoring": "r2", "value": r2, "chance": 0.0}])]))
+    allt = pd.concat(tables, ignore_index=True)
+    g = allt.groupby("scoring", sort=False)
+    rows = pd.DataFrame(
+        {
+            "scoring": list(g.groups),
+            "value": g["value"].mean().to_numpy(),
+            "se": (g["value"].std(ddof=1) / np.sqrt(cv)).to_numpy(),
+            "chance": g["chance"].mean().to_numpy(),
+        }
+    )
+    table = make_table(
+        rows,
+        analysis="retrieval",
+        model=model,
+        layer=layer,
+        subject=subject,
+        method="ridge",
+        statistic="cv_score",
+        split="cv",
+        n=len(X),
+        resampled="none",
+    )
+    params = {"cv": cv, "similarity": similarity, "seed": seed, "k": k}
+    return Result(
+        table,
+        kind="retrieval.embedding",
+        arrays={"predicted": pred, "alpha": np.array(alpha)},
+        params=params,
+    )
