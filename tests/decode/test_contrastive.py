@@ -19,13 +19,13 @@ def _top1(pred, E, ids):
 
 @pytest.mark.slow
 def test_contrastive_beats_ridge_on_a_nonlinear_map():
-    p = make_decoding_problem(1000, 4, 32, noise=0.3, nonlinear=True, seed=0)
+    p = make_decoding_problem(800, 4, 32, noise=0.3, nonlinear=True, seed=0)
     X, E, ids = p.responses[0], p.latents, p.stimulus_ids
-    tr, te = slice(0, 800), slice(800, 1000)
+    tr, te = slice(0, 600), slice(600, 800)
     ridge = _top1(RidgeDecoder().fit(X[tr], E[tr]).predict(X[te]), E[te], ids[te])
     clip = ContrastiveDecoder("mlp", hidden=128, lr=3e-3, max_epochs=40, patience=8, seed=0)
     top1 = _top1(clip.fit(X[tr], E[tr]).predict(X[te]), E[te], ids[te])
-    assert top1 > ridge + 0.05, (top1, ridge)
+    assert top1 > ridge + 0.08, (top1, ridge)  # measured 0.565 vs 0.425 (200 candidates)
 
 
 def test_deterministic_with_a_seed_and_leaves_global_rng_alone():

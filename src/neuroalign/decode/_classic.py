@@ -17,7 +17,7 @@ from ..core._validation import check_array, check_same_length
 from ._checks import check_labels, make_cv
 from ._scoring import chance_level, get_scorer
 
-__all__ = ["ESTIMATORS", "decode", "haufe_patterns", "permute_within"]
+__all__ = ["ESTIMATORS", "decode", "haufe_patterns", "permutation_blocks", "permute_within"]
 
 #: Named classifiers (factories of scikit-learn estimators); any estimator instance works as well.
 ESTIMATORS: dict[str, Callable[[], Any]] = {}
@@ -78,11 +78,33 @@ def decision_values(est: Any, X: np.ndarray) -> np.ndarray:
     return d[:, None] if d.ndim == 1 else d
 
 
+def permutation_blocks(splits: list, groups: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Blocks within which labels are exchanged under the null: the test fold of each sample
+    (when the folds partition the samples), crossed with ``groups``.
+
+    Exchanging labels only within test folds keeps every training and test set's class counts,
+    so the same folds (and, for the batched ridge, the same factorisations) serve every
+    permutation; shuffling across the folds of a stratified split would unbalance them and bias
+    the null downwards (permuted accuracies below chance), inflating false positives.
+    """
+    fold = np.full(n, -1)
+    counts = np.zeros(n, int)
+    for i, (_, test) in enumerate(splits):
+        fold[test] = i
+        counts[test] += 1
+    parts = [fold] if (counts == 1).all() else []
+    if groups is not None:
+        parts.append(np.unique(groups, return_inverse=True)[1])
+    if not parts:
+        return None
+    return np.unique(np.stack(parts, 1), axis=0, return_inverse=True)[1].ravel()
+
+
 def permute_within(
     y: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator
 ) -> np.ndarray:
-    """``y`` shuffled within each group (whole ``y`` when ``groups`` is None): the run structure
-    that cross-validation relies on is kept under the null."""
+    """``y`` shuffled within each block of ``groups`` (the whole of ``y`` when None); see
+    :func:`permutation_blocks`."""
     if groups is None:
         return rng.permutation(y)
     out = y.copy()
@@ -180,7 +202,8 @@ def decode(
         z-score each target with the training fold's mean and SD first.
     n_permutations : int
         Label permutations for the p-value ``(1 + #{null >= observed}) / (1 + n_permutations)``;
-        each refits every fold.
+        each refits every fold. Labels are exchanged within test folds (and groups), so every
+        fold keeps its class counts under the null.
     seed : int
     roi, subject : str
         Labels copied into the table.
@@ -219,9 +242,10 @@ def decode(
     fold, conf = _cv_scores(X, yi, splits, make, scorers, len(classes), True)
     observed = fold.mean(0)
     rng = np.random.default_rng(seed)
+    blocks = permutation_blocks(splits, groups, len(yi))
     null = np.empty((n_permutations, len(scorers)))
     for i in track(range(n_permutations), n_permutations, "permutations", quiet):
-        yp = permute_within(yi, groups, rng)
+        yp = permute_within(yi, blocks, rng)
         null[i] = _cv_scores(X, yp, splits, make, scorers, len(classes), False)[0].mean(0)
     p = (1 + (null >= observed - 1e-12).sum(0)) / (1 + n_permutations) if n_permutations else None
     arrays: dict[str, np.ndarray] = {
@@ -264,7 +288,7 @@ def decode(
         "n_splits": len(splits),
         "standardize": standardize,
         "n_permutations": n_permutations,
-        "permutation": "labels within groups" if groups is not None else "labels",
+        "permutation": "labels within test folds" + (" and groups" if groups is not None else ""),
         "seed": seed,
     }
     return Result(table, kind="decoding.classic", arrays=arrays, params=params)

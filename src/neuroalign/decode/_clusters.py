@@ -59,8 +59,9 @@ def permutation_cluster_test(
     Returns
     -------
     dict with ``labels`` (cluster id per sample, 0 outside clusters), ``masses`` and ``p_values``
-    (one per cluster, ``(1 + #{null max mass >= mass}) / (1 + n_permutations)``), ``pointwise_p``
-    and ``threshold`` (per sample).
+    (one per cluster: the fraction of the ``1 + n_permutations`` labellings, the observed one
+    included, whose largest cluster mass reaches ``mass``), ``pointwise_p`` and ``threshold``
+    (per sample, the ``1 − cluster_alpha`` quantile over all labellings).
     """
     observed = np.asarray(observed, float)
     null = np.asarray(null, float)
@@ -68,13 +69,17 @@ def permutation_cluster_test(
         raise ValidationError(
             f"null must have shape (n_permutations, *{observed.shape}); got {null.shape}."
         )
-    threshold = np.quantile(null, 1 - cluster_alpha, axis=0)
-    pointwise = (1 + (null >= observed - 1e-12).sum(0)) / (1 + len(null))
+    # The observed labelling is one of 1 + P exchangeable labellings and every one is treated
+    # alike: thresholds come from all of them (a labelling left out of its own threshold would be
+    # favoured), and p counts the observed maximum as part of the null.
+    everything = np.concatenate([observed[None], null])
+    threshold = np.quantile(everything, 1 - cluster_alpha, axis=0)
+    pointwise = (everything >= observed - 1e-12).sum(0) / len(everything)
     mask = observed > threshold
     labels, _ = find_clusters(mask)
     masses = _masses(observed - chance, mask)
-    max_null = np.array([_max_mass(z - chance, z > threshold) for z in null])
-    p = (1 + (max_null[:, None] >= masses[None, :] - 1e-12).sum(0)) / (1 + len(null))
+    max_null = np.array([_max_mass(z - chance, z > threshold) for z in everything])
+    p = (max_null[:, None] >= masses[None, :] - 1e-12).sum(0) / len(everything)
     return {
         "labels": labels,
         "masses": masses,

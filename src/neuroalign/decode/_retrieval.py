@@ -65,12 +65,13 @@ class TopK(NamedTuple):
 
 def _merge_numpy(S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int) -> None:
     """Update the running top-k (sorted descending, in place) with the score block ``S``."""
-    if np.isneginf(topv[:, -1]).all():  # first block: seed with one partial sort
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(S, part, 1)
-        order = np.argsort(-vals, axis=1, kind="stable")
-        topv[:] = np.take_along_axis(vals, order, 1)
-        topi[:] = np.take_along_axis(part, order, 1) + off
+    if np.isneginf(topv[:, -1]).all():  # first block: seed with partial sorts, 256 rows at a time
+        for rs in chunk_slices(len(S), 256):
+            part = np.argpartition(-S[rs], k - 1, axis=1)[:, :k]
+            vals = np.take_along_axis(S[rs], part, 1)
+            order = np.argsort(-vals, axis=1, kind="stable")
+            topv[rs] = np.take_along_axis(vals, order, 1)
+            topi[rs] = np.take_along_axis(part, order, 1) + off
         return
     rows, cols = np.nonzero(S > topv[:, -1:])
     if rows.size == 0:
@@ -134,10 +135,11 @@ def retrieve(
     budget = parse_memory(memory_budget)
     xb = get_backend(device, dtype)
     item = xb.itemsize()
-    # one score block (q × c) and one normalised candidate block (c × d) within the budget:
-    # queries in blocks of up to 4096 rows, candidates in the largest block that then fits
+    # one score block (q × c floats + a q × c boolean mask) and one normalised candidate block
+    # (c × d) within the budget: queries in blocks of up to 4096 rows, candidates in the largest
+    # block that then fits
     q_size = min(n_q, 4096)
-    c_size = max(k, min(n_c, (budget // item) // (q_size + C.shape[1])))
+    c_size = max(k, min(n_c, budget // (q_size * (item + 1) + C.shape[1] * item)))
     Qn = fn(xb.asarray(Q))
     true = None
     if true_index is not None:
@@ -165,8 +167,9 @@ def retrieve(
             if true is not None:
                 St = xb.to_numpy(S) if xb.name != "numpy" else S
                 ref = s_true[qs, None]
-                greater[qs] += (St > ref + tol).sum(1)
-                ties[qs] += (np.abs(St - ref) <= tol).sum(1)
+                above = (St > ref + tol).sum(1)  # boolean temporaries only
+                greater[qs] += above
+                ties[qs] += (St >= ref - tol).sum(1) - above
     return TopK(
         topi,
         topv,

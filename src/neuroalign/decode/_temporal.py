@@ -24,7 +24,7 @@ from ..core._validation import check_same_length
 from ..core.exceptions import ValidationError
 from ._batched import TIME_ESTIMATORS, predict_classes, ridge_targets
 from ._checks import check_epochs, check_labels, make_cv, parse_memory
-from ._classic import decision_values, permute_within
+from ._classic import decision_values, permutation_blocks, permute_within
 from ._clusters import permutation_cluster_test
 from ._scoring import chance_level, get_scorer
 
@@ -236,7 +236,8 @@ def _run(
     }
     if n_permutations:
         rng = np.random.default_rng(seed)
-        perms = np.stack([permute_within(yi, groups, rng) for _ in range(n_permutations)])
+        blocks = permutation_blocks(splits, groups, len(yi))
+        perms = np.stack([permute_within(yi, blocks, rng) for _ in range(n_permutations)])
         if estimator == "ridge":
             null = _null_ridge(xb, Xt, perms, k, splits, params, scorers[0], generalize, budget)
         else:
@@ -294,7 +295,7 @@ _DOC_PARAMS = """
         Sliding windows of ``window`` samples (channels × samples features) every ``step`` samples.
     alpha, shrinkage, standardize : ridge penalty, LDA shrinkage, z-scoring per time and channel.
     n_permutations : int
-        Label permutations (within groups) for pointwise and cluster-corrected p-values of the
+        Label permutations (within test folds and groups) for pointwise and cluster-corrected p-values of the
         first scoring; ridge permutations share each fold's factorisation.
     cluster_alpha : float
         Pointwise level forming clusters.
@@ -335,7 +336,26 @@ def decode_over_time(
     quiet: bool = True,
 ) -> Result:
     out, meta = _run(
-        **{k: v for k, v in locals().items() if k not in ("subject", "roi")}, generalize=False
+        epochs,
+        y,
+        times=times,
+        estimator=estimator,
+        cv=cv,
+        groups=groups,
+        scoring=scoring,
+        window=window,
+        step=step,
+        alpha=alpha,
+        shrinkage=shrinkage,
+        standardize=standardize,
+        n_permutations=n_permutations,
+        cluster_alpha=cluster_alpha,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget,
+        quiet=quiet,
+        generalize=False,
     )
     cp = _cluster_p(out)
     rows = []
@@ -407,7 +427,26 @@ def temporal_generalization(
     quiet: bool = True,
 ) -> Result:
     out, meta = _run(
-        **{k: v for k, v in locals().items() if k not in ("subject", "roi")}, generalize=True
+        epochs,
+        y,
+        times=times,
+        estimator=estimator,
+        cv=cv,
+        groups=groups,
+        scoring=scoring,
+        window=window,
+        step=step,
+        alpha=alpha,
+        shrinkage=shrinkage,
+        standardize=standardize,
+        n_permutations=n_permutations,
+        cluster_alpha=cluster_alpha,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget,
+        quiet=quiet,
+        generalize=True,
     )
     cp = _cluster_p(out)
     t = out["times"]
