@@ -47,7 +47,7 @@ def _run(
     groups: str | None,
     over_time: bool,
     cv: str | None,
-    estimator: str,
+    estimator: str | None,
     n_permutations: int,
     seed: int,
 ) -> Any:
@@ -93,14 +93,20 @@ def _run(
             times=arrays.get("times"),
             groups=g,
             cv=_cv(cv),
-            estimator=estimator if estimator in dec.TIME_ESTIMATORS else "ridge",
+            estimator=estimator or "ridge",
             n_permutations=n_permutations,
             seed=seed,
         )
     if X.ndim == 3:
         X = X.mean(-1)
     return dec.decode(
-        X, y, groups=g, cv=_cv(cv), estimator=estimator, n_permutations=n_permutations, seed=seed
+        X,
+        y,
+        groups=g,
+        cv=_cv(cv),
+        estimator=estimator or "svc",
+        n_permutations=n_permutations,
+        seed=seed,
     )
 
 
@@ -123,8 +129,11 @@ def decode_command(
         str | None, typer.Option("--cv", help="Folds (int) or 'loro' (leave one group out).")
     ] = None,
     estimator: Annotated[
-        str, typer.Option(help="svc | logistic | ridge | lda (over time: ridge | lda).")
-    ] = "ridge",
+        str | None,
+        typer.Option(
+            help="svc (default) | logistic | ridge | lda; over time: ridge (default) | lda."
+        ),
+    ] = None,
     n_permutations: Annotated[int, typer.Option(help="Label permutations for p-values.")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(

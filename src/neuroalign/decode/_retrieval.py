@@ -30,6 +30,7 @@ __all__ = ["SIMILARITIES", "TopK", "identification", "retrieve"]
 
 #: Row normalisations that turn a dot product into the named similarity.
 SIMILARITIES: dict[str, Callable[[Any], Any]] = {}
+_SEED_COLUMNS = 2048  # columns of the first block whose partial sort seeds the running top-k
 
 
 @register(SIMILARITIES)
@@ -65,13 +66,17 @@ class TopK(NamedTuple):
 
 def _merge_numpy(S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int) -> None:
     """Update the running top-k (sorted descending, in place) with the score block ``S``."""
-    if np.isneginf(topv[:, -1]).all():  # first block: seed with partial sorts, 256 rows at a time
-        for rs in chunk_slices(len(S), 256):
-            part = np.argpartition(-S[rs], k - 1, axis=1)[:, :k]
-            vals = np.take_along_axis(S[rs], part, 1)
-            order = np.argsort(-vals, axis=1, kind="stable")
-            topv[rs] = np.take_along_axis(vals, order, 1)
-            topi[rs] = np.take_along_axis(part, order, 1) + off
+    if np.isneginf(topv[:, -1]).all():
+        # first block: seed from a partial sort of its first few columns only (cheap); the rest of
+        # the block then goes through the pruned update like every later block
+        seed = min(S.shape[1], max(k, _SEED_COLUMNS))
+        part = np.argpartition(-S[:, :seed], k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(S[:, :seed], part, 1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        topv[:] = np.take_along_axis(vals, order, 1)
+        topi[:] = np.take_along_axis(part, order, 1) + off
+        if seed < S.shape[1]:
+            _merge_numpy(S[:, seed:], off + seed, topv, topi, k)
         return
     rows, cols = np.nonzero(S > topv[:, -1:])
     if rows.size == 0:
@@ -153,7 +158,8 @@ def retrieve(
         tol = 1e-5 if dtype == "float32" else 1e-10  # rounding of the two dot-product paths
         greater = np.zeros(n_q, np.int64)
         ties = np.zeros(n_q, np.int64)
-    topv = np.full((n_q, k), -np.inf)
+    # running scores in the GEMM's dtype: comparing float32 blocks with float64 would cast them
+    topv = np.full((n_q, k), -np.inf, dtype=np.float32 if dtype == "float32" else np.float64)
     topi = np.zeros((n_q, k), np.int64)
     blocks = list(chunk_slices(n_c, c_size))
     for cs in track(blocks, len(blocks), "retrieval", quiet):
@@ -181,7 +187,7 @@ def retrieve(
 def _merge_torch(S: Any, off: int, topv: np.ndarray, topi: np.ndarray, qs: slice, k: int) -> None:
     torch = __import__("torch")
     v, i = torch.topk(S, min(k, S.shape[1]), dim=1)
-    allv = np.concatenate([topv[qs], v.double().cpu().numpy()], 1)
+    allv = np.concatenate([topv[qs], v.cpu().numpy()], 1)
     alli = np.concatenate([topi[qs], i.cpu().numpy() + off], 1)
     order = np.argsort(-allv, axis=1, kind="stable")[:, :k]
     topv[qs] = np.take_along_axis(allv, order, 1)
