@@ -206,7 +206,8 @@ def make_decoding_problem(
     >>> p.latents.shape, [r.shape for r in p.responses]
     ((50, 4), [(50, 30), (50, 40)])
     """
-    sizes = [int(n_targets)] if np.isscalar(n_targets) else [int(v) for v in n_targets]  # type: ignore[arg-type]
+    sizes = [n_targets] if isinstance(n_targets, (int, np.integer)) else list(n_targets)
+    sizes = [int(v) for v in sizes]
     if n_subjects is None:
         n_subjects = len(sizes)
     if len(sizes) == 1:

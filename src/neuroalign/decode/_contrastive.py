@@ -46,7 +46,7 @@ def _build(kind: str, in_shape: tuple[int, ...], n_dims: int, hidden: int, n_sub
     torch = require("torch", "torch", "ContrastiveDecoder")
     nn = torch.nn
 
-    class Brain(nn.Module):
+    class Brain(nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             c = in_shape[0]

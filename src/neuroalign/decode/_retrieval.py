@@ -273,19 +273,22 @@ def identification(
     assert res.greater is not None and res.ties is not None
     ranks = 1 + res.greater + res.ties / 2
     pairwise = 1 - (res.greater + res.ties / 2) / max(1, n_c - 1)
+    per_query: dict[str, tuple[np.ndarray, float]] = {
+        f"top{kk}": ((res.indices[:, :kk] == true[:, None]).any(1).astype(float), kk / n_c)
+        for kk in ks
+    }
+    per_query["rank"] = (ranks, (n_c + 1) / 2)
+    per_query["pairwise"] = (pairwise, 0.5)
+    n_q = len(P)
     rows = [
         {
-            "scoring": f"top{kk}",
-            "value": float(np.mean((res.indices[:, :kk] == true[:, None]).any(1))),
-            "chance": kk / n_c,
+            "scoring": name,
+            "value": float(v.mean()),
+            "se": float(v.std(ddof=1) / np.sqrt(n_q)) if n_q > 1 else np.nan,
+            "chance": chance,
         }
-        for kk in ks
+        for name, (v, chance) in per_query.items()
     ]
-    rows.append({"scoring": "rank", "value": float(ranks.mean()), "chance": (n_c + 1) / 2})
-    rows.append({"scoring": "pairwise", "value": float(pairwise.mean()), "chance": 0.5})
-    se = {"rank": ranks.std(ddof=1), "pairwise": pairwise.std(ddof=1)}
-    for r in rows:
-        r["se"] = se.get(r["scoring"], np.nan) / np.sqrt(len(P)) if len(P) > 1 else np.nan
     table = make_table(
         rows,
         analysis="retrieval",
