@@ -118,3 +118,25 @@ def test_bad_input():
         decode_over_time(sim.epochs, sim.labels, times=np.arange(7))
     with pytest.raises(ConfigurationError, match="choose one of"):
         decode_over_time(sim.epochs, sim.labels, estimator="svm")
+
+
+def test_ridge_permutations_share_factorisation_exactly():
+    """The batched null (all permutations as right-hand sides of one factorisation per fold, in
+    memory-bounded chunks) equals refitting every permuted labelling separately."""
+    from neuroalign.decode._classic import permutation_blocks, permute_within
+
+    sim = make_epochs(48, 6, 10, snr=0.3, seed=9)
+    splits = list(StratifiedKFold(4, shuffle=True, random_state=0).split(sim.epochs, sim.labels))
+    r = decode_over_time(sim.epochs, sim.labels, cv=splits, n_permutations=6, seed=3)
+    rng = np.random.default_rng(3)
+    blocks = permutation_blocks(splits, None, 48)
+    for row in r.arrays["null"]:
+        yp = permute_within(sim.labels, blocks, rng)
+        ref = decode_over_time(sim.epochs, yp, cv=splits).arrays["scores"][0]
+        np.testing.assert_array_equal(row, ref)
+    g1 = temporal_generalization(sim.epochs, sim.labels, cv=splits, n_permutations=6, seed=1)
+    g2 = temporal_generalization(
+        sim.epochs, sim.labels, cv=splits, n_permutations=6, seed=1, memory_budget=2000
+    )
+    np.testing.assert_array_equal(g1.arrays["null"], g2.arrays["null"])
+    assert g1.arrays["cluster_labels"].shape == (10, 10)
