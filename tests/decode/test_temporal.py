@@ -39,13 +39,15 @@ def test_identical_to_mne_ridge(n_classes):
     assert (r.table["value"].to_numpy() > 0.8).sum() >= 5  # the window is decodable
 
 
-def test_identical_to_mne_lda_and_generic_path():
+@pytest.mark.parametrize("shrinkage", [0.3, "auto"])
+def test_identical_to_mne_lda_and_generic_path(shrinkage):
     sim = make_epochs(90, 10, 16, n_classes=3, snr=0.6, seed=4)
     X = sim.epochs.astype(np.float64)  # scikit-learn's LDA keeps float32 input in float32
     cv = StratifiedKFold(5, shuffle=True, random_state=1)
-    pipe = make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage=0.3))
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+    pipe = make_pipeline(StandardScaler(), lda)
     ref = _mne(pipe, X, sim.labels, cv)
-    r = decode_over_time(X, sim.labels, cv=cv, estimator="lda", shrinkage=0.3)
+    r = decode_over_time(X, sim.labels, cv=cv, estimator="lda", shrinkage=shrinkage)
     np.testing.assert_array_equal(r.arrays["scores"][0], ref)
     generic = decode_over_time(X, sim.labels, cv=cv, estimator=pipe, standardize=False)
     np.testing.assert_array_equal(generic.arrays["scores"][0], ref)

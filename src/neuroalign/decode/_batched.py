@@ -22,7 +22,7 @@ import numpy as np
 from ..core._backend import Backend
 from ..core._registry import register
 
-__all__ = ["TIME_ESTIMATORS", "lda", "predict_classes", "ridge", "ridge_targets"]
+__all__ = ["TIME_ESTIMATORS", "lda", "ledoit_wolf_cov", "predict_classes", "ridge", "ridge_targets"]
 
 #: Batched closed-form classifiers: ``fn(xb, Xt, yi, n_classes, **params) -> (W, b)``.
 TIME_ESTIMATORS: dict[str, Callable[..., tuple[Any, Any]]] = {}
@@ -105,13 +105,15 @@ def lda(
     yi: np.ndarray,
     n_classes: int,
     *,
-    shrinkage: float = 0.1,
+    shrinkage: float | str = 0.1,
     standardize: bool = False,
 ) -> tuple[Any, Any]:
     """Linear discriminant analysis with a shrunk pooled covariance at every time point:
     ``Σ = (1 − λ) Σ_w + λ tr(Σ_w)/F · I`` with ``Σ_w = Σ_k p_k Σ_k`` (class priors ``p_k``),
     ``w_k = Σ⁻¹ μ_k``, ``b_k = −½ μ_kᵀ w_k + log p_k``: scikit-learn's
-    ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=λ)`` in closed form.
+    ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=λ)`` in closed form. With
+    ``shrinkage="auto"`` each class covariance is shrunk by its own Ledoit–Wolf λ (see
+    :func:`ledoit_wolf_cov`) before pooling, as scikit-learn does.
     """
     m, sd = _standardize_stats(xb, Xt, standardize)
     Z = Xt if sd is None else (Xt - m) / sd
@@ -122,11 +124,16 @@ def lda(
         Zk = Z[:, yi == k, :]
         mu = Zk.mean(1, keepdims=True)
         D = Zk - mu
-        cov = cov + priors[k] * (_t(D) @ D) / Zk.shape[1]
+        if shrinkage == "auto":
+            cov = cov + priors[k] * ledoit_wolf_cov(xb, D)
+        else:
+            cov = cov + priors[k] * (_t(D) @ D) / Zk.shape[1]
         means.append(mu)
     M = _t(_cat(xb, means))  # (T, F, K)
-    trace = (cov * _eye(xb, f)).sum((-2, -1), keepdims=True) / f
-    cov = (1 - shrinkage) * cov + shrinkage * trace * _eye(xb, f)
+    if shrinkage != "auto":
+        lam = float(shrinkage)
+        trace = (cov * _eye(xb, f)).sum((-2, -1), keepdims=True) / f
+        cov = (1 - lam) * cov + lam * trace * _eye(xb, f)
     W = _solve_spd(xb, cov, M)  # (T, F, K)
     b = -0.5 * (M * W).sum(1) + xb.asarray(np.log(priors))
     if n_classes == 2:
@@ -135,6 +142,30 @@ def lda(
         W = W / _t(sd)
         b = b - (m @ W)[:, 0, :]
     return W, b
+
+
+def ledoit_wolf_cov(xb: Backend, D: Any) -> Any:
+    """Ledoit–Wolf shrunk covariance of centred samples ``D`` ``(T, n, F)`` at every time point,
+    estimated on z-scored features and scaled back (scikit-learn's LDA ``shrinkage="auto"``).
+
+    With ``X`` the z-scored samples and ``C = XᵀX/n``, ``μ = tr(C)/F``: the optimal weight of
+    ``μI`` is ``λ = min(β, δ)/δ`` with ``δ = ||C − μI||²_F / F`` and
+    ``β = (Σ_i ||x_i||⁴ / n − ||C||²_F) / (F n)`` (Ledoit & Wolf 2004, J. Multivar. Anal. 88:365).
+    """
+    n, f = D.shape[1], D.shape[2]
+    sd = xb.sqrt((D * D).mean(1, keepdims=True))
+    sd = sd + (sd == 0) * 1.0
+    X = D / sd
+    C = _t(X) @ X / n
+    eye = _eye(xb, f)
+    mu = (C * eye).sum((-2, -1), keepdims=True) / f
+    sq = (C * C).sum((-2, -1), keepdims=True)
+    beta_ = ((X * X).sum(-1) ** 2).sum(-1)[:, None, None]
+    beta = (beta_ / n - sq) / (f * n)
+    delta = ((C - mu * eye) ** 2).sum((-2, -1), keepdims=True) / f
+    beta = beta * (beta <= delta) + delta * (beta > delta)
+    lam = beta / (delta + (delta == 0) * 1.0)
+    return _t(sd) * ((1 - lam) * C + lam * mu * eye) * sd
 
 
 def _cat(xb: Backend, parts: list[Any]) -> Any:

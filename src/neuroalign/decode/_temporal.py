@@ -293,7 +293,8 @@ _DOC_PARAMS = """
         accuracy, balanced_accuracy, roc_auc.
     window, step : int
         Sliding windows of ``window`` samples (channels × samples features) every ``step`` samples.
-    alpha, shrinkage, standardize : ridge penalty, LDA shrinkage, z-scoring per time and channel.
+    alpha, shrinkage, standardize : ridge penalty; LDA shrinkage (a weight in [0, 1] or ``"auto"``,
+        Ledoit–Wolf per class); z-scoring per time and channel.
     n_permutations : int
         Label permutations (within test folds and groups) for pointwise and cluster-corrected p-values of the
         first scoring; ridge permutations share each fold's factorisation.
@@ -323,7 +324,7 @@ def decode_over_time(
     window: int | None = None,
     step: int = 1,
     alpha: float = 1.0,
-    shrinkage: float = 0.1,
+    shrinkage: float | str = 0.1,
     standardize: bool = True,
     n_permutations: int = 0,
     cluster_alpha: float = 0.05,
@@ -414,7 +415,7 @@ def temporal_generalization(
     window: int | None = None,
     step: int = 1,
     alpha: float = 1.0,
-    shrinkage: float = 0.1,
+    shrinkage: float | str = 0.1,
     standardize: bool = True,
     n_permutations: int = 0,
     cluster_alpha: float = 0.05,
