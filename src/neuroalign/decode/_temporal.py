@@ -187,7 +187,7 @@ def _run(
     window: int | None,
     step: int,
     alpha: float,
-    shrinkage: float,
+    shrinkage: float | str,
     standardize: bool,
     n_permutations: int,
     cluster_alpha: float,
