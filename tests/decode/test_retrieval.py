@@ -83,3 +83,16 @@ def test_bad_input():
         retrieve(C[:, :3], C)
     with pytest.raises(ValidationError, match="unique"):
         identification(C, C, query_ids=ids, candidate_ids=list("aacde"))
+
+
+def test_torch_backend_matches_numpy(rng):
+    pytest.importorskip("torch")
+    C = rng.standard_normal((5000, 16))
+    Q = C[:300] + rng.standard_normal((300, 16))
+    a = retrieve(Q, C, k=4, true_index=np.arange(300), memory_budget="1MB", dtype="float64")
+    b = retrieve(
+        Q, C, k=4, true_index=np.arange(300), memory_budget="1MB", dtype="float64", device="torch"
+    )
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.greater, b.greater)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-12)
