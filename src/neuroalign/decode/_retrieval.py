@@ -64,8 +64,11 @@ class TopK(NamedTuple):
     ties: np.ndarray | None
 
 
-def _merge_numpy(S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int) -> None:
-    """Update the running top-k (sorted descending, in place) with the score block ``S``."""
+def _merge_numpy(
+    S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int, mask: np.ndarray
+) -> None:
+    """Update the running top-k (sorted descending, in place) with the score block ``S``;
+    ``mask`` is a reusable boolean buffer with at least ``S.size`` entries."""
     if np.isneginf(topv[:, -1]).all():
         # first block: seed from a partial sort of its first few columns only (cheap); the rest of
         # the block then goes through the pruned update like every later block
@@ -76,9 +79,10 @@ def _merge_numpy(S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k:
         topv[:] = np.take_along_axis(vals, order, 1)
         topi[:] = np.take_along_axis(part, order, 1) + off
         if seed < S.shape[1]:
-            _merge_numpy(S[:, seed:], off + seed, topv, topi, k)
+            _merge_numpy(S[:, seed:], off + seed, topv, topi, k, mask)
         return
-    rows, cols = np.nonzero(S > topv[:, -1:])
+    hit = np.greater(S, topv[:, -1:], out=mask[: S.size].reshape(S.shape))
+    rows, cols = np.nonzero(hit)
     if rows.size == 0:
         return
     ur, inv = np.unique(rows, return_inverse=True)
@@ -162,12 +166,19 @@ def retrieve(
     topv = np.full((n_q, k), -np.inf, dtype=np.float32 if dtype == "float32" else np.float64)
     topi = np.zeros((n_q, k), np.int64)
     blocks = list(chunk_slices(n_c, c_size))
+    if xb.name == "numpy":
+        buf = np.empty(q_size * c_size, dtype=Qn.dtype)
+        mask = np.empty(q_size * c_size, dtype=bool)
     for cs in track(blocks, len(blocks), "retrieval", quiet):
         Cn = fn(xb.asarray(C[cs]))
         for qs in chunk_slices(n_q, q_size):
-            S = Qn[qs] @ Cn.T
+            if xb.name == "numpy":  # reused buffers: no fresh pages (and page faults) per block
+                shape = (qs.stop - qs.start, cs.stop - cs.start)
+                S = np.matmul(Qn[qs], Cn.T, out=buf[: shape[0] * shape[1]].reshape(shape))
+            else:
+                S = Qn[qs] @ Cn.T
             if xb.name == "numpy":
-                _merge_numpy(S, cs.start, topv[qs], topi[qs], k)  # views: updated in place
+                _merge_numpy(S, cs.start, topv[qs], topi[qs], k, mask)  # views: updated in place
             else:
                 _merge_torch(S, cs.start, topv, topi, qs, k)
             if true is not None:
