@@ -18,6 +18,7 @@ from rich.markup import escape
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._bench import register as register_bench
 from ._data import data_app
+from ._decode import decode_command
 from ._explain import explain_app
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
+app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

@@ -45,6 +45,7 @@ from ._simulate_concepts import (
     make_concept_voxels,
     make_functional_types,
 )
+from ._simulate_decoding import DecodingProblem, SimulatedEpochs, make_decoding_problem, make_epochs
 from ._simulate_readouts import (
     ReadoutSimulation,
     make_spatial_rf_targets,
@@ -105,3 +106,4 @@ __all__ = [
     "summarize_responses",
     "trials_to_responses",
 ]
+__all__ += ["DecodingProblem", "SimulatedEpochs", "make_decoding_problem", "make_epochs"]

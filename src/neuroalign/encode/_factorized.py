@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..core._validation import parse_memory_budget
 from ..core.exceptions import ShapeError, ValidationError
 from ..core.metrics import pearson_score
 from ._readouts import _standardize, _TorchReadout, as_feature_maps
-from ._torch_fit import _torch, parse_bytes, train_early_stopping
+from ._torch_fit import _torch, train_early_stopping
 
 __all__ = ["FactorizedReadout"]
 
@@ -191,7 +192,7 @@ class FactorizedReadout(_TorchReadout):
         Y, tr, va = self._prepare(F, y)
         _, C, H, W = F.shape
         S, V = H * W, Y.shape[1]
-        budget = parse_bytes(self.memory_budget)
+        budget = parse_memory_budget(self.memory_budget)
         dev = self.device_
         # standardised maps, channels last (n, S, K): the forward product F·Wᵀ is one GEMM
         Fs, mu, sd, basis = _prepare_maps(F, tr, self.n_components, dev)
@@ -318,7 +319,7 @@ class FactorizedReadout(_TorchReadout):
             Ft = Ft.transpose(1, 2)
             fn = lambda xb, sl: ((xb.to(dev) @ Wt[sl].T) * Mt[sl].T).sum(1)  # noqa: E731
         rows = max(1, self.batch_size * 4)
-        chunk = max(1, parse_bytes(self.memory_budget) // (3 * 4 * rows * min(S, C)))
+        chunk = max(1, parse_memory_budget(self.memory_budget) // (3 * 4 * rows * min(S, C)))
         with torch.no_grad():
             pred = self._apply(Ft, fn, V, chunk, rows)
         return self._finish(pred.cpu().numpy() + self.intercept_)

@@ -6,56 +6,33 @@ torch is imported inside functions only, so ``import neuroalign.encode`` never l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..core._progress import track
-from ..core._validation import check_array, check_finite, require
-from ..core.exceptions import ConfigurationError, ShapeError, ValidationError
+from ..core._validation import check_array, check_device, check_finite, require
+from ..core.exceptions import ShapeError, ValidationError
 
 __all__ = [
     "check_responses",
-    "parse_bytes",
     "resolve_device",
     "torch_generator",
     "train_early_stopping",
     "train_val_split",
 ]
 
-_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
-
 
 def _torch() -> Any:
     return require("torch", "torch", "the gradient-trained readouts")
 
 
-def parse_bytes(value: int | str) -> int:
-    """A byte count from an int or a string like ``"2GB"`` / ``"512MiB"``."""
-    if isinstance(value, (int, np.integer)) and value > 0:
-        return int(value)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(value))
-    if m and m.group(2).upper() in _UNITS and float(m.group(1)) > 0:
-        return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
-    raise ValidationError(
-        f"memory_budget must be a positive byte count or a string like '2GB'; got {value!r}."
-    )
-
-
 def resolve_device(device: str | None) -> str:
-    """The torch device string for ``device`` (``None``/"cpu" → "cpu"; "cuda[:N]" when present)."""
-    if device is None or device in ("cpu", "torch", "torch:cpu"):
-        return "cpu"
-    if isinstance(device, str) and device.startswith("cuda"):
-        torch = _torch()
-        if not torch.cuda.is_available():
-            raise ConfigurationError(
-                f"device={device!r} was requested but torch sees no CUDA device; use device='cpu'."
-            )
-        return device
-    raise ConfigurationError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.")
+    """The torch device string for ``device`` (the one vocabulary of ``core._validation.check_device``:
+    None / "cpu" / "torch" → "cpu"; "cuda[:N]" when present, else a clear error)."""
+    text = check_device(device)
+    return "cpu" if text in (None, "cpu", "torch") else text
 
 
 def torch_generator(seed: int) -> Any:

@@ -25,9 +25,8 @@ import pandas as pd
 from ..core import Responses, Result, make_table
 from ..core._backend import chunk_slices
 from ..core._registry import lookup, register
-from ..core._validation import check_array, check_positive
+from ..core._validation import check_array, check_positive, parse_memory_budget
 from ..core.exceptions import ShapeError, ValidationError
-from ..extract._extract import parse_bytes
 from ._readout import LinearReadout, as_readout, target_labels
 
 __all__ = [
@@ -224,7 +223,7 @@ def rank_concepts(
         sub = _stack(sub, means)
         aggregate += ["mean"] * means.n_targets
     W = _unit(np.asarray(sub.coef, np.float32), axis=0)
-    D = fn(W, image_embeddings, temperature, parse_bytes(memory_budget))  # (features, targets)
+    D = fn(W, image_embeddings, temperature, parse_memory_budget(memory_budget))  # (features, targets)
     scores = D.T @ _unit(concepts.embeddings).T  # (targets, concepts)
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     names = np.asarray(concepts.names, dtype=object)

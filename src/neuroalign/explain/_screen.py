@@ -17,9 +17,8 @@ import pandas as pd
 from ..core import Activations, Responses, Result, make_table
 from ..core._backend import chunk_slices, get_backend
 from ..core._progress import track
-from ..core._validation import check_array, check_finite, check_ids
+from ..core._validation import check_array, check_finite, check_ids, parse_memory_budget
 from ..core.exceptions import ValidationError
-from ..extract._extract import parse_bytes
 from ._readout import (
     LinearReadout,
     as_readout,
@@ -171,7 +170,7 @@ def top_stimuli(
         )
         aggregate = np.concatenate([aggregate, np.full(means.n_targets, "mean", dtype=object)])
     bk = get_backend(device)
-    budget = parse_bytes(memory_budget)
+    budget = parse_memory_budget(memory_budget)
     n, t = X.shape[0], sub.n_targets
     t_block = max(1, min(t, budget // (_BYTES_PER_SCORE * _MIN_ROWS)))
     rows = max(1, min(n, budget // (_BYTES_PER_SCORE * t_block)))

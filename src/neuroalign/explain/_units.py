@@ -24,9 +24,8 @@ import pandas as pd
 from ..core import Activations, Responses, Result, StimulusSet, make_table
 from ..core._align import align
 from ..core._backend import chunk_slices
-from ..core._validation import check_array, check_choice
+from ..core._validation import check_array, check_choice, parse_memory_budget
 from ..core.exceptions import ValidationError
-from ..extract._extract import parse_bytes
 from ._readout import as_readout
 from ._topk import RunningTopK
 
@@ -441,7 +440,7 @@ def match_units(
             )
         Zy = _z(Y)
         top = RunningTopK(k, Y.shape[1])
-        step = max(1, parse_bytes(memory_budget) // (8 * (U.shape[0] + 3 * Y.shape[1])))
+        step = max(1, parse_memory_budget(memory_budget) // (8 * (U.shape[0] + 3 * Y.shape[1])))
         for sl in chunk_slices(U.shape[1], step):
             top.update((Zy.T @ _z(U[:, sl]) / U.shape[0]).astype(np.float32), sl.start)
         tids, rois, n = vtable["target"].astype(str).to_numpy(), _rois(vtable), U.shape[0]

@@ -1,6 +1,9 @@
 """Figures and HTML reports; reads results, never fits anything."""
 
-from . import _plotters  # noqa: F401  (registers the cka plotter)
+from . import (
+    _decode_plots,  # noqa: F401  (registers the decoding.* and retrieval plotters)
+    _plotters,  # noqa: F401  (registers the cka plotter)
+)
 from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
 from ._brainmap import plot_brain_map, scores_to_nifti
 from ._dispatch import PLOTTERS, plot_result, register_plotter
