@@ -204,7 +204,9 @@ def test_hit_rsa_reproduces_compare_rsa_table(tmp_path):
     res = run({"m": functools.partial(tiny_cnn, seed=3)}, [b], store=tmp_path, quiet=True)
     data = b.load()
     acts = extract(tiny_cnn(seed=3), data.stimuli, quiet=True)
-    direct = rsa_table(acts, {"hIT": data.brain}, n_boot=20, over="stimuli").set_index("layer")
+    direct = rsa_table(
+        acts, {"hIT": data.brain}, n_boot=20, over="stimuli", dtype="float64"
+    ).table.set_index("layer")
     t = res.table
     ours = t[(t.statistic == "layer_score") & (t.split == "all")].set_index("layer")
     for col in ("value", "ci_low", "ci_high", "ceiling_low", "ceiling_high"):
@@ -222,7 +224,9 @@ def test_hit_rsa_efficientnet_lite0_reproduces_compare(tmp_path):
     res = run("efficientnet_lite:lite0", [b], store=tmp_path, quiet=True, reduce="avgpool")
     data = b.load()
     acts = extract("efficientnet_lite:lite0", data.stimuli, reduce="avgpool", quiet=True)
-    direct = rsa_table(acts, {"hIT": data.brain}, n_boot=10).set_index("layer")["value"]
+    direct = rsa_table(acts, {"hIT": data.brain}, n_boot=10, dtype="float64").table.set_index(
+        "layer"
+    )["value"]
     t = res.table
     ours = t[(t.statistic == "layer_score") & (t.split == "all")].set_index("layer")["value"]
     np.testing.assert_allclose(ours, direct.loc[ours.index], rtol=0, atol=1e-9)
@@ -356,7 +360,9 @@ def test_subject_commitment_split(tmp_path):
 
     feats = np.load(next((tmp_path / "features").rglob("features.npy")))
     d = np.asarray(data.brain.dissimilarities)[split.test]
-    assert test["value"] == pytest.approx(compare_rdms(compute_rdm(feats), d).mean(), abs=1e-12)
+    assert test["value"] == pytest.approx(
+        compare_rdms(compute_rdm(feats, dtype="float64"), d).mean(), abs=1e-12
+    )
     assert test["ceiling_high"] == pytest.approx(rdm_noise_ceiling(d)[1], abs=1e-12)
     with pytest.raises(ValidationError, match="subjects"):
         commitment_split(

@@ -108,7 +108,8 @@ def rsa(
         )
     d = np.asarray(brain.dissimilarities)
     n = len(data.stimuli)
-    model = compute_rdm(X, metric)
+    # float64: a benchmark's score must not depend on float32 rounding under BLAS thread counts
+    model = compute_rdm(X, metric, dtype="float64")
     common = {"method": method, "metric": metric, "aggregate": "mean"}
     rows = []
     for part in ("commit", "test"):

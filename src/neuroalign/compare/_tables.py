@@ -101,6 +101,7 @@ def rsa_table(
     n_splits: int = 2,
     subject: str | None = "subject",
     device: str | None = None,
+    dtype: str = "float32",
     quiet: bool = False,
 ) -> Result:
     """RSA of every layer with every ROI: bootstrap intervals, noise ceilings and, on request, a
@@ -115,8 +116,9 @@ def rsa_table(
         split by it. Within an ROI, the RDMs of each subject are averaged (``subject``).
     method, n_boot, over, seed, subject :
         See :func:`bootstrap_rsa` (``over="auto"``: subjects when >= 3, else stimuli with a note).
-    metric, device :
-        See :func:`compute_rdm`.
+    metric, device, dtype :
+        See :func:`compute_rdm` (``dtype="float64"`` for RDMs whose last bits do not depend on the
+        BLAS thread count, as benchmarks use).
     select : {None, "subjects", "stimuli"}
         Add, per ROI, a row ``statistic="cv_selected"`` with the layer chosen on held-out data and
         its held-out score (:func:`select_layer`) — report this for "the best layer", not the
@@ -141,7 +143,9 @@ def rsa_table(
     for roi in track(list(rois), len(rois), "RSA per ROI", quiet):
         model, rdms = align(activations, rois[roi])
         model_rdms = (
-            model if isinstance(model, RDMs) else compute_rdms(model, metric=metric, device=device)
+            model
+            if isinstance(model, RDMs)
+            else compute_rdms(model, metric=metric, device=device, dtype=dtype)
         )
         rdms = RDMs(
             rdms.dissimilarities,
