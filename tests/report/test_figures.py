@@ -107,7 +107,7 @@ def test_time_course_shows_significant_clusters_and_matrix_its_values():
         dict(time=tt, value=0.5 + (0.2 if pp < 0.05 else 0.0), p_value=pp, chance=0.5)
         for tt, pp in zip(times, p, strict=True)
     ]
-    res = Result(make_table(rows, analysis="decoding", scoring="accuracy"), "decoding.over_time")
+    res = Result(make_table(rows, analysis="rsa", method="spearman"), "rsa.over_time")
     ax = res.plot().axes[0]
     clusters = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
     (seg,) = clusters[0].get_segments()
@@ -117,7 +117,7 @@ def test_time_course_shows_significant_clusters_and_matrix_its_values():
         for a in times[:4]
         for b in times[:4]
     ]
-    res = Result(make_table(gen, analysis="decoding"), "decoding.generalization")
+    res = Result(make_table(gen, analysis="rsa"), "rsa.temporal_generalization")
     img = res.plot().axes[0].get_images()[0].get_array()
     np.testing.assert_allclose(np.diag(img), 1.0)
     assert img[0, 1] == 0.5

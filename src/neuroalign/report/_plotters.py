@@ -33,11 +33,12 @@ def _label_column(t: pd.DataFrame) -> str | None:
     return next((c for c in ("model", "layer", "roi", "subject") if t[c].nunique() > 1), None)
 
 
-@register_plotter("decoding")
 @register_plotter("rsa.over_time")
+@register_plotter("rsa.temporal_generalization")
 @register_plotter("temporal")
 def _plot_temporal(result: Result, ax: Any = None, **kwargs: Any) -> Any:
-    """Time-resolved results: a generalisation matrix when there are training times, a time
+    """Time-resolved RSA (decoding results have their own plotters in ``_decode_plots``): a
+    generalisation matrix when there are training times, a time
     course (CI bands, chance, significant clusters) when there are times, else the profile."""
     t = result.table
     if np.isfinite(t["train_time"].to_numpy(float)).any():
