@@ -27,6 +27,7 @@ __all__ = [
     "check_n_samples",
     "check_positive",
     "check_same_length",
+    "parse_bytes",
     "require",
 ]
 
@@ -158,6 +159,37 @@ def check_n_samples(n: int, n_splits: int, name: str = "X", min_per_fold: int = 
             f"{name} has {n} stimuli, too few for {n_splits}-fold cross-validation "
             f"(need at least {n_splits * min_per_fold}); use fewer folds or more stimuli."
         )
+
+
+_BYTE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def parse_bytes(value: int | str, name: str = "memory_budget") -> int:
+    """A byte count from an int or a size string: ``10**9``, ``"2GB"``, ``"512 MiB"``, ``"1.5g"``.
+
+    Decimal units (kB, MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB, TiB) of 1024.
+
+    Examples
+    --------
+    >>> parse_bytes("2GB"), parse_bytes("512 MiB"), parse_bytes(4096)
+    (2000000000, 536870912, 4096)
+    """
+    import re
+
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        n = int(value)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", str(value))
+        if isinstance(value, bool) or not isinstance(value, str) or not m:
+            raise ValidationError(
+                f"{name} must be a byte count or a size such as '2GB' or '512MiB'; got {value!r}."
+            )
+        unit = m.group(2).lower()
+        base = 1024 ** " kmgt".index(unit or " ") if m.group(3) else _BYTE_UNITS[unit]
+        n = int(float(m.group(1)) * base)
+    if n <= 0:
+        raise ValidationError(f"{name} must be positive; got {value!r}.")
+    return n
 
 
 def require(module: str, extra: str, purpose: str) -> Any:
