@@ -241,11 +241,16 @@ def _check_inputs(X: Any, Y: Any, alphas: Iterable[float]) -> tuple[np.ndarray, 
     return X, reader, check_alphas(alphas)
 
 
+def _block_rows(n: int, row_bytes: int) -> int:
+    """Rows per scratch block: at most ``_SCRATCH`` bytes and an eighth of the rows."""
+    return max(1, min(_SCRATCH // max(1, row_bytes), -(-n // 8)))
+
+
 def _gather(X: np.ndarray, rows: np.ndarray | slice, dtype: Any) -> np.ndarray:
     """``X[rows]`` as a new contiguous array of ``dtype``, converted block by block."""
     idx = np.arange(X.shape[0])[rows] if isinstance(rows, slice) else np.asarray(rows)
     out = np.empty((len(idx), X.shape[1]), dtype=dtype)
-    step = max(1, _SCRATCH // max(1, X.shape[1] * X.itemsize))
+    step = _block_rows(len(idx), X.shape[1] * X.itemsize)
     for sl in chunk_slices(len(idx), step):
         part = idx[sl]
         if part.size and part[-1] - part[0] == part.size - 1 and (np.diff(part) == 1).all():
@@ -261,7 +266,7 @@ def _moments(x: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
     if not standardize:
         return mean, np.ones(x.shape[1])
     acc = np.zeros(x.shape[1])
-    step = max(1, _SCRATCH // max(1, x.shape[1] * 8))
+    step = _block_rows(x.shape[0], x.shape[1] * 8)
     for sl in chunk_slices(x.shape[0], step):
         d = x[sl] - mean
         acc += np.einsum("ij,ij->j", d, d)
@@ -605,7 +610,11 @@ def _solve_gcv(
     v = v[:, _idx(bk, np.flatnonzero(keep))]
     sigma = np.sqrt(s_np)
     # U: left singular vectors (n, r); in the primal case U = X V / σ
-    u = v if dual else (x_all @ v) * bk.asarray(1.0 / sigma)
+    if dual:
+        u = v
+    else:
+        u = x_all @ v
+        u *= bk.asarray(1.0 / sigma)
     shrink = s_np[None, :] / (s_np[None, :] + alphas[:, None])  # (n_alphas, r)
     df = shrink.sum(1) + (1.0 if fit_intercept else 0.0)
     if (df >= n).any():
