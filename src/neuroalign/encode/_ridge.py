@@ -307,14 +307,15 @@ def _scaled_rows(
     return bk.asarray(x)
 
 
-_SMALL_EIGH = 512
 _BLAS: list[Any] = []
 
 
 def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
-    """``bk.eigh``; small NumPy problems run on one BLAS thread (multi-threaded LAPACK is slower
-    there, and pathologically so on a loaded machine: 1.2 s instead of 16 ms for 208 × 208)."""
-    if bk.name != "numpy" or gram.shape[0] > _SMALL_EIGH:
+    """``bk.eigh``; with NumPy, on one BLAS thread. LAPACK's symmetric eigensolver is a chain of
+    small BLAS-2 calls that threads barely speed up and that busy-waiting threads slow down
+    pathologically on a shared machine (1024 × 1024 float32: 0.6 s on one thread, 13-25 s on two
+    while other processes compete for the cores)."""
+    if bk.name != "numpy":
         return bk.eigh(gram)
     if not _BLAS:
         from threadpoolctl import ThreadpoolController
