@@ -123,7 +123,7 @@ def run(name: str, prob: dict, args) -> None:
         from sklearn.model_selection import KFold
 
         folds = KFold(k, shuffle=True, random_state=0)  # neuroalign's default folds
-        for label, backend, threads in himalaya_configs():
+        for label, backend, threads in himalaya_configs(args.himalaya):
             set_backend(backend, on_error="raise")
             with threadpool_limits(threads):
                 sec, h = best_of(
@@ -170,6 +170,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="best of this many (neuroalign)")
     ap.add_argument("--peer-repeats", type=int, default=1, help="best of this many (himalaya)")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument(
+        "--himalaya",
+        default="numpy,numpy1,torch",
+        help="himalaya configurations: numpy (default threads), numpy1 (one BLAS thread), torch",
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     print(f"machine: {machine()}")
