@@ -69,6 +69,11 @@ def gcv_flops(n: int, p: int, t: int, a: int) -> float:
     return 2 * (p * p * n + n * p * p + (n * p + a * p + p * p) * t)
 
 
+def _numpy(x) -> np.ndarray:
+    """A himalaya output (NumPy array or torch tensor) as a NumPy array."""
+    return np.asarray(x.cpu()) if hasattr(x, "cpu") else np.asarray(x)
+
+
 def best_of(fn, repeats: int):
     best, out = np.inf, None
     for _ in range(max(1, repeats)):
@@ -77,18 +82,18 @@ def best_of(fn, repeats: int):
     return best, out
 
 
-def himalaya_configs():
-    """(name, backend, BLAS threads or None) for every himalaya CPU configuration available."""
-    out = [
-        ("himalaya RidgeCV numpy", "numpy", None),
-        ("himalaya RidgeCV numpy 1 thread", "numpy", 1),
-    ]
+def himalaya_configs(keys: str = "numpy,numpy1,torch"):
+    """(name, backend, BLAS threads or None) for the himalaya CPU configurations in ``keys``."""
+    known = {
+        "numpy": ("himalaya RidgeCV numpy", "numpy", None),
+        "numpy1": ("himalaya RidgeCV numpy 1 thread", "numpy", 1),
+        "torch": ("himalaya RidgeCV torch (cpu)", "torch", None),
+    }
+    out = [known[k] for k in keys.split(",") if k]
     try:
         import torch  # noqa: F401
-
-        out.append(("himalaya RidgeCV torch (cpu)", "torch", None))
     except ImportError:
-        pass
+        out = [c for c in out if c[1] != "torch"]
     return out
 
 
@@ -146,9 +151,10 @@ def run(name: str, prob: dict, args) -> None:
     )
     if peers:
         h = min(peers, key=lambda r: r[1])[2]
-        alpha_h = np.asarray(h.best_alphas_)
+        alpha_h = _numpy(h.best_alphas_)
         same = np.isclose(enc.best_alphas_, alpha_h, rtol=1e-5)
-        pred_na, pred_h = enc.predict(Xte), np.asarray(h.predict(Xte))
+        pred_na = enc.predict(Xte)
+        pred_h = Xte @ _numpy(h.coef_) + _numpy(h.intercept_)
         scale = np.abs(pred_h).max(0)
         rel = np.abs(pred_na - pred_h).max(0) / np.where(scale > 0, scale, 1)
         print(
