@@ -1,12 +1,19 @@
-"""Voxelwise ridge with per-target α: neuroalign vs himalaya vs scikit-learn, same input, one process.
+"""Voxelwise ridge with per-target α: neuroalign vs himalaya (every CPU backend), one process.
 
-Default problem (issue 3): n=3000 stimuli, p=1024 features, t=20000 targets, 10 alphas, 5 folds,
-float32. Prints one line per method (seconds, ratio to himalaya RidgeCV numpy), the agreement of
-held-out predictions and chosen alphas with himalaya, and neuroalign's GFLOP/s against the
-machine's measured GEMM peak.
+Two problems (float32, 5 folds, α by squared error as himalaya):
 
-    python benchmarks/bench_ridge.py                  # full size (several minutes: the peers are slow)
-    python benchmarks/bench_ridge.py --t 2000 --quick  # smaller, fewer peers
+* ``default``: n=3000 stimuli, p=1024 features, t=20000 targets, 10 alphas (issue 3);
+* ``second``: n=2000, p=800, t=10000, 15 alphas (issue 10).
+
+For each: neuroalign k-fold and GCV (best of ``--repeats``), himalaya ``RidgeCV`` on its numpy and
+torch (CPU) backends, and numpy with one BLAS thread (the fastest himalaya configuration on a
+loaded machine), each best of ``--peer-repeats``; the ratio to the FASTEST himalaya configuration,
+the agreement of the chosen α and of held-out predictions, and neuroalign's GFLOP/s as a fraction
+of the float32 GEMM peak measured in the same process just before.
+
+    python benchmarks/bench_ridge.py                       # both problems, full size (slow peers)
+    python benchmarks/bench_ridge.py --t-scale 0.2         # targets × 0.2 for every method
+    python benchmarks/bench_ridge.py --only default --skip-peers
 """
 
 from __future__ import annotations
@@ -19,6 +26,12 @@ from _common import gemm_peak, machine, timed
 
 from neuroalign.core.metrics import pearson_score
 from neuroalign.encode import RidgeEncoder
+
+PROBLEMS = {
+    "default": dict(n=3000, p=1024, t=20000, n_alphas=10),
+    "second": dict(n=2000, p=800, t=10000, n_alphas=15),
+}
+FOLDS = 5
 
 
 def make_problem(n: int, p: int, t: int, n_test: int, seed: int = 0):
@@ -43,97 +56,137 @@ def make_problem(n: int, p: int, t: int, n_test: int, seed: int = 0):
 
 
 def kfold_flops(n: int, p: int, t: int, k: int, a: int) -> float:
-    """Multiply-adds × 2 of neuroalign's k-fold path (primal, n_train > p), eigh excluded."""
+    """2 × multiply-adds of neuroalign's k-fold path (primal, n_train > p), eigh excluded."""
     n_va = n / k
     n_tr = n - n_va
-    per_fold = p * p * n_tr + n_va * p * p + n_va * p * t + p * p * t + a * n_va * p * t
-    refit = p * p * n + p * n * t + 2 * p * p * t
+    per_fold = p * p * n_tr + n_va * p * p + (p * p + n_va * p + a * n_va * p) * t
+    refit = p * p * n + (p * n + 2 * p * p) * t
     return 2 * (k * per_fold + p * n * t + refit)
+
+
+def gcv_flops(n: int, p: int, t: int, a: int) -> float:
+    """2 × multiply-adds of neuroalign's GCV path (primal), eigh excluded."""
+    return 2 * (p * p * n + n * p * p + (n * p + a * p + p * p) * t)
+
+
+def _numpy(x) -> np.ndarray:
+    """A himalaya output (NumPy array or torch tensor) as a NumPy array."""
+    return np.asarray(x.cpu()) if hasattr(x, "cpu") else np.asarray(x)
+
+
+def best_of(fn, repeats: int):
+    best, out = np.inf, None
+    for _ in range(max(1, repeats)):
+        sec, out = timed(fn)
+        best = min(best, sec)
+    return best, out
+
+
+def himalaya_configs(keys: str = "numpy,numpy1,torch"):
+    """(name, backend, BLAS threads or None) for the himalaya CPU configurations in ``keys``."""
+    known = {
+        "numpy": ("himalaya RidgeCV numpy", "numpy", None),
+        "numpy1": ("himalaya RidgeCV numpy 1 thread", "numpy", 1),
+        "torch": ("himalaya RidgeCV torch (cpu)", "torch", None),
+    }
+    out = [known[k] for k in keys.split(",") if k]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        out = [c for c in out if c[1] != "torch"]
+    return out
+
+
+def run(name: str, prob: dict, args) -> None:
+    n, p, k = prob["n"], prob["p"], FOLDS
+    t = max(100, int(prob["t"] * args.t_scale))
+    alphas = np.logspace(-1, 6, prob["n_alphas"])
+    X, Y, Xte, Yte = make_problem(n, p, t, n_test=500)
+    peak = gemm_peak()
+    print(f"\n== {name}: n={n} p={p} t={t} alphas={len(alphas)} folds={k} float32")
+    print(f"float32 GEMM peak measured now: {peak:.0f} GFLOP/s")
+    from threadpoolctl import threadpool_limits
+
+    rows = []
+    sec_k, enc = best_of(lambda: RidgeEncoder(alphas=alphas, cv=k).fit(X, Y), args.repeats)
+    rows.append(("neuroalign RidgeEncoder k-fold (numpy)", sec_k))
+    with threadpool_limits(1):
+        sec_k1, _ = best_of(lambda: RidgeEncoder(alphas=alphas, cv=k).fit(X, Y), args.repeats)
+    rows.append(("neuroalign RidgeEncoder k-fold (numpy, 1 thread)", sec_k1))
+    sec_g, enc_g = best_of(lambda: RidgeEncoder(alphas=alphas, cv="gcv").fit(X, Y), args.repeats)
+    rows.append(("neuroalign RidgeEncoder GCV (numpy)", sec_g))
+    with threadpool_limits(1):
+        sec_g1, _ = best_of(lambda: RidgeEncoder(alphas=alphas, cv="gcv").fit(X, Y), args.repeats)
+    rows.append(("neuroalign RidgeEncoder GCV (numpy, 1 thread)", sec_g1))
+    sec_k, sec_g = min(sec_k, sec_k1), min(sec_g, sec_g1)
+    gf_k = kfold_flops(n, p, t, k, len(alphas)) / sec_k / 1e9
+    gf_g = gcv_flops(n, p, t, len(alphas)) / sec_g / 1e9  # of the fastest configuration
+    peers = []
+    if not args.skip_peers:
+        from himalaya.backend import set_backend
+        from himalaya.ridge import RidgeCV as HRidgeCV
+        from sklearn.model_selection import KFold
+
+        folds = KFold(k, shuffle=True, random_state=0)  # neuroalign's default folds
+        for label, backend, threads in himalaya_configs(args.himalaya):
+            set_backend(backend, on_error="raise")
+            with threadpool_limits(threads):
+                sec, h = best_of(
+                    lambda: HRidgeCV(alphas=alphas, cv=folds, fit_intercept=True).fit(X, Y),
+                    args.peer_repeats,
+                )
+            peers.append((label, sec, h))
+            rows.append((label, sec))
+        set_backend("numpy")
+    fastest = min((s for _, s, _ in peers), default=np.nan)
+    print(f"{'method':50s} {'seconds':>9s} {'× vs fastest himalaya':>22s}")
+    for label, sec in rows:
+        print(f"{label:50s} {sec:9.2f} {fastest / sec:22.2f}")
+    print(
+        f"fastest neuroalign vs fastest himalaya: k-fold {fastest / sec_k:.2f}×, GCV {fastest / sec_g:.2f}×"
+    )
+    print(
+        f"neuroalign k-fold: {gf_k:.0f} GFLOP/s = {gf_k / peak * 100:.0f}% of the GEMM peak; "
+        f"GCV: {gf_g:.0f} GFLOP/s = {gf_g / peak * 100:.0f}%"
+    )
+    if peers:
+        h = min(peers, key=lambda r: r[1])[2]
+        alpha_h = _numpy(h.best_alphas_)
+        same = np.isclose(enc.best_alphas_, alpha_h, rtol=1e-5)
+        pred_na = enc.predict(Xte)
+        pred_h = Xte @ _numpy(h.coef_) + _numpy(h.intercept_)
+        scale = np.abs(pred_h).max(0)
+        rel = np.abs(pred_na - pred_h).max(0) / np.where(scale > 0, scale, 1)
+        print(
+            f"k-fold vs himalaya (float32): same alpha for {same.mean() * 100:.2f}% of targets; "
+            f"held-out predictions max relative difference among those {rel[same].max():.1e}"
+        )
+    r_k = pearson_score(Yte, enc.predict(Xte))
+    r_g = pearson_score(Yte, enc_g.predict(Xte))
+    print(
+        f"GCV vs k-fold test-set Pearson r: mean {r_g.mean():.4f} vs {r_k.mean():.4f} "
+        f"(max per-target |Δ| {np.abs(r_g - r_k).max():.4f})"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
-    ap.add_argument("--p", type=int, default=1024)
-    ap.add_argument("--t", type=int, default=20000)
-    ap.add_argument("--n-alphas", type=int, default=10)
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--only", choices=sorted(PROBLEMS), help="run one problem")
+    ap.add_argument("--t-scale", type=float, default=1.0, help="multiply every t by this")
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many (neuroalign)")
+    ap.add_argument("--peer-repeats", type=int, default=1, help="best of this many (himalaya)")
+    ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument(
-        "--quick", action="store_true", help="skip scikit-learn and himalaya's torch backend"
+        "--himalaya",
+        default="numpy,numpy1,torch",
+        help="himalaya configurations: numpy (default threads), numpy1 (one BLAS thread), torch",
     )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    n, p, t, k = args.n, args.p, args.t, args.folds
-    alphas = np.logspace(-1, 6, args.n_alphas)
-    X, Y, Xte, Yte = make_problem(n, p, t, n_test=500)
-    peak = gemm_peak()
     print(f"machine: {machine()}")
-    print(
-        f"problem: n={n} p={p} t={t} alphas={len(alphas)} folds={k} float32; GEMM peak {peak:.0f} GFLOP/s"
-    )
-
-    rows = []
-    dev = None if args.device == "cpu" else args.device
-    # the same selection criterion as himalaya (squared error over folds), so the alphas can agree
-    sec, enc = timed(
-        lambda: RidgeEncoder(alphas=alphas, cv=k, scoring="neg_mse_score", device=dev).fit(X, Y)
-    )
-    rows.append(
-        (
-            "neuroalign RidgeEncoder k-fold (numpy)"
-            if dev is None
-            else f"neuroalign k-fold ({dev})",
-            sec,
-        )
-    )
-    gflops = kfold_flops(n, p, t, k, len(alphas)) / sec / 1e9
-    pred_na = enc.predict(Xte)
-    sec_g, enc_g = timed(lambda: RidgeEncoder(alphas=alphas, cv="gcv", device=dev).fit(X, Y))
-    rows.append(("neuroalign RidgeEncoder GCV", sec_g))
-    if dev is None:
-        sec_t, _ = timed(lambda: RidgeEncoder(alphas=alphas, cv=k, device="torch").fit(X, Y))
-        rows.append(("neuroalign RidgeEncoder k-fold (torch cpu)", sec_t))
-
-    from himalaya.backend import set_backend
-    from himalaya.ridge import RidgeCV as HRidgeCV
-
-    set_backend("numpy", on_error="raise")
-    sec_h, h = timed(lambda: HRidgeCV(alphas=alphas, cv=k, fit_intercept=True).fit(X, Y))
-    rows.append(("himalaya RidgeCV (numpy)", sec_h))
-    pred_h = np.asarray(h.predict(Xte))
-    alpha_h = np.asarray(h.best_alphas_)
-    if not args.quick:
-        backend = "torch_cuda" if dev == "cuda" else "torch"
-        set_backend(backend, on_error="raise")
-        sec_ht, _ = timed(lambda: HRidgeCV(alphas=alphas, cv=k, fit_intercept=True).fit(X, Y))
-        rows.append((f"himalaya RidgeCV ({backend})", sec_ht))
-        set_backend("numpy")
-        from sklearn.linear_model import RidgeCV as SkRidgeCV
-
-        sec_s, _ = timed(lambda: SkRidgeCV(alphas=alphas, alpha_per_target=True).fit(X, Y))
-        rows.append(("scikit-learn RidgeCV(alpha_per_target=True) (efficient LOO)", sec_s))
-
-    print(f"{'method':62s} {'seconds':>9s} {'× vs himalaya numpy':>20s}")
-    for name, sec in rows:
-        print(f"{name:62s} {sec:9.2f} {sec_h / sec:20.2f}")
-    scale = np.abs(pred_h).max(0)
-    rel = np.abs(pred_na - pred_h).max(0) / np.where(scale > 0, scale, 1)
-    same = np.isclose(enc.best_alphas_, alpha_h, rtol=1e-6)
-    print(
-        f"k-fold vs himalaya: same alpha for {same.mean() * 100:.2f}% of targets; held-out predictions "
-        f"max relative difference {rel.max():.2e} (median {np.median(rel):.2e}); "
-        f"among targets with the same alpha {rel[same].max():.2e}"
-    )
-    r_k = pearson_score(Yte, pred_na)
-    r_g = pearson_score(Yte, enc_g.predict(Xte))
-    print(
-        f"GCV vs k-fold test-set Pearson r: mean {r_g.mean():.4f} vs {r_k.mean():.4f} "
-        f"(|Δ| {abs(r_g.mean() - r_k.mean()):.4f}; max per-target |Δ| {np.abs(r_g - r_k).max():.4f})"
-    )
-    print(
-        f"neuroalign k-fold: {gflops:.0f} GFLOP/s = {gflops / peak * 100:.0f}% of the measured GEMM peak"
-    )
+    for name, prob in PROBLEMS.items():
+        if args.only in (None, name):
+            run(name, prob, args)
 
 
 if __name__ == "__main__":

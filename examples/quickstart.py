@@ -23,4 +23,4 @@ shapes = make_shape_images(400)  # synthetic images with known latent factors
 feats = extract(model, shapes, reduce="srp", reduce_options={"n_components": 1024}, quiet=True)
 resp, truth = make_responses(feats, {"V1-like": "_blocks.2", "IT-like": "_blocks.15"})
 sweep = sweep_layers(feats, resp, ceiling=compute_noise_ceiling(resp), standardize=True, quiet=True)
-print("recovered:", sweep.best_layers, " true:", dict(truth.roi_sources))
+print("recovered:", sweep.params["best_layers"], " true:", dict(truth.roi_sources))

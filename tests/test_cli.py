@@ -95,9 +95,9 @@ def test_encode_command_on_saved_files(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "V1: best layer a" in res.stdout and "IT: best layer b" in res.stdout
-    table = pd.read_csv(out)
-    assert set(table["roi"]) == {"V1", "IT"} and len(table) == 4
-    assert table["ceiling"].notna().all()
+    table = pd.read_csv(out)  # tidy: roi × layer × (3 scores + ceiling-normalised) × mean/median
+    assert set(table["roi"]) == {"V1", "IT"} and len(table) == 2 * 2 * 4 * 2
+    assert table.loc[table["scoring"] == "pearson", "ceiling_high"].notna().all()
     missing = runner.invoke(
         app, ["encode", "--features", str(tmp_path / "nope.npz"), "--responses", str(rpath)]
     )

@@ -297,3 +297,27 @@ def test_attention_and_incontext_fits_are_deterministic_with_a_seed():
     w = [e.predict_weights(fam.features[:6], fam.responses[:6])[0] for e in icl]
     np.testing.assert_array_equal(w[0], w[1])
     assert not np.array_equal(w[0], w[2])
+
+
+def test_sweep_layers_takes_a_readout_by_name():
+    """``sweep_layers(readout="factorized")`` builds the registry's readout per layer; an unknown
+    name lists the registered ones."""
+    from neuroalign import Activations, Responses
+    from neuroalign.core.exceptions import ConfigurationError
+    from neuroalign.data import make_spatial_rf_targets
+    from neuroalign.encode import sweep_layers
+
+    sim = make_spatial_rf_targets(n_stimuli=160, n_channels=8, size=8, n_targets=6, seed=0)
+    maps = np.asarray(sim.features)
+    n, c, h, w = maps.shape
+    ids = [f"s{i}" for i in range(n)]
+    acts = Activations("sim", np.array(ids), {"maps": maps.reshape(n, -1)})
+    resp = Responses(np.array(ids), data=np.asarray(sim.responses))
+    res = sweep_layers(
+        acts, resp, readout="factorized", feature_shape=(c, h, w), max_epochs=30, seed=0, quiet=True
+    )
+    t = res.table
+    row = t[(t["statistic"] == "score") & (t["scoring"] == "pearson") & (t["aggregate"] == "mean")]
+    assert row["value"].iloc[0] > 0.5  # the planted RFs are learnable from 128 stimuli
+    with pytest.raises(ConfigurationError, match="factorized"):
+        sweep_layers(acts, resp, readout="nonsense", quiet=True)

@@ -26,7 +26,12 @@ def test_fdr_matches_scipy(rng):
 def test_permutation_null_matches_a_direct_loop(rng):
     y = rng.normal(size=(60, 3))
     pred = y + rng.normal(size=(60, 3)) * np.array([0.3, 1.0, 30.0])
-    r, p, null = permutation_test(y, pred, n_permutations=50, seed=4, chunk=7)
+    res = permutation_test(y, pred, n_permutations=50, seed=4, chunk=7)
+    r, p, null = res.arrays["r"], res.arrays["p_values"], res.arrays["null"]
+    assert res.kind == "encoding.permutation"
+    np.testing.assert_array_equal(res.table["p_value"], p)
+    np.testing.assert_array_equal(res.table["value"], r)
+    assert set(res.table["scoring"]) == {"pearson"} and (res.table["n"] == 60).all()
     np.testing.assert_allclose(r, pearson_score(y, pred))
     from neuroalign.encode._stats import _block_permutation
 
@@ -37,7 +42,9 @@ def test_permutation_null_matches_a_direct_loop(rng):
     assert p[0] < 0.05
     # calibration: for an unrelated prediction p-values are roughly uniform
     ps = [
-        permutation_test(rng.normal(size=(40, 1)), rng.normal(size=(40, 1)), 99, seed=s)[1][0]
+        permutation_test(rng.normal(size=(40, 1)), rng.normal(size=(40, 1)), 99, seed=s).arrays[
+            "p_values"
+        ][0]
         for s in range(200)
     ]
     assert 0.03 < np.mean(np.array(ps) < 0.1) < 0.17
@@ -53,6 +60,13 @@ def test_block_permutation_keeps_blocks():
         assert (np.diff(block) == 1).all()
     with pytest.raises(ValidationError, match="block_size"):
         permutation_test(np.ones((10, 1)), np.ones((10, 1)), block_size=8)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_permutation_count_must_be_a_positive_integer(bad):
+    y = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValidationError, match=r"n_permutations must be a positive integer"):
+        permutation_test(y, y, n_permutations=bad)
 
 
 def test_make_delays_respects_runs():

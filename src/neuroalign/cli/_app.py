@@ -309,9 +309,73 @@ def _parse_alphas(text: str) -> list[float]:
             return list(np.geomspace(float(start), float(stop), int(num)))
         return [float(a) for a in text.split(",")]
     except ValueError as exc:
-        raise typer.BadParameter(
-            f"alphas {text!r}: use 'start:stop:count' or 'a,b,c' ({exc})"
+        from ..core.exceptions import ValidationError
+
+        raise ValidationError(
+            f"--alphas {text!r}: use 'start:stop:count' or 'a,b,c' ({exc})"
         ) from exc
+
+
+def _parse_cv(text: str) -> int | str:
+    """``--cv``: an integer >= 2 (folds) or ``gcv``."""
+    from ..core.exceptions import ValidationError
+
+    value = text.strip().lower()
+    if value == "gcv":
+        return "gcv"
+    try:
+        folds = int(value)
+    except ValueError:
+        folds = None
+    if folds is None or folds < 2:
+        raise ValidationError(
+            f"--cv {text!r}: use an integer >= 2 (number of folds, e.g. 5) or 'gcv'."
+        )
+    return folds
+
+
+def _check_npz_kind(path: Path, option: str, kind: str) -> None:
+    """Fail before any work when ``path`` is missing or holds the other kind of file."""
+    import numpy as np
+
+    from ..core.exceptions import ValidationError
+
+    if not path.is_file():
+        raise ValidationError(f"{option} {str(path)!r} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.files)
+    except Exception as exc:  # not an npz, truncated ...
+        raise ValidationError(
+            f"{option} {str(path)!r} is not a readable .npz file ({type(exc).__name__})."
+        ) from None
+    responses_like = "data" in keys or "repetitions" in keys
+    other = "--responses" if option == "--features" else "--features"
+    if (kind == "activations") == responses_like:
+        what = "responses (data/repetitions)" if responses_like else "activations (layers)"
+        raise ValidationError(
+            f"{option} {str(path)!r} holds {what}, not {kind}; did you swap {option} and {other}?"
+        )
+
+
+def _check_out(path: Path, option: str = "--out") -> None:
+    """Make sure an output file can be written, before the (long) computation."""
+    from ..core.exceptions import ValidationError
+
+    parent = path.parent
+    if path.is_dir():
+        raise ValidationError(f"{option} {str(path)!r} is a directory; give a file name.")
+    if parent.exists() and not parent.is_dir():
+        raise ValidationError(f"{option} {str(path)!r}: {str(parent)!r} is not a directory.")
+    if not parent.exists():
+        raise ValidationError(
+            f"{option} {str(path)!r}: the directory {str(parent)!r} does not exist; create it "
+            "first (mkdir -p) or choose another path."
+        )
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise ValidationError(f"{option} {str(path)!r}: the directory is not writable.")
 
 
 @app.command()
@@ -331,9 +395,13 @@ def encode(
         ),
     ],
     out_file: Annotated[
-        Path, typer.Option("--out", help="Results table (CSV): one row per layer × ROI.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Results table (CSV, tidy: one row per layer × ROI × quantity × mean/median).",
+        ),
     ] = Path("encoding.csv"),
-    cv: Annotated[str, typer.Option(help="Folds for alpha: an integer, or 'gcv'.")] = "5",
+    cv: Annotated[str, typer.Option(help="Folds for alpha: an integer >= 2, or 'gcv'.")] = "5",
     alphas: Annotated[
         str, typer.Option(help="'start:stop:count' (log-spaced) or 'a,b,c'.")
     ] = "1e-1:1e7:17",
@@ -344,18 +412,22 @@ def encode(
         bool, typer.Option(help="z-score features with training statistics.")
     ] = True,
     device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split and the folds.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Voxelwise ridge from every layer of saved features to saved responses; best layer per ROI
     chosen on training data; test-set Pearson r (and ceiling-normalised r when repetitions exist)."""
     from ..core import load_activations, load_responses
     from ..data import compute_noise_ceiling
-    from ..encode import sweep_layers
+    from ..encode import sweep_layers, sweep_targets
 
-    alpha_grid = _parse_alphas(alphas)
-    cv_value: int | str = int(cv) if cv.isdigit() else cv
     try:
+        cv_value = _parse_cv(cv)
+        alpha_grid = _parse_alphas(alphas)
+        targets_file = out_file.with_name(out_file.stem + "_targets.csv")
+        _check_out(out_file)
+        _check_npz_kind(features, "--features", "activations")
+        _check_npz_kind(responses, "--responses", "responses")
         acts = load_activations(features)
         resp = load_responses(responses)
         ceiling = compute_noise_ceiling(resp) if resp.n_reps >= 2 else None
@@ -371,18 +443,31 @@ def encode(
             standardize=standardize,
             device=device,
         )
-    except NeuroalignError as exc:
+        _write_table(res.table, out_file)
+        _write_table(sweep_targets(res), targets_file)
+    except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
-    _write_table(res.table, out_file)
-    targets_file = out_file.with_name(out_file.stem + "_targets.csv")
-    _write_table(res.targets, targets_file)
-    for roi, layer in res.best_layers.items():
-        row = res.table[(res.table["roi"] == roi) & (res.table["layer"] == layer)].iloc[0]
+    t = res.table
+    for roi, layer in res.params["best_layers"].items():
+        row = t[(t["roi"] == roi) & (t["layer"] == layer)]
+
+        def pick(statistic: str, scoring: str, aggregate: str, row: Any = row) -> float:
+            sel = row[
+                (row["statistic"] == statistic)
+                & (row["scoring"] == scoring)
+                & (row["aggregate"] == aggregate)
+            ]
+            return float(sel["value"].iloc[0])
+
         out.print(
-            f"{roi}: best layer {layer} (training CV {row['cv_score']:.3f}; test r {row['test_r']:.3f})"
+            f"{roi}: best layer {layer} (training CV R² {pick('cv_score', 'r2', 'mean'):.3f}; "
+            f"test r mean {pick('score', 'pearson', 'mean'):.3f}, "
+            f"median {pick('score', 'pearson', 'median'):.3f})",
+            highlight=False,
+            markup=False,
         )
-    out.print(f"wrote {out_file} and {targets_file}")
+    out.print(f"wrote {out_file} and {targets_file}", highlight=False, markup=False)
 
 
 def _npz_or_fail(path: Path, option: str) -> None:

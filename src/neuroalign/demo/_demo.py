@@ -25,7 +25,7 @@ from ..compare import bootstrap_rsa, compute_rdms, select_layer
 from ..core import RDMs, system_info
 from ..core._io import atomic_write
 from ..data import compute_noise_ceiling, load_kriegeskorte92, make_responses, make_shape_images
-from ..encode import sweep_layers
+from ..encode import sweep_layers, sweep_table
 from ..extract import LoadedModel, extract, load_model
 from ..report import (
     ReportSection,
@@ -188,7 +188,7 @@ def _synthetic_part(
     rois = responses.targets["roi"].astype(str).to_numpy()
     est = {r: float(ceiling[rois == r].mean()) for r in sources}
     true = truth.ceiling_by_roi(responses.targets)
-    table = sweep.table.rename(columns={"roi": "target", "test_r": "value"}).copy()
+    table = sweep_table(sweep).rename(columns={"roi": "target", "test_r": "value"})
     table.insert(0, "part", "synthetic: ridge encoding")
     table["metric"] = "encoding_pearson"
     table["true_layer"] = table["target"].map(sources)
@@ -198,8 +198,8 @@ def _synthetic_part(
         "sources": sources,
         "ceiling_est": est,
         "ceiling_true": true,
-        "n_train": len(sweep.train_ids),
-        "n_test": len(sweep.test_ids),
+        "n_train": len(sweep.arrays["train_ids"]),
+        "n_test": len(sweep.arrays["test_ids"]),
     }
 
 
@@ -262,11 +262,11 @@ def run_demo(
     )
     save_figure(fig, files.setdefault("rdm_panel", out / "rdm_panel.png"))
     fig = plot_encoding_profile(
-        sweep.table, truth=syn["sources"], title="Synthetic ROIs: encoding score per layer"
+        sweep_table(sweep), truth=syn["sources"], title="Synthetic ROIs: encoding score per layer"
     )
     save_figure(fig, files.setdefault("encoding_profile", out / "encoding_layer_profile.png"))
 
-    best, truth_layers = sweep.best_layers, syn["sources"]
+    best, truth_layers = sweep.params["best_layers"], syn["sources"]
     recovered = pd.DataFrame(
         {
             "roi": list(truth_layers),
@@ -365,7 +365,7 @@ def run_demo(
                     "Recovered vs true layer and noise ceiling (split-half, Spearman–Brown)",
                 ),
                 (
-                    sweep.table[
+                    sweep_table(sweep)[
                         ["roi", "layer", "cv_score", "test_r", "ceiling", "normalized", "is_best"]
                     ],
                     "Encoding per layer and ROI",

@@ -1,7 +1,8 @@
 """Encoding models: model features → brain responses.
 
-Ridge with a cross-validated α per target (k-fold, group k-fold or closed-form GCV), layer sweeps,
-FIR delays for time series, permutation tests, FDR and ceiling normalisation.
+Ridge with a cross-validated α per target (shuffled k-fold by squared error by default, group
+k-fold, or closed-form GCV), banded ridge, layer sweeps returning one ``Result``, FIR delays for
+time series, permutation tests, FDR and ceiling normalisation. See ``docs/encode.md``.
 """
 
 from ..core import fdr_correction
@@ -18,9 +19,16 @@ from ._estimators import RidgeEncoder
 from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
 from ._readout_compare import READOUTS, compare_readouts
-from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, make_folds, solve_ridge, solve_ridge_cv
+from ._ridge import (
+    DEFAULT_ALPHAS,
+    RidgeCVResult,
+    TargetReader,
+    make_folds,
+    solve_ridge,
+    solve_ridge_cv,
+)
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
-from ._sweep import SweepResult, sweep_layers, train_test_ids
+from ._sweep import sweep_layers, sweep_table, sweep_targets, train_test_ids
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -32,7 +40,7 @@ __all__ = [
     "InContextEncoder",
     "RidgeCVResult",
     "RidgeEncoder",
-    "SweepResult",
+    "TargetReader",
     "ceiling_normalized",
     "compare_readouts",
     "fdr_correction",
@@ -46,6 +54,8 @@ __all__ = [
     "solve_ridge_cv",
     "summarize_by_roi",
     "sweep_layers",
+    "sweep_table",
+    "sweep_targets",
     "train_test_ids",
     "variance_partitioning",
 ]

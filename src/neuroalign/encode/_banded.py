@@ -1,10 +1,11 @@
 """Banded ridge: one regularisation per feature space (and per target), and variance partitioning.
 
 A banded ridge with space weights γ (on the simplex) and overall α is an ordinary ridge on the
-features ``[√γ₁ X₁, …, √γ_m X_m]``: the penalty on space i's weights is α/γ_i. The γ are searched
-at random on the simplex (its corners, its centre and Dirichlet(1) draws, seeded); for each γ the
-k-fold/GCV kernel of :func:`solve_ridge_cv` scores every α for every target, and each target keeps
-its best (γ, α). This is the random-search strategy of himalaya's banded ridge, on our kernel.
+features ``[√γ₁ Z₁, …, √γ_m Z_m]`` (``Z_i`` the space z-scored with each fold's training
+statistics): the penalty on space i's weights is α/γ_i. The γ are searched at random on the
+simplex (its corners, its centre and Dirichlet(1) draws, seeded); for each γ the k-fold kernel of
+:func:`solve_ridge_cv` scores every α for every target, and each target keeps its best (γ, α).
+This is the random-search strategy of himalaya's banded ridge, on our kernel.
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..core._validation import check_array, check_same_length
+from ..core._progress import track
+from ..core._validation import check_array, check_same_length, parse_memory_budget
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import r2_score
 from ._estimators import LinearEncoderMixin
-from ._ridge import DEFAULT_ALPHAS, _check_inputs, _kfold_scores, make_folds, solve_ridge
+from ._ridge import (
+    DEFAULT_ALPHAS,
+    _check_inputs,
+    _constant_targets,
+    _kfold_scores,
+    make_folds,
+    solve_ridge,
+)
 
 __all__ = [
     "BandedRidgeEncoder",
@@ -93,30 +102,39 @@ def solve_banded_ridge_cv(
     n_iter: int = 20,
     cv: int | Any = 5,
     groups: np.ndarray | None = None,
-    scoring: str = "r2_score",
+    scoring: str = "neg_mse_score",
     fit_intercept: bool = True,
     device: str | None = None,
     dtype: str = "float32",
-    memory_budget: int = 2**30,
+    memory_budget: int | str = 2**30,
     seed: int = 0,
     candidates: Any = None,
+    standardize: bool = True,
+    shuffle: bool = True,
+    quiet: bool = False,
 ) -> BandedRidgeResult:
     """Banded ridge with (γ, α) chosen per target by cross-validation (random search on γ).
 
     Parameters
     ----------
     Xs : sequence of arrays (n_stimuli, n_features_i)
-        The feature spaces (each is z-scored with the training statistics of each fold).
+        The feature spaces (z-scored with the training statistics of each fold, and of all
+        stimuli for the final refit, when ``standardize``).
     Y : array (n_stimuli, n_targets)
     alphas : sequence of float
     n_iter : int
         Number of space-weight candidates (corners and centre of the simplex included).
-    cv, groups, scoring, fit_intercept, device, dtype, memory_budget :
-        As in :func:`solve_ridge_cv`.
+    cv, groups, scoring, fit_intercept, device, dtype, memory_budget, shuffle :
+        As in :func:`solve_ridge_cv` (α and γ chosen by squared error by default).
     seed : int
-        Seed of the random candidates.
+        Seed of the random candidates and of the shuffled folds.
     candidates : array (n_candidates, n_spaces), optional
         Space weights to try instead of :func:`simplex_candidates` (rows are normalised to sum 1).
+    standardize : bool
+        z-score every feature inside each fold (default); ``False`` uses the spaces as given
+        (centred only, as himalaya's kernels).
+    quiet : bool
+        No progress display over the candidates.
 
     Returns
     -------
@@ -127,10 +145,14 @@ def solve_banded_ridge_cv(
     mats = [check_array(x, f"Xs[{i}]", ndim=2) for i, x in enumerate(Xs)]
     for i, x in enumerate(mats):
         check_same_length(f"Xs[{i}] rows", x.shape[0], "Y rows", np.shape(Y)[0])
-    X = np.hstack([(x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0) for x in mats])
-    X, Y, alphas = _check_inputs(X, Y, alphas)
+    X, reader, alphas = _check_inputs(np.hstack(mats), Y, alphas)
+    budget = parse_memory_budget(memory_budget)
+    if _constant_targets(reader, budget).any():
+        raise ValidationError(
+            "Y has constant target(s) (zero variance); drop them before a banded ridge."
+        )
     slices = _split(X, [x.shape[1] for x in mats])
-    folds = make_folds(X.shape[0], cv, groups)
+    folds = make_folds(X.shape[0], cv, groups, shuffle=shuffle, seed=seed)
     if candidates is None:
         cands = simplex_candidates(len(mats), n_iter, seed)
     else:
@@ -140,15 +162,24 @@ def solve_banded_ridge_cv(
                 f"candidates must be non-negative, shape (n, {len(mats)}), rows not all zero; got {cands.shape}."
             )
         cands = cands / cands.sum(1, keepdims=True)
-    t = Y.shape[1]
+    t = reader.t
     best_score = np.full(t, -np.inf)
     best_cand = np.zeros(t, dtype=int)
     best_alpha = np.full(t, alphas[0])
-    for c, gamma in enumerate(cands):
-        Xg = _scaled(X, slices, gamma)
-        # standardize=False: the spaces were z-scored above, and the γ scaling must survive
-        scores = _kfold_scores(
-            Xg, Y, alphas, folds, scoring, fit_intercept, False, device, dtype, memory_budget
+    for c in track(range(len(cands)), len(cands), "banded ridge candidates", quiet):
+        # each fold z-scores with its own training statistics, then weights space i by √γ_i
+        scores, _ = _kfold_scores(
+            X,
+            reader,
+            alphas,
+            folds,
+            scoring,
+            fit_intercept,
+            standardize,
+            device,
+            dtype,
+            budget,
+            _weights(slices, cands[c]),
         )
         idx = np.argmax(scores, axis=0)
         top = scores[idx, np.arange(t)]
@@ -163,37 +194,34 @@ def solve_banded_ridge_cv(
         for s in slices
     ]
     intercept = np.zeros(t)
-    x_sd = np.hstack([np.where(x.std(0) > 0, x.std(0), 1.0) for x in mats])
-    x_mean = np.hstack([x.mean(0) for x in mats])
     for c in np.unique(best_cand):
         cols = np.flatnonzero(best_cand == c)
-        w_scale = np.concatenate(
-            [np.full(s.stop - s.start, np.sqrt(cands[c][k])) for k, s in enumerate(slices)]
-        )
         w, b, _, _ = solve_ridge(
-            _scaled(X, slices, cands[c]),
-            Y[:, cols],
+            X,
+            reader.subset(cols),
             best_alpha[cols],
             fit_intercept=fit_intercept,
-            standardize=False,
+            standardize=standardize,
             device=device,
             dtype=dtype,
-            memory_budget=memory_budget,
+            memory_budget=budget,
+            feature_weights=_weights(slices, cands[c]),
         )
-        assert w is not None
-        # undo the γ scaling and the z-scoring: coefficients on the original features
-        w_orig = w * w_scale[:, None] / x_sd[:, None]
+        assert w is not None  # coefficients on the original features (scaling undone)
         for k, s in enumerate(slices):
-            coef[k][:, cols] = w_orig[s]
-        intercept[cols] = b - x_mean @ (w * w_scale[:, None] / x_sd[:, None])
+            coef[k][:, cols] = w[s]
+        intercept[cols] = b
     return BandedRidgeResult(cands[best_cand], best_alpha, best_score, coef, intercept, cands)
 
 
-def _scaled(X: np.ndarray, slices: list[slice], gamma: np.ndarray) -> np.ndarray:
-    out = X.copy()
-    for s, g in zip(slices, gamma, strict=True):
-        out[:, s] *= np.sqrt(max(g, 1e-12))
-    return out
+def _weights(slices: list[slice], gamma: np.ndarray) -> np.ndarray:
+    """√γ of each space repeated over its features (tiny, not zero, for a corner's absent space)."""
+    return np.concatenate(
+        [
+            np.full(s.stop - s.start, np.sqrt(max(g, 1e-12)))
+            for s, g in zip(slices, gamma, strict=True)
+        ]
+    )
 
 
 class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
@@ -205,7 +233,8 @@ class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
     ----------
     spaces : sequence of int
         Number of features of each space, in column order (None: one space).
-    alphas, n_iter, cv, scoring, fit_intercept, device, dtype, memory_budget, seed :
+    alphas, n_iter, cv, scoring, fit_intercept, device, dtype, memory_budget, seed, standardize,
+    shuffle, quiet :
         As in :func:`solve_banded_ridge_cv`.
 
     Attributes
@@ -234,12 +263,15 @@ class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
         alphas: Any = DEFAULT_ALPHAS,
         n_iter: int = 20,
         cv: Any = 5,
-        scoring: str = "r2_score",
+        scoring: str = "neg_mse_score",
         fit_intercept: bool = True,
         device: str | None = None,
         dtype: str = "float32",
-        memory_budget: int = 2**30,
+        memory_budget: int | str = 2**30,
         seed: int = 0,
+        standardize: bool = True,
+        shuffle: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.spaces = spaces
         self.alphas = alphas
@@ -251,6 +283,9 @@ class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
         self.dtype = dtype
         self.memory_budget = memory_budget
         self.seed = seed
+        self.standardize = standardize
+        self.shuffle = shuffle
+        self.quiet = quiet
 
     def fit(self, X: Any, y: Any, groups: np.ndarray | None = None) -> BandedRidgeEncoder:
         """Choose (γ, α) per target by cross-validation and refit."""
@@ -272,6 +307,9 @@ class BandedRidgeEncoder(LinearEncoderMixin, BaseEstimator):
                 dtype=self.dtype,
                 memory_budget=self.memory_budget,
                 seed=self.seed,
+                standardize=self.standardize,
+                shuffle=self.shuffle,
+                quiet=self.quiet,
             )
         self.best_gammas_ = res.best_gammas
         self.best_alphas_ = res.best_alphas

@@ -2,15 +2,22 @@
 
 The kernel is written so that its cost is a few large matrix products per fold:
 
-* one eigen-decomposition per fold, of the ``n_train × n_train`` Gram matrix ``X Xᵀ`` when there
-  are fewer stimuli than features, of the ``p × p`` covariance ``Xᵀ X`` otherwise;
-* for every α the held-out predictions are ``A · diag(1 / (s + α)) · B`` where ``A`` and ``B`` are
-  computed once per fold (``B`` once per chunk of targets) — no solve per α or per target;
-* targets are processed in chunks sized by ``memory_budget``.
+* one eigen-decomposition per fold, of the ``n_train × n_train`` Gram matrix ``Z Zᵀ`` when there
+  are fewer training stimuli than features (dual), of the ``p × p`` covariance ``Zᵀ Z`` otherwise
+  (primal), where ``Z`` are the fold's centred (and scaled) training features;
+* for every α the held-out predictions are ``A · diag(1 / (s + α)) · B`` where ``A`` is computed
+  once per fold and ``B`` once per chunk of targets — no solve per α or per target; in the primal
+  case ``B`` comes from one product ``Xᵀ Y`` shared by all folds;
+* the default criterion (squared error) needs only ``‖A D_α B − (Y_val − ȳ)‖²`` per target: one
+  GEMM and one fused sum of squares per α, in float32;
+* targets are read chunk by chunk (sized by ``memory_budget``), so ``Y`` may be memory-mapped, and
+  row/column subsets of ``Y`` are read through :class:`TargetReader` without copying ``Y``.
 
-Costs (float32, n stimuli, p features, t targets, k folds, a alphas), per fold:
-``O(min(n,p)² max(n,p))`` for the Gram/covariance, ``O(min(n,p)³)`` for ``eigh`` and
-``O(a · n_val · min(n,p) · t)`` for the predictions.
+Costs (n stimuli, p features, t targets, k folds, a alphas, r = min(n_train, p)):
+``k · (r² · max(n_train, p) + r³)`` for the decompositions, ``n·p·t`` for ``XᵀY``,
+``k · (r² + n_val·r) · t`` for ``B`` and ``a · n · r · t`` for the predictions (the dominant term).
+Memory: the features (one float32 copy per fold while it is decomposed), ``k · (r² + n_val·r)``
+floats for the fold factors and the target chunk (``memory_budget``).
 """
 
 from __future__ import annotations
@@ -24,14 +31,27 @@ import numpy as np
 
 from ..core._backend import Backend, chunk_slices, get_backend, targets_per_chunk
 from ..core._registry import lookup
-from ..core._validation import check_array, check_n_samples, check_same_length
-from ..core.exceptions import NeuroalignWarning, ValidationError
+from ..core._validation import check_array, check_n_samples, check_same_length, parse_memory_budget
+from ..core.exceptions import NeuroalignWarning, ShapeError, ValidationError
 from ..core.metrics import SCORES
 
-__all__ = ["DEFAULT_ALPHAS", "RidgeCVResult", "make_folds", "solve_ridge", "solve_ridge_cv"]
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "RidgeCVResult",
+    "TargetReader",
+    "make_folds",
+    "solve_ridge",
+    "solve_ridge_cv",
+]
 
 #: Default α grid: 11 values, 1e-2 ... 1e8 (widen it when many targets pick an edge value).
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-2, 8, 11))
+
+#: Targets per chunk at most: keeps each α's (n_val × chunk) residual block in cache.
+_MAX_CHUNK = 1024
+#: Bytes of float64 scratch used when computing feature moments (bounded, never a copy of X).
+_SCRATCH = 1 << 23
+_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,11 +62,14 @@ class RidgeCVResult:
     ----------
     best_alphas : array (n_targets,)
     cv_scores : array (n_alphas, n_targets)
-        Score of each α for each target, averaged over folds.
+        The selection criterion (``scoring``) of each α for each target, averaged over folds.
     coef : array (n_features, n_targets) or None
     intercept : array (n_targets,)
     x_mean, x_scale : array (n_features,)
         Centring and scaling applied to the features before the fit.
+    cv_r2 : array (n_alphas, n_targets) or None
+        Cross-validated R² of each α (k-fold: averaged over folds; GCV: ``1 − GCV / var``),
+        whatever the selection criterion; comparable across targets and layers.
     """
 
     best_alphas: np.ndarray
@@ -55,76 +78,281 @@ class RidgeCVResult:
     intercept: np.ndarray
     x_mean: np.ndarray
     x_scale: np.ndarray
+    cv_r2: np.ndarray | None = None
 
     @property
     def best_scores(self) -> np.ndarray:
-        """The cross-validated score of each target at its chosen α."""
-        idx = np.argmax(self.cv_scores, axis=0)
-        return self.cv_scores[idx, np.arange(self.cv_scores.shape[1])]
+        """The cross-validated criterion of each target at its chosen α (NaN for skipped ones)."""
+        return _at_best(self.cv_scores, self.best_alphas_index)
+
+    @property
+    def best_alphas_index(self) -> np.ndarray:
+        """Index of each target's chosen α in the grid (-1 for skipped, constant targets)."""
+        filled = np.where(np.isnan(self.cv_scores), -np.inf, self.cv_scores)
+        idx = np.argmax(filled, axis=0)
+        return np.where(np.isnan(self.best_alphas), -1, idx)
+
+    @property
+    def best_r2(self) -> np.ndarray:
+        """Cross-validated R² of each target at its chosen α."""
+        if self.cv_r2 is None:
+            return np.full(self.best_alphas.shape, np.nan)
+        return _at_best(self.cv_r2, self.best_alphas_index)
+
+
+def _at_best(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    out = values[np.maximum(idx, 0), np.arange(values.shape[1])].astype(np.float64)
+    out[idx < 0] = np.nan
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class TargetReader:
+    """Reads column chunks of ``Y`` restricted to ``rows`` and ``cols`` without copying ``Y``.
+
+    The solvers only ever touch ``Y`` through :meth:`read`, so ``Y`` may be memory-mapped and a
+    training subset of stimuli (``rows``) or of targets (``cols``) costs no copy of ``Y``.
+    """
+
+    Y: Any
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.rows) if self.rows is not None else int(self.Y.shape[0])
+
+    @property
+    def t(self) -> int:
+        return len(self.cols) if self.cols is not None else int(self.Y.shape[1])
+
+    def read(self, sl: slice, dtype: Any = np.float32) -> np.ndarray:
+        """Columns ``sl`` (of the selected targets), selected rows, as a new contiguous array
+        (never a view of ``Y``: callers may modify it in place)."""
+        c = sl if self.cols is None else self.cols[sl]
+        if self.rows is None:
+            block = self.Y[:, c]
+        elif self.cols is None:
+            block = self.Y[self.rows, c]
+        else:
+            block = self.Y[np.ix_(self.rows, c)]
+        out = np.ascontiguousarray(block, dtype=dtype)
+        return out.copy() if np.may_share_memory(out, self.Y) else out
+
+    def subset(self, cols: np.ndarray) -> TargetReader:
+        """The reader of the targets ``cols`` (indices into this reader's targets)."""
+        base = cols if self.cols is None else self.cols[cols]
+        return TargetReader(self.Y, self.rows, base)
+
+    def first_row(self) -> np.ndarray:
+        r = 0 if self.rows is None else int(self.rows[0])
+        row = np.array(self.Y[r], dtype=np.float64)  # a copy: callers write into it
+        return row if self.cols is None else row[self.cols]
 
 
 def make_folds(
-    n: int, cv: int | Any = 5, groups: np.ndarray | None = None
+    n: int,
+    cv: int | Any = 5,
+    groups: np.ndarray | None = None,
+    shuffle: bool = True,
+    seed: int | None = 0,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/validation index pairs from ``cv``: an int (contiguous k-fold, or group k-fold when
-    ``groups`` is given, so runs/sessions are never split) or a scikit-learn splitter."""
+    """Train/validation index pairs.
+
+    ``cv`` is an int (k-fold; shuffled with ``seed`` by default, contiguous with
+    ``shuffle=False``; group k-fold when ``groups`` is given, so runs/sessions are never split)
+    or any scikit-learn splitter (used as given).
+    """
     from sklearn.model_selection import GroupKFold, KFold
 
-    if isinstance(cv, (int, np.integer)):
+    if _is_int(cv):
         if cv < 2:
-            raise ValidationError(f"cv must be >= 2 folds; got {cv}.")
+            raise ValidationError(
+                f"cv must be an integer >= 2 (number of folds), 'gcv' or a scikit-learn splitter; "
+                f"got {cv}."
+            )
         if groups is not None:
+            groups = np.asarray(groups)
+            check_same_length("groups", len(groups), "stimuli", n)
             n_groups = len(np.unique(groups))
             if n_groups < cv:
                 raise ValidationError(
-                    f"cv={cv} folds but groups has only {n_groups} distinct values."
+                    f"cv={cv} folds but groups has only {n_groups} distinct values; "
+                    f"use cv <= {n_groups}."
                 )
+            # groups are kept whole; shuffling would only reorder which groups share a fold
             splitter: Any = GroupKFold(n_splits=int(cv))
         else:
             check_n_samples(n, int(cv))
-            splitter = KFold(n_splits=int(cv))
-    else:
+            splitter = KFold(
+                n_splits=int(cv), shuffle=bool(shuffle), random_state=seed if shuffle else None
+            )
+    elif hasattr(cv, "split"):
         splitter = cv
+    else:
+        raise ValidationError(
+            f"cv must be an integer >= 2, 'gcv' or a scikit-learn splitter; got {cv!r}."
+        )
     dummy = np.zeros((n, 1))
     folds = [(np.asarray(tr), np.asarray(va)) for tr, va in splitter.split(dummy, None, groups)]
-    if not folds:
-        raise ValidationError(f"cv={cv!r} produced no folds.")
+    if not folds or any(len(tr) == 0 or len(va) == 0 for tr, va in folds):
+        raise ValidationError(f"cv={cv!r} produced no folds or an empty fold.")
     return folds
 
 
-def _factorise(bk: Backend, x_tr: Any) -> tuple[Any, Any, bool]:
-    """Eigen-decomposition of the smaller of X Xᵀ and Xᵀ X: (eigenvalues, eigenvectors, dual)."""
-    n, p = x_tr.shape
-    dual = n <= p
-    gram = x_tr @ x_tr.T if dual else x_tr.T @ x_tr
-    s, v = bk.eigh(gram)
-    return bk.clip_min(s, 0.0), v, dual
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def _check_inputs(
-    X: Any, Y: Any, alphas: Iterable[float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def check_alphas(alphas: Any) -> np.ndarray:
+    """The α grid as a sorted float64 array; a clear error for strings, empties and bad values."""
+    if isinstance(alphas, (str, bytes)):
+        raise ValidationError(
+            f"alphas must be a sequence of positive numbers, e.g. np.logspace(-1, 7, 17) or "
+            f"[1.0, 10.0]; got the string {alphas!r} (split it into numbers first)."
+        )
+    try:
+        arr = np.atleast_1d(
+            np.asarray(list(alphas) if not np.isscalar(alphas) else [alphas], dtype=np.float64)
+        )
+    except (TypeError, ValueError) as err:
+        raise ValidationError(
+            f"alphas must be a sequence of positive numbers, e.g. np.logspace(-1, 7, 17); "
+            f"got {alphas!r} ({err})."
+        ) from err
+    if arr.ndim != 1 or arr.size == 0 or (arr <= 0).any() or not np.isfinite(arr).all():
+        raise ValidationError(f"alphas must be positive and finite; got {arr.tolist()}.")
+    return np.sort(arr)
+
+
+def _check_inputs(X: Any, Y: Any, alphas: Iterable[float]) -> tuple[np.ndarray, Any, np.ndarray]:
     X = check_array(X, "X", ndim=2, min_rows=2)
-    Y = check_array(Y, "Y", ndim=(1, 2))
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    check_same_length("X rows (stimuli)", X.shape[0], "Y rows (stimuli)", Y.shape[0])
-    alphas = np.sort(np.atleast_1d(np.asarray(list(alphas), dtype=np.float64)))
-    if alphas.size == 0 or (alphas <= 0).any() or not np.isfinite(alphas).all():
-        raise ValidationError(f"alphas must be positive and finite; got {alphas.tolist()}.")
-    return X, Y, alphas
+    if isinstance(Y, TargetReader):
+        reader = Y
+    else:
+        if not hasattr(Y, "shape") or not hasattr(Y, "dtype"):
+            Y = check_array(Y, "Y", ndim=(1, 2), allow_nan=True)
+        if Y.ndim == 1:
+            Y = np.asarray(Y)[:, None]
+        if Y.ndim != 2:
+            raise ShapeError(f"Y must be 1-D or 2-D; got shape {Y.shape}.")
+        reader = TargetReader(Y)
+    check_same_length("X rows (stimuli)", X.shape[0], "Y rows (stimuli)", reader.n)
+    return X, reader, check_alphas(alphas)
+
+
+def _block_rows(n: int, row_bytes: int) -> int:
+    """Rows per scratch block: at most ``_SCRATCH`` bytes and an eighth of the rows."""
+    return max(1, min(_SCRATCH // max(1, row_bytes), -(-n // 8)))
+
+
+def _gather(X: np.ndarray, rows: np.ndarray | slice, dtype: Any) -> np.ndarray:
+    """``X[rows]`` as a new contiguous array of ``dtype``, converted block by block."""
+    idx = np.arange(X.shape[0])[rows] if isinstance(rows, slice) else np.asarray(rows)
+    out = np.empty((len(idx), X.shape[1]), dtype=dtype)
+    step = _block_rows(len(idx), X.shape[1] * X.itemsize)
+    for sl in chunk_slices(len(idx), step):
+        part = idx[sl]
+        if part.size and part[-1] - part[0] == part.size - 1 and (np.diff(part) == 1).all():
+            out[sl] = X[part[0] : part[-1] + 1]
+        else:
+            out[sl] = X[part]
+    return out
+
+
+def _moments(x: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and SD (float64) of ``x`` from bounded float64 blocks (no copy of ``x``)."""
+    mean = x.mean(0, dtype=np.float64)
+    if not standardize:
+        return mean, np.ones(x.shape[1])
+    acc = np.zeros(x.shape[1])
+    step = _block_rows(x.shape[0], x.shape[1] * 8)
+    for sl in chunk_slices(x.shape[0], step):
+        d = x[sl] - mean
+        acc += np.einsum("ij,ij->j", d, d)
+    return mean, np.sqrt(acc / x.shape[0])
 
 
 def _prepare_x(
-    bk: Backend, X: np.ndarray, rows: np.ndarray | slice, fit_intercept: bool, standardize: bool
+    bk: Backend,
+    X: np.ndarray,
+    rows: np.ndarray | slice,
+    fit_intercept: bool,
+    standardize: bool,
+    weights: np.ndarray | None = None,
 ) -> tuple[Any, np.ndarray, np.ndarray]:
-    x = X[rows]
-    mean = x.mean(0) if fit_intercept or standardize else np.zeros(X.shape[1])
-    scale = np.ones(X.shape[1])
-    if standardize:
-        sd = x.std(0)
-        scale = np.where(sd > 0, sd, 1.0)
-    return bk.asarray((x - mean) / scale), mean, scale
+    """Centred (and scaled) copy of ``X[rows]`` in the backend's dtype, scaled in place.
+
+    ``weights`` multiply the (standardised) features after scaling (banded ridge's √γ).
+    Returns the backend array and the float64 mean and effective scale (divide by it).
+    """
+    x = _gather(X, rows, _DTYPES[bk.dtype])
+    mean, sd = _moments(x, standardize)
+    if not (fit_intercept or standardize):
+        mean = np.zeros(X.shape[1])
+    scale = np.where(sd > 0, sd, 1.0)
+    if weights is not None:
+        scale = scale / np.maximum(np.asarray(weights, dtype=np.float64), 1e-12)
+    x -= mean.astype(x.dtype)
+    x *= (1.0 / scale).astype(x.dtype)
+    return bk.asarray(x), mean, scale
+
+
+def _scaled_rows(
+    bk: Backend, X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> Any:
+    x = _gather(X, rows, _DTYPES[bk.dtype])
+    x -= mean.astype(x.dtype)
+    x *= (1.0 / scale).astype(x.dtype)
+    return bk.asarray(x)
+
+
+_BLAS: list[Any] = []
+
+
+def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
+    """``bk.eigh``; with NumPy, on one BLAS thread. LAPACK's symmetric eigensolver is a chain of
+    small BLAS-2 calls that threads barely speed up and that busy-waiting threads slow down
+    pathologically on a shared machine (1024 × 1024 float32: 0.6 s on one thread, 13-25 s on two
+    while other processes compete for the cores)."""
+    if bk.name != "numpy":
+        return bk.eigh(gram)
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    with _BLAS[0].limit(limits=1, user_api="blas"):
+        return bk.eigh(gram)
+
+
+def _factorise(bk: Backend, z: Any) -> tuple[Any, Any, bool]:
+    """Eigen-decomposition of the smaller of Z Zᵀ and Zᵀ Z: (eigenvalues, eigenvectors, dual)."""
+    n, p = z.shape
+    dual = n <= p
+    gram = z @ z.T if dual else z.T @ z
+    s, v = _eigh(bk, gram)
+    del gram
+    return bk.clip_min(s, 0.0), v, dual
+
+
+def _sumsq(bk: Backend, a: Any) -> Any:
+    """Column sums of squares without a temporary."""
+    if bk.name == "numpy":
+        return np.einsum("ij,ij->j", a, a)
+    return a.norm(dim=0) ** 2  # torch
+
+
+@dataclass(eq=False)
+class _Fold:
+    tr: np.ndarray
+    va: np.ndarray
+    s: Any
+    v: Any
+    a: Any
+    mean: np.ndarray
+    mean_b: Any
+    inv_scale: Any
+    dual: bool
 
 
 def solve_ridge_cv(
@@ -133,40 +361,50 @@ def solve_ridge_cv(
     alphas: Iterable[float] = DEFAULT_ALPHAS,
     cv: int | str | Any = 5,
     groups: np.ndarray | None = None,
-    scoring: str = "r2_score",
+    scoring: str = "neg_mse_score",
     fit_intercept: bool = True,
     standardize: bool = False,
     device: str | None = None,
     dtype: str = "float32",
-    memory_budget: int = 2**30,
+    memory_budget: int | str = 2**30,
     keep_coef: bool = True,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    feature_weights: np.ndarray | None = None,
 ) -> RidgeCVResult:
     """Fit ridge regression with a cross-validated α per target.
 
     Parameters
     ----------
     X : array (n_stimuli, n_features)
-    Y : array (n_stimuli, n_targets) — may be a memory-mapped array; read chunk by chunk.
+    Y : array (n_stimuli, n_targets) or TargetReader
+        May be memory-mapped: it is read chunk by chunk and never copied whole.
     alphas : iterable of float
         Candidate regularisation strengths.
     cv : int, "gcv" or scikit-learn splitter
         Folds for choosing α (see :func:`make_folds`), or ``"gcv"``: generalised cross-validation
-        in closed form from a single decomposition of X (no folds; squared-error criterion;
-        much faster, see the module docs).
+        in closed form from a single decomposition of X (no folds; squared-error criterion).
     groups : array (n_stimuli,), optional
         Group labels (runs, sessions) that folds must not split.
     scoring : str
-        Name of a per-target score in ``neuroalign.core.metrics.SCORES`` (``r2_score``,
-        ``pearson_score``) used to pick α with k-fold CV. GCV always uses squared error.
+        Criterion that picks α with k-fold CV: a per-target score in
+        ``neuroalign.core.metrics.SCORES``. The default ``"neg_mse_score"`` (squared error
+        averaged over folds) is himalaya's and scikit-learn's; ``"r2_score"`` (R² averaged over
+        folds) and ``"pearson_score"`` are options. GCV always uses squared error.
     fit_intercept, standardize : bool
-        Centre (and scale) features and centre targets with training statistics.
+        Centre (and scale) features and centre targets with each fold's training statistics.
     device : str, optional
         ``"cpu"`` (NumPy), ``"torch"``, ``"cuda"``.
     dtype : {"float32", "float64"}
-    memory_budget : int
-        Bytes for one chunk of targets' intermediate arrays.
+    memory_budget : int or str
+        Bytes (or ``"2GB"``) for one chunk of targets' intermediate arrays.
     keep_coef : bool
         Keep the ``(n_features, n_targets)`` coefficients (needed for ``predict``).
+    shuffle, seed :
+        With an int ``cv`` and no ``groups``: shuffled k-fold with this seed (default), or
+        contiguous folds with ``shuffle=False``.
+    feature_weights : array (n_features,), optional
+        Multiply the (standardised) features by these weights before the fit (banded ridge).
 
     Returns
     -------
@@ -183,58 +421,87 @@ def solve_ridge_cv(
     >>> res.best_alphas.tolist(), res.coef.shape
     ([10.0, 10.0, 10.0], (20, 3))
     """
-    X, Y, alphas = _check_inputs(X, Y, alphas)
+    X, reader, alphas = _check_inputs(X, Y, alphas)
+    if not (isinstance(cv, str) and cv == "gcv"):
+        lookup(SCORES, scoring, "scoring")
+        folds = _folds_for(X.shape[0], cv, groups, shuffle, seed)
+    else:
+        folds = None
     kwargs: dict[str, Any] = dict(
         fit_intercept=fit_intercept,
         standardize=standardize,
         device=device,
         dtype=dtype,
-        memory_budget=memory_budget,
+        memory_budget=parse_memory_budget(memory_budget),
         keep_coef=keep_coef,
+        feature_weights=feature_weights,
     )
-    const = _constant_targets(Y)
+    const = _constant_targets(reader, kwargs["memory_budget"])
     if const.any():
-        return _with_constant_targets(X, Y, const, alphas, cv, groups, scoring, kwargs)
-    return _solve_checked(X, Y, alphas, cv, groups, scoring, kwargs)
+        return _with_constant_targets(X, reader, const, alphas, folds, scoring, kwargs)
+    return _solve_checked(X, reader, alphas, folds, scoring, kwargs)
+
+
+def _folds_for(
+    n: int, cv: Any, groups: Any, shuffle: bool, seed: int | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(cv, str):
+        raise ValidationError(
+            f"cv={cv!r} is not supported; use an integer >= 2, 'gcv' or a scikit-learn splitter."
+        )
+    return make_folds(n, cv, groups, shuffle=shuffle, seed=seed)
 
 
 def _solve_checked(
     X: np.ndarray,
-    Y: np.ndarray,
+    reader: TargetReader,
     alphas: np.ndarray,
-    cv: int | str | Any,
-    groups: np.ndarray | None,
+    folds: list[tuple[np.ndarray, np.ndarray]] | None,
     scoring: str,
     kwargs: dict[str, Any],
 ) -> RidgeCVResult:
     """:func:`solve_ridge_cv` on inputs that were already checked (no constant targets)."""
-    if isinstance(cv, str):
-        if cv != "gcv":
-            raise ValidationError(
-                f"cv={cv!r} is not supported; use an int, 'gcv' or a scikit-learn splitter."
-            )
-        return _solve_gcv(X, Y, alphas, **kwargs)
-    cv_scores = _kfold_scores(
+    if folds is None:
+        return _solve_gcv(X, reader, alphas, **kwargs)
+    cv_scores, cv_r2 = _kfold_scores(
         X,
-        Y,
+        reader,
         alphas,
-        make_folds(X.shape[0], cv, groups),
+        folds,
         scoring,
         kwargs["fit_intercept"],
         kwargs["standardize"],
         kwargs["device"],
         kwargs["dtype"],
         kwargs["memory_budget"],
+        kwargs["feature_weights"],
     )
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
-    coef, intercept, x_mean, x_scale = solve_ridge(X, Y, best, **kwargs)
-    return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale)
+    coef, intercept, x_mean, x_scale = solve_ridge(X, reader, best, **kwargs)
+    return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale, cv_r2)
+
+
+def _fold_factors(
+    bk: Backend,
+    X: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    fit_intercept: bool,
+    standardize: bool,
+    weights: np.ndarray | None,
+) -> _Fold:
+    z_tr, mean, scale = _prepare_x(bk, X, tr, fit_intercept, standardize, weights)
+    s, v, dual = _factorise(bk, z_tr)
+    z_va = _scaled_rows(bk, X, va, mean, scale)
+    a = (z_va @ z_tr.T) @ v if dual else z_va @ v  # held-out predictions = A diag(1/(s+α)) B
+    del z_tr, z_va
+    return _Fold(tr, va, s, v, a, mean, bk.asarray(mean), bk.asarray(1.0 / scale), dual)
 
 
 def _kfold_scores(
     X: np.ndarray,
-    Y: np.ndarray,
+    reader: TargetReader,
     alphas: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     scoring: str,
@@ -243,53 +510,77 @@ def _kfold_scores(
     device: str | None,
     dtype: str,
     memory_budget: int,
-) -> np.ndarray:
-    """Score of every α for every target, averaged over folds: (n_alphas, n_targets).
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Criterion and R² of every α for every target, averaged over folds: 2 × (n_alphas, n_targets).
 
     Each fold's decomposition is computed once; targets are then read chunk by chunk (one pass
-    over Y), and for each chunk the training cross-products of every fold come from one product
-    ``Xᵀ Y`` minus the fold's held-out part.
+    over Y). In the primal case the fold's training cross-products come from one shared
+    ``Xᵀ Y``: with ``Z = (X − m) / s`` (fold statistics) and ``Z_val = A Vᵀ``,
+    ``B = Vᵀ Z_trᵀ Y_tr = Vᵀ (XᵀY − m 1ᵀY) / s − Aᵀ Y_val``.
     """
     bk = get_backend(device, dtype)
     score_fn = lookup(SCORES, scoring, "scoring")
-    n, t = Y.shape
-    x_full = bk.asarray(X)
-    fold_parts = []
-    for tr, va in folds:
-        x_tr, mean, scale = _prepare_x(bk, X, tr, fit_intercept, standardize)
-        x_va = bk.asarray((X[va] - mean) / scale)
-        s, v, dual = _factorise(bk, x_tr)
-        # held-out predictions = A diag(1/(s+α)) B, with A: (n_val, r) fixed per fold
-        a_mat = (x_va @ x_tr.T) @ v if dual else x_va @ v
-        inv = 1.0 / (s[None, :] + bk.asarray(alphas)[:, None])  # (n_alphas, r)
-        fold_parts.append((tr, va, bk.asarray(mean), bk.asarray(1.0 / scale), v, dual, a_mat, inv))
+    fast = scoring in ("neg_mse_score", "r2_score")
+    n, t = reader.n, reader.t
+    parts = [_fold_factors(bk, X, tr, va, fit_intercept, standardize, weights) for tr, va in folds]
+    primal = any(not f.dual for f in parts)
+    x_full = bk.asarray(X) if primal else None
     p = X.shape[1]
-    r_max = max(part[4].shape[1] for part in fold_parts)
-    n_va_max = max(len(part[1]) for part in fold_parts)
-    per_target = bk.itemsize() * (n + 2 * p + 3 * n_va_max + 2 * r_max)
-    cv_scores = np.zeros((len(alphas), t))
-    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
-        y_all = bk.asarray(Y[:, sl])
-        xty = x_full.T @ y_all  # (p, t_chunk), shared by every fold
-        for tr, va, mean, inv_scale, v, dual, a_mat, inv in fold_parts:
-            y_va = y_all[va]
-            y_tr_sum = y_all.sum(0) - y_va.sum(0)
-            y_mean = y_tr_sum / len(tr) if fit_intercept else 0.0
-            if dual:
-                b_mat = v.T @ (y_all[tr] - y_mean)
-            else:  # (X_tr − m)ᵀ(Y_tr − ȳ) from the shared XᵀY: − X_vaᵀY_va − m·(1ᵀY_tr)
-                xty_tr = xty - bk.asarray(X[va]).T @ y_va - mean[:, None] * y_tr_sum[None, :]
-                b_mat = v.T @ (xty_tr * inv_scale[:, None])
-            for i in range(len(alphas)):
-                pred = (a_mat * inv[i]) @ b_mat + y_mean
-                cv_scores[i, sl] += bk.to_numpy(score_fn(y_va, pred))
-    cv_scores /= len(folds)
-    return np.nan_to_num(cv_scores, nan=-np.inf)
+    r_max = max(f.a.shape[1] for f in parts)
+    n_va_max = max(len(f.va) for f in parts)
+    per_target = bk.itemsize() * (2 * n + 2 * p + 3 * n_va_max + 2 * r_max)
+    crit = np.zeros((len(alphas), t))
+    r2 = np.zeros((len(alphas), t))
+    inv_all = [1.0 / (f.s[None, :] + bk.asarray(alphas)[:, None]) for f in parts]
+    step = min(_MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
+    for sl in chunk_slices(t, step):
+        y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
+        y_sum = y.sum(0)
+        xty = x_full.T @ y if x_full is not None else None  # (p, t_chunk), shared by the folds
+        for f, inv in zip(parts, inv_all, strict=True):
+            y_va = y[_idx(bk, f.va)]
+            n_va, n_tr = len(f.va), len(f.tr)
+            y_mean = (y_sum - y_va.sum(0)) / n_tr if fit_intercept else None
+            if f.dual:
+                y_tr = y[_idx(bk, f.tr)]
+                b_mat = f.v.T @ (y_tr - y_mean if y_mean is not None else y_tr)
+                del y_tr
+            else:
+                zty = (xty - f.mean_b[:, None] * y_sum[None, :]) * f.inv_scale[:, None]
+                b_mat = f.v.T @ zty - f.a.T @ y_va
+                del zty
+            resid = y_va - y_mean if y_mean is not None else y_va
+            c = y_va - y_va.mean(0)
+            sst = bk.to_numpy(_sumsq(bk, c)).astype(np.float64)
+            del c
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for i in range(len(alphas)):
+                    pred = (f.a * inv[i]) @ b_mat
+                    if fast:
+                        pred -= resid  # pred − (y_val − ȳ): the residual, in place
+                        sse = bk.to_numpy(_sumsq(bk, pred)).astype(np.float64)
+                        crit[i, sl] += -sse / n_va if scoring == "neg_mse_score" else 1 - sse / sst
+                    else:
+                        if y_mean is not None:
+                            pred += y_mean
+                        crit[i, sl] += bk.to_numpy(score_fn(y_va, pred)).astype(np.float64)
+                        pred -= y_va
+                        sse = bk.to_numpy(_sumsq(bk, pred)).astype(np.float64)
+                    r2[i, sl] += 1.0 - sse / sst
+            del pred, b_mat, resid, y_va
+    crit /= len(folds)
+    r2 /= len(folds)
+    return np.nan_to_num(crit, nan=-np.inf), r2
+
+
+def _idx(bk: Backend, idx: np.ndarray) -> Any:
+    return bk.asarray(idx).long() if bk.name == "torch" else idx
 
 
 def _solve_gcv(
     X: np.ndarray,
-    Y: np.ndarray,
+    reader: TargetReader,
     alphas: np.ndarray,
     fit_intercept: bool,
     standardize: bool,
@@ -297,6 +588,7 @@ def _solve_gcv(
     dtype: str,
     memory_budget: int,
     keep_coef: bool,
+    feature_weights: np.ndarray | None = None,
 ) -> RidgeCVResult:
     """α per target by generalised cross-validation, from one decomposition of X.
 
@@ -305,20 +597,25 @@ def _solve_gcv(
         RSS(α) = ‖Y‖² − ‖Z‖² + Σ_k (1 − f_k)² Z_k²,   df(α) = Σ_k f_k (+1 for the intercept)
         GCV(α) = n · RSS(α) / (n − df(α))²
 
-    so all α for all targets cost one ``(n_alphas × r) @ (r × n_targets)`` product after Z.
+    so all α for all targets cost one ``(n_alphas × r) @ (r × n_targets)`` product after Z, and
+    the coefficients one product with each target's own shrinkage.
     ``cv_scores`` hold ``1 − GCV / var(y)``, an estimate of out-of-sample R².
     """
     bk = get_backend(device, dtype)
-    n, t = Y.shape
-    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize)
+    n, t = reader.n, reader.t
+    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize, feature_weights)
     s, v, dual = _factorise(bk, x_all)
     s_np = bk.to_numpy(s).astype(np.float64)
     keep = s_np > s_np.max(initial=0.0) * 1e-10 * max(x_all.shape)
     s_np = s_np[keep]
-    v = v[:, bk.asarray(np.flatnonzero(keep)).long()] if bk.name == "torch" else v[:, keep]
+    v = v[:, _idx(bk, np.flatnonzero(keep))]
     sigma = np.sqrt(s_np)
     # U: left singular vectors (n, r); in the primal case U = X V / σ
-    u = v if dual else (x_all @ v) * bk.asarray(1.0 / sigma)
+    if dual:
+        u = v
+    else:
+        u = x_all @ v
+        u *= bk.asarray(1.0 / sigma)
     shrink = s_np[None, :] / (s_np[None, :] + alphas[:, None])  # (n_alphas, r)
     df = shrink.sum(1) + (1.0 if fit_intercept else 0.0)
     if (df >= n).any():
@@ -327,63 +624,75 @@ def _solve_gcv(
             f"{alphas[0]:g} gives df={df[0]:.1f}); use larger alphas or k-fold cv."
         )
     resid_w = bk.asarray((1.0 - shrink) ** 2)  # (n_alphas, r)
-    gain = sigma / (s_np[None, :] + alphas[:, None])  # coefficient factor per α: σ/(σ²+α)
     cv_scores = np.empty((len(alphas), t))
     best = np.empty(t)
-    coef = (
-        np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64)
-        if keep_coef
-        else None
-    )
+    coef = np.zeros((X.shape[1], t), dtype=_DTYPES[dtype]) if keep_coef else None
     intercept = np.zeros(t)
-    per_target = bk.itemsize() * (n + 3 * len(s_np) + X.shape[1] + len(alphas))
-    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
-        y = bk.asarray(Y[:, sl])
+    sigma_b = bk.asarray(sigma)
+    per_target = bk.itemsize() * (n + 4 * len(s_np) + X.shape[1] + len(alphas))
+    step = min(4 * _MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
+    for sl in chunk_slices(t, step):
+        y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
         y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
         # with an intercept X is centred, so U ⊥ 1 and Uᵀ(Y − ȳ) = UᵀY: no centred copy of Y
         z = u.T @ y  # (r, t_chunk)
         z2 = z * z
-        ss = bk.to_numpy((y * y).sum(0)).astype(np.float64)
+        ss = bk.to_numpy(_sumsq(bk, y)).astype(np.float64)
         if fit_intercept:
             ss -= n * bk.to_numpy(y_mean).astype(np.float64) ** 2
         rss = (
             ss[None, :]
             - bk.to_numpy(z2.sum(0)).astype(np.float64)[None, :]
-            + bk.to_numpy(resid_w @ z2)
+            + bk.to_numpy(resid_w @ z2).astype(np.float64)
         )
+        del z2
         gcv = n * np.clip(rss, 0.0, None) / (n - df[:, None]) ** 2
         var = ss / max(1, n - (1 if fit_intercept else 0))
-        cv_scores[:, sl] = 1.0 - gcv / var[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv_scores[:, sl] = 1.0 - gcv / var[None, :]
         idx = np.argmin(gcv, axis=0)
         best[sl] = alphas[idx]
-        w_np = np.zeros((X.shape[1], idx.size))
-        for a in np.unique(idx):  # one matrix product per distinct α
-            cols = np.flatnonzero(idx == a)
-            zc = z[:, bk.asarray(cols).long()] if bk.name == "torch" else z[:, cols]
-            if dual:  # w = Xᵀ U diag(1/(σ²+α)) Z
-                w = x_all.T @ (v @ (bk.asarray(gain[a] / sigma)[:, None] * zc))
-            else:  # w = V diag(σ/(σ²+α)) Z
-                w = v @ (bk.asarray(gain[a])[:, None] * zc)
-            w_np[:, cols] = bk.to_numpy(w)
-        w_np /= scale[:, None]
+        # each target's own shrinkage: 1/(σ²+α_j) on every component, in one product
+        g = bk.asarray(1.0 / (s_np[:, None] + alphas[idx][None, :])) * z
+        w = x_all.T @ (v @ g) if dual else v @ (sigma_b[:, None] * g)
+        w_np = bk.to_numpy(w).astype(np.float64) / scale[:, None]
+        del g, w
         if coef is not None:
             coef[:, sl] = w_np
         intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
     _warn_edges(best, alphas)
-    return RidgeCVResult(best, cv_scores, coef, intercept, mean, scale)
+    return RidgeCVResult(best, cv_scores, coef, intercept, mean, scale, cv_scores.copy())
 
 
-def _constant_targets(Y: np.ndarray) -> np.ndarray:
-    return np.ptp(Y, axis=0) == 0
+def _constant_targets(reader: TargetReader, memory_budget: int, name: str = "Y") -> np.ndarray:
+    """Zero-variance targets, found chunk by chunk (Y is never read whole); NaN/inf raise."""
+    const = np.zeros(reader.t, dtype=bool)
+    bad: list[np.ndarray] = []
+    n_bad = 0
+    step = min(4 * _MAX_CHUNK, targets_per_chunk(8 * reader.n, memory_budget))
+    for sl in chunk_slices(reader.t, step):
+        block = reader.read(sl, None)
+        finite = np.isfinite(block)
+        if not finite.all():
+            n_bad += int((~finite).sum())
+            bad.append(np.flatnonzero(~finite.all(0)) + sl.start)
+        const[sl] = block.max(0) == block.min(0)
+    if bad:
+        cols = np.concatenate(bad)
+        raise ValidationError(
+            f"{name} contains {n_bad} NaN or infinite value(s) (shape {(reader.n, reader.t)}); "
+            f"{cols.size} target(s) affected, first: {cols[:5].tolist()}. Drop or impute them "
+            "before this step (e.g. exclude NaN voxels with a mask)."
+        )
+    return const
 
 
 def _with_constant_targets(
     X: np.ndarray,
-    Y: np.ndarray,
+    reader: TargetReader,
     const: np.ndarray,
     alphas: np.ndarray,
-    cv: int | str | Any,
-    groups: np.ndarray | None,
+    folds: list[tuple[np.ndarray, np.ndarray]] | None,
     scoring: str,
     kwargs: dict[str, Any],
 ) -> RidgeCVResult:
@@ -398,19 +707,22 @@ def _with_constant_targets(
         NeuroalignWarning,
         stacklevel=3,
     )
-    t = Y.shape[1]
-    sub = _solve_checked(X, Y[:, ~const], alphas, cv, groups, scoring, kwargs)
+    t = reader.t
+    sub = _solve_checked(X, reader.subset(np.flatnonzero(~const)), alphas, folds, scoring, kwargs)
     scores = np.full((len(alphas), t), np.nan)
     scores[:, ~const] = sub.cv_scores
+    r2 = np.full((len(alphas), t), np.nan)
+    if sub.cv_r2 is not None:
+        r2[:, ~const] = sub.cv_r2
     best = np.full(t, np.nan)
     best[~const] = sub.best_alphas
     coef = None
     if sub.coef is not None:
         coef = np.zeros((X.shape[1], t), dtype=sub.coef.dtype)
         coef[:, ~const] = sub.coef
-    intercept = Y[0].astype(np.float64).copy()
+    intercept = reader.first_row()
     intercept[~const] = sub.intercept
-    return RidgeCVResult(best, scores, coef, intercept, sub.x_mean, sub.x_scale)
+    return RidgeCVResult(best, scores, coef, intercept, sub.x_mean, sub.x_scale, r2)
 
 
 def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
@@ -436,35 +748,36 @@ def solve_ridge(
     standardize: bool = False,
     device: str | None = None,
     dtype: str = "float32",
-    memory_budget: int = 2**30,
+    memory_budget: int | str = 2**30,
     keep_coef: bool = True,
+    feature_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
     """Ridge fit with a given α per target (one decomposition shared by all targets).
 
-    Returns ``(coef (n_features, n_targets) or None, intercept (n_targets,), x_mean, x_scale)``.
+    ``Y`` is an array (n_stimuli, n_targets) or a :class:`TargetReader`. Returns
+    ``(coef (n_features, n_targets) or None, intercept (n_targets,), x_mean, x_scale)``.
     """
     X = np.asarray(X)
+    reader = Y if isinstance(Y, TargetReader) else TargetReader(np.asarray(Y))
     bk = get_backend(device, dtype)
-    n, t = Y.shape
+    n, t = reader.n, reader.t
     alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
-    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize)
+    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize, feature_weights)
     s, v, dual = _factorise(bk, x_all)
-    coef = (
-        np.zeros((X.shape[1], t), dtype=np.float32 if dtype == "float32" else np.float64)
-        if keep_coef
-        else None
-    )
+    coef = np.zeros((X.shape[1], t), dtype=_DTYPES[dtype]) if keep_coef else None
     intercept = np.zeros(t)
     per_target = bk.itemsize() * (n + 2 * v.shape[0] + X.shape[1])
-    for sl in chunk_slices(t, targets_per_chunk(per_target, memory_budget)):
-        y = bk.asarray(Y[:, sl])
+    step = min(4 * _MAX_CHUNK, targets_per_chunk(per_target, parse_memory_budget(memory_budget)))
+    for sl in chunk_slices(t, step):
+        y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
         y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
-        y = y - y_mean
+        if fit_intercept:
+            y -= y_mean
         b_mat = v.T @ y if dual else v.T @ (x_all.T @ y)  # (r, t_chunk)
         inv = 1.0 / (s[:, None] + bk.asarray(alphas[sl])[None, :])
         w = v @ (inv * b_mat)
         w = x_all.T @ w if dual else w  # primal coefficients on the scaled features
-        w_np = bk.to_numpy(w) / scale[:, None]
+        w_np = bk.to_numpy(w).astype(np.float64) / scale[:, None]
         if coef is not None:
             coef[:, sl] = w_np
         intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np

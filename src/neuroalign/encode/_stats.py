@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import Result, make_table
 from ..core._backend import chunk_slices, get_backend
+from ..core._progress import track
 from ..core._validation import check_array, check_same_length
 from ..core.exceptions import ValidationError
 
@@ -34,7 +36,9 @@ def permutation_test(
     seed: int = 0,
     device: str | None = None,
     chunk: int = 64,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    target_ids: Any = None,
+    quiet: bool = True,
+) -> Result:
     """One-sided permutation test of the per-target Pearson r between measured and predicted.
 
     The null distribution permutes the stimulus order of ``y_true`` (in blocks of ``block_size``
@@ -46,6 +50,7 @@ def permutation_test(
     ----------
     y_true, y_pred : arrays (n_samples, n_targets)
     n_permutations : int
+        Number of permutations (>= 1; p-values cannot be below ``1 / (1 + n_permutations)``).
     block_size : int
         1 for independent stimuli; the length of the autocorrelation for time series.
     seed : int
@@ -53,15 +58,19 @@ def permutation_test(
         Backend device.
     chunk : int
         Permutations per batch.
+    target_ids : sequence of str, optional
+        Names of the targets for the table (default ``"0"``, ``"1"``, ...).
+    quiet : bool
+        No progress display.
 
     Returns
     -------
-    r : array (n_targets,)
-        Observed Pearson r.
-    p_values : array (n_targets,)
-        ``(1 + #{r_null >= r}) / (1 + n_permutations)``.
-    null : array (n_permutations, n_targets)
-        The null distribution.
+    Result
+        ``kind="encoding.permutation"``; one row per target: ``statistic="score"``,
+        ``scoring="pearson"``, ``value`` (observed r), ``p_value``
+        (``(1 + #{r_null >= r}) / (1 + n_permutations)``), ``n`` (samples). ``arrays["null"]``
+        holds the null distribution (n_permutations, n_targets), ``arrays["r"]`` and
+        ``arrays["p_values"]`` the per-target values.
 
     Examples
     --------
@@ -69,10 +78,20 @@ def permutation_test(
     >>> rng = np.random.default_rng(0)
     >>> y = rng.normal(size=(200, 2))
     >>> pred = np.c_[y[:, 0] + 0.5 * rng.normal(size=200), rng.normal(size=200)]  # 2nd: unrelated
-    >>> r, p, _ = permutation_test(y, pred, n_permutations=200)
-    >>> p.round(3)
-    array([0.005, 0.249])
+    >>> res = permutation_test(y, pred, n_permutations=200)
+    >>> res.table["p_value"].round(3).tolist()
+    [0.005, 0.249]
     """
+    if (
+        not isinstance(n_permutations, (int, np.integer))
+        or isinstance(n_permutations, bool)
+        or (n_permutations < 1)
+    ):
+        raise ValidationError(
+            f"n_permutations must be a positive integer (e.g. 1000); got {n_permutations!r}."
+        )
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValidationError(f"chunk must be a positive integer; got {chunk!r}.")
     y_true = check_array(y_true, "y_true", ndim=2)
     y_pred = check_array(y_pred, "y_pred", ndim=2)
     if y_true.shape != y_pred.shape:
@@ -88,12 +107,35 @@ def permutation_test(
     n = y_true.shape[0]
     perms = np.stack([_block_permutation(n, block_size, rng) for _ in range(n_permutations)])
     null = np.empty((n_permutations, y_true.shape[1]))
-    for sl in chunk_slices(n_permutations, chunk):
+    slices = list(chunk_slices(n_permutations, chunk))
+    for sl in track(slices, len(slices), "permutations", quiet):
         idx = perms[sl]
         gathered = zt[bk.asarray(idx).long()] if bk.name == "torch" else zt[idx]  # (c, n, t)
         null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
     p_values = (1 + (null >= r[None, :]).sum(0)) / (1 + n_permutations)
-    return r, p_values, null
+    t = y_true.shape[1]
+    names = [str(i) for i in range(t)] if target_ids is None else [str(i) for i in target_ids]
+    check_same_length("target_ids", len(names), "targets (columns of y_true)", t)
+    table = make_table(
+        pd.DataFrame({"target": names, "value": r, "p_value": p_values}),
+        analysis="encoding",
+        statistic="score",
+        scoring="pearson",
+        aggregate="none",
+        split="test",
+        n=n,
+    )
+    return Result(
+        table,
+        "encoding.permutation",
+        {"r": r, "p_values": p_values, "null": null},
+        {
+            "n_permutations": int(n_permutations),
+            "block_size": int(block_size),
+            "seed": seed,
+            "test": "one-sided permutation of stimulus order",
+        },
+    )
 
 
 def ceiling_normalized(score: Any, ceiling: Any, min_ceiling: float = 0.1) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""Memory bounds of the ridge solvers and the layer sweep, measured with tracemalloc on targets
+that are much larger than the memory budget (NumPy reports its buffers to tracemalloc)."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from neuroalign import Activations, Responses
+from neuroalign.encode import solve_ridge_cv, sweep_layers
+
+pytestmark = pytest.mark.filterwarnings("ignore:the chosen alpha is at the edge")
+
+BUDGET = 2**20  # 1 MiB of target chunks; Y below is 30-60× larger
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _warm_up():
+    """Import what the solvers import lazily, so that import-time objects are not counted."""
+    X, Y = _data(60, 10, 3)
+    solve_ridge_cv(X, Y, [1.0, 10.0], cv=3)
+    solve_ridge_cv(X, Y, [1.0, 10.0], cv="gcv")
+
+
+def _peak(fn):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        out = fn()
+        return tracemalloc.get_traced_memory()[1] - base, out
+    finally:
+        tracemalloc.stop()
+
+
+def _data(n, p, t, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p), dtype=np.float32) * 3 + 1
+    Y = X[:, :8] @ rng.standard_normal((8, t), dtype=np.float32)
+    Y += rng.standard_normal((n, t), dtype=np.float32)
+    return X, Y
+
+
+@pytest.mark.parametrize("cv,bound", [(5, 2.5), ("gcv", 3.5)])  # GCV also keeps U (n × p)
+def test_ridge_peak_is_below_2_5x_x_in_float32(cv, bound):
+    X, Y = _data(4000, 100, 2000)  # X 1.6 MB, Y 32 MB
+    alphas = np.logspace(-1, 4, 6)
+    peak, res = _peak(
+        lambda: solve_ridge_cv(
+            X, Y, alphas, cv=cv, standardize=True, memory_budget=BUDGET, keep_coef=False
+        )
+    )
+    outputs = 2 * res.cv_scores.nbytes + 4 * res.best_alphas.nbytes  # cv_scores and cv_r2
+    assert peak <= bound * X.nbytes + BUDGET + outputs, peak / X.nbytes
+
+
+def test_one_constant_target_does_not_copy_y():
+    X, Y = _data(2000, 20, 4000)  # Y 32 MB
+    Y[:, 7] = 2.0
+    with pytest.warns(UserWarning, match="constant target"):
+        peak, res = _peak(lambda: solve_ridge_cv(X, Y, np.logspace(-1, 4, 6), memory_budget=BUDGET))
+    assert np.isnan(res.best_alphas[7])
+    assert peak < 0.25 * Y.nbytes, peak / Y.nbytes  # outputs (coef, scores) included
+
+
+def test_sweep_never_copies_y_per_layer():
+    n, t = 2000, 4000
+    X, Y = _data(n, 30, t)  # Y 32 MB
+    ids = [f"s{i}" for i in range(n)]
+    acts = Activations("toy", ids, {f"l{k}": X[:, k * 10 : k * 10 + 10] for k in range(3)})
+    resp = Responses(ids, data=Y)
+    peak, res = _peak(
+        lambda: sweep_layers(
+            acts, resp, quiet=True, alphas=np.logspace(-1, 4, 6), memory_budget=BUDGET
+        )
+    )
+    assert peak < 0.25 * Y.nbytes, peak / Y.nbytes  # per-target arrays of 3 layers included
+    assert res.arrays["alpha"].shape == (3, t)
