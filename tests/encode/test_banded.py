@@ -20,7 +20,6 @@ def test_simplex_candidates():
     np.testing.assert_array_equal(c, simplex_candidates(3, n_iter=10, seed=1))
 
 
-@pytest.mark.slow
 def test_banded_prefers_the_informative_space_and_beats_plain_ridge(rng):
     n = 400
     A, B = rng.normal(size=(n, 8)), rng.normal(size=(n, 200))
@@ -103,7 +102,6 @@ def test_variance_partitioning_recovers_known_unique_and_shared_variance(rng):
     assert abs(vp["r2_all"].mean() - 0.6) < 0.05
 
 
-@pytest.mark.slow
 def test_matches_himalaya_banded_ridge_with_the_same_candidates(rng):
     pytest.importorskip("himalaya")
     from himalaya.backend import set_backend
