@@ -102,6 +102,7 @@ def test_variance_partitioning_recovers_known_unique_and_shared_variance(rng):
     assert abs(vp["r2_all"].mean() - 0.6) < 0.05
 
 
+@pytest.mark.slow
 def test_matches_himalaya_banded_ridge_with_the_same_candidates(rng):
     pytest.importorskip("himalaya")
     from himalaya.backend import set_backend
