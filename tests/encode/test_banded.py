@@ -20,7 +20,6 @@ def test_simplex_candidates():
     np.testing.assert_array_equal(c, simplex_candidates(3, n_iter=10, seed=1))
 
 
-@pytest.mark.slow
 def test_banded_prefers_the_informative_space_and_beats_plain_ridge(rng):
     n = 400
     A, B = rng.normal(size=(n, 8)), rng.normal(size=(n, 200))
