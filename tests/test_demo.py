@@ -27,22 +27,31 @@ def test_synthetic_part_recovers_truth(demo):
 
 @pytest.mark.slow
 def test_real_part_table(demo):
-    table = pd.read_csv(demo.files["table"])
-    real = table[table["part"].str.startswith("real")]
+    from neuroalign.core import COLUMNS
+
+    table = pd.read_csv(demo.files["table"], keep_default_na=False, na_values=[""])
+    assert list(table.columns[: len(COLUMNS)]) == list(COLUMNS)  # the one schema, no renames
+    rsa = table[table["analysis"] == "rsa"]
+    real = rsa[rsa["statistic"] == "similarity"]
     layers = real["layer"].unique()
     assert len(layers) >= 5
-    assert set(real["target"]) == {"human IT", "monkey IT"}
-    assert len(real) == len(layers) * 2  # one row per (layer, target)
-    assert not real.duplicated(["layer", "target"]).any()
+    assert set(real["roi"]) == {"human IT", "monkey IT"}
+    assert len(real) == len(layers) * 2  # one row per (layer, roi)
+    assert not real.duplicated(["layer", "roi"]).any()
     assert (real["ci_low"] <= real["value"]).all() and (real["value"] <= real["ci_high"]).all()
     assert (real["ci_high"] > real["ci_low"]).all()
-    human = real[real["target"] == "human IT"]
+    human = real[real["roi"] == "human IT"]
+    assert set(human["resampled"]) == {"subjects"} and set(human["n"]) == {4}
+    assert set(real.loc[real["roi"] == "monkey IT", "resampled"]) == {"stimuli"}
     assert (human["ceiling_low"] < human["ceiling_high"]).all()
     # a real ImageNet network correlates with human IT (Kriegeskorte-style RSA), best in deep layers
     assert human["value"].max() > 0.15
     assert human["value"].idxmax() > human.index[len(human) // 2 - 1]
-    synth = table[table["part"].str.startswith("synthetic")]
-    assert set(synth["target"]) == {"early", "mid", "late"}
+    selected = rsa[rsa["statistic"] == "cv_selected"]
+    assert len(selected) == 1 and selected["layer"].iloc[0] in set(layers)
+    synth = table[table["analysis"] == "encoding"]
+    assert set(synth["roi"]) == {"early", "mid", "late"}
+    assert set(synth["aggregate"]) == {"mean", "median"}
     for name in ("report", "rsa_profile", "rdm_panel", "encoding_profile", "recovery"):
         assert demo.files[name].exists()
 

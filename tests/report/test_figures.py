@@ -121,3 +121,37 @@ def test_time_course_shows_significant_clusters_and_matrix_its_values():
     img = res.plot().axes[0].get_images()[0].get_array()
     np.testing.assert_allclose(np.diag(img), 1.0)
     assert img[0, 1] == 0.5
+
+
+def test_encoding_sweep_plot_shows_the_test_pearson_mean_per_layer():
+    rows = []
+    for layer, r in (("conv1", 0.1), ("conv2", 0.4)):
+        for agg, v in (("mean", r), ("median", r + 0.05)):
+            rows.append(
+                dict(
+                    layer=layer,
+                    roi="V1",
+                    statistic="score",
+                    scoring="pearson",
+                    split="test",
+                    aggregate=agg,
+                    value=v,
+                    ceiling_high=0.8,
+                )
+            )
+            rows.append(
+                dict(
+                    layer=layer,
+                    roi="V1",
+                    statistic="cv_score",
+                    scoring="r2",
+                    split="cv",
+                    aggregate=agg,
+                    value=-5.0,
+                )
+            )
+    res = Result(make_table(rows, analysis="encoding"), "encoding.sweep")
+    ax = res.plot().axes[0]
+    ys = [list(line.get_ydata()) for line in ax.lines if len(line.get_ydata()) == 2]
+    assert [0.1, 0.4] in [[round(v, 6) for v in y] for y in ys]  # mean pearson, not cv R² (-5)
+    assert "Pearson" in ax.get_ylabel()

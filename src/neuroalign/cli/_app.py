@@ -77,12 +77,12 @@ def demo(
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
-    human = res.table[res.table["target"] == "human IT"]
-    top = human.loc[human["value"].idxmax()]
+    t = res.table
+    sel = t[(t["roi"] == "human IT") & (t["statistic"] == "cv_selected")].iloc[0]
     out.print(
-        f"human IT: best layer {top['layer']} (Spearman {top['value']:.3f}, "
-        f"95% CI [{top['ci_low']:.3f}, {top['ci_high']:.3f}], ceiling "
-        f"[{top['ceiling_low']:.3f}, {top['ceiling_high']:.3f}])"
+        f"human IT: best layer {sel['layer']} chosen on held-out subjects (held-out Spearman "
+        f"{sel['value']:.3f}, 95% CI [{sel['ci_low']:.3f}, {sel['ci_high']:.3f}], ceiling "
+        f"[{sel['ceiling_low']:.3f}, {sel['ceiling_high']:.3f}])"
     )
     for roi, true in res.true_layers.items():
         mark = "ok" if res.best_layers[roi] == true else "MISMATCH"

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..compare import bootstrap_rsa, compute_rdms, select_layer
-from ..core import RDMs, system_info
+from ..core import RDMs, Result, concat_results, system_info
 from ..core._io import atomic_write
 from ..data import compute_noise_ceiling, load_kriegeskorte92, make_responses, make_shape_images
 from ..encode import sweep_layers, sweep_table
@@ -49,7 +49,11 @@ class DemoResult:
     Attributes
     ----------
     table : DataFrame
-        The tidy results table (also ``results.csv``): one row per (part, layer, target).
+        The tidy results table (also ``results.csv``) in the one result schema
+        (``neuroalign.core.COLUMNS``): RSA rows (``analysis="rsa"``, ``roi`` human IT / monkey IT,
+        ``statistic`` similarity per layer and ``cv_selected`` for the layer chosen on held-out
+        subjects) and encoding rows (``analysis="encoding"``, one per layer × roi × statistic ×
+        scoring × aggregate), with the simulation's ``true_layer`` / ``ceiling_true`` as extras.
     best_layers, true_layers : dict
         ROI → layer recovered by the encoding sweep, and ROI → the layer that generated it.
     ceiling_estimated, ceiling_true : dict
@@ -99,7 +103,7 @@ def _subject_rdms(human_it: RDMs) -> RDMs:
 
 def _real_part(
     loaded: LoadedModel, n_boot: int, seed: int, quiet: bool
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[Result, dict[str, Any]]:
     k92 = load_kriegeskorte92()
     acts = extract(loaded, k92.stimuli, layers="blocks", reduce="flatten", quiet=quiet)
     layer_rdms = compute_rdms(acts, metric="correlation")
@@ -119,27 +123,17 @@ def _real_part(
         quiet=quiet,
     )
     # the best layer is chosen on held-out subjects, not as the argmax of the values shown
-    selected = select_layer(layer_rdms, k92.human_it, by="subjects", seed=seed).table.iloc[0]
-    rows = []
-    for target, res in (("human IT", rsa_h), ("monkey IT", rsa_m)):
-        t = res.table[
-            [
-                "layer",
-                "value",
-                "ci_low",
-                "ci_high",
-                "se",
-                "ceiling_low",
-                "ceiling_high",
-                "n",
-                "resampled",
-            ]
-        ].rename(columns={"n": "n_subjects"})
-        t.insert(0, "target", target)
-        rows.append(t)
-    table = pd.concat(rows, ignore_index=True)
-    table.insert(0, "part", "real: Kriegeskorte92 RSA")
-    table["metric"] = "rsa_spearman"
+    selection = select_layer(layer_rdms, k92.human_it, by="subjects", seed=seed)
+    selected = selection.table.iloc[0]
+    # one schema: the two RSA results and the held-out selection stack without renaming
+    real = concat_results(
+        [
+            Result(rsa_h.table.assign(roi="human IT"), rsa_h.kind),
+            Result(rsa_m.table.assign(roi="monkey IT"), rsa_m.kind),
+            Result(selection.table.assign(roi="human IT"), selection.kind),
+        ],
+        kind="demo.rsa",
+    )
     sq = layer_rdms.square()
     names = list(acts.layer_names)
     picks = [0, len(names) // 2, len(names) - 2]
@@ -148,12 +142,12 @@ def _real_part(
         "monkey IT": k92.monkey_it.square()[0],
     }
     panel.update({f"{loaded.model_id.split(':')[-1]} {names[i]}": sq[i] for i in picks})
-    return table, {"rdm_panel": panel, "k92": k92, "selected": selected}
+    return real, {"rdm_panel": panel, "k92": k92, "selected": selected}
 
 
 def _synthetic_part(
     loaded: LoadedModel, n_stimuli: int, seed: int, quiet: bool
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[Result, dict[str, Any]]:
     shapes = make_shape_images(n_stimuli, image_size=96, seed=seed)
     acts = extract(
         loaded,
@@ -188,12 +182,12 @@ def _synthetic_part(
     rois = responses.targets["roi"].astype(str).to_numpy()
     est = {r: float(ceiling[rois == r].mean()) for r in sources}
     true = truth.ceiling_by_roi(responses.targets)
-    table = sweep_table(sweep).rename(columns={"roi": "target", "test_r": "value"})
-    table.insert(0, "part", "synthetic: ridge encoding")
-    table["metric"] = "encoding_pearson"
-    table["true_layer"] = table["target"].map(sources)
-    table["ceiling_true"] = table["target"].map(true)
-    return table, {
+    # the known answers ride along as extra columns of the same schema
+    table = sweep.table.assign(
+        true_layer=sweep.table["roi"].map(sources).fillna(""),
+        ceiling_true=sweep.table["roi"].map(true),
+    )
+    return Result(table, sweep.kind, params=sweep.params), {
         "sweep": sweep,
         "sources": sources,
         "ceiling_est": est,
@@ -237,8 +231,8 @@ def run_demo(
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     real, real_extra = _real_part(loaded, n_boot, seed, quiet)
     synth, syn = _synthetic_part(loaded, n_synthetic, seed, quiet)
-    table = pd.concat([real, synth.drop(columns="model")], ignore_index=True)
-    table.insert(1, "model", loaded.model_id)
+    combined = concat_results([real, synth], kind="demo")
+    table = combined.table
     files: dict[str, Path] = {}
     files["table"] = out / "results.csv"
     _atomic_csv(table, files["table"])
@@ -251,8 +245,9 @@ def run_demo(
     except ImportError:
         pass
     sweep = syn["sweep"]
+    per_layer = real.table[real.table["statistic"] == "similarity"]
     fig = plot_layer_profile(
-        real, group="target", title=f"{loaded.model_id}: RSA with IT (92 images)"
+        per_layer, group="roi", title=f"{loaded.model_id}: RSA with IT (92 images)"
     )
     save_figure(fig, files.setdefault("rsa_profile", out / "rsa_layer_profile.png"))
     fig = plot_rdms(
@@ -279,7 +274,7 @@ def run_demo(
     recovered["match"] = recovered["true_layer"] == recovered["recovered_layer"]
     _atomic_csv(recovered, files.setdefault("recovery", out / "synthetic_recovery.csv"))
     n_ok = int(recovered["match"].sum())
-    human_rows = real[real["target"] == "human IT"]
+    human_rows = per_layer[per_layer["roi"] == "human IT"]
     top = human_rows.loc[human_rows["value"].idxmax()]
     sel = real_extra["selected"]
     sections = [
@@ -323,9 +318,9 @@ def run_demo(
             ],
             tables=[
                 (
-                    real[
+                    per_layer[
                         [
-                            "target",
+                            "roi",
                             "layer",
                             "value",
                             "ci_low",

@@ -10,7 +10,12 @@ import pandas as pd
 
 from ..core import Result
 from ._dispatch import _plot_generic, register_plotter
-from ._plots import plot_cka_heatmap, plot_generalization_matrix, plot_time_course
+from ._plots import (
+    plot_cka_heatmap,
+    plot_generalization_matrix,
+    plot_layer_profile,
+    plot_time_course,
+)
 
 __all__: list[str] = []
 
@@ -46,3 +51,20 @@ def _plot_temporal(result: Result, ax: Any = None, **kwargs: Any) -> Any:
     if np.isfinite(t["time"].to_numpy(float)).any():
         return plot_time_course(t, group=_label_column(t), ax=ax, **kwargs)
     return _plot_generic(result, ax=ax, **kwargs)
+
+
+@register_plotter("encoding.sweep")
+def _plot_sweep(result: Result, ax: Any = None, aggregate: str = "mean", **kwargs: Any) -> Any:
+    """Test-set Pearson r per layer for each ROI (``aggregate`` over its targets), the noise
+    ceiling as a band, the layer chosen on training CV marked by the table's ``is_best``."""
+    t = result.table
+    sel = t[
+        (t["statistic"] == "score")
+        & (t["scoring"] == "pearson")
+        & (t["split"] == "test")
+        & (t["aggregate"] == aggregate)
+    ]
+    if sel.empty:
+        return _plot_generic(result, ax=ax, **kwargs)
+    kwargs.setdefault("ylabel", f"test Pearson r ({aggregate} over targets)")
+    return plot_layer_profile(sel, group="roi", ax=ax, **kwargs)
