@@ -129,7 +129,7 @@ def test_bad_input_errors(rng):
         RidgeEncoder(alphas="1,10").fit(X, Y)
     with pytest.raises(ValidationError, match=r"cv must be an integer >= 2.*got -3"):
         RidgeEncoder(cv=-3).fit(X, Y)
-    with pytest.raises(ValidationError, match=r"memory_budget must be .*'2GB'.*got 'lots'"):
+    with pytest.raises(ValidationError, match=r"memory_budget='lots' is not a size.*'2GB'"):
         RidgeEncoder(memory_budget="lots").fit(X, Y)
     assert RidgeEncoder(alphas=[1.0], memory_budget="1MB").fit(X, Y).coef_.shape == (30, 8)
     from sklearn.exceptions import NotFittedError as SkNotFittedError
