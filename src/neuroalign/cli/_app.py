@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._bench import register as register_bench
+from ._console import err, out
+from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
 from ._explain import explain_app
@@ -32,15 +33,6 @@ app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-
-def _fail(exc: BaseException) -> None:
-    """One line on stderr (user text escaped: a path with ``[`` is not rich markup), exit code 1."""
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 def _write_table(table: Any, path: Path) -> None:

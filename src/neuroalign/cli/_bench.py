@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._console import fail as _fail
+from ._console import out as _out
 
 __all__ = ["bench_app", "register", "report_command"]
 
@@ -18,14 +19,6 @@ bench_app = typer.Typer(
     help="Benchmarks: list them, score models on them (serially or on Dask), build leaderboards.",
     no_args_is_help=True,
 )
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
-
-
-def _fail(exc: BaseException) -> None:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 @bench_app.command("list")

@@ -7,25 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._console import fail as _fail
+from ._console import out as _out
 
 data_app = typer.Typer(
     name="data",
     help="Brain datasets: list the registry, fetch one, summarise a file or folder.",
     no_args_is_help=True,
 )
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
-
-
-def _fail(exc: BaseException, prefix: str = "") -> None:
-    """One line on stderr, user text escaped (a path with ``[`` is not rich markup), exit code 1."""
-    msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)
-    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 @data_app.command("list")

@@ -15,19 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
-
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
-
-
-def _fail(exc: BaseException) -> None:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code=1)
+from ._console import fail as _fail
+from ._console import out as _out
 
 
 def _cv(text: str | None) -> Any:

@@ -7,24 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._console import fail as _fail
+from ._console import out as _out
 
 explain_app = typer.Typer(
     name="explain",
     help="What a voxel, region or unit responds to: top stimuli and concepts of a saved encoder.",
     no_args_is_help=True,
 )
-_err = Console(stderr=True, soft_wrap=True)
-_out = Console(soft_wrap=True)
-
-
-def _fail(exc: BaseException) -> None:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    _err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 def _save(result: object, out_file: Path) -> None:
