@@ -228,9 +228,9 @@ class StimulusSet:
         concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``)."""
         h = hashlib.sha256()
 
-        def put(data: bytes | str | np.ndarray) -> None:
+        def put(data: bytes | str | np.ndarray | memoryview) -> None:
             if isinstance(data, np.ndarray):  # its bytes, without a copy
-                data = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+                data = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
             elif isinstance(data, str):
                 data = data.encode()
             h.update(len(data).to_bytes(8, "little"))

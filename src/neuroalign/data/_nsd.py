@@ -291,6 +291,7 @@ def load_nsd(
                 block /= sd
             t_sl = slice(k_i * _TRIALS_PER_SESSION, (k_i + 1) * _TRIALS_PER_SESSION)
             if keep_repetitions:
+                assert arr is not None
                 arr[rep_idx[t_sl], stim_pos[t_sl]] = block
             else:
                 np.add.at(data, stim_pos[t_sl], block)
@@ -376,6 +377,7 @@ class _Outputs:
         self.tmps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in self.paths]
 
     def _new(self, i: int, shape: tuple[int, ...], fill: float) -> np.ndarray:
+        arr: np.ndarray
         if self.paths:
             arr = np.lib.format.open_memmap(self.tmps[i], mode="w+", dtype=np.float32, shape=shape)
         else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import cast
 
 import numpy as np
 
@@ -142,7 +143,10 @@ def make_spatial_rf_targets(
         kernel = (weights[v, :, None, None] * masks[v, None]).astype(np.float32)
         signal[:, v] = flat @ kernel.reshape(len(kernel), -1).T
     signal, responses, ceiling = _finish(signal, noise, rng)
-    truth = {"masks": masks.astype(np.float32), "weights": weights.astype(np.float32)}
+    truth: dict[str, np.ndarray] = {
+        "masks": masks.astype(np.float32),
+        "weights": weights.astype(np.float32),
+    }
     truth["centres"] = centres
     return ReadoutSimulation(F, responses, signal, truth, ceiling)
 
@@ -257,7 +261,7 @@ def make_voxel_family(
     signal = X @ W
     sd = signal.std(0)
     W, signal = W / sd, signal / sd
-    lo, hi = (noise, noise) if np.isscalar(noise) else noise  # type: ignore[misc]
+    lo, hi = cast("tuple[float, float]", (noise, noise) if np.isscalar(noise) else noise)
     noise_sd = rng.uniform(lo, hi, n_voxels)
     responses = signal - signal.mean(0) + b + noise_sd * rng.standard_normal(signal.shape)
     truth = {"loadings": U, "weights": W, "intercepts": b, "noise_sd": noise_sd}

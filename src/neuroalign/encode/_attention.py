@@ -25,8 +25,9 @@ def _attention_module(
 ) -> Any:
     torch = _torch()
     nn = torch.nn
+    module: Any = nn.Module  # torch is imported lazily, so typed as Any
 
-    class AttentionModule(nn.Module):
+    class AttentionModule(module):
         """Learned queries cross-attending over tokens; each target reads its query's output."""
 
         def __init__(self) -> None:

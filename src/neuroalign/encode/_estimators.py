@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -237,7 +237,7 @@ class RidgeEncoder(LinearEncoderMixin, BaseEstimator):
     def best_cv_r2_(self) -> np.ndarray:
         """Cross-validated R² of each target at its chosen α (training data only)."""
         check_is_fitted(self)
-        return self._at_best(self.cv_r2_)
+        return self._at_best(cast(np.ndarray, self.cv_r2_))
 
     def _at_best(self, values: np.ndarray) -> np.ndarray:
         idx = np.argmax(np.where(np.isnan(self.cv_scores_), -np.inf, self.cv_scores_), axis=0)

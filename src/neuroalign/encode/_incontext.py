@@ -38,8 +38,9 @@ _FORMAT = 1
 def _network(n_features: int, d_model: int, n_layers: int, n_heads: int) -> Any:
     torch = _torch()
     nn = torch.nn
+    module: Any = nn.Module  # torch is imported lazily, so typed as Any
 
-    class InContextNet(nn.Module):
+    class InContextNet(module):
         """(x, y) context tokens + a summary token → transformer → (w, b) in standardised units."""
 
         def __init__(self) -> None:

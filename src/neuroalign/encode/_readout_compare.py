@@ -197,7 +197,7 @@ def compare_readouts(
     )
     table["n_folds"] = len(folds)
     table["fit_seconds"] = table["method"].map(seconds)
-    arrays = {f"{name}/scores": s for name, s in scores.items()}
+    arrays: dict[str, np.ndarray] = {f"{name}/scores": s for name, s in scores.items()}
     arrays["test_fold"] = test_fold
     return Result(
         table,

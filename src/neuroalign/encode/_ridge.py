@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -135,7 +135,7 @@ class TargetReader:
         elif self.cols is None:
             block = self.Y[self.rows, c]
         else:
-            block = self.Y[np.ix_(self.rows, c)]
+            block = self.Y[np.ix_(self.rows, cast(np.ndarray, c))]
         out = np.ascontiguousarray(block, dtype=dtype)
         return out.copy() if np.may_share_memory(out, self.Y) else out
 

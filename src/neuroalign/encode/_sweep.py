@@ -273,10 +273,11 @@ def _fit_ridge_layer(
         shuffle=params["shuffle"],
         seed=params["seed"],
     )
-    assert res.coef is not None
+    coef = res.coef
+    assert coef is not None
     x_te = _rows(X, te, dtype)
     test_r, test_r2 = _test_scores(
-        lambda sl: x_te @ res.coef[:, sl] + res.intercept[sl].astype(dtype),
+        lambda sl: x_te @ coef[:, sl] + res.intercept[sl].astype(dtype),
         TargetReader(Y, rows=te),
         parse_memory_budget(params["memory_budget"]),
         dtype,
@@ -355,7 +356,9 @@ def _summary(
     masks = {roi: rois == roi for roi in roi_names}
     best: dict[str, str] = {}
     for roi in roi_names:
-        cv = [_AGGREGATES["mean"](per_target["cv_r2"][li][masks[roi]]) for li in range(len(layers))]
+        cv: Any = [
+            _AGGREGATES["mean"](per_target["cv_r2"][li][masks[roi]]) for li in range(len(layers))
+        ]
         cv = np.where(np.isfinite(cv), cv, -np.inf)
         best[roi] = layers[int(np.argmax(cv))]
     rows = []

@@ -223,7 +223,8 @@ def rank_concepts(
         sub = _stack(sub, means)
         aggregate += ["mean"] * means.n_targets
     W = _unit(np.asarray(sub.coef, np.float32), axis=0)
-    D = fn(W, image_embeddings, temperature, parse_memory_budget(memory_budget))  # (features, targets)
+    # (features, targets)
+    D = fn(W, image_embeddings, temperature, parse_memory_budget(memory_budget))
     scores = D.T @ _unit(concepts.embeddings).T  # (targets, concepts)
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     names = np.asarray(concepts.names, dtype=object)

@@ -37,7 +37,7 @@ def _put(h: Any, data: bytes | str | memoryview) -> None:
 
 def _bytes_of(a: np.ndarray) -> memoryview:
     """The bytes of a C-contiguous array, without a copy."""
-    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
 
 
 def hash_structure(h: Any, obj: Any) -> None:

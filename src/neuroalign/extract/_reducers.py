@@ -303,7 +303,7 @@ def ipca(n_components: int = 256) -> Reducer:
 def _act(name: str) -> Callable[[Any], Any]:
     import torch.nn.functional as F
 
-    return {
+    table: dict[str, Callable[[Any], Any]] = {
         "relu": F.relu,
         "relu6": F.relu6,
         "gelu": F.gelu,
@@ -312,7 +312,8 @@ def _act(name: str) -> Callable[[Any], Any]:
         "hardswish": F.hardswish,
         "sigmoid": F.sigmoid,
         "tanh": F.tanh,
-    }[name]
+    }
+    return table[name]
 
 
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "swish", "hardswish", "sigmoid", "tanh")
@@ -376,9 +377,10 @@ def make_reducer(reduce: str | Reducer, **options: Any) -> tuple[str, Reducer]:
 
 def set_fit_batch(reducer: Reducer, batch_size: int) -> None:
     """Tell a fitted reducer (and the one it wraps) the block size to fit on."""
-    for r in (reducer, getattr(reducer, "__wrapped__", None)):
+    candidates: tuple[Any, ...] = (reducer, getattr(reducer, "__wrapped__", None))
+    for r in candidates:
         if r is not None and hasattr(r, "fit"):
-            r.fit_batch = batch_size  # type: ignore[attr-defined]
+            r.fit_batch = batch_size
 
 
 def reducer_key(reduce: str | Reducer, options: dict[str, Any]) -> dict[str, Any] | None:

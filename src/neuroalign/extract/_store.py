@@ -45,7 +45,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def store_root(cache: str | Path | bool) -> Path:
     work: a path that is a file, or a folder that cannot be written, is a clear error."""
     if not isinstance(cache, (str, os.PathLike, bool)):
         raise ValidationError(f"cache must be a folder path, True or None; got {cache!r}.")
-    root = default_cache_dir() if cache is True else Path(cache).expanduser()
+    root = default_cache_dir() if cache is True else Path(cast("str | Path", cache)).expanduser()
     if root.exists() and not root.is_dir():
         raise ValidationError(
             f"cache={str(root)!r} is not a directory (it is a file); pass a folder for the "
