@@ -1,5 +1,5 @@
 """The built-in benchmarks: on data that ships (Kriegeskorte 2008, Haxby 2001, simulated) and on
-public datasets once fetched (NSD, Algonauts 2023, THINGS-fMRI).
+public datasets once fetched (NSD, Algonauts 2023, THINGS-EEG2, THINGS-fMRI).
 
 Each loader is a module-level function (picklable for Dask workers), memoised per process (the
 bundled data never change within a version); the registry holds ``functools.partial`` factories,
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import pdist
 
 from ..core import RDMs, Responses
 from ..core.exceptions import ConfigurationError
@@ -244,6 +245,99 @@ def load_algonauts2023(hemisphere: str, subject: int = 1) -> BenchmarkData:
     return BenchmarkData(stim, resp, info={"subject": subject, "hemisphere": hemisphere})
 
 
+#: Post-stimulus window (seconds, inclusive) averaged into one EEG pattern per test image.
+THINGS_EEG2_WINDOW = (0.1, 0.3)
+
+
+def load_things_eeg2(subjects: tuple[int, ...] = tuple(range(1, 11))) -> BenchmarkData:
+    """THINGS-EEG2 test split: one correlation-distance RDM per subject over the 200 test images.
+
+    Reads the release's preprocessed files ``<data>/things-eeg2/preprocessed_data/sub-NN/
+    preprocessed_eeg_test.npy``: a pickled dict (the dataset's own format, so it is read with
+    ``numpy.load(allow_pickle=True)``, and only from inside the user's fetched data folder) with
+    ``preprocessed_eeg_data`` (images × repetitions × channels × times), ``ch_names`` and
+    ``times`` (seconds). Each subject's pattern of an image is its EEG averaged over the
+    repetitions and over the samples with ``0.1 <= time <= 0.3`` s (±1 µs for float grids) (:data:`THINGS_EEG2_WINDOW`),
+    one value per channel; the RDM is 1 − Pearson r between the images' channel patterns.
+
+    Stimuli: the release's test images, ``<data>/things-eeg2/test_images/<concept>/<file>``
+    (``.jpg``/``.jpeg``/``.png``; download and unpack them there, ``neuroalign data fetch`` fetches
+    only the EEG and ``image_metadata.npy``). They are taken in sorted order of
+    ``<concept>/<file>``, the order of the EEG rows (the concept folders are numbered,
+    ``00001_aircraft_carrier`` ...). Stimulus ids are the file stems.
+    """
+    from ..core import StimulusSet
+
+    root = _fetched("things-eeg2")
+    img_root = root / "test_images"
+    images = sorted(
+        p
+        for p in img_root.glob("*/*")
+        if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
+    if not images:
+        raise ConfigurationError(
+            f"THINGS-EEG2: no test images in {str(img_root)!r}; unpack the release's test_images "
+            "(<concept>/<file>.jpg) there."
+        )
+    files = [
+        root / "preprocessed_data" / f"sub-{s:02d}" / "preprocessed_eeg_test.npy" for s in subjects
+    ]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ConfigurationError(
+            f"THINGS-EEG2: missing {missing}; fetch it with `neuroalign data fetch things-eeg2`."
+        )
+    lo, hi = THINGS_EEG2_WINDOW
+    vecs = []
+    for f in files:
+        d = np.load(f, allow_pickle=True).item()  # the release's own pickled-dict format
+        eeg = np.asarray(d["preprocessed_eeg_data"], dtype=np.float64)
+        times = np.asarray(d["times"], dtype=np.float64)
+        if eeg.ndim != 4 or eeg.shape[0] != len(images) or eeg.shape[3] != len(times):
+            raise ConfigurationError(
+                f"THINGS-EEG2: {str(f)!r} holds data of shape {eeg.shape} with {len(times)} "
+                f"times; expected ({len(images)} images, repetitions, channels, times)."
+            )
+        win = (times >= lo - 1e-6) & (times <= hi + 1e-6)  # float time grids: 1 µs slack
+        if not win.any():
+            raise ConfigurationError(
+                f"THINGS-EEG2: no samples of {str(f)!r} in the window {lo}-{hi} s."
+            )
+        patterns = eeg[:, :, :, win].mean(axis=(1, 3))  # images × channels
+        vecs.append(pdist(patterns, "correlation"))
+    stim = StimulusSet(ids=np.array([p.stem for p in images]), images=images, name="things-eeg2")
+    brain = RDMs(
+        np.stack(vecs),
+        stim.stimulus_ids,
+        pd.DataFrame({"subject": [f"sub-{s:02d}" for s in subjects]}),
+        metric="correlation",
+    )
+    info = {"n_subjects": len(subjects), "n_stimuli": len(images), "window_s": [lo, hi]}
+    return BenchmarkData(stim, brain, info=info)
+
+
+def _things_eeg2() -> Benchmark:
+    from ..data import DATASETS
+
+    return Benchmark(
+        id="Gifford2022.EEG-rsa",
+        loader=load_things_eeg2,
+        metric="rsa",
+        version="1",
+        metric_params={"method": "spearman", "metric": "correlation", "n_boot": 100},
+        commit_split="stimuli",
+        ceiling="subject-RDM noise ceiling (lower: leave-one-subject-out, upper: all subjects)",
+        citation=DATASETS["things-eeg2"].citation,
+        licence=DATASETS["things-eeg2"].licence,
+        description=(
+            "THINGS-EEG2 test split (after `neuroalign data fetch things-eeg2` and unpacking the "
+            "test images): 200 object images, 10 subjects; 80 repetitions averaged, mean over "
+            "0.1-0.3 s per channel; Spearman RSA of correlation-distance RDMs."
+        ),
+    )
+
+
 def load_things_fmri(roi: str, subject: int = 1) -> BenchmarkData:
     """THINGS-fMRI needs a reader for its ``betas_csv`` release that neuroalign does not have yet."""
     root = _fetched("things-fmri")
@@ -297,6 +391,7 @@ def _register_builtins() -> None:
     for roi in ("hIT", "mIT"):
         BENCHMARKS[f"Kriegeskorte2008.{roi}-rsa"] = functools.partial(_kriegeskorte, roi)
     BENCHMARKS["Haxby2001.VT-decoding"] = _haxby
+    BENCHMARKS["Gifford2022.EEG-rsa"] = _things_eeg2
     for roi in SIMULATED_ROIS:
         BENCHMARKS[f"Simulated.{roi}-encoding"] = functools.partial(_simulated, roi)
     for bid in (
