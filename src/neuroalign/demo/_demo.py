@@ -14,6 +14,7 @@ split-half noise ceiling is compared with the true one.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pandas as pd
 from ..compare import bootstrap_rsa, compute_rdms, select_layer
 from ..core import RDMs, Result, concat_results, system_info
 from ..core._io import atomic_write
+from ..core.exceptions import NeuroalignWarning
 from ..data import compute_noise_ceiling, load_kriegeskorte92, make_responses, make_shape_images
 from ..encode import sweep_layers, sweep_table
 from ..extract import LoadedModel, extract, load_model
@@ -105,7 +107,12 @@ def _real_part(
     loaded: LoadedModel, n_boot: int, seed: int, quiet: bool
 ) -> tuple[Result, dict[str, Any]]:
     k92 = load_kriegeskorte92()
-    acts = extract(loaded, k92.stimuli, layers="blocks", reduce="flatten", quiet=quiet)
+    with warnings.catch_warnings():
+        # every unit enters the RDM on purpose (~140 MB for 92 images): not the size warning's case
+        warnings.filterwarnings(
+            "ignore", message="reduce='flatten' gives", category=NeuroalignWarning
+        )
+        acts = extract(loaded, k92.stimuli, layers="blocks", reduce="flatten", quiet=quiet)
     layer_rdms = compute_rdms(acts, metric="correlation")
     human = _subject_rdms(k92.human_it)
     # human IT: 4 subjects (sessions averaged by bootstrap_rsa) -> resampled over subjects;
