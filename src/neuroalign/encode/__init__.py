@@ -19,14 +19,8 @@ from ._estimators import RidgeEncoder
 from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
 from ._readout_compare import READOUTS, compare_readouts
-from ._ridge import (
-    DEFAULT_ALPHAS,
-    RidgeCVResult,
-    TargetReader,
-    make_folds,
-    solve_ridge,
-    solve_ridge_cv,
-)
+from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
+from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
 from ._sweep import sweep_layers, sweep_table, sweep_targets, train_test_ids
 

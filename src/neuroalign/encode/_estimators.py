@@ -13,7 +13,8 @@ from ..core._registry import lookup
 from ..core._validation import check_array, check_finite, parse_memory_budget
 from ..core.exceptions import NotFittedError, ValidationError
 from ..core.metrics import SCORES
-from ._ridge import DEFAULT_ALPHAS, check_alphas, solve_ridge_cv
+from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
+from ._ridge_inputs import check_alphas
 
 __all__ = ["LinearEncoderMixin", "RidgeEncoder"]
 

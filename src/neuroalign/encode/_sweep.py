@@ -21,7 +21,8 @@ from ..core._validation import parse_memory_budget
 from ..core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
 from ..core.metrics import pearson_score, r2_score
 from ._estimators import RidgeEncoder
-from ._ridge import TargetReader, make_folds, solve_ridge_cv
+from ._ridge import solve_ridge_cv
+from ._ridge_inputs import TargetReader, make_folds
 
 __all__ = ["sweep_layers", "sweep_table", "sweep_targets", "train_test_ids"]
 
