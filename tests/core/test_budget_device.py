@@ -88,3 +88,28 @@ def test_check_device_on_a_real_gpu():
     assert check_device(f"cuda:{n - 1}") == f"cuda:{n - 1}"
     with pytest.raises(ConfigurationError, match=f"only {n} CUDA device"):
         check_device(f"cuda:{n}")
+
+
+def test_torch_device_is_the_one_mapping_for_every_torch_path(monkeypatch):
+    """extract, the readouts, the contrastive decoder and synthesis all go through
+    ``torch_device``: None / "cpu" / "torch" are the CPU, and CUDA without a GPU is the clear
+    ConfigurationError before any work (not torch's own error)."""
+    torch = pytest.importorskip("torch")
+    from neuroalign.core._validation import torch_device
+    from neuroalign.decode import ContrastiveDecoder
+    from neuroalign.explain import most_discriminative_stimuli, synthesize
+
+    for dev in (None, "cpu", "torch"):
+        assert torch_device(dev) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigurationError, match="sees no CUDA device"):
+        torch_device("cuda")
+    rng = np.random.default_rng(0)
+    X, E = rng.normal(size=(40, 5)).astype("f4"), rng.normal(size=(40, 3)).astype("f4")
+    with pytest.raises(ConfigurationError, match="sees no CUDA device"):
+        ContrastiveDecoder(device="cuda").fit(X, E)
+    # checked before the encoder file is even opened (it does not exist)
+    with pytest.raises(ConfigurationError, match="sees no CUDA device"):
+        synthesize(lambda x: x, "not-an-encoder.npz", "t0", device="cuda")
+    with pytest.raises(ConfigurationError, match="sees no CUDA device"):
+        most_discriminative_stimuli(lambda x: x, "not-an-encoder.npz", 2, device="cuda")

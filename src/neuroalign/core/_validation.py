@@ -31,6 +31,7 @@ __all__ = [
     "check_same_length",
     "parse_memory_budget",
     "require",
+    "torch_device",
 ]
 
 
@@ -251,6 +252,16 @@ def check_device(device: Any, name: str = "device") -> str | None:
             f"device(s) exist (cuda:0 ... cuda:{torch.cuda.device_count() - 1})."
         )
     return dev
+
+
+def torch_device(device: Any, name: str = "device") -> Any:
+    """``device`` in the one vocabulary (:func:`check_device`) as a ``torch.device``: None,
+    ``"cpu"`` and ``"torch"`` are the CPU. Checked before any work (missing CUDA is a
+    :class:`ConfigurationError`, not torch's own error); torch is imported only here."""
+    text = check_device(device, name)
+    import torch
+
+    return torch.device("cpu" if text in (None, "cpu", "torch") else text)
 
 
 def require(module: str, extra: str, purpose: str) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..core._validation import check_array, check_choice, check_same_length, require
+from ..core._validation import check_array, check_choice, check_same_length, require, torch_device
 from ..core.exceptions import NotFittedError, ValidationError
 
 __all__ = ["BRAIN_MODULES", "ContrastiveDecoder", "clip_loss"]
@@ -170,7 +170,7 @@ class ContrastiveDecoder(BaseEstimator):
         if len(X) - n_val < 4:
             raise ValidationError(f"X has {len(X)} samples; too few for training and validation.")
         val, train = order[:n_val], order[n_val:]
-        dev = torch.device(self.device)
+        dev = torch_device(self.device)
         Xt = torch.as_tensor(X, device=dev)
         Et = torch.as_tensor(E, device=dev)
         St = torch.as_tensor(subj, device=dev)

@@ -23,10 +23,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..core._io import atomic_write, atomic_write_text
-from ..core._validation import check_array, check_positive
+from ..core._validation import check_array, check_positive, torch_device
 from ..core.exceptions import ShapeError, ValidationError
 from ..core.metrics import pearson_score
-from ._torch_fit import _torch, check_responses, resolve_device, train_early_stopping
+from ._torch_fit import _torch, check_responses, train_early_stopping
 
 __all__ = ["InContextEncoder", "load_incontext_encoder"]
 
@@ -177,7 +177,7 @@ class InContextEncoder(BaseEstimator):
         rng = np.random.default_rng(self.seed)
         perm = rng.permutation(V)
         val_vox, tr_vox = perm[:n_val], perm[n_val:]
-        self.device_ = resolve_device(self.device)
+        self.device_ = str(torch_device(self.device))
         self.n_features_in_ = D
         self.x_mean_ = X.mean(0)
         self.x_scale_ = np.where(X.std(0) > 0, X.std(0), 1.0).astype(np.float32)
@@ -348,7 +348,7 @@ def load_incontext_encoder(path: str | Path, device: str | None = None) -> InCon
             f"{str(path)!r} has format {config.get('format')!r}; this version reads {_FORMAT}."
         )
     enc = InContextEncoder(**config["params"], device=device, quiet=True)
-    enc.device_ = resolve_device(device)
+    enc.device_ = str(torch_device(device))
     enc.n_features_in_ = int(config["n_features"])
     enc.x_mean_ = np.asarray(config["x_mean"], dtype=np.float32)
     enc.x_scale_ = np.asarray(config["x_scale"], dtype=np.float32)

@@ -12,10 +12,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ..core._validation import check_array, check_positive
+from ..core._validation import check_array, check_positive, torch_device
 from ..core.exceptions import ShapeError, ValidationError
 from ..core.metrics import pearson_score
-from ._torch_fit import check_responses, resolve_device, train_val_split
+from ._torch_fit import check_responses, train_val_split
 
 __all__ = ["as_feature_maps", "as_tokens"]
 
@@ -93,7 +93,7 @@ class _TorchReadout(BaseEstimator):
         for name in ("lr", "batch_size", "max_epochs", "patience"):
             check_positive(getattr(self, name), name)
         tr, va = train_val_split(len(X), self.val_fraction, self.seed)
-        self.device_ = resolve_device(self.device)
+        self.device_ = str(torch_device(self.device))
         self.n_targets_ = Y.shape[1]
         return Y, tr, va
 

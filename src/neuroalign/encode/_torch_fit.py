@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..core._progress import track
-from ..core._validation import check_array, check_device, check_finite, require
+from ..core._validation import check_array, check_finite, require
 from ..core.exceptions import ShapeError, ValidationError
 
 __all__ = [
     "check_responses",
-    "resolve_device",
     "torch_generator",
     "train_early_stopping",
     "train_val_split",
@@ -26,13 +25,6 @@ __all__ = [
 
 def _torch() -> Any:
     return require("torch", "torch", "the gradient-trained readouts")
-
-
-def resolve_device(device: str | None) -> str:
-    """The torch device string for ``device`` (the one vocabulary of ``core._validation.check_device``:
-    None / "cpu" / "torch" → "cpu"; "cuda[:N]" when present, else a clear error)."""
-    text = check_device(device)
-    return "cpu" if text in (None, "cpu", "torch") else text
 
 
 def torch_generator(seed: int) -> Any:

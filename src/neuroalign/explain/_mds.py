@@ -23,6 +23,7 @@ import pandas as pd
 from ..core import Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup
+from ..core._validation import torch_device
 from ..core.exceptions import ValidationError
 from ._readout import as_readout
 from ._synthesis import PARAMETERIZATIONS, FeatureModel, _blur, _jitter
@@ -73,6 +74,7 @@ def most_discriminative_stimuli(
     """
     import torch
 
+    device = torch_device(device)
     readout = as_readout(encoder)
     t = readout.n_targets
     if not 2 <= n_clusters <= t:

@@ -34,6 +34,7 @@ import pandas as pd
 from ..core import Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup, register
+from ..core._validation import torch_device
 from ..core.exceptions import ShapeError, ValidationError
 from ..extract import IMAGENET_MEAN, IMAGENET_STD
 from ._readout import LinearReadout, as_readout
@@ -243,6 +244,7 @@ def synthesize(
     """
     import torch
 
+    device = torch_device(device)
     readout = as_readout(encoder)
     W, b, names = _objective_weights(readout, targets)
     param = (

@@ -5,7 +5,7 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
-from ._extract import extract, torch_device
+from ._extract import extract
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
@@ -29,5 +29,4 @@ __all__ = [
     "make_reducer",
     "module_fingerprint",
     "resolve_layers",
-    "torch_device",
 ]

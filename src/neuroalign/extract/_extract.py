@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..core import Activations, StimulusSet
-from ..core._validation import check_device, parse_memory_budget
+from ..core._validation import parse_memory_budget, torch_device
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
 from ._inputs import StreamSource, make_source
@@ -35,18 +35,9 @@ from ._reducers import Reducer, make_reducer, reducer_key
 from ._sources import LoadedModel, load_model
 from ._store import LayerEntry, module_fingerprint, store_root
 
-__all__ = ["extract", "torch_device"]
+__all__ = ["extract"]
 
 FLATTEN_WARN_BYTES = 100 * 10**6  # a `flatten` larger than this is announced before the work
-
-
-def torch_device(device: Any) -> Any:
-    """The one device vocabulary (``core._validation.check_device``: None, ``"cpu"``, ``"cuda"``,
-    ``"cuda:N"``; ``"torch"`` means the CPU here) as a ``torch.device``, checked before any work."""
-    import torch
-
-    text = check_device(device)
-    return torch.device("cpu" if text in (None, "torch") else text)
 
 
 def _resolve_model(
