@@ -80,6 +80,25 @@ COLUMNS: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 
 _FILL = {"str": "", "float": np.nan, "int": -1}
+#: label columns (the dims ``to_xarray`` may index by) and the numbers it carries
+_LABELS = (
+    "model",
+    "layer",
+    "benchmark",
+    "roi",
+    "target",
+    "subject",
+    "time",
+    "train_time",
+    "statistic",
+    "scoring",
+    "method",
+    "metric",
+    "aggregate",
+    "split",
+    "analysis",
+)
+_NUMBERS = ("value", "ci_low", "ci_high", "se", "ceiling_low", "ceiling_high", "p_value", "chance")
 _NPZ_VERSION = 1
 
 
@@ -193,49 +212,15 @@ class Result:
         ``dims`` defaults to the schema's label columns that vary in this table.
         """
         xr = importlib.import_module("xarray")
-        labels = [
-            c
-            for c in (
-                "model",
-                "layer",
-                "benchmark",
-                "roi",
-                "target",
-                "subject",
-                "time",
-                "train_time",
-                "statistic",
-                "scoring",
-                "method",
-                "metric",
-                "aggregate",
-                "split",
-                "analysis",
-            )
-        ]
         if dims is None:
-            dims = [c for c in labels if self.table[c].nunique(dropna=False) > 1] or ["layer"]
+            dims = [c for c in _LABELS if self.table[c].nunique(dropna=False) > 1] or ["layer"]
         dims = list(dims)
         t = self.table.set_index(dims)
         if not t.index.is_unique:
             raise ValidationError(
                 f"to_xarray: rows are not unique over dims {dims}; add the columns that vary."
             )
-        cols = [
-            c
-            for c in (
-                "value",
-                "ci_low",
-                "ci_high",
-                "se",
-                "ceiling_low",
-                "ceiling_high",
-                "p_value",
-                "chance",
-            )
-            if c in t
-        ]
-        return xr.Dataset.from_dataframe(t[cols])
+        return xr.Dataset.from_dataframe(t[[c for c in _NUMBERS if c in t]])
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """The figure for this kind of result (see ``neuroalign.report.plot_result``)."""
