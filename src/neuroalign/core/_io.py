@@ -50,6 +50,29 @@ def atomic_write_text(path: str | Path, text: str, durable: bool = False) -> Pat
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
 
 
+def writable_dir(path: str | Path, argument: str) -> Path:
+    """``path`` as a folder that exists and can be written (created when missing), checked
+    before any work: a path that is a file, or a folder that cannot be created or written, is
+    one :class:`ValidationError` naming ``argument`` and the user's path."""
+    root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ValidationError(
+            f"{argument}={str(root)!r} is not a directory (it is a file); pass a folder path."
+        )
+    probe = root / f".probe.{os.getpid()}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ValidationError(
+            f"{argument}={str(root)!r} cannot be created or written: {reason}. Choose a folder "
+            "you can write to."
+        ) from err
+    return root
+
+
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's bytes, read in 4 MiB blocks."""
     h = hashlib.sha256()

@@ -5,7 +5,7 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
-from ._extract import extract
+from ._extract import ExtractionPlan, extract, plan_extraction
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
@@ -20,6 +20,7 @@ __all__ = [
     "IMAGENET_STD",
     "MODEL_SOURCES",
     "REDUCERS",
+    "ExtractionPlan",
     "ImagePreprocess",
     "LoadedModel",
     "default_cache_dir",
@@ -28,5 +29,6 @@ __all__ = [
     "load_model",
     "make_reducer",
     "module_fingerprint",
+    "plan_extraction",
     "resolve_layers",
 ]
