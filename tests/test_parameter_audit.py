@@ -300,3 +300,59 @@ def test_run_neutral_parameters_hit_the_store(tmp_path):
     again = _run(tmp_path, memory_budget=10_000, threads=2, quiet=False)
     assert again.params["timing"]["n_cells_computed"] == 0
     pd.testing.assert_frame_equal(_curve(again), _curve(first), check_exact=True)
+
+
+# ------------------------------------------------------------------------------ the CLI
+#: CLI option → the audited library parameter it sets, or (NEUTRAL, reason) for CLI-only options.
+CLI_EXTRACT = {
+    "model": "model",
+    "stimuli": "stimuli",
+    "out_file": (NEUTRAL, "where the activations file is written"),
+    "layers": "layers",
+    "reduce": "reduce",
+    "n_components": "reduce_options",
+    "activation": "reduce_options",
+    "batch_size": "batch_size",
+    "device": "device",
+    "cache": "cache",
+    "memory_budget": "memory_budget",
+    "verify_cache": "verify_cache",
+    "amp": "amp",
+    "skip_bad": "on_error",
+    "random_weights": "model",
+    "arch": "model",
+    "trust_pickle": (NEUTRAL, "permission to unpickle a module; the module is hashed"),
+    "quiet": "quiet",
+}
+CLI_BENCH_RUN = {
+    "models": "models",
+    "benchmark": "benchmarks",
+    "out": (NEUTRAL, "where the result file is written"),
+    "leaderboard": (NEUTRAL, "where the HTML leaderboard is written"),
+    "layers": "layers",
+    "store": "store",
+    "executor": "executor",
+    "scheduler": "scheduler",
+    "workers": "n_workers",
+    "reduce": "reduce",
+    "device": "device",
+    "batch_size": "batch_size",
+    "memory_budget": "memory_budget",
+    "quiet": "quiet",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "table", "library"),
+    [("extract_command", CLI_EXTRACT, EXTRACT_AUDIT), ("run_command", CLI_BENCH_RUN, RUN_AUDIT)],
+)
+def test_cli_options_of_caching_commands_are_audited(command, table, library):
+    pytest.importorskip("typer")
+    from neuroalign.cli import _app, _bench
+
+    fn = getattr(_app, command, None) or getattr(_bench, command)
+    params = set(inspect.signature(fn).parameters)
+    assert params == set(table), f"unaudited CLI options: {sorted(params ^ set(table))}"
+    for option, target in table.items():
+        if isinstance(target, str):
+            assert target in library, f"--{option} sets {target!r}, which the audit does not list"
