@@ -85,7 +85,7 @@ def test_dead_dask_workers_end_in_one_error_saying_a_rerun_resumes(tmp_path, mon
 
     monkeypatch.setattr(dask_mod, "model_job", _die)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with pytest.raises(NeuroalignError, match="workers died.*re-run resumes") as err:
+        with pytest.raises(NeuroalignError, match=r"workers died.*re-run resumes") as err:
             run(
                 {"m": "tiny_cnn:seed=0"},
                 [BENCH],
