@@ -23,9 +23,7 @@ def _data() -> BenchmarkData:
     return BenchmarkData(stim, RDMs(rng.random((3, 28)), stim.ids))
 
 
-BENCH = Benchmark(
-    "Errors2026.tiny-rsa", loader=_data, metric="rsa", metric_params={"n_boot": 0}
-)
+BENCH = Benchmark("Errors2026.tiny-rsa", loader=_data, metric="rsa", metric_params={"n_boot": 0})
 MODEL = {"m": functools.partial(tiny_cnn, seed=0)}
 
 

@@ -40,7 +40,9 @@ def test_arrays_by_dtype_shape_and_bytes():
     b[3] = np.nextafter(b[3], np.float32(10))
     assert identity(a) != identity(b)
     assert identity(a[::2]) == identity(np.ascontiguousarray(a[::2]))
-    assert identity(np.array(["a", "bc"], dtype=object)) != identity(np.array(["ab", "c"], dtype=object))
+    assert identity(np.array(["a", "bc"], dtype=object)) != identity(
+        np.array(["ab", "c"], dtype=object)
+    )
 
 
 def test_objects_without_content_are_refused():

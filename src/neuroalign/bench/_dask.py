@@ -176,5 +176,11 @@ def _is_dask_failure(err: BaseException) -> bool:
     names = {c.__name__ for c in type(err).__mro__}
     return bool(
         names
-        & {"KilledWorker", "CancelledError", "FutureCancelledError", "CommClosedError", "TimeoutError"}
+        & {
+            "KilledWorker",
+            "CancelledError",
+            "FutureCancelledError",
+            "CommClosedError",
+            "TimeoutError",
+        }
     )

@@ -166,7 +166,9 @@ def _model_job(
             store.put_layers(memo, layers)
         unknown = [ly for ly in layers if ly not in plan.keys]
         if unknown:
-            raise NeuroalignError(f"the store's layer list {layers} names unplanned layers {unknown}.")
+            raise NeuroalignError(
+                f"the store's layer list {layers} names unplanned layers {unknown}."
+            )
         keys = {b: {ly: cell_key(plan.keys[ly], ly, preps[b]) for ly in layers} for b in bids}
         missing = {b: [ly for ly in layers if not store.has(keys[b][ly])] for b in bids}
         want = [ly for ly in layers if any(ly in missing[b] for b in bids)]
@@ -179,7 +181,9 @@ def _model_job(
                 raise NeuroalignError(
                     f"the features of {loaded.model_id} are not in the benchmark's stimulus order."
                 )
-            paths = {ly: str(Path(acts.meta["cache"][ly]) / "features.npy") for ly in acts.layer_names}
+            paths = {
+                ly: str(Path(acts.meta["cache"][ly]) / "features.npy") for ly in acts.layer_names
+            }
             todo.extend(
                 (b, ly, keys[b][ly], paths[ly]) for b in bids for ly in layers if ly in missing[b]
             )

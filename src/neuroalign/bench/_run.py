@@ -119,17 +119,19 @@ def run(
                 "Pass model ids or picklable factories (functools.partial(fn, ...))."
             )
     benches = resolve_benchmarks(benchmarks)
-    if executor == "dask" and scheduler is None and (
-        isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1
+    if (
+        executor == "dask"
+        and scheduler is None
+        and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1)
     ):
         raise ValidationError(f"n_workers must be an integer >= 1; got {n_workers!r}.")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
         raise ValidationError(
             f"threads must be an integer >= 1 or None (the libraries' defaults); got {threads!r}."
         )
-    root = writable_dir(
-        Path(store).expanduser() if store is not None else default_store(), "store"
-    )
+    root = writable_dir(Path(store).expanduser() if store is not None else default_store(), "store")
     opts = Options(
         layers, reduce, reduce_options, preprocess, batch_size, device, memory_budget, threads
     )

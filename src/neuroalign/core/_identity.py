@@ -197,7 +197,9 @@ def code_hash(fn: Callable[..., Any]) -> str:
     if code is None:
         with contextlib.suppress(OSError, TypeError):
             return ident.add(inspect.getsource(fn)).hexdigest()
-        return ident.add(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}").hexdigest()
+        return ident.add(
+            f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
+        ).hexdigest()
     ident.add(marshal.dumps(code))
     for extra in (
         getattr(target, "__defaults__", None),

@@ -224,9 +224,26 @@ def extract(
         for features read from the store).
     """
     return plan_extraction(
-        model, stimuli, layers, reduce, reduce_options, batch_size, device, preprocess, cache,
-        memory_budget, num_workers, amp, channels_last, on_error, max_length, verify_cache,
-        quiet, ids=ids, forward=forward, cache_key=cache_key,
+        model,
+        stimuli,
+        layers,
+        reduce,
+        reduce_options,
+        batch_size,
+        device,
+        preprocess,
+        cache,
+        memory_budget,
+        num_workers,
+        amp,
+        channels_last,
+        on_error,
+        max_length,
+        verify_cache,
+        quiet,
+        ids=ids,
+        forward=forward,
+        cache_key=cache_key,
     ).run()
 
 
@@ -342,8 +359,19 @@ def plan_extraction(
         raise ValidationError("there are no inputs to extract (ids is empty).")
 
     return ExtractionPlan(
-        loaded, source, names, reduce, options, reducer, label, root, forward, cache_key, opts,
-        skipped, verify_cache,
+        loaded,
+        source,
+        names,
+        reduce,
+        options,
+        reducer,
+        label,
+        root,
+        forward,
+        cache_key,
+        opts,
+        skipped,
+        verify_cache,
     )
 
 
@@ -369,7 +397,12 @@ class ExtractionPlan:
     def parts(self) -> dict[str, Any]:
         """The key parts shared by every layer (an error for custom code without ``cache_key``)."""
         return _key_parts(
-            self.loaded, self.source, self.forward, self.reduce, self.options, self.cache_key,
+            self.loaded,
+            self.source,
+            self.forward,
+            self.reduce,
+            self.options,
+            self.cache_key,
             self.opts,
         )
 
@@ -386,7 +419,11 @@ class ExtractionPlan:
 def _run_plan(plan: ExtractionPlan) -> Activations:
     loaded, source, names, root, opts = plan.loaded, plan.source, plan.layers, plan.root, plan.opts
     module, reducer, forward, skipped, verify_cache = (
-        loaded.module, plan.reducer, plan.forward, plan.skipped, plan.verify_cache
+        loaded.module,
+        plan.reducer,
+        plan.forward,
+        plan.skipped,
+        plan.verify_cache,
     )
     kind = source.kind
     n = source.n

@@ -200,7 +200,12 @@ class StreamSource:
     def fingerprint(self) -> str:
         self.record()
         assert self.digests is not None
-        return Identity("batch-input").add([str(sid) for sid in self.ids]).add(self.digests).hexdigest()
+        return (
+            Identity("batch-input")
+            .add([str(sid) for sid in self.ids])
+            .add(self.digests)
+            .hexdigest()
+        )
 
     def _iterate(self) -> Iterator[Any]:
         """The batches; the first pass records each one's hash, later passes compare with it."""
