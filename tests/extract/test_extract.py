@@ -347,3 +347,44 @@ def test_reducer_key_holds_every_option_of_every_reducer():
         assert set(key["options"]) == set(inspect.signature(factory).parameters), name
     assert reducer_key("avgpool", {}) != reducer_key("avgpool", {"layout": "NCT"})
     assert reducer_key("avgpool", {"layout": "NCT"})["options"]["layout"] == "NCT"
+
+
+class _PatchEmbed(torch.nn.Module):
+    """A ViT patch embedding: a Conv2d whose spatial axes are flattened into tokens (N, L, D)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 8, 2, stride=2)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class _ConvLayerNorm(torch.nn.Module):
+    """A wav2vec2-style feature layer: Conv1d, LayerNorm over channels, back to (N, C, T)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 6, 3)
+        self.norm = torch.nn.LayerNorm(6)
+
+    def forward(self, x):
+        return self.norm(self.conv(x).transpose(1, 2)).transpose(1, 2)
+
+
+def test_avgpool_reads_the_channel_axis_from_the_layer_widths_when_types_disagree():
+    from neuroalign.extract import make_reducer
+    from neuroalign.extract._reducers import LAYER_MODULE
+
+    _, pool = make_reducer("avgpool")
+    for module, x, axis in (
+        (_PatchEmbed(), torch.randn(2, 3, 8, 8), 1),  # (2, 16, 8): tokens, D = 8 = conv width
+        (_ConvLayerNorm(), torch.randn(2, 1, 16), 2),  # (2, 6, 14): channels first, C = 6
+    ):
+        with torch.no_grad():
+            out = module(x)
+        token = LAYER_MODULE.set(({"m": module, **dict(module.named_modules())}, "m"))
+        try:
+            torch.testing.assert_close(pool(out, "m"), out.mean(axis))
+        finally:
+            LAYER_MODULE.reset(token)

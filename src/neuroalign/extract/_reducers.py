@@ -12,7 +12,10 @@ norms and pooling of dimension d are channels-first (N, C, *d spatial axes*); ``
 ``LayerNorm``, attention and embeddings are channels-last (tokens (N, L, D), or (N, H, W, C) /
 (N, T, H, W, C) maps as in Swin). A container (a block, a stage) is read from the modules inside
 it when they agree; a module with no axes of its own (an activation, dropout) from its parent.
-When the modules disagree or say nothing, a 4-D output is taken as (N, C, H, W) (the convention of
+When they disagree (a convolution block with a LayerNorm) or a convolution's spatial axes were
+flattened (a ViT patch embedding), the axis whose size is a channel count of those layers, when
+exactly one is, is the channel axis (decided on the first batch, kept for the layer). When the
+modules still disagree or say nothing, a 4-D output is taken as (N, C, H, W) (the convention of
 every torchvision/timm CNN), a 3-D output of text as tokens, and anything else is refused with an
 error that names the layer, the shape and the ``layout=`` to pass — never guessed.
 """
@@ -101,9 +104,29 @@ def _family(m: Any) -> tuple[str, int | None] | None:
     return None
 
 
-def _module_layout(mods: dict[str, Any], layer: str, ndim: int) -> tuple[str | None, str]:
-    """The layout the modules say for ``layer``'s ``ndim``-D output (None: undecided), and a
+def _widths(m: Any) -> set[int]:
+    """The channel counts the layers inside ``m`` produce (convolution/linear outputs, norms)."""
+    from torch import nn
+
+    out: set[int] = set()
+    for sub in m.modules():
+        for attr in ("out_channels", "out_features", "num_features", "num_channels", "embed_dim"):
+            v = getattr(sub, attr, None)
+            if isinstance(v, int):
+                out.add(v)
+        if isinstance(sub, nn.LayerNorm) and sub.normalized_shape:
+            out.add(int(sub.normalized_shape[-1]))
+        if isinstance(sub, nn.Embedding):
+            out.add(int(sub.embedding_dim))
+    return out
+
+
+def _module_layout(
+    mods: dict[str, Any], layer: str, shape: tuple[int, ...]
+) -> tuple[str | None, str]:
+    """The layout the modules say for ``layer``'s output of ``shape`` (None: undecided), and a
     description of what was read (for errors)."""
+    ndim = len(shape)
     path = layer
     while True:
         m = mods.get(path)
@@ -121,9 +144,31 @@ def _module_layout(mods: dict[str, Any], layer: str, ndim: int) -> tuple[str | N
         return _FIRST[ndim], where
     if ndim in _LAST and lasts and not firsts:
         return _LAST[ndim], where
+    if fams and ndim in _FIRST:
+        # mixed (a conv block with a LayerNorm), or a convolution whose spatial axes were
+        # flattened (a ViT patch embedding): the axis whose size is one of the layers' channel
+        # counts is the channel axis, when exactly one of the two candidates is
+        widths = _widths(m)
+        first, last = shape[1] in widths, shape[-1] in widths
+        if first != last:
+            return (_FIRST if first else _LAST)[ndim], where
     if firsts and lasts:
         return None, where + " mixing convolutions and linear/norm layers"
     return None, where
+
+
+def _read_layout(x: Any, layer: str, cache: dict[Any, Any]) -> tuple[str | None, str]:
+    """:func:`_module_layout` for the module ``extract`` is reducing now (``(None, "")`` outside
+    ``extract``); decided on the first batch and kept per module object and number of axes."""
+    ctx = LAYER_MODULE.get()
+    if ctx is None:
+        return None, ""
+    module = ctx[0].get(layer)
+    key = (layer, x.ndim)
+    hit = cache.get(key)
+    if hit is None or hit[0] is not module:  # the module itself is kept: no id() reuse
+        hit = cache[key] = (module, *_module_layout(ctx[0], layer, tuple(x.shape)))
+    return hit[1], hit[2]
 
 
 def _layout(x: Any, layer: str, layout: str | None, who: str, cache: dict[Any, Any]) -> str:
@@ -137,11 +182,7 @@ def _layout(x: Any, layer: str, layout: str | None, who: str, cache: dict[Any, A
         return layout
     if x.ndim == 2:
         return "NC"
-    ctx = LAYER_MODULE.get()
-    key = (id(ctx[0]) if ctx else None, layer, x.ndim)
-    if key not in cache:
-        cache[key] = (None, "") if ctx is None else _module_layout(ctx[0], layer, x.ndim)
-    found, where = cache[key]
+    found, where = _read_layout(x, layer, cache)
     if found is not None:
         return found
     if x.ndim == 3 and _pooling_for(_batch_first(x)) is not None:
@@ -252,12 +293,8 @@ def _token(position: int, name: str, layout: str | None) -> Reducer:
             raise ShapeError(
                 f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}."
             )
-        if layout is None and LAYER_MODULE.get() is not None:
-            ctx = LAYER_MODULE.get()
-            key = (id(ctx[0]), layer, 3)  # type: ignore[index]
-            if key not in cache:
-                cache[key] = _module_layout(ctx[0], layer, 3)  # type: ignore[index]
-            found, where = cache[key]
+        if layout is None:
+            found, where = _read_layout(x, layer, cache)
             if found == "NCT":
                 raise ShapeError(
                     f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} ({where}) gives "
