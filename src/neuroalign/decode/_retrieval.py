@@ -122,12 +122,14 @@ def _norms(xb: Any, fn: Callable[[Any], Any], X: np.ndarray, size: int) -> np.nd
 
 def _check_zero_rows(X: np.ndarray, name: str, similarity: str) -> None:
     """Cosine and correlation of an all-zero (correlation: constant) row are undefined."""
-    Z = X.astype(np.float64)
-    if similarity == "correlation":
-        Z = Z - Z.mean(1, keepdims=True)
-    # zero up to rounding: a constant row centred in float leaves residues of a few ulps
-    scale = np.abs(X).max(1).astype(np.float64) * np.sqrt(X.shape[1])
-    zero = np.sqrt((Z * Z).sum(1)) <= 64 * np.finfo(X.dtype).eps * scale
+    zero = np.zeros(len(X), bool)
+    for sl in chunk_slices(len(X), 65536):  # float64 copies of one chunk at a time
+        Z = X[sl].astype(np.float64)
+        scale = np.abs(Z).max(1) * np.sqrt(X.shape[1])
+        if similarity == "correlation":
+            Z -= Z.mean(1, keepdims=True)
+        # zero up to rounding: a constant row centred in float64 leaves residues of a few ulps
+        zero[sl] = np.sqrt((Z * Z).sum(1)) <= 16 * np.finfo(np.float64).eps * scale
     if zero.any():
         rows = np.flatnonzero(zero)
         what = "constant" if similarity == "correlation" else "all zero"
