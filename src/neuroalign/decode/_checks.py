@@ -6,10 +6,43 @@ from typing import Any
 
 import numpy as np
 
-from ..core._validation import check_array, check_same_length
+from ..core._validation import check_array, check_positive, check_same_length
 from ..core.exceptions import ConfigurationError, ShapeError, ValidationError
 
-__all__ = ["check_epochs", "check_labels", "make_cv"]
+__all__ = ["check_alpha", "check_epochs", "check_labels", "check_shrinkage", "make_cv"]
+
+#: the shrinkage strings the batched LDA implements (scikit-learn's LDA takes the same one)
+SHRINKAGE_METHODS = ("auto",)
+
+
+def check_alpha(alpha: Any, name: str = "alpha") -> float:
+    """A ridge penalty: a finite number >= 0 (scikit-learn's ``RidgeClassifier`` rule)."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a number >= 0; got {alpha!r}.") from None
+    return check_positive(value, name, strict=False)
+
+
+def check_shrinkage(shrinkage: Any) -> float | str:
+    """An LDA shrinkage: a weight in [0, 1], ``None`` (no shrinkage, 0) or ``"auto"``
+    (Ledoit–Wolf)."""
+    if isinstance(shrinkage, str):
+        if shrinkage in SHRINKAGE_METHODS:
+            return shrinkage
+    elif shrinkage is None:
+        return 0.0
+    else:
+        try:
+            value = float(shrinkage)
+        except (TypeError, ValueError):
+            value = np.nan
+        if 0.0 <= value <= 1.0:
+            return value
+    raise ValidationError(
+        f"shrinkage must be a weight in [0, 1], None or one of {list(SHRINKAGE_METHODS)} "
+        f"(Ledoit–Wolf); got {shrinkage!r}."
+    )
 
 
 def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, np.ndarray]:

@@ -86,12 +86,20 @@ def as_tokens(X: Any, feature_shape: tuple[int, ...] | None = None) -> tuple[np.
 
 # ----------------------------------------------------------------------------- shared base
 class _TorchReadout(BaseEstimator):
-    """Validation, the score methods and the fitted-state check shared by the readouts."""
+    """Validation, the score methods and the fitted-state check shared by the readouts.
+
+    Subclasses list their own hyperparameters in ``_positive`` (must be > 0) and ``_non_negative``
+    (must be >= 0, e.g. penalty weights); ``fit`` checks them before any work."""
+
+    _positive: tuple[str, ...] = ()
+    _non_negative: tuple[str, ...] = ()
 
     def _prepare(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        Y, self._y_1d = check_responses(y, len(X))
-        for name in ("lr", "batch_size", "max_epochs", "patience"):
+        for name in ("lr", "batch_size", "max_epochs", "patience", *self._positive):
             check_positive(getattr(self, name), name)
+        for name in self._non_negative:
+            check_positive(getattr(self, name), name, strict=False)
+        Y, self._y_1d = check_responses(y, len(X))
         tr, va = train_val_split(len(X), self.val_fraction, self.seed)
         self.device_ = str(torch_device(self.device))
         self.n_targets_ = Y.shape[1]
