@@ -14,9 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from ..core._io import check_output, check_output_dir
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._bench import register as register_bench
-from ._console import err, out
+from ._console import err, out, show_warnings
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
@@ -29,6 +30,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _every_command(ctx: typer.Context) -> None:
+    """Put artificial neural networks and brains side by side."""
+    ctx.with_resource(show_warnings())  # each warning one line, the same for every command
+
+
 app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
@@ -109,23 +118,6 @@ def _model_options(arch: str | None, trust_pickle: bool) -> dict[str, Any]:
         **({"arch": arch} if arch else {}),
         **({"trust_pickle": True} if trust_pickle else {}),
     }
-
-
-def _show_warnings() -> Any:
-    """Library warnings as one escaped line each on stderr, when they happen."""
-    import contextlib
-    import warnings
-
-    @contextlib.contextmanager
-    def ctx() -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.showwarning = lambda message, *_a, **_k: err.print(
-                f"[yellow]warning:[/] {escape(' '.join(str(message).split()))}", highlight=False
-            )
-            yield
-
-    return ctx()
 
 
 _ARCH = Annotated[
@@ -210,31 +202,27 @@ def extract_command(
         **({"activation": activation} if activation else {}),
     }
     try:
-        with _show_warnings():
-            if not out_file.parent.is_dir():
-                raise ValidationError(
-                    f"--out {str(out_file)!r}: the folder {str(out_file.parent)!r} does not exist."
-                )
-            acts = extract(
-                load_model(
-                    model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
-                ),
-                StimulusSet.from_path(stimuli),
-                layers=layers
-                if layers in ("blocks", "all", "modules")
-                else [s.strip() for s in layers.split(",")],
-                reduce=reduce,
-                reduce_options=options or None,
-                batch_size=batch_size,
-                device=device,
-                cache=cache,
-                memory_budget=memory_budget,
-                amp=amp,
-                on_error="skip" if skip_bad else "raise",
-                verify_cache=verify_cache,
-                quiet=quiet,
-            )
-            save_activations(acts, out_file, compress=True)
+        check_output(out_file, "--out")
+        acts = extract(
+            load_model(
+                model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
+            ),
+            StimulusSet.from_path(stimuli),
+            layers=layers
+            if layers in ("blocks", "all", "modules")
+            else [s.strip() for s in layers.split(",")],
+            reduce=reduce,
+            reduce_options=options or None,
+            batch_size=batch_size,
+            device=device,
+            cache=cache,
+            memory_budget=memory_budget,
+            amp=amp,
+            on_error="skip" if skip_bad else "raise",
+            verify_cache=verify_cache,
+            quiet=quiet,
+        )
+        save_activations(acts, out_file, compress=True)
     except (NeuroalignError, OSError) as exc:  # disk full, permissions: one line too
         _fail(exc)
         return
@@ -348,26 +336,6 @@ def _check_npz_kind(path: Path, option: str, kind: str) -> None:
         raise ValidationError(
             f"{option} {str(path)!r} holds {what}, not {kind}; did you swap {option} and {other}?"
         )
-
-
-def _check_out(path: Path, option: str = "--out") -> None:
-    """Make sure an output file can be written, before the (long) computation."""
-    from ..core.exceptions import ValidationError
-
-    parent = path.parent
-    if path.is_dir():
-        raise ValidationError(f"{option} {str(path)!r} is a directory; give a file name.")
-    if parent.exists() and not parent.is_dir():
-        raise ValidationError(f"{option} {str(path)!r}: {str(parent)!r} is not a directory.")
-    if not parent.exists():
-        raise ValidationError(
-            f"{option} {str(path)!r}: the directory {str(parent)!r} does not exist; create it "
-            "first (mkdir -p) or choose another path."
-        )
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise ValidationError(f"{option} {str(path)!r}: the directory is not writable.")
 
 
 @app.command()
