@@ -48,7 +48,6 @@ def _write_table(table: Any, path: Path) -> None:
     """Write a DataFrame as CSV atomically (temporary file, then rename)."""
     from ..core._io import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
@@ -70,6 +69,7 @@ def demo(
     from ..demo import run_demo
 
     try:
+        check_output_dir(out_dir, "--out")
         if not quiet:
             err.print(f"neuroalign demo: model {model}, output {out_dir}/")
         res = run_demo(
@@ -204,9 +204,7 @@ def extract_command(
     try:
         check_output(out_file, "--out")
         acts = extract(
-            load_model(
-                model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
-            ),
+            load_model(model, pretrained=not random_weights, **_model_options(arch, trust_pickle)),
             StimulusSet.from_path(stimuli),
             layers=layers
             if layers in ("blocks", "all", "modules")
@@ -358,7 +356,8 @@ def encode(
         Path,
         typer.Option(
             "--out",
-            help="Results table (CSV, tidy: one row per layer × ROI × quantity × mean/median).",
+            help="Results: .csv (tidy table, one row per layer × ROI × quantity × mean/median, "
+            "plus <name>_targets.csv) or .npz (the whole Result, Result.save).",
         ),
     ] = Path("encoding.csv"),
     cv: Annotated[str, typer.Option(help="Folds for alpha: an integer >= 2, or 'gcv'.")] = "5",
@@ -384,8 +383,9 @@ def encode(
     try:
         cv_value = _parse_cv(cv)
         alpha_grid = _parse_alphas(alphas)
-        targets_file = out_file.with_name(out_file.stem + "_targets.csv")
-        _check_out(out_file)
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        as_npz = out_file.suffix.lower() == ".npz"
+        targets_file = None if as_npz else out_file.with_name(out_file.stem + "_targets.csv")
         _check_npz_kind(features, "--features", "activations")
         _check_npz_kind(responses, "--responses", "responses")
         acts = load_activations(features)
@@ -403,8 +403,11 @@ def encode(
             standardize=standardize,
             device=device,
         )
-        _write_table(res.table, out_file)
-        _write_table(sweep_targets(res), targets_file)
+        if targets_file is None:
+            res.save(out_file)
+        else:
+            _write_table(res.table, out_file)
+            _write_table(sweep_targets(res), targets_file)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -427,7 +430,8 @@ def encode(
             highlight=False,
             markup=False,
         )
-    out.print(f"wrote {out_file} and {targets_file}", highlight=False, markup=False)
+    wrote = f"{out_file} and {targets_file}" if targets_file else str(out_file)
+    out.print(f"wrote {wrote}", highlight=False, markup=False)
 
 
 def _npz_or_fail(path: Path, option: str) -> None:
@@ -495,13 +499,12 @@ def rsa(
 ) -> None:
     """RSA of every layer with every ROI: value, bootstrap CI and noise ceiling (subjects as the
     unit: sessions of a subject are averaged)."""
-    import warnings
-
     from ..compare import brain_rdms, load_rdms, rsa_table
     from ..compare._inference import check_n_boot
     from ..core import load_activations, load_responses
 
     try:
+        check_output(out_file, "--out")
         check_n_boot(n_boot, "--n-boot")
         if (responses is None) == (rdms_file is None):
             raise NeuroalignError("give exactly one of --responses FILE or --rdms FILE.")
@@ -529,26 +532,22 @@ def rsa(
                     "--features (give --stimulus-ids to say otherwise)."
                 )
                 data = load_rdms(rdms_file, stimulus_ids=list(acts.stimulus_ids))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = rsa_table(
-                acts,
-                data,
-                method=method,
-                metric=metric,
-                n_boot=n_boot,
-                over=over,
-                seed=seed,
-                select=select,
-                quiet=True,
-            )
-        for w in caught:
-            err.print(f"warning: {escape(str(w.message))}", highlight=False)
+        result = rsa_table(  # warnings: one line each (cli._console.show_warnings)
+            acts,
+            data,
+            method=method,
+            metric=metric,
+            n_boot=n_boot,
+            over=over,
+            seed=seed,
+            select=select,
+            quiet=True,
+        )
+        table = result.table
+        _write_table(table, out_file)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
-    table = result.table
-    _write_table(table, out_file)
     for roi, sub in table.groupby("roi", sort=False):
         per_layer = sub[sub["statistic"] == "similarity"]
         top = per_layer.loc[per_layer["value"].idxmax()]
@@ -583,6 +582,10 @@ def cka_command(
     from ..compare import cka_table
     from ..core import load_activations, load_responses
 
+    try:
+        check_output(out_file, "--out")
+    except NeuroalignError as exc:
+        _fail(exc)
     _npz_or_fail(features, "--features")
     _npz_or_fail(other, "--other")
     try:
@@ -592,10 +595,10 @@ def cka_command(
         table = cka_table(
             load_activations(features), b, kernel=kernel, debiased=not biased, quiet=True
         ).table
+        _write_table(table, out_file)
     except (NeuroalignError, OSError, ValueError) as exc:
         _fail(exc)
         return
-    _write_table(table, out_file)
     shown = [
         c for c in ("layer", "layer_other", "roi", "value") if c in table and (table[c] != "").any()
     ]

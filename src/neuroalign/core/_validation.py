@@ -49,6 +49,24 @@ def _strings(name: str, arr: np.ndarray) -> str:
     )
 
 
+def check_not_strings(x: Any, name: str) -> None:
+    """Raise :class:`ValidationError` naming ``name`` when ``x`` holds strings (an array of
+    str/bytes, or a list of them) where numbers are needed; looks at the dtype only (no copy of
+    an array)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x, dtype=object)
+        if any(isinstance(v, (str, bytes)) for v in x.ravel()[:1000]):
+            raise ValidationError(_strings(name, x))
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") in "US":
+        raise ValidationError(_strings(name, np.asarray(x)))
+    if dtype is not None and getattr(dtype, "kind", "") == "O":
+        flat = np.asarray(x).ravel()[:1000]
+        if any(isinstance(v, (str, bytes)) for v in flat):
+            raise ValidationError(_strings(name, np.asarray(x)))
+
+
 def check_array(
     x: Any,
     name: str,
