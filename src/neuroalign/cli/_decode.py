@@ -42,7 +42,6 @@ def _run(
     n_permutations: int,
     seed: int,
 ) -> Any:
-    import numpy as np
 
     from .. import decode as dec
 
