@@ -58,7 +58,15 @@ def _cases(missing: str) -> dict[tuple[str, str], list[str]]:
             "--out",
             f"{missing}/rsa.csv",
         ],
-        ("cka", "--out"): ["cka", "--features", NOFILE, "--other", NOFILE, "--out", f"{missing}/c.csv"],
+        ("cka", "--out"): [
+            "cka",
+            "--features",
+            NOFILE,
+            "--other",
+            NOFILE,
+            "--out",
+            f"{missing}/c.csv",
+        ],
         ("decode", "--out"): [
             "decode",
             "--responses",
@@ -118,7 +126,13 @@ def _cases(missing: str) -> dict[tuple[str, str], list[str]]:
             "--leaderboard",
             f"{missing}/lb.html",
         ],
-        ("bench leaderboard", "--out"): ["bench", "leaderboard", NOFILE, "--out", f"{missing}/l.html"],
+        ("bench leaderboard", "--out"): [
+            "bench",
+            "leaderboard",
+            NOFILE,
+            "--out",
+            f"{missing}/l.html",
+        ],
         ("report", "--out"): ["report", NOFILE, "--out", f"{missing}/r.html"],
     }
 

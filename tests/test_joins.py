@@ -80,7 +80,11 @@ def test_concept_prediction_unnamed_array_with_a_ranking(pair):
         concept_prediction(acts["a"], np.asarray(resp.data), space, ranking=ranking)
     assert "targets=" in str(err.value) and "Responses" in str(err.value)
     named = concept_prediction(
-        acts["a"], np.asarray(resp.data), space, ranking=ranking, targets=[f"v{j}" for j in range(5)]
+        acts["a"],
+        np.asarray(resp.data),
+        space,
+        ranking=ranking,
+        targets=[f"v{j}" for j in range(5)],
     )
     assert len(named.table) == len(ranking.table)
 
@@ -134,8 +138,18 @@ def test_cli_encode(tmp_path, pair):
     for resp, name in ((r, "a.csv"), (s, "b.csv")):
         res = runner.invoke(
             app,
-            ["encode", "--features", str(f), "--responses", str(resp), "--out", str(tmp_path / name)]
-            + ["--cv", "gcv", "-q"],
+            [
+                "encode",
+                "--features",
+                str(f),
+                "--responses",
+                str(resp),
+                "--out",
+                str(tmp_path / name),
+                "--cv",
+                "gcv",
+                "-q",
+            ],
         )
         assert res.exit_code == 0, res.output
         outs.append(pd.read_csv(tmp_path / name))
@@ -153,8 +167,17 @@ def test_cli_decode_features(tmp_path, pair):
     for resp, name in ((r, "a"), (s, "b")):
         res = runner.invoke(
             app,
-            ["decode", "--responses", str(resp), "--features", str(f), "--cv", "4"]
-            + ["--out", str(tmp_path / name)],
+            [
+                "decode",
+                "--responses",
+                str(resp),
+                "--features",
+                str(f),
+                "--cv",
+                "4",
+                "--out",
+                str(tmp_path / name),
+            ],
         )
         assert res.exit_code == 0, res.output
         outs.append(pd.read_csv(tmp_path / name / "decoding.csv"))
@@ -173,15 +196,31 @@ def test_cli_explain_fit(tmp_path, pair):
     for resp, name in ((r, "a.npz"), (s, "b.npz")):
         res = runner.invoke(
             app,
-            ["explain", "fit", "--features", str(f), "--responses", str(resp)]
-            + ["--out", str(tmp_path / name)],
+            [
+                "explain",
+                "fit",
+                "--features",
+                str(f),
+                "--responses",
+                str(resp),
+                "--out",
+                str(tmp_path / name),
+            ],
         )
         assert res.exit_code == 0, res.output
         coefs.append(load_readout(tmp_path / name).coef)
     np.testing.assert_allclose(coefs[0], coefs[1], rtol=1e-5, atol=1e-6)
     res = runner.invoke(
         app,
-        ["explain", "fit", "--features", str(f), "--responses", str(o)]
-        + ["--out", str(tmp_path / "c.npz")],
+        [
+            "explain",
+            "fit",
+            "--features",
+            str(f),
+            "--responses",
+            str(o),
+            "--out",
+            str(tmp_path / "c.npz"),
+        ],
     )
     _mismatch(res)
