@@ -80,8 +80,8 @@ def test_load_result_of_a_table(tmp_path, kind):
 
 
 def test_check_array_names_strings():
-    with pytest.raises(ValidationError, match="X holds strings"):
+    with pytest.raises(ValidationError, match="X must hold numbers but holds strings"):
         check_array(np.array([["a", "b"]]), "X")
-    with pytest.raises(ValidationError, match="y holds strings"):
+    with pytest.raises(ValidationError, match="y must hold numbers but holds strings"):
         check_array([["a", "b"]], "y", dtype=np.float64)
     assert check_array(np.array(["1.5"]).astype(float), "x").dtype == np.float64

@@ -15,7 +15,7 @@ E3 = rng.normal(size=(30, 3, 6))
 
 
 def test_strings_empty_and_continuous():
-    with pytest.raises(ValidationError, match="X holds strings"):
+    with pytest.raises(ValidationError, match="X must hold numbers but holds strings"):
         decode(np.array([["a", "b"]] * 30), Y2)
     with pytest.raises(ValidationError, match="no trials"):
         decode(np.zeros((0, 4)), [])

@@ -44,8 +44,8 @@ def _describe(x: Any) -> str:
 def _strings(name: str, arr: np.ndarray) -> str:
     first = next((v for v in arr.ravel()[:1000] if isinstance(v, (str, bytes, np.str_))), "")
     return (
-        f"{name} holds strings (e.g. {str(first)[:40]!r}; shape {arr.shape}), not numbers; pass "
-        "the numeric array (labels or ids belong in their own argument)."
+        f"{name} must hold numbers but holds strings (e.g. {str(first)[:40]!r}; shape "
+        f"{arr.shape}); pass the numeric array (labels or ids belong in their own argument)."
     )
 
 
