@@ -153,6 +153,8 @@ def _atomic_savez(path: str | Path, arrays: dict[str, Any], compress: bool = Fal
 
     try:
         return atomic_write(path, write)
+    except OutputError:  # already names ``path`` and the reason
+        raise
     except OSError as err:  # permission denied, disk full, ...
         raise ValidationError(
             f"cannot write {str(path)!r} ({err.strerror or err}); nothing was written."
