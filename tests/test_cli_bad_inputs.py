@@ -283,6 +283,7 @@ def test_string_data_to_encode_says_strings(files):
     args = ["encode", "--features", str(d / "strfeat.npz"), "--responses", str(files["responses"])]
     line = _one_line_error(runner.invoke(app, [*args, "--out", str(d / "e.csv")]), "strings")
     assert "truncated" not in line and "corrupt" not in line
+    assert "strfeat.npz" in line  # the user's file is named
 
 
 def test_bench_list_without_a_match():

@@ -241,6 +241,10 @@ def open_npz(path: str | Path, kind: str) -> Iterator[Any]:
     try:
         with z:
             yield z
+    except ValidationError as err:  # about an array of this file: say which file
+        if str(p) in str(err) or type(err).__init__ is not ValidationError.__init__:
+            raise
+        raise type(err)(f"{where}: {err}") from err
     except NeuroalignError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
