@@ -244,7 +244,7 @@ def test_decode_single_group(files):
 
 def test_decode_negative_permutations(files):
     args = ["decode", "--responses", str(files["labels"]), "--labels", "y", "--n-permutations"]
-    line = _one_line_error(runner.invoke(app, [*args, "-3"]), "n_permutations")
+    line = _one_line_error(runner.invoke(app, [*args, "-3"]), "--n-permutations")
     assert "-3" in line
 
 

@@ -131,11 +131,13 @@ def decode_command(
     """Decode labels or model embeddings from brain responses; writes decoding.csv and
     decoding.png."""
     from ..core._io import atomic_write, check_output_dir
-    from ..decode._checks import check_counts
 
     try:
         check_output_dir(out_dir, "--out")
-        check_counts(n_permutations)
+        if n_permutations < 0:
+            raise ValidationError(
+                f"--n-permutations {n_permutations}: give 0 (no p-values) or a count such as 1000."
+            )
         result = _run(
             responses,
             labels,

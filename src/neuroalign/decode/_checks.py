@@ -53,9 +53,15 @@ def check_counts(
     """The counts and levels of a decoding call, checked before any fitting: ``n_permutations``
     an integer >= 0, ``step`` an integer >= 1, ``window`` None or an integer >= 1,
     ``cluster_alpha`` in (0, 1)."""
+    hints = {
+        "n_permutations": "0 (no p-values) or a count such as 1000",
+        "step": "1 (every time sample) or a larger stride",
+    }
     for value, name, low in ((n_permutations, "n_permutations", 0), (step, "step", 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValidationError(f"{name} must be an integer >= {low}; got {value!r}.")
+            raise ValidationError(
+                f"{name} must be an integer >= {low}; got {value!r}. Use {hints[name]}."
+            )
     if window is not None and (
         isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1
     ):
