@@ -184,7 +184,12 @@ def sniff_file(path: str | Path) -> str | None:
     except UnicodeDecodeError:
         return "not a .npz archive (unknown binary format)"
     first = text.splitlines()[0] if text.splitlines() else ""
-    if "," in first or "\t" in first or ";" in first:
+    if (
+        "," in first
+        or "\t" in first
+        or ";" in first
+        or Path(path).suffix.lower() in (".csv", ".tsv")
+    ):
         return "a CSV text table"
     return "a text file"
 
