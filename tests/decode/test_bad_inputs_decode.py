@@ -57,6 +57,7 @@ def test_counts_checked_before_any_fit(monkeypatch):
         cluster_test_subjects(rng.normal(size=(5, 6)), 0.5, cluster_alpha=0)
 
 
+@pytest.mark.slow
 def test_contrastive_predict_wrong_feature_count():
     pytest.importorskip("torch")
     from neuroalign.decode import ContrastiveDecoder

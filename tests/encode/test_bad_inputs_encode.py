@@ -41,6 +41,7 @@ def test_readout_score_shapes():
     assert fr.score_targets(X[:5], Y[:5]).shape == (2,)
 
 
+@pytest.mark.slow
 def test_truncated_or_corrupt_incontext_encoder(tmp_path):
     pytest.importorskip("torch")
     from neuroalign.data import make_voxel_family
