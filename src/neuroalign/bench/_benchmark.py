@@ -278,6 +278,43 @@ def _resolve(path: str) -> Callable[..., Any]:
         raise ConfigurationError(f"cannot import loader {path!r}: {err}.") from err
 
 
+def _check_metric_params(path: Path, metric: str, params: Any) -> None:
+    """``[metric_params]`` of a TOML file against the metric's signature, before any work: an
+    unknown key, or a value of the wrong kind, names the file and the key."""
+    from ..encode._ridge_inputs import check_alphas
+    from ._metrics import METRICS
+
+    where = f"{str(path)!r}: [metric_params]"
+    if not isinstance(params, Mapping):
+        raise ValidationError(f"{where} must be a table of key = value; got {params!r}.")
+    fn = METRICS.get(metric)
+    if fn is None:
+        return  # the metric name itself is checked where it is looked up
+    sig = inspect.signature(fn)
+    allowed = [n for n in list(sig.parameters)[3:]]  # after X, data, split
+    for key, value in params.items():
+        if key not in allowed:
+            raise ValidationError(
+                f"{where} {key} is not a parameter of the {metric!r} metric; it takes "
+                f"{allowed}." + close_matches(key, allowed)
+            )
+        default = sig.parameters[key].default
+        if key == "alphas":
+            try:
+                check_alphas(value)
+            except ValidationError as err:
+                raise ValidationError(f"{where} alphas = {value!r}: {err}") from None
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValidationError(
+                    f"{where} {key} = {value!r} must be a number (like the default {default!r})."
+                )
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValidationError(
+                f"{where} {key} = {value!r} must be a string (like the default {default!r})."
+            )
+
+
 def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
     """A benchmark from a TOML file.
 
@@ -320,6 +357,7 @@ def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
             f"{str(path)!r}: [loader_args] {sorted(args)} do not fit {loader.__name__}"
             f"{inspect.signature(loader)}: {err}."
         ) from err
+    _check_metric_params(path, str(spec["metric"]), spec.get("metric_params", {}))
     bench = Benchmark(loader=functools.partial(loader, **args) if args else loader, **spec)
     if register:
         register_benchmark(bench, replace=True)

@@ -307,6 +307,18 @@ def load_result(path: str | Path) -> Result:
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"result file {str(path)!r} does not exist.")
+    from ._io import not_npz_message, sniff_file
+
+    what = sniff_file(path)
+    if what is not None:
+        raise ValidationError(
+            not_npz_message(
+                f"result file {str(path)!r}",
+                what,
+                "give the .npz a command wrote with --out X.npz (Result.save); a .csv table "
+                "is read with pandas.read_csv.",
+            )
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             files = list(z.files)

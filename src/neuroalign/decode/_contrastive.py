@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..core._validation import check_array, check_choice, check_same_length, require, torch_device
-from ..core.exceptions import NotFittedError, ValidationError
+from ..core.exceptions import NotFittedError, ShapeError, ValidationError
 
 __all__ = ["BRAIN_MODULES", "ContrastiveDecoder", "clip_loss"]
 
@@ -242,12 +242,28 @@ class ContrastiveDecoder(BaseEstimator):
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         return self
 
+    def _check_fitted_shape(self, X: np.ndarray) -> None:
+        """``X`` of predict against the fitted network's input, before torch sees it."""
+        m = self.module_
+        if self.brain_module == "conv":
+            want, got, what = m.conv[0].in_channels, X.shape[1], "channels"
+        else:
+            want, got, what = m.body[1].in_features, int(np.prod(X.shape[1:])), "features"
+        if m.subject is not None and X.shape[1] != m.subject.shape[-1]:
+            want, got, what = m.subject.shape[-1], X.shape[1], "channels"
+        if got != want:
+            raise ShapeError(
+                f"X has {got} {what} per sample (shape {X.shape}) but this ContrastiveDecoder was "
+                f"fitted on {want}; pass data with the training data's {what}."
+            )
+
     def predict(self, X: Any, subjects: Any = None) -> np.ndarray:
         """Decoded embeddings (n_samples, n_dims)."""
         if not hasattr(self, "module_"):
             raise NotFittedError("ContrastiveDecoder is not fitted; call fit(X, y) first.")
         torch = require("torch", "torch", "ContrastiveDecoder")
         X, subj = self._inputs(X, subjects)
+        self._check_fitted_shape(X)
         dev = next(self.module_.parameters()).device
         with torch.no_grad():
             out = self.module_(torch.as_tensor(X, device=dev), torch.as_tensor(subj, device=dev))

@@ -206,6 +206,23 @@ def _objective_weights(
     return np.stack(cols, 1), np.asarray(bias), [str(t) for t in targets]
 
 
+def _check_settings(*, size: Any, lr: Any, jitter: Any, blur: Any, diversity: Any) -> None:
+    """The optimisation settings of :func:`synthesize`, before any model runs."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
+        raise ValidationError(
+            f"size must be an integer >= 8 (image side in pixels, e.g. 64 or 224); got {size!r}."
+        )
+    if not number(lr) or not np.isfinite(lr) or lr <= 0:
+        raise ValidationError(f"lr must be a positive learning rate (e.g. 0.05); got {lr!r}.")
+    for name, v in (("jitter", jitter), ("blur", blur), ("diversity", diversity)):
+        if not number(v) or not np.isfinite(v) or v < 0:
+            raise ValidationError(f"{name} must be a number >= 0 (0 disables it); got {v!r}.")
+
+
 def synthesize(
     features: FeatureModel | Any,
     encoder: Any,
@@ -252,6 +269,7 @@ def synthesize(
     """
     import torch
 
+    _check_settings(size=size, lr=lr, jitter=jitter, blur=blur, diversity=diversity)
     device = torch_device(device)
     readout = as_readout(encoder)
     W, b, names = _objective_weights(readout, targets)
