@@ -312,6 +312,7 @@ CLI_EXTRACT = {
     "reduce": "reduce",
     "n_components": "reduce_options",
     "activation": "reduce_options",
+    "layout": "reduce_options",
     "batch_size": "batch_size",
     "device": "device",
     "cache": "cache",

@@ -170,6 +170,13 @@ def extract_command(
         str | None,
         typer.Option(help="Apply relu, relu6, gelu, silu … to each layer's output first."),
     ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Axes of the layers' outputs for --reduce avgpool / cls_token / last_token "
+            "(NCHW, NHWC, NCT, NTC, NLD, NCTHW, NTHWC; default: read from each module)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Stimuli per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     cache: Annotated[
@@ -200,6 +207,7 @@ def extract_command(
     options = {
         **({"n_components": n_components} if n_components else {}),
         **({"activation": activation} if activation else {}),
+        **({"layout": layout} if layout else {}),
     }
     try:
         check_output(out_file, "--out")

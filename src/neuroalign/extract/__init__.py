@@ -12,6 +12,7 @@ from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
+from ._tiny import tiny_cnn
 
 __all__ = [
     "ACTIVATIONS",
@@ -31,4 +32,5 @@ __all__ = [
     "module_fingerprint",
     "plan_extraction",
     "resolve_layers",
+    "tiny_cnn",
 ]

@@ -169,10 +169,14 @@ def extract(
         ``srp``, ``ipca`` — fitted in a first pass) or a callable ``(output, layer) -> (batch,
         n_features) tensor`` (with ``cache``, it needs ``cache_key``). Default ``flatten`` for
         images and tensors (with a warning before one larger than 100 MB), ``avgpool`` (mean
-        over the stimulus's tokens) for texts.
+        over the stimulus's tokens) for texts. ``avgpool`` averages every axis but the channels:
+        space for images (N, C, H, W), time for audio (N, C, T), time and space for video
+        (N, C, T, H, W), tokens for transformers (N, L, D); the layout is read from the hooked
+        module's type, or given as ``reduce_options={"layout": "NCT"}`` (see ``_reducers``).
     reduce_options : dict, optional
-        Options of the reducer, e.g. ``{"n_components": 4096, "seed": 0}`` for ``srp``;
-        ``{"activation": "silu"}`` applies an activation first (any built-in reducer).
+        Options of the reducer, e.g. ``{"n_components": 4096, "seed": 0}`` for ``srp``,
+        ``{"layout": "NCTHW"}`` for ``avgpool``; ``{"activation": "silu"}`` applies an activation
+        first (any built-in reducer).
     batch_size : int
         Stimuli per forward pass (tensor inputs; an iterable keeps its own batches); halved
         automatically (with a warning) when the accelerator runs out of memory.
