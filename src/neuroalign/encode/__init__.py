@@ -24,6 +24,7 @@ from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
 from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
 from ._sweep import sweep_layers, sweep_table, sweep_targets, train_test_ids
+from ._trf import ReceptiveField
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -34,6 +35,7 @@ __all__ = [
     "BandedRidgeResult",
     "FactorizedReadout",
     "InContextEncoder",
+    "ReceptiveField",
     "RidgeCVResult",
     "RidgeEncoder",
     "TargetReader",

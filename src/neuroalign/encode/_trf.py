@@ -1,0 +1,489 @@
+"""Temporal response functions: ridge on a time-delayed design, solved from lagged covariances.
+
+``ReceptiveField(tmin, tmax, sfreq, alpha)`` has the names and shapes of
+``mne.decoding.ReceptiveField`` (``fit(X, y)`` with ``X`` ``(n_times[, n_epochs], n_features)``,
+``coef_`` ``(n_outputs, n_features, n_delays)``, ``delays_``, ``valid_samples_``) and equals its
+``TimeDelayingRidge`` path: each epoch (run, trial) is delayed on its own with zero padding (lags
+never cross an epoch boundary), features and outputs are centred with their mean over all times
+and epochs when ``fit_intercept``, and the ridge penalty is ``α·‖w‖²`` on the unscaled sums of
+squares (scikit-learn's ``Ridge`` convention).
+
+The delay-embedded design ``Z`` (``n_times·n_epochs × n_features·n_delays``) is never built. Its
+Gram matrix ``ZᵀZ`` is block-Toeplitz: the block of delays ``(d, e)`` is the cross-correlation of
+the features at lag ``e − d`` (one ``n_features × n_features`` GEMM per lag) minus the products
+that the zero padding removes at the epoch's head and tail (a few rows each). ``Zᵀy`` is one GEMM
+per delay. Cross-validation needs nothing else: per-epoch sums (Gram, cross-products, sums over
+each delay's valid rows, row counts) give every training fit and every held-out score exactly,
+including re-centring with the training epochs' means. α is then solved for a whole grid at once
+in the eigenbasis of the training Gram matrix.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from ..core._validation import check_array, check_choice
+from ..core.exceptions import NotFittedError, ShapeError, ValidationError
+
+__all__ = ["ReceptiveField", "lagged_stats", "times_to_delays"]
+
+
+def times_to_delays(tmin: float, tmax: float, sfreq: float) -> np.ndarray:
+    """Delays in samples from ``round(tmin·sfreq)`` to ``round(tmax·sfreq)`` (as MNE)."""
+    if not tmin <= tmax:
+        raise ValidationError(f"tmin ({tmin}) must be at most tmax ({tmax}).")
+    if not sfreq > 0:
+        raise ValidationError(f"sfreq must be a positive sampling rate in Hz; got {sfreq!r}.")
+    return np.arange(int(np.round(tmin * sfreq)), int(np.round(tmax * sfreq)) + 1)
+
+
+def _valid_range(n: int, d: Any) -> tuple[Any, Any]:
+    """Rows ``t`` of an ``n``-sample epoch where delay ``d`` reads inside it: ``[lo, hi)``."""
+    return np.maximum(0, d), np.minimum(n, n + d)
+
+
+@dataclass
+class _Stats:
+    """Sufficient statistics of one epoch (or a sum of epochs), features and outputs pre-centred.
+
+    gram (p, L, p, L): ZᵀZ. cross (p, L, o): Zᵀy. zsum (p, L, L): Σ of feature f at delay d over
+    rows valid for both d and e. count (L, L): rows valid for both delays. ysum_valid (L, o): Σ y
+    over rows valid for delay e. ysum (o,), ysq (o,): Σ y, Σ y² over all rows. n: rows.
+    """
+
+    gram: np.ndarray
+    cross: np.ndarray
+    zsum: np.ndarray
+    count: np.ndarray
+    ysum_valid: np.ndarray
+    ysum: np.ndarray
+    ysq: np.ndarray
+    n: int
+
+    def __add__(self, other: _Stats) -> _Stats:
+        return _Stats(*(getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__))
+
+    def __sub__(self, other: _Stats) -> _Stats:
+        return _Stats(*(getattr(self, k) - getattr(other, k) for k in self.__dataclass_fields__))
+
+
+def lagged_stats(X: np.ndarray, y: np.ndarray, delays: np.ndarray) -> _Stats:
+    """Sufficient statistics of one epoch's zero-padded delayed design (never built).
+
+    Parameters
+    ----------
+    X : array (n_times, n_features)
+    y : array (n_times, n_outputs)
+    delays : int array (n_delays,), consecutive
+    """
+    n, p = X.shape
+    L = len(delays)
+    if n <= int(np.max(np.abs(delays))):
+        raise ShapeError(
+            f"an epoch of {n} samples is shorter than the largest delay "
+            f"({int(np.max(np.abs(delays)))} samples); shorten tmin/tmax or use longer epochs."
+        )
+    acc = np.float64
+    gram = np.empty((p, L, p, L), dtype=acc)
+    for k in range(L):  # lag e − d = k ≥ 0: Σ_τ X[τ] X[τ − k]
+        q = (X[k:].T @ X[: n - k]).astype(acc)
+        for i in range(L - k):
+            gram[:, i, :, i + k] = q
+            gram[:, i + k, :, i] = q.T
+    dmin, dmax = int(delays[0]), int(delays[-1])
+    if dmax > 0:  # rows n ≤ t < n + min(d, e) counted by the correlation but outside the epoch
+        t = np.arange(n, n + dmax)[:, None] - delays[None, :]
+        edge = _edge_rows(X, t, (t >= 0) & (t < n) & (np.arange(n, n + dmax)[:, None] < n + delays))
+        gram -= np.einsum("tfi,tgj->figj", edge, edge)
+    if dmin < 0:  # rows min(d, e) ≤ t < 0
+        tt = np.arange(dmin, 0)[:, None]
+        t = tt - delays[None, :]
+        edge = _edge_rows(X, t, (t >= 0) & (t < n) & (tt >= delays[None, :]))
+        gram -= np.einsum("tfi,tgj->figj", edge, edge)
+    o = y.shape[1]
+    cross = np.empty((p, L, o), dtype=acc)
+    for i, d in enumerate(delays):
+        lo, hi = _valid_range(n, int(d))
+        cross[:, i] = X[lo - d : hi - d].T @ y[lo:hi]
+    # sums over rows valid for delays d and e (for re-centring) via prefix sums
+    lo, hi = _valid_range(n, np.maximum(delays[:, None], delays[None, :]))
+    lo = np.maximum(lo, 0)
+    hi = np.minimum(np.minimum(n, n + delays[:, None]), n + delays[None, :])
+    count = np.maximum(hi - lo, 0).astype(acc)
+    cx = np.concatenate([np.zeros((1, p)), np.cumsum(X, axis=0, dtype=acc)])
+    a = np.clip(lo - delays[:, None], 0, n)
+    b = np.clip(hi - delays[:, None], 0, n)
+    zsum = np.where(count[None] > 0, (cx[b] - cx[a]).transpose(2, 0, 1), 0.0)
+    cy = np.concatenate([np.zeros((1, o)), np.cumsum(y, axis=0, dtype=acc)])
+    vlo, vhi = _valid_range(n, delays)
+    return _Stats(
+        gram=gram,
+        cross=cross,
+        zsum=zsum,
+        count=count,
+        ysum_valid=cy[vhi] - cy[vlo],
+        ysum=cy[-1].copy(),
+        ysq=np.einsum("to,to->o", y, y, dtype=acc),
+        n=n,
+    )
+
+
+def _edge_rows(X: np.ndarray, t: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(rows, p, L): X[t] where ``keep`` else 0."""
+    out = X[np.clip(t, 0, X.shape[0] - 1)].astype(np.float64)  # (rows, L, p)
+    out[~keep] = 0.0
+    return out.transpose(0, 2, 1)
+
+
+def _centred(s: _Stats, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gram (P, P) and cross (P, o) of the design built from ``X − dx`` and ``y − dy``."""
+    p, L = s.gram.shape[:2]
+    P = p * L
+    # Z(X − dx) = Z(X) − dx ⊗ Z(1); Z(X)ᵀZ(1)[(f,d),(g,e)] = zsum[f,d,e]
+    zx1 = s.zsum[:, :, None, :] * dx[None, None, :, None]  # (f,d,g,e): zsum[f,d,e]·dx[g]
+    gram = (
+        s.gram
+        - zx1
+        - zx1.transpose(2, 3, 0, 1)
+        + dx[:, None, None, None] * dx[None, None, :, None] * s.count[None, :, None, :]
+    ).reshape(P, P)
+    zsum_d = np.einsum("fdd->fd", s.zsum)  # Σ of X_f over rows valid for d
+    cnt_d = np.diag(s.count)
+    cross = (
+        s.cross
+        - dx[:, None, None] * s.ysum_valid[None]
+        - dy[None, None, :] * (zsum_d - dx[:, None] * cnt_d[None])[:, :, None]
+    ).reshape(P, -1)
+    return gram, cross
+
+
+def _penalty(p: int, L: int, bands: list[np.ndarray] | None, ratios: tuple[float, ...]):
+    """Per-coefficient penalty scale (P,) for one band-ratio candidate (1 without bands)."""
+    scale = np.ones(p)
+    if bands is not None:
+        for b, r in zip(bands, ratios, strict=True):
+            scale[b] = r
+    return np.repeat(scale, L)
+
+
+def _solve_grid(gram, cross, alphas, pen):
+    """Ridge weights (n_alphas, P, o) for all α at once: (G + α·diag(pen)) w = c."""
+    s = 1.0 / np.sqrt(pen)
+    g = gram * s[:, None] * s[None, :]
+    evals, evecs = linalg.eigh(g)
+    proj = evecs.T @ (cross * s[:, None])
+    out = np.empty((len(alphas), *cross.shape))
+    for i, a in enumerate(alphas):
+        out[i] = s[:, None] * (evecs @ (proj / (np.maximum(evals, 0) + a)[:, None]))
+    return out
+
+
+def _solve_one(gram, cross, alpha, pen):
+    mat = gram + np.diag(alpha * pen)
+    try:
+        return linalg.solve(mat, cross, assume_a="pos")
+    except linalg.LinAlgError:
+        return linalg.lstsq(mat, cross)[0]
+
+
+def _heldout_scores(w, b, s: _Stats, dx, scoring):
+    """Scores (n_alphas, o) of ŷ = Z(X − dx)·w + b on a held-out epoch, from its statistics."""
+    gram, cross = _centred(s, dx, np.zeros(s.ysum.shape))
+    P = gram.shape[0]
+    zsum_d = (np.einsum("fdd->fd", s.zsum) - dx[:, None] * np.diag(s.count)[None]).reshape(P)
+    yh_sum = np.einsum("p,apo->ao", zsum_d, w) + s.n * b
+    yh_sq = np.einsum("apo,pq,aqo->ao", w, gram, w) + 2 * b * (yh_sum - s.n * b) + s.n * b**2
+    yh_y = np.einsum("apo,po->ao", w, cross) + b * s.ysum
+    n = s.n
+    if scoring == "r2":
+        sse = s.ysq - 2 * yh_y + yh_sq
+        sst = s.ysq - s.ysum**2 / n
+        return 1 - sse / np.where(sst > 0, sst, np.inf)
+    cov = yh_y - yh_sum * s.ysum / n
+    vy = s.ysq - s.ysum**2 / n
+    vh = yh_sq - yh_sum**2 / n
+    den = np.sqrt(np.maximum(vy, 0) * np.maximum(vh, 0))
+    return np.where(den > 0, cov / np.where(den > 0, den, 1), 0.0)
+
+
+def _mean_without(A3: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    keep = np.setdiff1d(np.arange(A3.shape[1]), fold)
+    return A3[:, keep].mean(axis=(0, 1), dtype=np.float64)
+
+
+def _pearson(y, yhat):
+    yc = y - y.mean(0)
+    hc = yhat - yhat.mean(0)
+    den = np.sqrt((yc**2).sum(0) * (hc**2).sum(0))
+    return np.where(den > 0, (yc * hc).sum(0) / np.where(den > 0, den, 1), 0.0)
+
+
+def _r2(y, yhat):
+    sst = ((y - y.mean(0)) ** 2).sum(0)
+    return 1 - ((y - yhat) ** 2).sum(0) / np.where(sst > 0, sst, np.inf)
+
+
+#: scoring name (MNE's) → per-output score function ``f(y_true, y_pred) -> (n_outputs,)``
+TRF_SCORERS = {"r2": _r2, "corrcoef": _pearson}
+
+
+class ReceptiveField(RegressorMixin, BaseEstimator):
+    """Temporal response function (forward/encoding or backward/decoding) by ridge regression.
+
+    Parameters
+    ----------
+    tmin, tmax : float
+        First and last lag in seconds (``sfreq=1`` for samples). Positive lags: the output at
+        ``t`` depends on the input at ``t − lag`` (forward models: tmin ≥ 0); a backward model
+        (stimulus reconstruction from the brain) uses negative lags, e.g. ``tmin=-0.25, tmax=0``.
+    sfreq : float
+        Sampling rate of X and y in Hz.
+    alpha : float or sequence of float
+        Ridge penalty. A scalar fits that α; a sequence selects one α per output by
+        cross-validation over epochs (leave-one-epoch-out, or ``cv`` grouped folds; never
+        splitting an epoch). Default a log grid 10⁻²…10⁸.
+    fit_intercept : bool
+        Centre X and y with their means over all times and epochs (as MNE).
+    scoring : {"r2", "corrcoef"}
+        Per-output score (MNE's names) of ``score_targets`` and of α selection; ``score``
+        averages it over outputs.
+    bands : sequence of sequences of int, optional
+        Feature groups (feature spaces) each with its own α: α_b = α · ratio_b, the ratios
+        chosen by cross-validation from ``band_ratios`` (the first band fixed at 1).
+    band_ratios : sequence of float
+        Candidate ratios for the bands after the first.
+    cv : int, optional
+        Number of grouped folds over epochs for α selection; default one fold per epoch.
+    dtype : {"float32", "float64"}
+        Precision of the lagged products (accumulated and solved in float64).
+    feature_names : sequence of str, optional
+        Kept for MNE compatibility and plots.
+
+    Attributes
+    ----------
+    coef_ : array (n_outputs, n_features, n_delays), or (n_features, n_delays) for 1-D y
+    intercept_ : array (n_outputs,) or float
+    delays_ : int array (n_delays,)
+    valid_samples_ : slice of the rows unaffected by the zero padding
+    alpha_ : array (n_outputs,) chosen α; ``band_ratios_`` (n_outputs, n_bands) with bands
+    cv_scores_ : array (n_candidates, n_outputs) held-out scores when α was selected
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((500, 2))
+    >>> y = np.convolve(X[:, 0], [0, 1, 0.5], mode="full")[:500, None]
+    >>> rf = ReceptiveField(0, 2, 1.0, alpha=1e-3).fit(X, y)
+    >>> rf.coef_.shape, np.round(rf.coef_[0, 0], 2)
+    ((1, 2, 3), array([0. , 1. , 0.5]))
+    """
+
+    def __init__(
+        self,
+        tmin: float,
+        tmax: float,
+        sfreq: float,
+        alpha: Any = None,
+        *,
+        fit_intercept: bool = True,
+        scoring: str = "r2",
+        bands: Any = None,
+        band_ratios: Any = (0.01, 0.1, 1.0, 10.0, 100.0),
+        cv: int | None = None,
+        dtype: str = "float32",
+        feature_names: Any = None,
+    ) -> None:
+        self.tmin = tmin
+        self.tmax = tmax
+        self.sfreq = sfreq
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.scoring = scoring
+        self.bands = bands
+        self.band_ratios = band_ratios
+        self.cv = cv
+        self.dtype = dtype
+        self.feature_names = feature_names
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _as3d(self, X: Any, name: str, *, n_feat: int | None = None) -> np.ndarray:
+        arr = check_array(X, name, ndim=(1, 2, 3), dtype=np.dtype(self.dtype))
+        if arr.ndim == 1:
+            arr = arr[:, None, None]
+        elif arr.ndim == 2:
+            arr = arr[:, None, :]
+        if n_feat is not None and arr.shape[2] != n_feat:
+            raise ShapeError(f"{name} has {arr.shape[2]} features; the model was fit on {n_feat}.")
+        return arr
+
+    def _check_y(self, X3: np.ndarray, y: Any) -> np.ndarray:
+        y_arr = check_array(y, "y", ndim=(1, 2, 3), dtype=np.dtype(self.dtype))
+        n_t, n_e = X3.shape[:2]
+        if y_arr.ndim == 1 or (y_arr.ndim == 2 and n_e > 1 and y_arr.shape == (n_t, n_e)):
+            y3 = y_arr.reshape(n_t, n_e, 1)
+        elif y_arr.ndim == 2:
+            y3 = y_arr[:, None, :]
+        else:
+            y3 = y_arr
+        if y3.shape[:2] != (n_t, n_e):
+            raise ShapeError(
+                f"y has shape {y_arr.shape} but X has {n_t} times and {n_e} epoch(s); give y as "
+                "(n_times[, n_epochs][, n_outputs]) matching X."
+            )
+        return y3
+
+    def _alphas(self) -> tuple[np.ndarray, bool]:
+        if self.alpha is None:
+            return np.logspace(-2, 8, 11), True
+        a = np.atleast_1d(np.asarray(self.alpha, dtype=float))
+        if a.ndim != 1 or a.size == 0 or np.any(a < 0) or not np.all(np.isfinite(a)):
+            raise ValidationError(
+                f"alpha must be a non-negative float or a 1-D grid of them; got {self.alpha!r}."
+            )
+        return a, np.ndim(self.alpha) > 0
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> ReceptiveField:
+        """Fit on X ``(n_times[, n_epochs], n_features)`` and y ``(n_times[, n_epochs][, n_outputs])``."""
+        check_choice(self.scoring, "scoring", TRF_SCORERS)
+        check_choice(str(self.dtype), "dtype", ("float32", "float64"))
+        X3 = self._as3d(X, "X")
+        y3 = self._check_y(X3, y)
+        y_in = np.asarray(y)
+        self._y_1d = y_in.ndim == 1 or (y_in.ndim == 2 and X3.shape[1] > 1 and y3.shape[2] == 1)
+        self.delays_ = times_to_delays(self.tmin, self.tmax, self.sfreq)
+        d = self.delays_
+        self.valid_samples_ = slice(
+            int(d[-1]) if d[-1] > 0 else None, int(d[0]) if d[0] < 0 else None
+        )
+        alphas, select = self._alphas()
+        _n_t, n_e, p = X3.shape
+        o = y3.shape[2]
+        L = len(d)
+        bands = self._check_bands(p)
+        if self.feature_names is not None and len(self.feature_names) != p:
+            raise ShapeError(f"feature_names has {len(self.feature_names)} names for {p} features.")
+        n_folds = n_e if self.cv is None else int(self.cv)
+        if select and not 2 <= n_folds <= n_e:
+            raise ValidationError(
+                f"selecting α by cross-validation needs at least 2 epochs (got {n_e}) and "
+                f"2 ≤ cv ≤ n_epochs (got cv={self.cv}); give X as (n_times, n_epochs, "
+                "n_features) or a scalar alpha."
+            )
+        mx = X3.mean(axis=(0, 1), dtype=np.float64) if self.fit_intercept else np.zeros(p)
+        my = y3.mean(axis=(0, 1), dtype=np.float64) if self.fit_intercept else np.zeros(o)
+        Xc = X3 - mx.astype(X3.dtype)
+        yc = y3 - my.astype(y3.dtype)
+        per_epoch = [lagged_stats(Xc[:, e], yc[:, e], d) for e in range(n_e)]
+        total = per_epoch[0]
+        for s in per_epoch[1:]:
+            total = total + s
+        if bands is None:
+            ratio_sets: list[tuple[float, ...]] = [()]
+        else:
+            ratio_sets = [
+                (1.0, *r) for r in itertools.product(self.band_ratios, repeat=len(bands) - 1)
+            ]
+        if select:
+            folds = np.array_split(np.arange(n_e), n_folds)
+            scores = np.zeros((len(ratio_sets), len(alphas), o))
+            for fold in folds:
+                held = per_epoch[fold[0]]
+                for e in fold[1:]:
+                    held = held + per_epoch[e]
+                train = total - held
+                # training-epoch means (in the globally centred coordinates); held-out rows are
+                # predicted as predict() does: raw X zero-padded, plus the training intercept
+                dx = _mean_without(Xc, fold) if self.fit_intercept else np.zeros(p)
+                dy = _mean_without(yc, fold) if self.fit_intercept else np.zeros(o)
+                gram, cross = _centred(train, dx, dy)
+                for ri, ratios in enumerate(ratio_sets):
+                    pen = _penalty(p, L, bands, ratios)
+                    w = _solve_grid(gram, cross, alphas, pen)
+                    b = dy - np.einsum("p,apo->ao", np.repeat(mx + dx, L), w)
+                    sc = _heldout_scores(w, b, held, -mx, self.scoring)
+                    scores[ri] += sc * len(fold)
+            scores /= n_e
+            flat = scores.reshape(-1, o)
+            best = np.argmax(flat, axis=0)
+            self.cv_scores_ = flat
+            best_r, best_a = np.unravel_index(best, scores.shape[:2])
+        else:
+            best_r = np.zeros(o, dtype=int)
+            best_a = np.zeros(o, dtype=int)
+            if len(ratio_sets) > 1:
+                raise ValidationError(
+                    "bands= needs an alpha grid to choose the per-band ratios by "
+                    "cross-validation; give alpha as a sequence (or None for the default grid)."
+                )
+        gram, cross = _centred(total, np.zeros(p), np.zeros(o))
+        W = np.empty((p * L, o))
+        for ri, ai in sorted(set(zip(best_r.tolist(), best_a.tolist(), strict=False))):
+            cols = np.flatnonzero((best_r == ri) & (best_a == ai))
+            pen = _penalty(p, L, bands, ratio_sets[ri])
+            W[:, cols] = _solve_one(gram, cross[:, cols], alphas[ai], pen)
+        self.alpha_ = alphas[best_a]
+        if bands is not None:
+            self.band_ratios_ = np.array([ratio_sets[r] for r in best_r])
+        coef = W.T.reshape(o, p, L)
+        self.intercept_ = my - np.einsum("f,ofl->o", mx, coef)
+        self.coef_ = coef[0] if self._y_1d else coef
+        self.n_features_in_ = p
+        return self
+
+    def _check_bands(self, p: int) -> list[np.ndarray] | None:
+        if self.bands is None:
+            return None
+        bands = [np.asarray(b, dtype=int).ravel() for b in self.bands]
+        allf = np.concatenate(bands) if bands else np.array([], int)
+        if len(bands) < 2 or np.sort(allf).tolist() != list(range(p)):
+            raise ValidationError(
+                f"bands must split the {p} features into ≥ 2 groups, each feature in exactly one "
+                f"(e.g. [[0, 1], [2, 3, 4]]); got {self.bands!r}."
+            )
+        return bands
+
+    # -- predict / score ---------------------------------------------------------------------
+    def _coef3(self) -> np.ndarray:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("This ReceptiveField is not fitted yet; call fit(X, y) first.")
+        return self.coef_[None] if self._y_1d else self.coef_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions ``(n_times[, n_epochs][, n_outputs])``, zero padding at the edges (as MNE);
+        rows ``valid_samples_`` are free of edge effects."""
+        coef = self._coef3()
+        X_in = np.asarray(X)
+        X3 = self._as3d(X, "X", n_feat=coef.shape[1])
+        n_t, n_e, _ = X3.shape
+        out = np.zeros((n_t, n_e, coef.shape[0]), dtype=np.float64)
+        cf = coef.astype(X3.dtype)
+        for i, d in enumerate(self.delays_):
+            lo, hi = _valid_range(n_t, int(d))
+            out[lo:hi] += X3[lo - d : hi - d] @ cf[:, :, i].T
+        out += self.intercept_
+        if X_in.ndim <= 2:
+            out = out[:, 0]
+        return out[..., 0] if self._y_1d else out
+
+    def score_targets(self, X: Any, y: Any) -> np.ndarray:
+        """Per-output score (``scoring``) on the rows ``valid_samples_`` of every epoch."""
+        coef = self._coef3()
+        X3 = self._as3d(X, "X", n_feat=coef.shape[1])
+        y3 = self._check_y(X3, y)
+        pred = self.predict(X3)
+        pred3 = pred.reshape(y3.shape)
+        vs = self.valid_samples_
+        yt = y3[vs].reshape(-1, y3.shape[2])
+        yp = pred3[vs].reshape(-1, y3.shape[2])
+        return TRF_SCORERS[self.scoring](yt.astype(np.float64), yp)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean over outputs of :meth:`score_targets` (one float, as scikit-learn)."""
+        return float(np.mean(self.score_targets(X, y)))
