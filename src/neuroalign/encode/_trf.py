@@ -73,65 +73,136 @@ class _Stats:
         return _Stats(*(getattr(self, k) - getattr(other, k) for k in self.__dataclass_fields__))
 
 
-def lagged_stats(X: np.ndarray, y: np.ndarray, delays: np.ndarray) -> _Stats:
-    """Sufficient statistics of one epoch's zero-padded delayed design (never built).
+def _delayed_block(
+    X: np.ndarray, delays: np.ndarray, start: int, stop: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows ``start:stop`` of the zero-padded delayed design, as ``(rows, n_delays, n_features)``:
+    ``out[t − start, i] = X[t − delays[i]]`` (0 outside the epoch); ``out`` is reused if given."""
+    n = X.shape[0]
+    shape = (stop - start, len(delays), X.shape[1])
+    out = np.empty(shape, dtype=X.dtype) if out is None else out[: shape[0]]
+    for i, d in enumerate(delays):
+        lo, hi = max(start, d, 0), min(stop, n + d)
+        if hi > lo:
+            out[lo - start : hi - start, i] = X[lo - d : hi - d]
+            out[: lo - start, i] = 0
+            out[hi - start :, i] = 0
+        else:
+            out[:, i] = 0
+    return out
+
+
+def lagged_stats(
+    X: np.ndarray, y: np.ndarray, delays: np.ndarray, chunk_bytes: int = 1 << 22
+) -> _Stats:
+    """Sufficient statistics of one epoch's zero-padded delayed design.
+
+    The design is only ever built a block of rows at a time (``chunk_bytes`` per block): its
+    Gram matrix comes from the Toeplitz lags ``Σ_t X[t − k] X[t]ᵀ`` (one
+    ``(n_features·n_delays) × rows × n_features`` GEMM per block) and its cross-products with
+    ``y`` from one ``(n_features·n_delays) × rows × n_outputs`` GEMM per block.
 
     Parameters
     ----------
     X : array (n_times, n_features)
     y : array (n_times, n_outputs)
     delays : int array (n_delays,), consecutive
+    chunk_bytes : int
+        Size of one block of the delayed design.
     """
     n, p = X.shape
     L = len(delays)
+    o = y.shape[1]
     if n <= int(np.max(np.abs(delays))):
         raise ShapeError(
             f"an epoch of {n} samples is shorter than the largest delay "
             f"({int(np.max(np.abs(delays)))} samples); shorten tmin/tmax or use longer epochs."
         )
     acc = np.float64
+    rel = np.arange(L)
+    dmin = int(delays[0])
+    # One GEMM per block of rows u of the design with delays 0..L−1 (Z_rel):
+    #   Z_rel[u]ᵀ X[u]          → the Toeplitz lags Σ_u X[u − k] X[u]ᵀ
+    #   Z_rel[u]ᵀ y[u + d_min]  → Σ_t X[t − d_i] y[t] (t = u + d_min), the cross-products
+    # (for d_min < 0 the rows u ≥ n, where y[u + d_min] still exists, are added after the loop)
+    step = max(256, int(chunk_bytes // (p * L * X.dtype.itemsize)))
+    buf = np.empty((min(step, n), L, p), dtype=X.dtype)
+    rhs = np.zeros((min(step, n), p + o), dtype=np.result_type(X, y))
+    prod = np.zeros((L * p, p + o), dtype=acc)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        m = stop - start
+        blk = _delayed_block(X, rel, start, stop, buf).reshape(m, -1)
+        r = rhs[:m]
+        r[:, :p] = X[start:stop]
+        lo, hi = max(start + dmin, 0), min(stop + dmin, n)
+        r[:, p:] = 0
+        if hi > lo:
+            r[lo - start - dmin : hi - start - dmin, p:] = y[lo:hi]
+        prod += blk.T @ r
+    if dmin < 0:
+        blk = _delayed_block(X, rel, n, n - dmin).reshape(-dmin, -1)
+        prod[:, p:] += blk.T @ y[n + dmin :]
+    lagx = prod[:, :p]  # [(k, f), g] = Σ_t X_f[t − k] X_g[t]
+    cross_lf = prod[:, p:]  # [(i, f), o] = Σ_t X_f[t − d_i] y_o[t]
+    lagx = lagx.reshape(L, p, p)
     gram = np.empty((p, L, p, L), dtype=acc)
-    for k in range(L):  # lag e − d = k ≥ 0: Σ_τ X[τ] X[τ − k]
-        q = (X[k:].T @ X[: n - k]).astype(acc)
+    for k in range(L):  # delays (i, i + k): Σ_t X[t − d_i] X[t − d_i − k]ᵀ = lagx[k]ᵀ
+        q = lagx[k].T
         for i in range(L - k):
             gram[:, i, :, i + k] = q
             gram[:, i + k, :, i] = q.T
-    dmin, dmax = int(delays[0]), int(delays[-1])
+    cross = cross_lf.reshape(L, p, o).transpose(1, 0, 2).copy()
+    dmax = int(delays[-1])
     if dmax > 0:  # rows n ≤ t < n + min(d, e) counted by the correlation but outside the epoch
         t = np.arange(n, n + dmax)[:, None] - delays[None, :]
         edge = _edge_rows(X, t, (t >= 0) & (t < n) & (np.arange(n, n + dmax)[:, None] < n + delays))
-        gram -= np.einsum("tfi,tgj->figj", edge, edge)
+        flat = edge.reshape(edge.shape[0], -1)
+        gram -= (flat.T @ flat).reshape(gram.shape)
     if dmin < 0:  # rows min(d, e) ≤ t < 0
         tt = np.arange(dmin, 0)[:, None]
         t = tt - delays[None, :]
         edge = _edge_rows(X, t, (t >= 0) & (t < n) & (tt >= delays[None, :]))
-        gram -= np.einsum("tfi,tgj->figj", edge, edge)
-    o = y.shape[1]
-    cross = np.empty((p, L, o), dtype=acc)
-    for i, d in enumerate(delays):
-        lo, hi = _valid_range(n, int(d))
-        cross[:, i] = X[lo - d : hi - d].T @ y[lo:hi]
+        flat = edge.reshape(edge.shape[0], -1)
+        gram -= (flat.T @ flat).reshape(gram.shape)
     # sums over rows valid for delays d and e (for re-centring) via prefix sums
     lo, hi = _valid_range(n, np.maximum(delays[:, None], delays[None, :]))
     lo = np.maximum(lo, 0)
     hi = np.minimum(np.minimum(n, n + delays[:, None]), n + delays[None, :])
     count = np.maximum(hi - lo, 0).astype(acc)
-    cx = np.concatenate([np.zeros((1, p)), np.cumsum(X, axis=0, dtype=acc)])
     a = np.clip(lo - delays[:, None], 0, n)
     b = np.clip(hi - delays[:, None], 0, n)
-    zsum = np.where(count[None] > 0, (cx[b] - cx[a]).transpose(2, 0, 1), 0.0)
-    cy = np.concatenate([np.zeros((1, o)), np.cumsum(y, axis=0, dtype=acc)])
+    zsum = np.where(count[None] > 0, (_prefix(X, b) - _prefix(X, a)).transpose(2, 0, 1), 0.0)
     vlo, vhi = _valid_range(n, delays)
+    ysum = y.sum(axis=0, dtype=acc)
     return _Stats(
         gram=gram,
         cross=cross,
         zsum=zsum,
         count=count,
-        ysum_valid=cy[vhi] - cy[vlo],
-        ysum=cy[-1].copy(),
+        ysum_valid=_prefix(y, vhi) - _prefix(y, vlo),
+        ysum=ysum,
         ysq=np.einsum("to,to->o", y, y, dtype=acc),
         n=n,
     )
+
+
+def _prefix(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``Σ A[:j]`` (float64) for every ``j`` in ``idx``, all within ``K`` of either end of ``A``:
+    cumulative sums of the first and last ``K`` rows only, not of the whole array."""
+    n = A.shape[0]
+    idx = np.asarray(idx)
+    K = int(min(n, max(np.max(np.minimum(idx, n - idx)), 0) + 1))
+    head = np.concatenate([np.zeros((1, A.shape[1])), np.cumsum(A[:K], axis=0, dtype=np.float64)])
+    total = A.sum(axis=0, dtype=np.float64)
+    tail = np.cumsum(A[n - K :][::-1], axis=0, dtype=np.float64)[::-1]  # Σ A[j:] for j ≥ n − K
+    tail = np.concatenate([tail, np.zeros((1, A.shape[1]))])
+    near_start = idx <= K
+    out = np.empty((*idx.shape, A.shape[1]))
+    out[near_start] = head[idx[near_start]]
+    far = ~near_start
+    out[far] = total - tail[idx[far] - (n - K)]
+    return out
 
 
 def _edge_rows(X: np.ndarray, t: np.ndarray, keep: np.ndarray) -> np.ndarray:
