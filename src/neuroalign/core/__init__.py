@@ -15,6 +15,7 @@ from ._rdms import RDMs
 from ._responses import Responses
 from ._result import COLUMNS, Result, concat_results, load_result, make_table
 from ._stimuli import StimulusSet
+from ._timed import TimedEvents, TimedSignals, TimeSeries, align_runs
 
 __all__ = [
     "COLUMNS",
@@ -24,7 +25,11 @@ __all__ = [
     "Responses",
     "Result",
     "StimulusSet",
+    "TimeSeries",
+    "TimedEvents",
+    "TimedSignals",
     "align",
+    "align_runs",
     "concat_results",
     "exceptions",
     "fdr_correction",
