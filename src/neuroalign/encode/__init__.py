@@ -19,6 +19,7 @@ from ._estimators import RidgeEncoder
 from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
 from ._readout_compare import READOUTS, compare_readouts
+from ._resample import RESAMPLERS, resample
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
 from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
@@ -27,6 +28,7 @@ from ._sweep import sweep_layers, sweep_table, sweep_targets, train_test_ids
 __all__ = [
     "DEFAULT_ALPHAS",
     "READOUTS",
+    "RESAMPLERS",
     "AttentionReadout",
     "BandedRidgeEncoder",
     "BandedRidgeResult",
@@ -42,6 +44,7 @@ __all__ = [
     "make_delays",
     "make_folds",
     "permutation_test",
+    "resample",
     "simplex_candidates",
     "solve_banded_ridge_cv",
     "solve_ridge",
