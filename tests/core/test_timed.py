@@ -38,9 +38,9 @@ def test_events_errors_name_the_problem():
 
 def test_read_tsv(tmp_path):
     p = tmp_path / "story1.tsv"
-    pd.DataFrame(
-        {"onset": [0.0, 0.3], "duration": [0.2, 0.4], "word": ["hello", "world"]}
-    ).to_csv(p, sep="\t", index=False)
+    pd.DataFrame({"onset": [0.0, 0.3], "duration": [0.2, 0.4], "word": ["hello", "world"]}).to_csv(
+        p, sep="\t", index=False
+    )
     ev = TimedEvents.read_tsv(p)
     assert ev.run_ids == ("story1",)
     np.testing.assert_allclose(ev.offsets, [0.2, 0.7])
@@ -99,7 +99,7 @@ def test_align_runs_reorders_by_run():
 
 def test_align_runs_missing_runs_listed():
     x, y = _series({"r1": 3, "r2": 3}), _series({"r1": 3, "r3": 3})
-    with pytest.raises(StimulusMismatchError, match="r2.*r3|r3.*r2"):
+    with pytest.raises(StimulusMismatchError, match=r"r2.*r3|r3.*r2"):
         align_runs(x, y)
     with pytest.warns(NeuroalignWarning, match="kept 1 common"):
         x2, y2 = align_runs(x, y, how="inner")
@@ -120,7 +120,7 @@ def test_align_runs_span_of_events_against_a_recording():
     tr = TimeSeries.from_runs({"r1": np.zeros((5, 1))}, rate=0.5)  # 0 … 8 s
     with pytest.raises(StimulusMismatchError, match="time spans"):
         align_runs(ev, tr, on="span")
-    e2, t2 = align_runs(ev, tr, on="span", tolerance=2.0)
+    _, t2 = align_runs(ev, tr, on="span", tolerance=2.0)
     assert t2.n_samples == 5
     with pytest.raises(ValidationError, match="on='span'"):
         align_runs(ev, tr)

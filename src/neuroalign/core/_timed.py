@@ -126,7 +126,9 @@ class TimedEvents:
         return len(self.onsets)
 
     def __repr__(self) -> str:
-        return f"TimedEvents(kind={self.kind!r}, n_events={len(self)}, runs={list(self.run_ids)[:6]})"
+        return (
+            f"TimedEvents(kind={self.kind!r}, n_events={len(self)}, runs={list(self.run_ids)[:6]})"
+        )
 
     def in_run(self, run: str) -> TimedEvents:
         """The events of one run."""
@@ -323,7 +325,9 @@ class TimedSignals:
             )
         rate = float(self.rate)
         if not np.isfinite(rate) or rate <= 0:
-            raise ValidationError(f"rate must be a positive number of samples/s; got {self.rate!r}.")
+            raise ValidationError(
+                f"rate must be a positive number of samples/s; got {self.rate!r}."
+            )
         check_ids(list(self.data), "run ids")
         arrays = {}
         for r, a in self.data.items():
@@ -432,7 +436,10 @@ class TimeSeries:
             targets = pd.DataFrame(targets).reset_index(drop=True)
             check_same_length("data columns", data.shape[1], "targets rows", len(targets))
         bounds = np.r_[starts, len(runs)]
-        slices = {str(r): slice(int(a), int(b)) for r, a, b in zip(order, bounds[:-1], bounds[1:])}
+        slices = {
+            str(r): slice(int(a), int(b))
+            for r, a, b in zip(order, bounds[:-1], bounds[1:], strict=True)
+        }
         object.__setattr__(self, "data", data if isinstance(data, np.memmap) else _ro(data))
         object.__setattr__(self, "runs", _ro(runs))
         object.__setattr__(self, "times", _ro(times))
