@@ -15,7 +15,14 @@ from ._rdms import RDMs
 from ._responses import Responses
 from ._result import COLUMNS, Result, concat_results, load_result, make_table
 from ._stimuli import StimulusSet
-from ._timed import TimedEvents, TimedSignals, TimeSeries, align_runs
+from ._timed import (
+    TimedEvents,
+    TimedSignals,
+    TimeSeries,
+    align_runs,
+    load_timeseries,
+    save_timeseries,
+)
 
 __all__ = [
     "COLUMNS",
@@ -37,9 +44,11 @@ __all__ = [
     "load_activations",
     "load_responses",
     "load_result",
+    "load_timeseries",
     "make_table",
     "metrics",
     "save_activations",
     "save_responses",
+    "save_timeseries",
     "system_info",
 ]
