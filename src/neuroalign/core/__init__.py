@@ -15,6 +15,14 @@ from ._rdms import RDMs
 from ._responses import Responses
 from ._result import COLUMNS, Result, concat_results, load_result, make_table
 from ._stimuli import StimulusSet
+from ._timed import (
+    TimedEvents,
+    TimedSignals,
+    TimeSeries,
+    align_runs,
+    load_timeseries,
+    save_timeseries,
+)
 
 __all__ = [
     "COLUMNS",
@@ -24,7 +32,11 @@ __all__ = [
     "Responses",
     "Result",
     "StimulusSet",
+    "TimeSeries",
+    "TimedEvents",
+    "TimedSignals",
     "align",
+    "align_runs",
     "concat_results",
     "exceptions",
     "fdr_correction",
@@ -32,9 +44,11 @@ __all__ = [
     "load_activations",
     "load_responses",
     "load_result",
+    "load_timeseries",
     "make_table",
     "metrics",
     "save_activations",
     "save_responses",
+    "save_timeseries",
     "system_info",
 ]

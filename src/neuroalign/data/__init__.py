@@ -52,6 +52,7 @@ from ._simulate_readouts import (
     make_token_targets,
     make_voxel_family,
 )
+from ._simulate_story import StoryExperiment, make_story_experiment
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "ReadoutSimulation",
     "RemoteDataset",
     "SimulationTruth",
+    "StoryExperiment",
     "bin_spikes",
     "compute_image_statistics",
     "compute_ncsnr",
@@ -97,6 +99,7 @@ __all__ = [
     "make_responses",
     "make_shape_images",
     "make_spatial_rf_targets",
+    "make_story_experiment",
     "make_token_targets",
     "make_voxel_family",
     "ncsnr_noise_ceiling",

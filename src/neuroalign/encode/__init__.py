@@ -18,6 +18,7 @@ from ._delays import make_delays
 from ._estimators import RidgeEncoder
 from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
+from ._narrative import NARRATIVE_SOLVERS, narrative_encoding, resample_series, zscore_runs
 from ._readout_compare import READOUTS, compare_readouts
 from ._resample import RESAMPLERS, resample
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
@@ -28,6 +29,7 @@ from ._trf import ReceptiveField
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "NARRATIVE_SOLVERS",
     "READOUTS",
     "RESAMPLERS",
     "AttentionReadout",
@@ -45,8 +47,10 @@ __all__ = [
     "load_incontext_encoder",
     "make_delays",
     "make_folds",
+    "narrative_encoding",
     "permutation_test",
     "resample",
+    "resample_series",
     "simplex_candidates",
     "solve_banded_ridge_cv",
     "solve_ridge",
@@ -57,4 +61,5 @@ __all__ = [
     "sweep_targets",
     "train_test_ids",
     "variance_partitioning",
+    "zscore_runs",
 ]

@@ -12,8 +12,18 @@ from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
+from ._timed import (
+    ACOUSTIC_FEATURES,
+    acoustic_features,
+    audio_features,
+    conv_frame_times,
+    event_rate,
+    video_features,
+    word_features,
+)
 
 __all__ = [
+    "ACOUSTIC_FEATURES",
     "ACTIVATIONS",
     "ARCHITECTURES",
     "IMAGENET_MEAN",
@@ -22,11 +32,17 @@ __all__ = [
     "REDUCERS",
     "ImagePreprocess",
     "LoadedModel",
+    "acoustic_features",
+    "audio_features",
+    "conv_frame_times",
     "default_cache_dir",
+    "event_rate",
     "extract",
     "list_layers",
     "load_model",
     "make_reducer",
     "module_fingerprint",
     "resolve_layers",
+    "video_features",
+    "word_features",
 ]

@@ -2,6 +2,7 @@
 
 from . import (
     _decode_plots,  # noqa: F401  (registers the decoding.* and retrieval plotters)
+    _narrative_plots,  # noqa: F401  (registers the encoding.narrative plotter)
     _plotters,  # noqa: F401  (registers the cka plotter)
 )
 from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
