@@ -209,3 +209,26 @@ def test_sklearn_clone_and_errors():
     fitted = ReceptiveField(0, 2, 1.0, alpha=1.0).fit(X, y)
     with pytest.raises(ShapeError, match="features"):
         fitted.predict(X[:, :1])
+
+
+def test_list_of_epochs_equals_3d_and_allows_different_lengths():
+    X, y = _data((120, 3, 2), seed=9)
+    a = ReceptiveField(-1, 2, 1.0, alpha=[0.1, 10.0], dtype="float64").fit(X, y)
+    b = ReceptiveField(-1, 2, 1.0, alpha=[0.1, 10.0], dtype="float64")
+    b.fit([X[:, e] for e in range(3)], [y[:, e] for e in range(3)])
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
+    np.testing.assert_allclose(a.cv_scores_, b.cv_scores_, rtol=1e-10)
+    pred = b.predict([X[:, e] for e in range(3)])
+    np.testing.assert_allclose(np.stack(pred, 1), a.predict(X), rtol=1e-10)
+    # epochs of different lengths: CV scores equal refitting without each epoch
+    Xs = [X[:100, 0], X[:, 1], X[:70, 2]]
+    ys = [y[:100, 0], y[:, 1], y[:70, 2]]
+    rf = ReceptiveField(-1, 2, 1.0, alpha=[0.1, 10.0], dtype="float64").fit(Xs, ys)
+    brute = np.zeros((2, 2))
+    for i, alpha in enumerate([0.1, 10.0]):
+        for e in range(3):
+            keep = [k for k in range(3) if k != e]
+            m = ReceptiveField(-1, 2, 1.0, alpha=alpha, dtype="float64")
+            m.fit([Xs[k] for k in keep], [ys[k] for k in keep])
+            brute[i] += TRF_SCORERS["r2"](ys[e], m.predict(Xs[e])) / 3
+    np.testing.assert_allclose(rf.cv_scores_, brute, atol=1e-9)

@@ -283,9 +283,15 @@ def _heldout_scores(w, b, s: _Stats, dx, scoring):
     return np.where(den > 0, cov / np.where(den > 0, den, 1), 0.0)
 
 
-def _mean_without(A3: np.ndarray, fold: np.ndarray) -> np.ndarray:
-    keep = np.setdiff1d(np.arange(A3.shape[1]), fold)
-    return A3[:, keep].mean(axis=(0, 1), dtype=np.float64)
+def _mean_without(epochs: list[np.ndarray], fold: np.ndarray) -> np.ndarray:
+    keep = np.setdiff1d(np.arange(len(epochs)), fold)
+    return _mean([epochs[e] for e in keep])
+
+
+def _mean(epochs: list[np.ndarray]) -> np.ndarray:
+    """Mean over all rows of all epochs (float64)."""
+    total = sum(e.sum(axis=0, dtype=np.float64) for e in epochs)
+    return np.asarray(total) / sum(len(e) for e in epochs)
 
 
 def _pearson(y, yhat):
@@ -383,31 +389,68 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
         self.feature_names = feature_names
 
     # -- inputs ------------------------------------------------------------------------------
-    def _as3d(self, X: Any, name: str, *, n_feat: int | None = None) -> np.ndarray:
-        arr = check_array(X, name, ndim=(1, 2, 3), dtype=np.dtype(self.dtype))
-        if arr.ndim == 1:
-            arr = arr[:, None, None]
-        elif arr.ndim == 2:
-            arr = arr[:, None, :]
-        if n_feat is not None and arr.shape[2] != n_feat:
-            raise ShapeError(f"{name} has {arr.shape[2]} features; the model was fit on {n_feat}.")
-        return arr
-
-    def _check_y(self, X3: np.ndarray, y: Any) -> np.ndarray:
-        y_arr = check_array(y, "y", ndim=(1, 2, 3), dtype=np.dtype(self.dtype))
-        n_t, n_e = X3.shape[:2]
-        if y_arr.ndim == 1 or (y_arr.ndim == 2 and n_e > 1 and y_arr.shape == (n_t, n_e)):
-            y3 = y_arr.reshape(n_t, n_e, 1)
-        elif y_arr.ndim == 2:
-            y3 = y_arr[:, None, :]
+    def _epochs(
+        self, X: Any, name: str, *, n_feat: int | None = None
+    ) -> tuple[list[np.ndarray], str]:
+        """X as a list of (n_times_e, n_features) epochs and its layout ("2d", "3d", "list")."""
+        dt = np.dtype(self.dtype)
+        if isinstance(X, (list, tuple)):
+            if not X:
+                raise ValidationError(f"{name} is an empty list; give at least one epoch.")
+            eps = [check_array(e, f"{name}[{i}]", ndim=(1, 2), dtype=dt) for i, e in enumerate(X)]
+            eps = [e[:, None] if e.ndim == 1 else e for e in eps]
+            kind = "list"
         else:
-            y3 = y_arr
-        if y3.shape[:2] != (n_t, n_e):
+            arr = check_array(X, name, ndim=(1, 2, 3), dtype=dt)
+            if arr.ndim == 3:
+                eps, kind = [arr[:, e] for e in range(arr.shape[1])], "3d"
+            else:
+                eps, kind = [arr[:, None] if arr.ndim == 1 else arr], "2d"
+        widths = {e.shape[1] for e in eps}
+        if len(widths) > 1:
+            raise ShapeError(f"the epochs of {name} have different numbers of features: {widths}.")
+        if n_feat is not None and eps[0].shape[1] != n_feat:
             raise ShapeError(
-                f"y has shape {y_arr.shape} but X has {n_t} times and {n_e} epoch(s); give y as "
-                "(n_times[, n_epochs][, n_outputs]) matching X."
+                f"{name} has {eps[0].shape[1]} features; the model was fit on {n_feat}."
             )
-        return y3
+        return eps, kind
+
+    def _epochs_y(self, Xs: list[np.ndarray], y: Any, kind: str) -> tuple[list[np.ndarray], bool]:
+        """y as epochs matching ``Xs`` (each (n_times_e, n_outputs)) and whether y was 1-D."""
+        dt = np.dtype(self.dtype)
+        lengths = [len(e) for e in Xs]
+        if kind == "list":
+            if not isinstance(y, (list, tuple)) or len(y) != len(Xs):
+                raise ShapeError(
+                    f"X is a list of {len(Xs)} epochs; give y as a list of as many arrays."
+                )
+            ys = [check_array(e, f"y[{i}]", ndim=(1, 2), dtype=dt) for i, e in enumerate(y)]
+            one_d = ys[0].ndim == 1
+            ys = [e[:, None] if e.ndim == 1 else e for e in ys]
+        else:
+            arr = check_array(y, "y", ndim=(1, 2, 3), dtype=dt)
+            n_e = len(Xs)
+            if kind == "3d":
+                one_d = arr.ndim == 2 and arr.shape == (lengths[0], n_e)
+                arr3 = arr[..., None] if one_d else arr
+                if arr3.ndim != 3 or arr3.shape[:2] != (lengths[0], n_e):
+                    raise ShapeError(
+                        f"y has shape {arr.shape} but X has {lengths[0]} times and {n_e} epochs; "
+                        "give y as (n_times, n_epochs[, n_outputs])."
+                    )
+                ys = [arr3[:, e] for e in range(n_e)]
+            else:
+                one_d = arr.ndim == 1
+                ys = [arr[:, None] if one_d else arr]
+                if arr.ndim == 3:
+                    raise ShapeError(f"y has shape {arr.shape} but X is 2-D (one epoch).")
+        for i, (a, b) in enumerate(zip(Xs, ys, strict=True)):
+            if len(a) != len(b):
+                raise ShapeError(
+                    f"y has shape {b.shape} in epoch {i} but X has {len(a)} times there; give y "
+                    "as (n_times[, n_epochs][, n_outputs]) matching X."
+                )
+        return ys, one_d
 
     def _alphas(self) -> tuple[np.ndarray, bool]:
         if self.alpha is None:
@@ -421,21 +464,20 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> ReceptiveField:
-        """Fit on X ``(n_times[, n_epochs], n_features)`` and y ``(n_times[, n_epochs][, n_outputs])``."""
+        """Fit on X ``(n_times[, n_epochs], n_features)`` and y ``(n_times[, n_epochs][,
+        n_outputs])``; or on lists of epochs of different lengths (``X[e]`` ``(n_times_e,
+        n_features)``, ``y[e]`` ``(n_times_e[, n_outputs])``)."""
         check_choice(self.scoring, "scoring", TRF_SCORERS)
         check_choice(str(self.dtype), "dtype", ("float32", "float64"))
-        X3 = self._as3d(X, "X")
-        y3 = self._check_y(X3, y)
-        y_in = np.asarray(y)
-        self._y_1d = y_in.ndim == 1 or (y_in.ndim == 2 and X3.shape[1] > 1 and y3.shape[2] == 1)
+        Xs, kind = self._epochs(X, "X")
+        ys, self._y_1d = self._epochs_y(Xs, y, kind)
         self.delays_ = times_to_delays(self.tmin, self.tmax, self.sfreq)
         d = self.delays_
         self.valid_samples_ = slice(
             int(d[-1]) if d[-1] > 0 else None, int(d[0]) if d[0] < 0 else None
         )
         alphas, select = self._alphas()
-        _n_t, n_e, p = X3.shape
-        o = y3.shape[2]
+        n_e, p, o = len(Xs), Xs[0].shape[1], ys[0].shape[1]
         L = len(d)
         bands = self._check_bands(p)
         if self.feature_names is not None and len(self.feature_names) != p:
@@ -447,11 +489,11 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
                 f"2 ≤ cv ≤ n_epochs (got cv={self.cv}); give X as (n_times, n_epochs, "
                 "n_features) or a scalar alpha."
             )
-        mx = X3.mean(axis=(0, 1), dtype=np.float64) if self.fit_intercept else np.zeros(p)
-        my = y3.mean(axis=(0, 1), dtype=np.float64) if self.fit_intercept else np.zeros(o)
-        Xc = X3 - mx.astype(X3.dtype)
-        yc = y3 - my.astype(y3.dtype)
-        per_epoch = [lagged_stats(Xc[:, e], yc[:, e], d) for e in range(n_e)]
+        mx = _mean(Xs) if self.fit_intercept else np.zeros(p)
+        my = _mean(ys) if self.fit_intercept else np.zeros(o)
+        Xc = [e - mx.astype(e.dtype) for e in Xs]
+        yc = [e - my.astype(e.dtype) for e in ys]
+        per_epoch = [lagged_stats(a, b, d) for a, b in zip(Xc, yc, strict=True)]
         total = per_epoch[0]
         for s in per_epoch[1:]:
             total = total + s
@@ -526,34 +568,40 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
             raise NotFittedError("This ReceptiveField is not fitted yet; call fit(X, y) first.")
         return self.coef_[None] if self._y_1d else self.coef_
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions ``(n_times[, n_epochs][, n_outputs])``, zero padding at the edges (as MNE);
-        rows ``valid_samples_`` are free of edge effects."""
+    def predict(self, X: Any) -> Any:
+        """Predictions ``(n_times[, n_epochs][, n_outputs])`` (a list of arrays for a list of
+        epochs), zero padding at the edges (as MNE); rows ``valid_samples_`` are free of edge
+        effects."""
         coef = self._coef3()
-        X_in = np.asarray(X)
-        X3 = self._as3d(X, "X", n_feat=coef.shape[1])
-        n_t, n_e, _ = X3.shape
-        out = np.zeros((n_t, n_e, coef.shape[0]), dtype=np.float64)
-        cf = coef.astype(X3.dtype)
+        Xs, kind = self._epochs(X, "X", n_feat=coef.shape[1])
+        preds = [self._predict_epoch(e, coef) for e in Xs]
+        if self._y_1d:
+            preds = [p_[:, 0] for p_ in preds]
+        if kind == "list":
+            return preds
+        if kind == "2d":
+            return preds[0]
+        return np.stack(preds, axis=1)
+
+    def _predict_epoch(self, X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        n_t = X.shape[0]
+        out = np.zeros((n_t, coef.shape[0]), dtype=np.float64)
+        cf = coef.astype(X.dtype)
         for i, d in enumerate(self.delays_):
             lo, hi = _valid_range(n_t, int(d))
-            out[lo:hi] += X3[lo - d : hi - d] @ cf[:, :, i].T
-        out += self.intercept_
-        if X_in.ndim <= 2:
-            out = out[:, 0]
-        return out[..., 0] if self._y_1d else out
+            if hi > lo:
+                out[lo:hi] += X[lo - d : hi - d] @ cf[:, :, i].T
+        return out + self.intercept_
 
     def score_targets(self, X: Any, y: Any) -> np.ndarray:
         """Per-output score (``scoring``) on the rows ``valid_samples_`` of every epoch."""
         coef = self._coef3()
-        X3 = self._as3d(X, "X", n_feat=coef.shape[1])
-        y3 = self._check_y(X3, y)
-        pred = self.predict(X3)
-        pred3 = pred.reshape(y3.shape)
+        Xs, kind = self._epochs(X, "X", n_feat=coef.shape[1])
+        ys, _ = self._epochs_y(Xs, y, kind)
         vs = self.valid_samples_
-        yt = y3[vs].reshape(-1, y3.shape[2])
-        yp = pred3[vs].reshape(-1, y3.shape[2])
-        return TRF_SCORERS[self.scoring](yt.astype(np.float64), yp)
+        yt = np.concatenate([e[vs] for e in ys]).astype(np.float64)
+        yp = np.concatenate([self._predict_epoch(e, coef)[vs] for e in Xs])
+        return TRF_SCORERS[self.scoring](yt, yp)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean over outputs of :meth:`score_targets` (one float, as scikit-learn)."""
