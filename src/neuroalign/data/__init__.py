@@ -53,14 +53,24 @@ from ._simulate_readouts import (
     make_voxel_family,
 )
 from ._simulate_story import StoryExperiment, make_story_experiment
+from ._speech import (
+    GRASSHOPPER_CITATION,
+    NAPLIB_SPEECH_CITATION,
+    Grasshopper,
+    SpeechSample,
+    load_grasshopper,
+    load_speech_sample,
+)
 from ._spikes import bin_spikes, load_nwb_spikes
 
 __all__ = [
     "DATASETS",
     "EEGLAB_CITATION",
     "FACE_HOUSE_CITATION",
+    "GRASSHOPPER_CITATION",
     "HAXBY2001_CITATION",
     "KRIEGESKORTE92_CITATION",
+    "NAPLIB_SPEECH_CITATION",
     "SHAPES",
     "ArraySchema",
     "ConceptVoxels",
@@ -68,11 +78,13 @@ __all__ = [
     "EEGLABSample",
     "FaceHouseImages",
     "FunctionalTypes",
+    "Grasshopper",
     "Haxby2001Slice",
     "Kriegeskorte92",
     "ReadoutSimulation",
     "RemoteDataset",
     "SimulationTruth",
+    "SpeechSample",
     "StoryExperiment",
     "bin_spikes",
     "compute_image_statistics",
@@ -87,12 +99,14 @@ __all__ = [
     "load_eeglab_sample",
     "load_face_house_images",
     "load_fmri",
+    "load_grasshopper",
     "load_haxby2001_slice",
     "load_kriegeskorte92",
     "load_meeg",
     "load_meeg_bids",
     "load_nsd",
     "load_nwb_spikes",
+    "load_speech_sample",
     "load_surface",
     "make_concept_voxels",
     "make_functional_types",

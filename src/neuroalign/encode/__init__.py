@@ -26,6 +26,7 @@ from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
 from ._sweep import sweep_layers, sweep_table, sweep_targets, train_test_ids
 from ._trf import ReceptiveField
+from ._trf_cv import cross_validate_trf
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -43,6 +44,7 @@ __all__ = [
     "TargetReader",
     "ceiling_normalized",
     "compare_readouts",
+    "cross_validate_trf",
     "fdr_correction",
     "load_incontext_encoder",
     "make_delays",

@@ -216,6 +216,8 @@ def _centred(s: _Stats, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.
     """Gram (P, P) and cross (P, o) of the design built from ``X − dx`` and ``y − dy``."""
     p, L = s.gram.shape[:2]
     P = p * L
+    if not np.any(dx) and not np.any(dy):
+        return s.gram.reshape(P, P), s.cross.reshape(P, -1)
     # Z(X − dx) = Z(X) − dx ⊗ Z(1); Z(X)ᵀZ(1)[(f,d),(g,e)] = zsum[f,d,e]
     zx1 = s.zsum[:, :, None, :] * dx[None, None, :, None]  # (f,d,g,e): zsum[f,d,e]·dx[g]
     gram = (
