@@ -52,7 +52,7 @@ def test_grasshopper(shared_data):
 
 
 def test_missing_files_say_where_to_look(tmp_path):
-    with pytest.raises(ValidationError, match="demo_data.mat was not found"):
+    with pytest.raises(ValidationError, match=r"demo_data\.mat was not found"):
         load_speech_sample(tmp_path)
-    with pytest.raises(ValidationError, match="grasshopper_stimulus1.txt"):
+    with pytest.raises(ValidationError, match=r"grasshopper_stimulus1\.txt"):
         load_grasshopper(tmp_path)

@@ -55,7 +55,7 @@ def test_trf_writes_result_table_and_report(files):
 
 
 def test_trf_mismatched_runs_is_one_line(files, tmp_path):
-    s, _, tmp = files
+    s = files[0]
     other = save_timeseries(
         TimeSeries.from_runs({"x": np.zeros((400, 1)), "z": np.zeros((400, 1))}, rate=100.0),
         tmp_path / "o.npz",
