@@ -495,10 +495,15 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
         my = _mean(ys) if self.fit_intercept else np.zeros(o)
         Xc = [e - mx.astype(e.dtype) for e in Xs]
         yc = [e - my.astype(e.dtype) for e in ys]
-        per_epoch = [lagged_stats(a, b, d) for a, b in zip(Xc, yc, strict=True)]
-        total = per_epoch[0]
-        for s in per_epoch[1:]:
-            total = total + s
+        # per-epoch statistics are kept only when α is selected (each is (n_features·n_delays)²)
+        per_epoch: list[_Stats] = []
+        total: _Stats | None = None
+        for a, b in zip(Xc, yc, strict=True):
+            st = lagged_stats(a, b, d)
+            total = st if total is None else total + st
+            if select:
+                per_epoch.append(st)
+        assert total is not None
         if bands is None:
             ratio_sets: list[tuple[float, ...]] = [()]
         else:
