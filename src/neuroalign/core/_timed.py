@@ -44,6 +44,14 @@ def _ro(arr: np.ndarray) -> np.ndarray:
     return view
 
 
+def _as_str(values: Any) -> np.ndarray:
+    """A 1-D array of str (without a Python loop when it already is one)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "U":
+        return arr
+    return np.asarray([str(v) for v in arr.ravel()], dtype=object).astype(str).reshape(arr.shape)
+
+
 def _run_order(runs: np.ndarray) -> tuple[str, ...]:
     """Run ids in order of first appearance."""
     return tuple(str(r) for r in pd.unique(pd.Series(runs, dtype=object)))
@@ -83,7 +91,7 @@ class TimedEvents:
     durations: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
-        runs = np.asarray([str(r) for r in self.runs], dtype=object).astype(str)
+        runs = _as_str(self.runs)
         onsets = check_array(self.onsets, "onsets", ndim=1, dtype=np.float64)
         offsets = check_array(self.offsets, "offsets", ndim=1, dtype=np.float64)
         labels = np.asarray([str(w) for w in self.labels], dtype=object).astype(str)
@@ -417,7 +425,7 @@ class TimeSeries:
 
     def __post_init__(self) -> None:
         data = check_array(self.data, "data", ndim=2)
-        runs = np.asarray([str(r) for r in self.runs], dtype=object).astype(str)
+        runs = _as_str(self.runs)
         times = check_array(self.times, "times", ndim=1, dtype=np.float64)
         check_same_length("data rows", data.shape[0], "runs", len(runs))
         check_same_length("data rows", data.shape[0], "times", len(times))

@@ -1,0 +1,71 @@
+"""``neuroalign narrative``: features and responses files → Result .npz + CSV, HTML report."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("typer")
+from typer.testing import CliRunner  # noqa: E402
+
+from neuroalign import load_result  # noqa: E402
+from neuroalign.cli import app  # noqa: E402
+from neuroalign.core import load_timeseries, save_timeseries  # noqa: E402
+from neuroalign.data import make_story_experiment  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("story")
+    exp = make_story_experiment(n_runs=3, n_trs=100, n_targets=30, n_features=8, seed=1)
+    save_timeseries(dict(exp.features), tmp / "features.npz")
+    save_timeseries(exp.responses, tmp / "bold.npz")
+    return tmp, exp
+
+
+def test_timeseries_files_round_trip(files):
+    tmp, exp = files
+    feats = load_timeseries(tmp / "features.npz")
+    assert list(feats) == list(exp.layer_names)
+    np.testing.assert_array_equal(feats["layer1"].data, exp.features["layer1"].data)
+    bold = load_timeseries(tmp / "bold.npz")
+    np.testing.assert_array_equal(bold.times, exp.responses.times)
+    assert bold.targets["layer"].tolist() == exp.responses.targets["layer"].tolist()
+
+
+def test_narrative_writes_result_table_and_report(files):
+    pytest.importorskip("matplotlib")
+    tmp, exp = files
+    out = tmp / "res.npz"
+    res = runner.invoke(
+        app,
+        [
+            "narrative",
+            "--features", str(tmp / "features.npz"),
+            "--responses", str(tmp / "bold.npz"),
+            "--delays", "1,2,3,4",
+            "--test-runs", "story3",
+            "--out", str(out),
+            "--report", str(tmp / "report.html"),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    assert result.kind == "encoding.narrative"
+    assert (tmp / "res.csv").read_text().startswith("analysis,model,layer")
+    html = (tmp / "report.html").read_text()
+    assert "encoding.narrative" in html and "<img" in html
+    assert (result.arrays["best_layer"] == exp.layer).mean() > 0.7
+    assert "layer0" in res.output
+
+
+def test_narrative_errors_exit_1(files):
+    tmp, _ = files
+    res = runner.invoke(
+        app,
+        ["narrative", "--responses", str(tmp / "bold.npz"), "--features", str(tmp / "features.npz"),
+         "--test-runs", "story9"],
+    )  # fmt: skip
+    assert res.exit_code == 1 and "story9" in res.output
+    res = runner.invoke(app, ["narrative", "--responses", str(tmp / "bold.npz")])
+    assert res.exit_code == 1 and "--features" in res.output
