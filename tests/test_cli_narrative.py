@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("typer")
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from neuroalign import load_result  # noqa: E402
-from neuroalign.cli import app  # noqa: E402
-from neuroalign.core import load_timeseries, save_timeseries  # noqa: E402
-from neuroalign.data import make_story_experiment  # noqa: E402
+from neuroalign import load_result
+from neuroalign.cli import app
+from neuroalign.core import load_timeseries, save_timeseries
+from neuroalign.data import make_story_experiment
 
 runner = CliRunner()
 
