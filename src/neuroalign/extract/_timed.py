@@ -4,8 +4,8 @@
   context of up to ``context`` previous words of its run, its tokens pooled with the one token
   policy of ``_text`` (character spans); causal (GPT-2 style) and masked (BERT style) models;
 - :func:`audio_features` — an audio model's features per frame (wav2vec2 / HuBERT style: a
-  convolutional feature encoder then transformer layers), each layer's frame times from the
-  encoder's kernels and strides;
+  convolutional feature encoder then transformer layers, each layer's frame times from the
+  encoder's kernels and strides; Whisper-style encoders on log-mel windows, 20-ms frames);
 - :func:`video_features` — an image model per frame, or a video model per clip of frames;
 - :func:`acoustic_features` (``ACOUSTIC_FEATURES``: ``envelope``, ``spectrogram``, ``onsets``) and
   :func:`event_rate` (word rate, phoneme rate).
@@ -213,7 +213,9 @@ def audio_features(
     model : LoadedModel or torch module
         Takes a (batch, n_samples) float waveform (``Wav2Vec2Model``, ``HubertModel``, ...);
         ``model.config.conv_kernel`` / ``conv_stride`` give the frame geometry unless ``kernels``
-        and ``strides`` are given.
+        and ``strides`` are given. A Whisper model (``config.model_type == "whisper"``) runs its
+        encoder on log-mel windows of its fixed length (30 s; ``window`` is ignored), computed
+        by ``transformers.WhisperFeatureExtractor``; its frames are 20 ms apart.
     audio : TimedSignals (kind "audio")
         At the rate the model expects (16 kHz for wav2vec2 / HuBERT); it is not resampled here.
     layers :
@@ -230,6 +232,10 @@ def audio_features(
         raise ValidationError(f"audio must be TimedSignals of kind 'audio'; got {audio!r}.")
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
+    if getattr(getattr(module, "config", None), "model_type", "") == "whisper":
+        return _whisper_features(
+            model, module, audio, layers, batch_size, device, cache, memory_budget, quiet
+        )
     kern, strd = _conv_geometry(module, kernels, strides)
     rate = audio.rate
     runs = audio.run_ids
@@ -298,6 +304,88 @@ def audio_features(
                 "layer": layer,
                 "rate": rate / np.prod(strd[: (len(strd) if ci is None else ci + 1)]),
             },
+        )
+    return out
+
+
+def _whisper_encoder(module: Any, x: Any) -> Any:
+    """Run only the encoder of a Whisper model (or a bare Whisper encoder) on log-mel inputs."""
+    encoder = getattr(module, "encoder", None) or getattr(
+        getattr(module, "model", None), "encoder", None
+    )
+    return (encoder if encoder is not None else module)(x)
+
+
+def _whisper_features(
+    model: Any,
+    module: Any,
+    audio: TimedSignals,
+    layers: Any,
+    batch_size: int,
+    device: str | None,
+    cache: Any,
+    memory_budget: int | str,
+    quiet: bool,
+) -> dict[str, TimeSeries]:
+    """Whisper-style encoders: log-mel windows of the encoder's fixed length (30 s for Whisper:
+    ``max_source_positions`` × 2 mel frames of ``hop`` samples), zero-padded; encoder frame ``j``
+    is centred on mel frame ``2j`` (conv1 stride 1, conv2 stride 2, both padded), i.e. at
+    ``2 j · hop / rate`` s (20 ms)."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    cfg = module.config
+    hop, sr = 160, 16000
+    if audio.rate != sr:
+        raise ValidationError(
+            f"Whisper encoders take 16 kHz audio; the audio is at {audio.rate} Hz. Resample it first."
+        )
+    n_mel = int(cfg.max_source_positions) * 2
+    win = n_mel * hop
+    if win % sr:
+        raise ValidationError(f"Whisper window of {win} samples is not a whole number of seconds.")
+    fe = WhisperFeatureExtractor(
+        feature_size=int(cfg.num_mel_bins), sampling_rate=sr, hop_length=hop, chunk_length=win // sr
+    )
+    rows, ids, where = [], [], []
+    for r in audio.run_ids:
+        x = np.asarray(audio[r], dtype=np.float32)
+        x = x.mean(axis=1) if x.ndim == 2 else x
+        for k, a in enumerate(range(0, len(x), win)):
+            rows.append(x[a : a + win])
+            ids.append(f"{r}:{k}")
+            where.append((r, a, len(rows[-1])))
+    mel = fe(rows, sampling_rate=sr, return_tensors="np")["input_features"].astype(np.float32)
+    acts = extract(
+        model,
+        torch.from_numpy(mel),
+        layers,
+        reduce="flatten",
+        batch_size=batch_size,
+        device=device,
+        cache=cache,
+        memory_budget=memory_budget,
+        quiet=quiet,
+        ids=ids,
+        forward=_whisper_encoder,
+    )
+    n_frames = int(cfg.max_source_positions)
+    t = np.arange(n_frames) * 2 * hop / sr
+    out: dict[str, TimeSeries] = {}
+    for layer in acts.layer_names:
+        block = np.asarray(acts[layer]).reshape(len(ids), n_frames, -1)
+        data, run_col, time_col = [], [], []
+        for j, (r, a, n_in) in enumerate(where):
+            keep = t * sr < n_in
+            data.append(block[j][keep])
+            time_col.append(t[keep] + a / sr + audio.starts[r])  # type: ignore[index]
+            run_col.append(np.full(int(keep.sum()), r))
+        out[layer] = TimeSeries(
+            np.concatenate(data),
+            np.concatenate(run_col),
+            np.concatenate(time_col),
+            name=f"audio:{layer}",
+            meta={"model": acts.model, "layer": layer, "rate": sr / (2 * hop)},
         )
     return out
 
