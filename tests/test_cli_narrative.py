@@ -94,3 +94,26 @@ def test_narrative_from_words_and_a_text_model(tmp_path):
     assert result.arrays["layers"].tolist() == ["encoder.layer.1", "encoder.layer.4"]
     assert result.arrays["scores"].shape == (2, 10)
     assert any((tmp_path / "cache").iterdir())  # the word features went to the store
+
+
+def test_narrative_brain_maps_with_a_mask(files):
+    nib = pytest.importorskip("nibabel")
+    tmp, _ = files
+    mask = np.zeros((4, 4, 3), bool)
+    mask.flat[np.arange(1, 48, 3)[:15]] = True  # 30 voxels in C order, spread out
+    mask.flat[np.arange(2, 48, 3)[:15]] = True
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), str(tmp / "mask.nii.gz"))
+    out = tmp / "mapped.npz"
+    res = runner.invoke(
+        app,
+        ["narrative", "--features", str(tmp / "features.npz"), "--responses",
+         str(tmp / "bold.npz"), "--mask", str(tmp / "mask.nii.gz"), "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    img = nib.load(str(tmp / "mapped_best_layer.nii.gz"))
+    np.testing.assert_array_equal(np.asarray(img.dataobj)[mask], result.arrays["best_layer"])
+    assert np.isnan(np.asarray(img.dataobj)[~mask]).all()
+    np.testing.assert_allclose(img.affine, affine)
+    assert (tmp / "mapped_score.nii.gz").exists() and (tmp / "mapped_best_delay.nii.gz").exists()
