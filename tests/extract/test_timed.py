@@ -92,23 +92,27 @@ def test_word_features_bad_context(gpt):
         word_features(gpt, _events(), context=-1)
 
 
-@pytest.fixture(scope="module")
-def wav2vec():
-    cfg = transformers.Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8, 8, 8),
-        conv_kernel=(10, 3, 3),
-        conv_stride=(5, 2, 2),
-        num_conv_pos_embeddings=8,
-        num_conv_pos_embedding_groups=2,
-        do_stable_layer_norm=False,
-        feat_extract_norm="group",
-    )
+_AUDIO_CONFIG = dict(
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=32,
+    conv_dim=(8, 8, 8),
+    conv_kernel=(10, 3, 3),
+    conv_stride=(5, 2, 2),
+    num_conv_pos_embeddings=8,
+    num_conv_pos_embedding_groups=2,
+    do_stable_layer_norm=False,
+    feat_extract_norm="group",
+)
+
+
+@pytest.fixture(scope="module", params=["wav2vec2", "hubert"])
+def wav2vec(request):
     torch.manual_seed(0)
-    return transformers.Wav2Vec2Model(cfg).eval()
+    if request.param == "hubert":
+        return transformers.HubertModel(transformers.HubertConfig(**_AUDIO_CONFIG)).eval()
+    return transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**_AUDIO_CONFIG)).eval()
 
 
 def test_conv_frame_times_count_equals_the_model_output(wav2vec):
@@ -192,3 +196,40 @@ def test_event_rate_counts_words():
     ev = _events()
     rate = event_rate(ev)
     assert rate.data.sum() == len(WORDS) and rate.run_ids == ("r1", "r2")
+
+
+def test_whisper_encoder_frames():
+    cfg = transformers.WhisperConfig(
+        d_model=16,
+        encoder_layers=2,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=32,
+        num_mel_bins=8,
+        max_source_positions=50,  # 100 mel frames: 1-s windows
+        vocab_size=100,
+        max_target_positions=20,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    torch.manual_seed(0)
+    whisper = transformers.WhisperModel(cfg).eval()
+    x = np.random.default_rng(0).normal(size=28000).astype(np.float32)  # 1.75 s: 2 windows
+    audio = TimedSignals({"r": x}, rate=16000.0)
+    ts = audio_features(whisper, audio, ["encoder.layers.0"], quiet=True)["encoder.layers.0"]
+    assert ts.n_samples == 50 + 38  # 50 frames, then 0.75 s of the second window (38 frames)
+    np.testing.assert_allclose(ts.times[:3], [0.0, 0.02, 0.04])
+    assert ts.times[50] == pytest.approx(1.0)
+    fe = transformers.WhisperFeatureExtractor(
+        feature_size=8, sampling_rate=16000, hop_length=160, chunk_length=1
+    )
+    mel = fe([x[16000:]], sampling_rate=16000, return_tensors="pt")["input_features"]
+    with torch.inference_mode():
+        hidden = whisper.encoder(mel, output_hidden_states=True).hidden_states[1][0, :38]
+    np.testing.assert_allclose(ts.data[50:], hidden.numpy(), atol=1e-4)
+    with pytest.raises(ValidationError, match="16 kHz"):
+        audio_features(whisper, TimedSignals({"r": x}, rate=8000.0))

@@ -5,43 +5,42 @@
 - :class:`TimedSignals` — audio waveforms or video frames at a fixed rate, one array per run;
 - :class:`TimeSeries` — rows on a clock (model features on the stimulus clock, fMRI TRs, M/EEG
   samples): a run id and a time per row, data ``(n_samples, n_columns)``;
-- :func:`align_runs` — the ``align`` of timed data: the same runs in the same order, and per run
-  the same clock (or, with ``on="span"``, the same stretch of time). A difference is an error that
-  lists each run and how it differs; nothing is ever truncated to make two sides fit.
+- their join, :func:`~neuroalign.core.align_runs` (``_align_runs``), and files
+  (``save_timeseries`` / ``load_timeseries`` in ``_timed_io``).
 
 Every container is frozen and holds read-only arrays (as :class:`~neuroalign.core.Responses`).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._ids import describe_mismatch, positions
 from ._validation import check_array, check_choice, check_ids, check_same_length, require
-from .exceptions import NeuroalignWarning, ShapeError, StimulusMismatchError, ValidationError
+from .exceptions import ShapeError, StimulusMismatchError, ValidationError
 
-__all__ = [
-    "TimeSeries",
-    "TimedEvents",
-    "TimedSignals",
-    "align_runs",
-    "load_timeseries",
-    "save_timeseries",
-]
+__all__ = ["TimeSeries", "TimedEvents", "TimedSignals"]
 
 
 def _ro(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
     view.setflags(write=False)
     return view
+
+
+def _as_str(values: Any) -> np.ndarray:
+    """A 1-D array of str (without a Python loop when it already is one)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "U":
+        return arr
+    return np.asarray([str(v) for v in arr.ravel()], dtype=object).astype(str).reshape(arr.shape)
 
 
 def _run_order(runs: np.ndarray) -> tuple[str, ...]:
@@ -83,7 +82,7 @@ class TimedEvents:
     durations: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
-        runs = np.asarray([str(r) for r in self.runs], dtype=object).astype(str)
+        runs = _as_str(self.runs)
         onsets = check_array(self.onsets, "onsets", ndim=1, dtype=np.float64)
         offsets = check_array(self.offsets, "offsets", ndim=1, dtype=np.float64)
         labels = np.asarray([str(w) for w in self.labels], dtype=object).astype(str)
@@ -417,7 +416,7 @@ class TimeSeries:
 
     def __post_init__(self) -> None:
         data = check_array(self.data, "data", ndim=2)
-        runs = np.asarray([str(r) for r in self.runs], dtype=object).astype(str)
+        runs = _as_str(self.runs)
         times = check_array(self.times, "times", ndim=1, dtype=np.float64)
         check_same_length("data rows", data.shape[0], "runs", len(runs))
         check_same_length("data rows", data.shape[0], "times", len(times))
@@ -551,203 +550,3 @@ class TimeSeries:
         )
         kw.update(changes)
         return TimeSeries(data, **kw)
-
-
-# ---------------------------------------------------------------------------------- join
-def _run_ids(x: Any, name: str) -> tuple[str, ...]:
-    ids = getattr(x, "run_ids", None)
-    if ids is None:
-        raise ValidationError(
-            f"{name} must be a TimeSeries, TimedEvents or TimedSignals; got {type(x).__name__}."
-        )
-    return tuple(ids)
-
-
-def _span(x: Any, run: str) -> tuple[float, float]:
-    if isinstance(x, TimeSeries):
-        return x.span(run)
-    if isinstance(x, TimedEvents):
-        return 0.0, float(x.durations[run])  # type: ignore[index]
-    start = float(x.starts[run])
-    return start, start + x.duration(run)
-
-
-def _describe_clock(x: Any, run: str) -> str:
-    if isinstance(x, TimeSeries):
-        t = x.run_times(run)
-        step = f", step {np.median(np.diff(t)):.4g} s" if len(t) > 1 else ""
-        return f"{len(t)} samples {t[0]:.4g}–{t[-1]:.4g} s{step}"
-    a, b = _span(x, run)
-    return f"{a:.4g}–{b:.4g} s"
-
-
-def align_runs(
-    a: Any,
-    b: Any,
-    *,
-    how: Literal["exact", "inner"] = "exact",
-    on: Literal["time", "span"] = "time",
-    tolerance: float | None = None,
-) -> tuple[Any, Any]:
-    """Put two timed containers in the same run order, checking that their clocks agree.
-
-    Parameters
-    ----------
-    a, b : TimeSeries, TimedEvents or TimedSignals
-        E.g. model features and brain responses.
-    how : {"exact", "inner"}
-        ``"exact"``: both must hold the same runs, else
-        :class:`~neuroalign.core.exceptions.StimulusMismatchError` lists the runs missing on each
-        side; ``"inner"``: keep the common runs and warn which were dropped.
-    on : {"time", "span"}
-        ``"time"``: per run, the same number of samples at the same times (within
-        ``tolerance``, default 1e-6 s) — the join of features already on the recording's clock;
-        ``a`` and ``b`` must then be :class:`TimeSeries`. ``"span"``: per run, the two cover the
-        same stretch of time (first and last times within ``tolerance`` seconds, default 1e-6 s)
-        — the check before resampling a stimulus's features to the recording's clock.
-    tolerance : float, optional
-        Seconds.
-
-    Returns
-    -------
-    (a, b) restricted to the kept runs, both in ``a``'s run order.
-
-    Raises
-    ------
-    StimulusMismatchError
-        Listing each run whose clocks differ and how (samples, first–last time, step). Never
-        truncates one side to fit the other.
-
-    Examples
-    --------
-    >>> x = TimeSeries.from_runs({"r2": np.ones((2, 1)), "r1": np.ones((3, 1))}, rate=1.0)
-    >>> y = TimeSeries.from_runs({"r1": np.zeros((3, 4)), "r2": np.zeros((2, 4))}, rate=1.0)
-    >>> x2, y2 = align_runs(x, y)
-    >>> y2.run_ids
-    ('r2', 'r1')
-    """
-    check_choice(how, "how", ("exact", "inner"))
-    check_choice(on, "on", ("time", "span"))
-    tol = 1e-6 if tolerance is None else float(tolerance)
-    if not np.isfinite(tol) or tol < 0:
-        raise ValidationError(f"tolerance must be a number of seconds >= 0; got {tolerance!r}.")
-    ids_a, ids_b = _run_ids(a, "a"), _run_ids(b, "b")
-    name_a = f"{type(a).__name__} {getattr(a, 'name', '') or ''}".strip()
-    name_b = f"{type(b).__name__} {getattr(b, 'name', '') or ''}".strip()
-    if name_a == name_b:
-        name_a, name_b = f"{name_a} (first)", f"{name_b} (second)"
-    common = [r for r in ids_a if r in set(ids_b)]
-    if set(ids_a) != set(ids_b):
-        listing = describe_mismatch(name_a, ids_a, name_b, ids_b)
-        if how == "exact":
-            raise StimulusMismatchError(
-                f"{name_a} and {name_b} do not hold the same runs: {listing}. Select the common "
-                "runs first, or call align_runs(..., how='inner')."
-            )
-        if not common:
-            raise StimulusMismatchError(f"{name_a} and {name_b} share no run ({listing}).")
-        warnings.warn(
-            f"align_runs(how='inner') kept {len(common)} common runs; dropped {listing}.",
-            NeuroalignWarning,
-            stacklevel=2,
-        )
-    if on == "time" and not (isinstance(a, TimeSeries) and isinstance(b, TimeSeries)):
-        raise ValidationError(
-            "align_runs(on='time') joins two TimeSeries sample by sample; for events or signals "
-            "against a recording use on='span' (then resample to the recording's clock)."
-        )
-    differ = []
-    for r in common:
-        if on == "time":
-            ta, tb = a.run_times(r), b.run_times(r)
-            same = len(ta) == len(tb) and bool(np.all(np.abs(ta - tb) <= tol))
-        else:
-            (a0, a1), (b0, b1) = _span(a, r), _span(b, r)
-            same = abs(a0 - b0) <= tol and abs(a1 - b1) <= tol
-        if not same:
-            differ.append(
-                f"run {r!r}: {name_a} {_describe_clock(a, r)} vs {name_b} {_describe_clock(b, r)}"
-            )
-    if differ:
-        what = "sample times" if on == "time" else f"time spans (tolerance {tol:g} s)"
-        raise StimulusMismatchError(
-            f"{name_a} and {name_b} differ in the {what} of {len(differ)} run(s):\n  "
-            + "\n  ".join(differ[:20])
-            + ("\n  ..." if len(differ) > 20 else "")
-            + "\nNothing is truncated to make them fit: "
-            + (
-                "resample one side to the other's clock first."
-                if on == "time"
-                else "check that each run's stimulus and recording are the same run, trim the "
-                "recording to the stimulus explicitly, or widen tolerance=."
-            )
-        )
-    return a.select_runs(common), b.select_runs(common)
-
-
-# ---------------------------------------------------------------------------------- files
-_LAYER_KEY = "layer:"
-_TARGET_KEY = "target:"
-
-
-def save_timeseries(series: TimeSeries | Mapping[str, TimeSeries], path: str | Path) -> Path:
-    """Write a TimeSeries, or several on one clock (``{layer: TimeSeries}``), to one ``.npz``
-    (no pickle, atomic): ``runs``, ``times``, then ``data`` or one ``layer:<name>`` per layer, and
-    the targets table as ``target:<column>``."""
-    from ._io import _KIND, _atomic_savez
-
-    one = isinstance(series, TimeSeries)
-    layers: Mapping[str, TimeSeries] = {"": series} if one else series  # type: ignore[dict-item]
-    if not layers or not all(isinstance(v, TimeSeries) for v in layers.values()):
-        raise ValidationError("save_timeseries needs a TimeSeries or a mapping name → TimeSeries.")
-    first = next(iter(layers.values()))
-    for name, ts in layers.items():
-        if not (np.array_equal(ts.runs, first.runs) and np.array_equal(ts.times, first.times)):
-            raise ValidationError(
-                f"layer {name!r} is not on the clock of the first layer; save each separately."
-            )
-    arrays: dict[str, Any] = {
-        "runs": first.runs.astype(str),
-        "times": np.asarray(first.times),
-        "name": np.array(first.name),
-        _KIND: np.array("timeseries"),
-    }
-    for name, ts in layers.items():
-        arrays["data" if one else _LAYER_KEY + name] = np.asarray(ts.data)
-    if one and first.targets is not None:
-        for col in first.targets.columns:
-            values = first.targets[col].to_numpy()
-            arrays[_TARGET_KEY + str(col)] = (
-                values.astype(str) if values.dtype == object else values
-            )
-    return _atomic_savez(path, arrays)
-
-
-def load_timeseries(path: str | Path) -> Any:
-    """Read what :func:`save_timeseries` wrote: a TimeSeries, or a dict layer → TimeSeries.
-
-    A plain ``.npz`` with ``runs``, ``times`` and ``data`` (or ``layer:<name>`` arrays) works too.
-    """
-    from ._io import open_npz
-
-    with open_npz(path, "time series") as z:
-        missing = [k for k in ("runs", "times") if k not in z]
-        layer_keys = [k for k in z.keys() if k.startswith(_LAYER_KEY)]
-        if missing or ("data" not in z and not layer_keys):
-            raise ValidationError(
-                f"{str(path)!r} is not a time-series file: it needs 'runs', 'times' and 'data' (or "
-                f"'layer:<name>' arrays); it has {sorted(z.keys())[:10]}."
-            )
-        runs, times = z["runs"].astype(str), z["times"]
-        name = str(z["name"]) if "name" in z else Path(path).stem
-        if layer_keys:
-            return {
-                k.removeprefix(_LAYER_KEY): TimeSeries(
-                    z[k], runs, times, name=k.removeprefix(_LAYER_KEY)
-                )
-                for k in layer_keys
-            }
-        targets = {k.removeprefix(_TARGET_KEY): z[k] for k in z.keys() if k.startswith(_TARGET_KEY)}
-        return TimeSeries(
-            z["data"], runs, times, targets=pd.DataFrame(targets) if targets else None, name=name
-        )

@@ -292,9 +292,12 @@ def narrative_encoding(
     )
     if solver == "banded":
         kw["n_iter"] = n_iter
-    fit = NARRATIVE_SOLVERS[solver](
-        [X[tr_mask] for X in Xs], Y[tr_mask], groups[tr_mask], len(delays), **kw
-    )
+    if tr_mask.all():  # no held-out run: no copies of the design or the responses
+        fit = NARRATIVE_SOLVERS[solver](Xs, Y, groups, len(delays), **kw)
+    else:
+        fit = NARRATIVE_SOLVERS[solver](
+            [X[tr_mask] for X in Xs], Y[tr_mask], groups[tr_mask], len(delays), **kw
+        )
     t_fit = _time.perf_counter() - t0
 
     # ---------------------------------------------------------------- scores

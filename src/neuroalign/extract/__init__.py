@@ -5,6 +5,7 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
+from ._acoustic import ACOUSTIC_FEATURES, acoustic_features, event_rate
 from ._extract import extract
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
@@ -12,15 +13,7 @@ from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
-from ._timed import (
-    ACOUSTIC_FEATURES,
-    acoustic_features,
-    audio_features,
-    conv_frame_times,
-    event_rate,
-    video_features,
-    word_features,
-)
+from ._timed import audio_features, conv_frame_times, video_features, word_features
 
 __all__ = [
     "ACOUSTIC_FEATURES",

@@ -4,11 +4,10 @@
   context of up to ``context`` previous words of its run, its tokens pooled with the one token
   policy of ``_text`` (character spans); causal (GPT-2 style) and masked (BERT style) models;
 - :func:`audio_features` — an audio model's features per frame (wav2vec2 / HuBERT style: a
-  convolutional feature encoder then transformer layers), each layer's frame times from the
-  encoder's kernels and strides;
+  convolutional feature encoder then transformer layers, each layer's frame times from the
+  encoder's kernels and strides; Whisper-style encoders on log-mel windows, 20-ms frames);
 - :func:`video_features` — an image model per frame, or a video model per clip of frames;
-- :func:`acoustic_features` (``ACOUSTIC_FEATURES``: ``envelope``, ``spectrogram``, ``onsets``) and
-  :func:`event_rate` (word rate, phoneme rate).
+- simple features without a model (``acoustic_features``, ``event_rate``) are in ``_acoustic``.
 
 Model features all go through :func:`~neuroalign.extract.extract` (one forward pass per batch,
 the feature store with ``cache=``); each result row carries its run and time.
@@ -23,21 +22,12 @@ import numpy as np
 import pandas as pd
 
 from ..core import StimulusSet, TimedEvents, TimedSignals, TimeSeries
-from ..core._registry import register
 from ..core._validation import check_choice
 from ..core.exceptions import ConfigurationError, ValidationError
 from ._extract import extract
 from ._sources import LoadedModel
 
-__all__ = [
-    "ACOUSTIC_FEATURES",
-    "acoustic_features",
-    "audio_features",
-    "conv_frame_times",
-    "event_rate",
-    "video_features",
-    "word_features",
-]
+__all__ = ["audio_features", "conv_frame_times", "video_features", "word_features"]
 
 
 def _by_layer(acts: Any, runs: np.ndarray, times: np.ndarray, name: str) -> dict[str, TimeSeries]:
@@ -213,7 +203,9 @@ def audio_features(
     model : LoadedModel or torch module
         Takes a (batch, n_samples) float waveform (``Wav2Vec2Model``, ``HubertModel``, ...);
         ``model.config.conv_kernel`` / ``conv_stride`` give the frame geometry unless ``kernels``
-        and ``strides`` are given.
+        and ``strides`` are given. A Whisper model (``config.model_type == "whisper"``) runs its
+        encoder on log-mel windows of its fixed length (30 s; ``window`` is ignored), computed
+        by ``transformers.WhisperFeatureExtractor``; its frames are 20 ms apart.
     audio : TimedSignals (kind "audio")
         At the rate the model expects (16 kHz for wav2vec2 / HuBERT); it is not resampled here.
     layers :
@@ -230,6 +222,10 @@ def audio_features(
         raise ValidationError(f"audio must be TimedSignals of kind 'audio'; got {audio!r}.")
     loaded = model if isinstance(model, LoadedModel) else None
     module = loaded.module if loaded is not None else model
+    if getattr(getattr(module, "config", None), "model_type", "") == "whisper":
+        return _whisper_features(
+            model, module, audio, layers, batch_size, device, cache, memory_budget, quiet
+        )
     kern, strd = _conv_geometry(module, kernels, strides)
     rate = audio.rate
     runs = audio.run_ids
@@ -298,6 +294,88 @@ def audio_features(
                 "layer": layer,
                 "rate": rate / np.prod(strd[: (len(strd) if ci is None else ci + 1)]),
             },
+        )
+    return out
+
+
+def _whisper_encoder(module: Any, x: Any) -> Any:
+    """Run only the encoder of a Whisper model (or a bare Whisper encoder) on log-mel inputs."""
+    encoder = getattr(module, "encoder", None) or getattr(
+        getattr(module, "model", None), "encoder", None
+    )
+    return (encoder if encoder is not None else module)(x)
+
+
+def _whisper_features(
+    model: Any,
+    module: Any,
+    audio: TimedSignals,
+    layers: Any,
+    batch_size: int,
+    device: str | None,
+    cache: Any,
+    memory_budget: int | str,
+    quiet: bool,
+) -> dict[str, TimeSeries]:
+    """Whisper-style encoders: log-mel windows of the encoder's fixed length (30 s for Whisper:
+    ``max_source_positions`` × 2 mel frames of ``hop`` samples), zero-padded; encoder frame ``j``
+    is centred on mel frame ``2j`` (conv1 stride 1, conv2 stride 2, both padded), i.e. at
+    ``2 j · hop / rate`` s (20 ms)."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    cfg = module.config
+    hop, sr = 160, 16000
+    if audio.rate != sr:
+        raise ValidationError(
+            f"Whisper encoders take 16 kHz audio; the audio is at {audio.rate} Hz. Resample it first."
+        )
+    n_mel = int(cfg.max_source_positions) * 2
+    win = n_mel * hop
+    if win % sr:
+        raise ValidationError(f"Whisper window of {win} samples is not a whole number of seconds.")
+    fe = WhisperFeatureExtractor(
+        feature_size=int(cfg.num_mel_bins), sampling_rate=sr, hop_length=hop, chunk_length=win // sr
+    )
+    rows, ids, where = [], [], []
+    for r in audio.run_ids:
+        x = np.asarray(audio[r], dtype=np.float32)
+        x = x.mean(axis=1) if x.ndim == 2 else x
+        for k, a in enumerate(range(0, len(x), win)):
+            rows.append(x[a : a + win])
+            ids.append(f"{r}:{k}")
+            where.append((r, a, len(rows[-1])))
+    mel = fe(rows, sampling_rate=sr, return_tensors="np")["input_features"].astype(np.float32)
+    acts = extract(
+        model,
+        torch.from_numpy(mel),
+        layers,
+        reduce="flatten",
+        batch_size=batch_size,
+        device=device,
+        cache=cache,
+        memory_budget=memory_budget,
+        quiet=quiet,
+        ids=ids,
+        forward=_whisper_encoder,
+    )
+    n_frames = int(cfg.max_source_positions)
+    t = np.arange(n_frames) * 2 * hop / sr
+    out: dict[str, TimeSeries] = {}
+    for layer in acts.layer_names:
+        block = np.asarray(acts[layer]).reshape(len(ids), n_frames, -1)
+        data, run_col, time_col = [], [], []
+        for j, (r, a, n_in) in enumerate(where):
+            keep = t * sr < n_in
+            data.append(block[j][keep])
+            time_col.append(t[keep] + a / sr + audio.starts[r])  # type: ignore[index]
+            run_col.append(np.full(int(keep.sum()), r))
+        out[layer] = TimeSeries(
+            np.concatenate(data),
+            np.concatenate(run_col),
+            np.concatenate(time_col),
+            name=f"audio:{layer}",
+            meta={"model": acts.model, "layer": layer, "rate": sr / (2 * hop)},
         )
     return out
 
@@ -434,114 +512,3 @@ def _frame_to_tensor(frame: Any) -> Any:
     if np.asarray(frame).dtype == np.uint8:
         x = x / 255.0
     return x.permute(2, 0, 1) if x.ndim == 3 else x[None]
-
-
-# ---------------------------------------------------------------------------------- acoustic
-ACOUSTIC_FEATURES: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {}
-
-
-def _frames(n: int, hop: int) -> np.ndarray:
-    return np.arange(n // hop) * hop
-
-
-@register(ACOUSTIC_FEATURES)
-def envelope(x: np.ndarray, sr: float, rate: float, **_: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Broadband amplitude envelope: |analytic signal| averaged over frames of 1/rate s."""
-    from scipy.signal import hilbert
-
-    hop = max(1, round(sr / rate))
-    amp = np.abs(hilbert(x))
-    n = len(x) // hop
-    env = amp[: n * hop].reshape(n, hop).mean(axis=1)
-    return env[:, None], (np.arange(n) * hop + (hop - 1) / 2) / sr
-
-
-@register(ACOUSTIC_FEATURES)
-def spectrogram(
-    x: np.ndarray, sr: float, rate: float, n_bands: int = 32, fmin: float = 50.0, **_: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log-power spectrogram pooled into ``n_bands`` log-spaced bands between ``fmin`` and
-    Nyquist; frames of 2/rate s every 1/rate s (Hann window), times at their centres."""
-    from scipy.signal import stft
-
-    hop = max(1, round(sr / rate))
-    f, t, z = stft(x, fs=sr, nperseg=2 * hop, noverlap=hop, boundary=None, padded=False)
-    power = np.abs(z) ** 2  # (freqs, frames)
-    edges = np.geomspace(fmin, sr / 2, n_bands + 1)
-    band = np.clip(np.searchsorted(edges, f, side="right") - 1, -1, n_bands)
-    out = np.zeros((n_bands, power.shape[1]))
-    for b in range(n_bands):
-        sel = band == b
-        if sel.any():
-            out[b] = power[sel].mean(axis=0)
-    return np.log(out.T + 1e-10), t
-
-
-@register(ACOUSTIC_FEATURES)
-def onsets(x: np.ndarray, sr: float, rate: float, **_: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Acoustic edges: the half-wave rectified rise of the log envelope from frame to frame."""
-    env, t = envelope(x, sr, rate)
-    rise = np.diff(np.log(env[:, 0] + 1e-8), prepend=np.log(env[0, 0] + 1e-8))
-    return np.maximum(rise, 0.0)[:, None], t
-
-
-def acoustic_features(
-    audio: TimedSignals, feature: str = "envelope", rate: float = 100.0, **options: Any
-) -> TimeSeries:
-    """Simple acoustic features of each run at ``rate`` frames/s (see :data:`ACOUSTIC_FEATURES`:
-    ``envelope``, ``spectrogram`` (``n_bands``, ``fmin``), ``onsets``).
-
-    Returns
-    -------
-    TimeSeries (n_frames, n_features), times at frame centres.
-
-    Examples
-    --------
-    >>> sr = 1000.0; t = np.arange(2000) / sr
-    >>> audio = TimedSignals({"r": np.sin(2 * np.pi * 50 * t) * (t < 1)}, rate=sr)
-    >>> env = acoustic_features(audio, "envelope", rate=10.0)
-    >>> env.data[[2, 17], 0].round(2).tolist()
-    [1.0, 0.0]
-    """
-    if not isinstance(audio, TimedSignals) or audio.kind != "audio":
-        raise ValidationError(f"audio must be TimedSignals of kind 'audio'; got {audio!r}.")
-    fn = ACOUSTIC_FEATURES.get(feature)
-    if fn is None:
-        raise ConfigurationError(
-            f"feature={feature!r} is not an acoustic feature; choose from {sorted(ACOUSTIC_FEATURES)}."
-        )
-    if not rate or rate <= 0 or rate > audio.rate / 2:
-        raise ValidationError(
-            f"rate must be positive and at most half the audio rate ({audio.rate / 2} Hz); got {rate!r}."
-        )
-    data, runs, times = [], [], []
-    for r in audio.run_ids:
-        x = np.asarray(audio[r], dtype=np.float64)
-        x = x.mean(axis=1) if x.ndim == 2 else x
-        vals, t = fn(x, audio.rate, rate, **options)
-        data.append(vals)
-        times.append(t + audio.starts[r])  # type: ignore[index]
-        runs += [r] * len(t)
-    return TimeSeries(
-        np.concatenate(data).astype(np.float32),
-        np.asarray(runs),
-        np.concatenate(times),
-        name=feature,
-        meta={"feature": feature, "rate": rate},
-    )
-
-
-def event_rate(events: TimedEvents) -> TimeSeries:
-    """Word rate / phoneme rate as a feature on the stimulus clock: 1 at each event's onset.
-
-    Resampled to TRs with ``encode.resample(..., "lanczos")`` it becomes the number of events per
-    TR (as in Huth et al. 2016); with ``"box"`` the fraction of events.
-    """
-    if not isinstance(events, TimedEvents):
-        raise ValidationError(f"events must be a TimedEvents; got {type(events).__name__}.")
-    return TimeSeries(
-        np.ones((len(events), 1), np.float32),
-        events.runs,
-        events.onsets,
-        name=f"{events.kind}_rate",
-    )
