@@ -232,3 +232,16 @@ def test_list_of_epochs_equals_3d_and_allows_different_lengths():
             m.fit([Xs[k] for k in keep], [ys[k] for k in keep])
             brute[i] += TRF_SCORERS["r2"](ys[e], m.predict(Xs[e])) / 3
     np.testing.assert_allclose(rf.cv_scores_, brute, atol=1e-9)
+
+
+@pytest.mark.parametrize("lags", [(-4, 6), (0, 29), (-32, 0), (3, 39), (-40, -6)])
+def test_fourier_lag_products_equal_direct_products(lags):
+    from neuroalign.encode._trf import lagged_stats
+
+    rng = np.random.default_rng(10)
+    X, y = rng.standard_normal((700, 3)), rng.standard_normal((700, 2))
+    delays = np.arange(lags[0], lags[1] + 1)
+    a = lagged_stats(X, y, delays, method="gemm")
+    b = lagged_stats(X, y, delays, method="fft")
+    assert _rel(b.gram, a.gram) < 1e-10 and _rel(b.cross, a.cross) < 1e-10
+    np.testing.assert_allclose(b.zsum, a.zsum)

@@ -92,8 +92,49 @@ def _delayed_block(
     return out
 
 
+def _lag_products_fft(
+    A: np.ndarray, B: np.ndarray, lmin: int, lmax: int, chunk_bytes: int = 1 << 26
+) -> np.ndarray:
+    """``c[i][f, g] = Σ_t A_f[t − ℓ_i] B_g[t]`` for ``ℓ_i = lmin … lmax`` (A = 0 outside the
+    epoch), by blocks of rows in the Fourier domain (overlap-save): per block, one FFT per column
+    and a batched ``p × q`` product per frequency — about ``4·p·q`` flops per row instead of the
+    ``2·n_lags·p·q`` of the direct products. Returns (n_lags, p, q) float64."""
+    from scipy import fft as sfft
+
+    n, p = A.shape
+    q = B.shape[1]
+    Lw = lmax - lmin + 1
+    nfft = sfft.next_fast_len(4 * Lw + Lw - 1, real=True)
+    blk = nfft - Lw + 1  # rows of B per block
+    W = blk + Lw - 1  # rows of A per block
+    ctype = np.complex64 if A.dtype == np.float32 and B.dtype == np.float32 else np.complex128
+    n_blocks = -(-n // blk)
+    front = max(lmax, 0)
+    a_pad = np.zeros((front + n_blocks * blk + Lw + max(-lmin, 0), p), dtype=A.dtype)
+    a_pad[front : front + n] = A
+    b_pad = np.zeros((n_blocks * blk, q), dtype=B.dtype)
+    b_pad[:n] = B
+    n_freq = nfft // 2 + 1
+    acc = np.zeros((n_freq, p, q), dtype=np.complex128)
+    per = max(1, int(chunk_bytes // (n_freq * (p + q) * np.dtype(ctype).itemsize)))
+    for b0 in range(0, n_blocks, per):
+        bs = np.arange(b0, min(n_blocks, b0 + per))
+        starts = bs * blk - lmax + front
+        win = a_pad[starts[:, None] + np.arange(W)[None, :]]  # (nb, W, p)
+        fa = sfft.rfft(win, nfft, axis=1).astype(ctype, copy=False)  # (nb, F, p)
+        fb = sfft.rfft(b_pad[(bs * blk)[:, None] + np.arange(blk)[None, :]], nfft, axis=1)
+        fb = fb.astype(ctype, copy=False)  # (nb, F, q)
+        acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))  # (F, p, q)
+    r = sfft.irfft(acc, nfft, axis=0)  # r[m] = Σ_j v[j + m] u[j], m = lmax − ℓ
+    return r[Lw - 1 :: -1][:Lw] if Lw > 0 else r[:0]
+
+
 def lagged_stats(
-    X: np.ndarray, y: np.ndarray, delays: np.ndarray, chunk_bytes: int = 1 << 22
+    X: np.ndarray,
+    y: np.ndarray,
+    delays: np.ndarray,
+    chunk_bytes: int = 1 << 22,
+    method: str | None = None,
 ) -> _Stats:
     """Sufficient statistics of one epoch's zero-padded delayed design.
 
@@ -109,6 +150,9 @@ def lagged_stats(
     delays : int array (n_delays,), consecutive
     chunk_bytes : int
         Size of one block of the delayed design.
+    method : {"gemm", "fft"}, optional
+        Direct products (one GEMM per block) or the Fourier-domain products of
+        :func:`_lag_products_fft`; default "fft" from 24 delays on.
     """
     n, p = X.shape
     L = len(delays)
@@ -125,26 +169,33 @@ def lagged_stats(
     #   Z_rel[u]ᵀ X[u]          → the Toeplitz lags Σ_u X[u − k] X[u]ᵀ
     #   Z_rel[u]ᵀ y[u + d_min]  → Σ_t X[t − d_i] y[t] (t = u + d_min), the cross-products
     # (for d_min < 0 the rows u ≥ n, where y[u + d_min] still exists, are added after the loop)
-    step = max(256, int(chunk_bytes // (p * L * X.dtype.itemsize)))
-    buf = np.empty((min(step, n), L, p), dtype=X.dtype)
-    rhs = np.zeros((min(step, n), p + o), dtype=np.result_type(X, y))
-    prod = np.zeros((L * p, p + o), dtype=acc)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        m = stop - start
-        blk = _delayed_block(X, rel, start, stop, buf).reshape(m, -1)
-        r = rhs[:m]
-        r[:, :p] = X[start:stop]
-        lo, hi = max(start + dmin, 0), min(stop + dmin, n)
-        r[:, p:] = 0
-        if hi > lo:
-            r[lo - start - dmin : hi - start - dmin, p:] = y[lo:hi]
-        prod += blk.T @ r
-    if dmin < 0:
-        blk = _delayed_block(X, rel, n, n - dmin).reshape(-dmin, -1)
-        prod[:, p:] += blk.T @ y[n + dmin :]
-    lagx = prod[:, :p]  # [(k, f), g] = Σ_t X_f[t − k] X_g[t]
-    cross_lf = prod[:, p:]  # [(i, f), o] = Σ_t X_f[t − d_i] y_o[t]
+    if method is None:
+        method = "fft" if L >= 24 else "gemm"
+    if method == "fft":
+        lagx = _lag_products_fft(X, X, 0, L - 1)  # (L, p, p)
+        cross_lf = _lag_products_fft(X, y, dmin, int(delays[-1])).reshape(L * p, o)
+        lagx = lagx.reshape(L * p, p)
+    else:
+        step = max(256, int(chunk_bytes // (p * L * X.dtype.itemsize)))
+        buf = np.empty((min(step, n), L, p), dtype=X.dtype)
+        rhs = np.zeros((min(step, n), p + o), dtype=np.result_type(X, y))
+        prod = np.zeros((L * p, p + o), dtype=acc)
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            m = stop - start
+            blk = _delayed_block(X, rel, start, stop, buf).reshape(m, -1)
+            r = rhs[:m]
+            r[:, :p] = X[start:stop]
+            lo, hi = max(start + dmin, 0), min(stop + dmin, n)
+            r[:, p:] = 0
+            if hi > lo:
+                r[lo - start - dmin : hi - start - dmin, p:] = y[lo:hi]
+            prod += blk.T @ r
+        if dmin < 0:
+            blk = _delayed_block(X, rel, n, n - dmin).reshape(-dmin, -1)
+            prod[:, p:] += blk.T @ y[n + dmin :]
+        lagx = prod[:, :p]  # [(k, f), g] = Σ_t X_f[t − k] X_g[t]
+        cross_lf = prod[:, p:]  # [(i, f), o] = Σ_t X_f[t − d_i] y_o[t]
     lagx = lagx.reshape(L, p, p)
     gram = np.empty((p, L, p, L), dtype=acc)
     for k in range(L):  # delays (i, i + k): Σ_t X[t − d_i] X[t − d_i − k]ᵀ = lagx[k]ᵀ
