@@ -34,12 +34,12 @@ def test_spectrogram_trf_predicts_the_channels(speech):
     t = res.table
     per = t[t["aggregate"] == "none"]["value"].to_numpy()
     assert per.shape == (10,) and res.arrays["fold_scores"].shape == (10, 10)
-    assert per.mean() > 0.5  # measured ≈ see docs/naturalistic.md
+    assert per.mean() > 0.7  # measured 0.826 (docs/naturalistic.md); mis-paired trials: 0.03
     assert res.arrays["coef"].shape == (10, 16, 26)
     # the envelope alone carries less: the spectrogram's spectral detail matters
     env = cross_validate_trf(speech.envelope(), y, 0.0, 0.25, speech.rate, ALPHAS)
     env_r = env.table.query("aggregate == 'none'")["value"].to_numpy()
-    assert per.mean() > env_r.mean()
+    assert per.mean() > env_r.mean() + 0.03  # measured 0.826 vs 0.750
 
 
 @pytest.mark.realdata
@@ -50,6 +50,6 @@ def test_backward_model_decodes_the_envelope(speech):
         speech.epochs("responses"), env, -0.25, 0.0, speech.rate, ALPHAS, direction="backward"
     )
     r = res.table.query("aggregate == 'none'")["value"].to_numpy()
-    assert r.shape == (1,) and r[0] > 0.3
+    assert r.shape == (1,) and r[0] > 0.7  # measured 0.858
     assert res.table["method"].iloc[0] == "trf_backward"
     assert np.all(res.arrays["lags"] <= 0)
