@@ -10,12 +10,14 @@ squares (scikit-learn's ``Ridge`` convention).
 
 The delay-embedded design ``Z`` (``n_times·n_epochs × n_features·n_delays``) is never built. Its
 Gram matrix ``ZᵀZ`` is block-Toeplitz: the block of delays ``(d, e)`` is the cross-correlation of
-the features at lag ``e − d`` (one ``n_features × n_features`` GEMM per lag) minus the products
-that the zero padding removes at the epoch's head and tail (a few rows each). ``Zᵀy`` is one GEMM
-per delay. Cross-validation needs nothing else: per-epoch sums (Gram, cross-products, sums over
-each delay's valid rows, row counts) give every training fit and every held-out score exactly,
-including re-centring with the training epochs' means. α is then solved for a whole grid at once
-in the eigenbasis of the training Gram matrix.
+the features at lag ``e − d`` minus the products that the zero padding removes at the epoch's
+head and tail (a few rows each); ``Zᵀy`` holds the cross-correlations of features and outputs.
+Both are computed a block of rows at a time, directly (one GEMM per block) or, from 24 delays on,
+in the Fourier domain (overlap-save blocks, ``≈ 4·p·q`` flops per row instead of
+``2·n_delays·p·q``). Cross-validation needs nothing else: per-epoch sums (Gram, cross-products,
+sums over each delay's valid rows, row counts) give every training fit and every held-out score
+exactly, including re-centring with the training epochs' means. α is then solved for a whole grid
+at once in the eigenbasis of the training Gram matrix.
 """
 
 from __future__ import annotations
