@@ -311,10 +311,13 @@ def _solve_grid(gram, cross, alphas, pen):
 
 
 def _solve_one(gram, cross, alpha, pen):
-    mat = gram + np.diag(alpha * pen)
+    mat = np.array(gram, dtype=np.float64, copy=True)
+    mat.flat[:: mat.shape[0] + 1] += alpha * pen
     try:
-        return linalg.solve(mat, cross, assume_a="pos")
+        return linalg.solve(mat, cross, assume_a="pos", overwrite_a=True, check_finite=False)
     except linalg.LinAlgError:
+        mat = np.array(gram, dtype=np.float64, copy=True)
+        mat.flat[:: mat.shape[0] + 1] += alpha * pen
         return linalg.lstsq(mat, cross)[0]
 
 
