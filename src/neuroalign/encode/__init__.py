@@ -3,6 +3,8 @@
 Ridge with a cross-validated α per target (shuffled k-fold by squared error by default, group
 k-fold, or closed-form GCV), banded ridge, layer sweeps returning one ``Result``, FIR delays for
 time series, permutation tests, FDR and ceiling normalisation. See ``docs/encode.md``.
+Naturalistic stimuli: ``resample`` to the recording clock and temporal response functions
+(``ReceptiveField``, ``cross_validate_trf``); see ``docs/naturalistic.md``.
 """
 
 from ..core import fdr_correction
