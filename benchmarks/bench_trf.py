@@ -59,6 +59,11 @@ def run(name: str, minutes: float, ridge_minutes: float, alpha: float = 1e3) -> 
     n = int(minutes * 60 * SFREQ)
     L = smax - smin + 1
     X, y = make(n, n_x, n_y)
+    # warm every contender up once (imports, FFT plans, thread pools) on a few seconds of data
+    Xw, yw = X[:2048], y[:2048]
+    ReceptiveField(tmin, tmax, SFREQ, alpha=alpha).fit(Xw, yw)
+    est = TimeDelayingRidge(tmin, tmax, SFREQ, alpha=alpha)
+    MneRF(tmin, tmax, SFREQ, estimator=est).fit(Xw.astype(np.float64), yw.astype(np.float64))
     print(f"\n[{name}] {n_x} features -> {n_y} outputs, {L} lags, {n} samples ({minutes:g} min)")
 
     t0 = time.perf_counter()

@@ -112,20 +112,27 @@ def _lag_products_fft(
     ctype = np.complex64 if A.dtype == np.float32 and B.dtype == np.float32 else np.complex128
     n_blocks = -(-n // blk)
     front = max(lmax, 0)
-    a_pad = np.zeros((front + n_blocks * blk + Lw + max(-lmin, 0), p), dtype=A.dtype)
+    # one zero row at the end of each padded copy: the gathers below point the rows of a block
+    # past its data at it, so each block comes out already zero-padded to nfft
+    a_pad = np.zeros((front + n_blocks * blk + Lw + max(-lmin, 0) + 1, p), dtype=A.dtype)
     a_pad[front : front + n] = A
-    b_pad = np.zeros((n_blocks * blk, q), dtype=B.dtype)
+    b_pad = np.zeros((n_blocks * blk + 1, q), dtype=B.dtype)
     b_pad[:n] = B
+    a_off = np.arange(nfft)
+    a_off_zero = a_off >= W
+    b_off_zero = a_off >= blk
     n_freq = nfft // 2 + 1
     acc = np.zeros((n_freq, p, q), dtype=np.complex128)
     per = max(1, int(chunk_bytes // (n_freq * (p + q) * np.dtype(ctype).itemsize)))
     for b0 in range(0, n_blocks, per):
         bs = np.arange(b0, min(n_blocks, b0 + per))
         starts = bs * blk - lmax + front
-        win = a_pad[starts[:, None] + np.arange(W)[None, :]]  # (nb, W, p)
-        fa = sfft.rfft(win, nfft, axis=1).astype(ctype, copy=False)  # (nb, F, p)
-        fb = sfft.rfft(b_pad[(bs * blk)[:, None] + np.arange(blk)[None, :]], nfft, axis=1)
-        fb = fb.astype(ctype, copy=False)  # (nb, F, q)
+        ia = starts[:, None] + a_off[None, :]
+        ia[:, a_off_zero] = len(a_pad) - 1
+        fa = sfft.rfft(a_pad[ia], axis=1).astype(ctype, copy=False)  # (nb, F, p)
+        ib = (bs * blk)[:, None] + a_off[None, :]
+        ib[:, b_off_zero] = len(b_pad) - 1
+        fb = sfft.rfft(b_pad[ib], axis=1).astype(ctype, copy=False)  # (nb, F, q)
         acc += np.matmul(fa.transpose(1, 2, 0), fb.conj().transpose(1, 0, 2))  # (F, p, q)
     r = sfft.irfft(acc, nfft, axis=0)  # r[m] = Σ_j v[j + m] u[j], m = lmax − ℓ
     return r[Lw - 1 :: -1][:Lw] if Lw > 0 else r[:0]
