@@ -34,6 +34,7 @@ def test_speech_sample_layout(speech):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_speech_envelope_follows_the_spectrogram(speech):
     env = speech.envelope()
     assert [len(e) for e in env] == [len(e) for e in speech.epochs("spectrogram")]

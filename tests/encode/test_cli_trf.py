@@ -79,3 +79,20 @@ def test_trf_mismatched_runs_is_one_line(files, tmp_path):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 1 and len(lines) == 1 and "runs" in lines[0]
     assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_trf_speech_sample_backward(shared_data, tmp_path):
+    pytest.importorskip("h5py")
+    folder = shared_data / "naplib_speech"
+    if not folder.is_dir():
+        pytest.skip("naplib_speech is not in ../shared/data")
+    args = ["trf", "--speech-sample", str(folder), "--features", "envelope", "--direction"]
+    args += ["backward", "--tmin", "-0.25", "--tmax", "0", "--alphas", "10,1000,100000"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "b.npz")])
+    assert res.exit_code == 0, res.output
+    result = load_result(tmp_path / "b.npz")
+    rows = result.table[result.table["aggregate"] == "none"]
+    assert rows["method"].eq("trf_backward").all() and len(rows) == 1
+    assert rows["value"].iloc[0] > 0.7  # measured 0.858 in docs/naturalistic.md
