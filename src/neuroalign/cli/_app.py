@@ -22,6 +22,8 @@ from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
 from ._explain import explain_app
+from ._narrative import narrative_command
+from ._trf import trf_command
 
 app = typer.Typer(
     name="neuroalign",
@@ -42,6 +44,8 @@ app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
+app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
+app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
 
 
 def _write_table(table: Any, path: Path) -> None:

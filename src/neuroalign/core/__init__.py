@@ -7,6 +7,7 @@ matplotlib, no typer) at import time.
 from . import exceptions, metrics
 from ._activations import Activations
 from ._align import align
+from ._align_runs import align_runs
 from ._backend import Backend, get_backend
 from ._info import system_info
 from ._io import load_activations, load_responses, save_activations, save_responses
@@ -15,6 +16,8 @@ from ._rdms import RDMs
 from ._responses import Responses
 from ._result import COLUMNS, Result, concat_results, load_result, make_table
 from ._stimuli import StimulusSet
+from ._timed import TimedEvents, TimedSignals, TimeSeries
+from ._timed_io import load_timeseries, save_timeseries
 
 __all__ = [
     "COLUMNS",
@@ -24,7 +27,11 @@ __all__ = [
     "Responses",
     "Result",
     "StimulusSet",
+    "TimeSeries",
+    "TimedEvents",
+    "TimedSignals",
     "align",
+    "align_runs",
     "concat_results",
     "exceptions",
     "fdr_correction",
@@ -32,9 +39,11 @@ __all__ = [
     "load_activations",
     "load_responses",
     "load_result",
+    "load_timeseries",
     "make_table",
     "metrics",
     "save_activations",
     "save_responses",
+    "save_timeseries",
     "system_info",
 ]

@@ -14,6 +14,7 @@ from ._crosssubject import SharedDecoder, fit_srm, procrustes
 from ._embedding import RidgeDecoder, decode_embeddings, solve_ridge_loo
 from ._retrieval import SIMILARITIES, TopK, identification, retrieve
 from ._scoring import CLASSIFICATION_SCORES, chance_level
+from ._segments import Windows, aligned_windows, decode_segments
 from ._temporal import decode_over_time, temporal_generalization, time_features
 
 __all__ = [
@@ -26,12 +27,15 @@ __all__ = [
     "RidgeDecoder",
     "SharedDecoder",
     "TopK",
+    "Windows",
+    "aligned_windows",
     "chance_level",
     "clip_loss",
     "cluster_test_subjects",
     "decode",
     "decode_embeddings",
     "decode_over_time",
+    "decode_segments",
     "find_clusters",
     "fit_srm",
     "haufe_patterns",

@@ -5,6 +5,7 @@ only inside functions.
 """
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
+from ._acoustic import ACOUSTIC_FEATURES, acoustic_features, event_rate
 from ._extract import ExtractionPlan, extract, plan_extraction
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
@@ -13,8 +14,10 @@ from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
 from ._tiny import tiny_cnn
+from ._timed import audio_features, conv_frame_times, video_features, word_features
 
 __all__ = [
+    "ACOUSTIC_FEATURES",
     "ACTIVATIONS",
     "ARCHITECTURES",
     "IMAGENET_MEAN",
@@ -24,7 +27,11 @@ __all__ = [
     "ExtractionPlan",
     "ImagePreprocess",
     "LoadedModel",
+    "acoustic_features",
+    "audio_features",
+    "conv_frame_times",
     "default_cache_dir",
+    "event_rate",
     "extract",
     "list_layers",
     "load_model",
@@ -33,4 +40,6 @@ __all__ = [
     "plan_extraction",
     "resolve_layers",
     "tiny_cnn",
+    "video_features",
+    "word_features",
 ]

@@ -2,7 +2,9 @@
 
 from . import (
     _decode_plots,  # noqa: F401  (registers the decoding.* and retrieval plotters)
+    _narrative_plots,  # noqa: F401  (registers the encoding.narrative plotter)
     _plotters,  # noqa: F401  (registers the cka plotter)
+    _trf_plots,  # noqa: F401  (registers the encoding.trf plotter)
 )
 from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
 from ._brainmap import plot_brain_map, scores_to_nifti
