@@ -175,14 +175,14 @@ def test_layer_curve_is_kept_and_score_is_the_committed_test_value(simulated):
 
 def test_fully_cached_rerun_does_no_extraction_and_no_fitting(simulated, monkeypatch):
     res, store = simulated
-    import neuroalign.bench._run as run_mod
-    import neuroalign.extract as extract_mod
+    import neuroalign.bench._jobs as jobs_mod
+    import neuroalign.extract._extract as extract_mod
 
     def boom(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr(extract_mod, "extract", boom)
-    monkeypatch.setattr(run_mod, "score_cell", boom)
+    monkeypatch.setattr(extract_mod, "_run_plan", boom)  # every forward pass goes through it
+    monkeypatch.setattr(jobs_mod, "score_cell", boom)
     again = run(_models((0, 1, 2)), "Simulated.*", store=store, quiet=True)
     pd.testing.assert_frame_equal(again.table, res.table, check_exact=True)
     assert again.params["timing"]["n_cells_computed"] == 0
@@ -394,16 +394,16 @@ def test_benchmark_data_fingerprint_sees_brain_changes():
 
 
 def test_features_are_extracted_once_per_model_and_stimulus_set(tmp_path, monkeypatch):
-    import neuroalign.extract as extract_mod
+    import neuroalign.extract._extract as extract_mod
 
     calls = []
-    real = extract_mod.extract
+    real = extract_mod._run_plan
 
-    def counting(model, stimuli, *a, **k):
-        calls.append(stimuli.fingerprint)
-        return real(model, stimuli, *a, **k)
+    def counting(plan):
+        calls.append(plan.source.fingerprint)
+        return real(plan)
 
-    monkeypatch.setattr(extract_mod, "extract", counting)
+    monkeypatch.setattr(extract_mod, "_run_plan", counting)
     benches = [
         _fast("Kriegeskorte2008.hIT-rsa", n_boot=0),
         _fast("Kriegeskorte2008.mIT-rsa", n_boot=0),

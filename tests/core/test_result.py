@@ -86,6 +86,59 @@ def test_concat_different_analyses_without_renaming():
     assert list(t.columns[: len(COLUMNS)]) == list(COLUMNS)
 
 
+def _same_cells(a: pd.Series, b: pd.Series) -> bool:
+    """Cell by cell: equal values, or the same kind of missing (NaN ↔ NaN, None ↔ None)."""
+    for x, y in zip(a, b, strict=True):
+        if x is None or y is None:
+            if not (x is None and y is None):
+                return False
+        elif isinstance(x, float) and np.isnan(x):
+            if not (isinstance(y, float) and np.isnan(y)):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
+def test_concat_of_decode_and_explain_round_trips_missing_cells(tmp_path):
+    """Extra columns that only some analyses have are NaN elsewhere: save/load keeps them NaN
+    (not the string "nan"), and mixed object columns keep each cell's type."""
+    from neuroalign.data import make_epochs
+    from neuroalign.decode import decode_over_time
+    from neuroalign.explain import category_selectivity, sparseness
+
+    sim = make_epochs(40, 4, 8, seed=0)
+    dec = decode_over_time(sim.epochs, sim.labels)
+    Y = np.abs(np.random.default_rng(0).normal(size=(20, 5)))
+    sel = category_selectivity(Y, ["a", "b"] * 10, "a")
+    spa = sparseness(Y)
+    both = concat_results([dec, sel, spa])
+    extra = [c for c in both.table.columns if c not in COLUMNS]
+    assert both.table[extra].isna().to_numpy().sum() > 20  # the cells this test is about
+    back = load_result(both.save(tmp_path / "both.npz"))
+    for c in both.table.columns:
+        assert _same_cells(both.table[c], back.table[c]), c
+        assert not (back.table[c].astype(str) == "nan").any() or both.table[c].dtype.kind == "f"
+    # an object column mixing numbers, text, None and NaN keeps every cell as it was
+    t = make_table([{"value": 1.0}] * 5)
+    t["note"] = pd.Series([1.5, "x", None, np.nan, 3], dtype=object)
+    t["label"] = pd.Series(["a", None, np.nan, "b", ""], dtype=object)
+    back = load_result(Result(t, "k").save(tmp_path / "mixed.npz"))
+    assert _same_cells(t["note"], back.table["note"])
+    assert _same_cells(t["label"], back.table["label"])
+
+
+def test_concat_validates_tables_like_result():
+    partial = pd.DataFrame({"layer": ["fc"], "value": [0.3]})
+    with pytest.raises(ValidationError, match="lacks the schema column") as from_result:
+        Result(partial, "k")
+    with pytest.raises(ValidationError, match="lacks the schema column") as from_concat:
+        concat_results([_result(), partial])
+    assert str(from_concat.value) == str(from_result.value)  # one check, one message
+    ok = concat_results([_result(), make_table(partial)])
+    assert len(ok.table) == len(_result().table) + 1
+
+
 def test_to_xarray_indexes_varying_labels():
     pytest.importorskip("xarray")
     ds = _result().to_xarray()

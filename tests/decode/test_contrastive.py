@@ -40,6 +40,30 @@ def test_deterministic_with_a_seed_and_leaves_global_rng_alone():
     assert torch.equal(state, torch.random.get_rng_state())
 
 
+def test_batch_of_one_is_refused_and_a_trailing_single_sample_is_merged(monkeypatch):
+    p = make_decoding_problem(60, 4, 8, noise=0.5, seed=1)
+    X, E = p.responses[0], p.latents
+    with pytest.raises(ValidationError, match="batch_size must be >= 2; got 1"):
+        ContrastiveDecoder(batch_size=1, max_epochs=2).fit(X, E)
+    import neuroalign.decode._contrastive as mod
+
+    sizes = []
+    real = mod.clip_loss
+
+    def spy(z, e, log_scale):
+        if torch.is_grad_enabled():  # training steps only (validation runs under no_grad)
+            sizes.append(z.shape[0])
+        return real(z, e, log_scale)
+
+    monkeypatch.setattr(mod, "clip_loss", spy)
+    n_val = round(0.15 * 60)  # the decoder's validation split (9): 51 training samples
+    n_train = 60 - n_val
+    est = ContrastiveDecoder(batch_size=10, max_epochs=1, patience=1).fit(X, E)
+    assert n_train % 10 == 1  # 5 batches of 10 and one sample left over
+    assert sizes == [10, 10, 10, 10, 11]  # the single sample joins the last batch
+    assert np.isfinite(est.history_[0][0]) and est.history_[0][0] > 0
+
+
 def test_conv_module_with_subject_layers():
     p = make_decoding_problem(90, 4, [6, 6], n_times=12, noise=0.5, seed=2)
     X = np.concatenate(p.responses)

@@ -96,3 +96,67 @@ def test_torch_backend_matches_numpy(rng):
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.greater, b.greater)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-12)
+
+
+def test_float32_dot_ranks_equal_float64_brute_force_at_large_scores():
+    """Dot products near 500 are ~30 float32 ulps apart per 1e-3: a fixed 1e-5 tie tolerance
+    counted the true item above itself (rank < 1, 2-AFC > 1). The tolerance is now relative to
+    the score scale and the true item is never compared with itself."""
+    rng = np.random.default_rng(0)
+    n, d = 200, 500
+    C = rng.normal(size=(n, d)).astype(np.float32)
+    Q = C + 0.3 * rng.normal(size=(n, d)).astype(np.float32)
+    ids = [f"s{i}" for i in range(n)]
+    S = Q.astype(np.float64) @ C.astype(np.float64).T
+    assert np.median(np.diag(S)) > 450  # the scale this test is about
+    greater = (S > np.diag(S)[:, None]).sum(1)
+    want = {
+        "top1": (greater == 0).mean(),
+        "rank": (1 + greater).mean(),
+        "pairwise": (1 - greater / (n - 1)).mean(),
+    }
+    for budget in ("1GB", 100_000):
+        r = identification(Q, C, query_ids=ids, candidate_ids=ids, k=1, similarity="dot",
+                           memory_budget=budget)  # fmt: skip
+        got = r.table.set_index("scoring")["value"]
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value, abs=1e-12), (budget, name)
+        assert got["pairwise"] <= 1 and got["rank"] >= 1
+    # a duplicate of the true candidate is a tie (half a place), found within the tolerance
+    C2 = np.concatenate([C, C[:1]])
+    r = retrieve(Q[:1], C2, k=2, similarity="dot", true_index=[0])
+    assert r.greater.tolist() == [0] and r.ties.tolist() == [1]
+
+
+def test_exact_ties_are_ordered_by_position_whatever_the_budget():
+    rng = np.random.default_rng(1)
+    X = np.repeat(rng.integers(-3, 4, size=(30, 8)), 5, axis=0).astype(np.float32)  # 5 copies
+    q = X[::7].copy()
+    S = q.astype(np.float64) @ X.T.astype(np.float64)  # integers: exact in float32 too
+    pos = np.broadcast_to(np.arange(len(X)), S.shape)
+    ref = np.lexsort((pos, -S), axis=1)[:, :7]  # by score, then by position
+    for budget in (600, 2_000, 10_000, "1GB"):
+        got = retrieve(q, X, k=7, similarity="dot", memory_budget=budget).indices
+        np.testing.assert_array_equal(got, ref, err_msg=str(budget))
+    pytest.importorskip("torch")
+    got = retrieve(q, X, k=7, similarity="dot", memory_budget=3_000, device="torch").indices
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_zero_queries_are_refused_for_cosine_and_correlation():
+    rng = np.random.default_rng(2)
+    C = rng.normal(size=(20, 6))
+    Q = rng.normal(size=(5, 6))
+    Q[[1, 3]] = 0.0
+    with pytest.raises(ValidationError, match=r"queries row\(s\) \[1, 3\].*all zero.*undefined"):
+        retrieve(Q, C, k=2)
+    Q2 = rng.normal(size=(5, 6))
+    Q2[2] = 0.7  # constant: zero after centring
+    with pytest.raises(ValidationError, match=r"queries row\(s\) \[2\].*constant"):
+        retrieve(Q2, C, k=2, similarity="correlation")
+    C2 = C.copy()
+    C2[4] = 0.0
+    with pytest.raises(ValidationError, match=r"candidates row\(s\) \[4\]"):
+        retrieve(Q2[:2], C2, k=2)
+    # the dot product of a zero vector is defined (0): allowed
+    assert retrieve(Q, C, k=2, similarity="dot").scores[1].tolist() == [0.0, 0.0]

@@ -122,6 +122,46 @@ def test_bad_input():
         decode_over_time(sim.epochs, sim.labels, estimator="svm")
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"alpha": -1.0}, r"alpha must be >= 0; got -1\.0"),
+        ({"alpha": float("nan")}, "alpha must be >= 0"),
+        ({"estimator": "lda", "shrinkage": 2}, r"shrinkage must be a weight in \[0, 1\].*got 2"),
+        ({"estimator": "lda", "shrinkage": -0.1}, "shrinkage must be a weight"),
+        ({"estimator": "lda", "shrinkage": "ledoit"}, r"one of \['auto'\].*'ledoit'"),
+    ],
+)
+def test_invalid_penalties_are_refused_before_fitting(kwargs, match, monkeypatch):
+    sim = make_epochs(40, 4, 8, seed=0)
+    import neuroalign.decode._temporal as temporal
+
+    def no_work(*a, **k):
+        raise AssertionError("validation must come before the cross-validation")
+
+    monkeypatch.setattr(temporal, "_cv_run", no_work)
+    for fn in (decode_over_time, temporal_generalization):
+        with pytest.raises(ValidationError, match=match):
+            fn(sim.epochs, sim.labels, **kwargs)
+
+
+def test_batched_estimators_refuse_invalid_penalties_directly():
+    from neuroalign.core._backend import get_backend
+    from neuroalign.decode._batched import lda, ridge
+
+    xb = get_backend(None, "float64")
+    Xt = xb.asarray(np.random.default_rng(0).standard_normal((2, 10, 3)))
+    yi = np.arange(10) % 2
+    with pytest.raises(ValidationError, match="alpha must be >= 0"):
+        ridge(xb, Xt, yi, 2, alpha=-0.5)
+    with pytest.raises(ValidationError, match="shrinkage must be a weight"):
+        lda(xb, Xt, yi, 2, shrinkage=1.5)
+    # the boundaries are valid: no shrinkage (None = 0) equals shrinkage=0
+    W0, _ = lda(xb, Xt, yi, 2, shrinkage=None)
+    W1, _ = lda(xb, Xt, yi, 2, shrinkage=0.0)
+    np.testing.assert_array_equal(xb.to_numpy(W0), xb.to_numpy(W1))
+
+
 def test_ridge_permutations_share_factorisation_exactly():
     """The batched null (all permutations as right-hand sides of one factorisation per fold, in
     memory-bounded chunks) equals refitting every permuted labelling separately."""

@@ -160,6 +160,23 @@ def test_attention_on_feature_maps_gives_spatial_maps():
     assert sorted(np.unique(est.query_labels_)) == [0, 1]
 
 
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: FactorizedReadout(smoothness=-1), r"smoothness must be >= 0; got -1"),
+        (lambda: FactorizedReadout(sparsity=-0.1), "sparsity must be >= 0"),
+        (lambda: FactorizedReadout(alpha=-1e-3), "alpha must be >= 0"),
+        (lambda: AttentionReadout(dim=0), r"dim must be > 0; got 0"),
+        (lambda: AttentionReadout(alpha=-1.0), "alpha must be >= 0"),
+    ],
+)
+def test_invalid_hyperparameters_raise_in_fit(make, match):
+    sim = make_spatial_rf_targets(n_stimuli=40, n_channels=3, size=4, n_targets=2, seed=5)
+    est = make()  # scikit-learn convention: __init__ stores, fit validates
+    with pytest.raises(ValidationError, match=match):
+        est.fit(sim.features, sim.responses)
+
+
 def test_bad_input_gets_clear_errors():
     sim = make_spatial_rf_targets(n_stimuli=40, n_channels=3, size=4, n_targets=2, seed=5)
     flat = sim.features.reshape(40, -1)

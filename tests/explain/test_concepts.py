@@ -83,7 +83,11 @@ def test_lavca_check(fitted, rng):
     assert r[planted].mean() > r[~planted].mean() + 0.2
     ranking = rank_concepts(readout, space, sim.image_embeddings, k=2)
     checked = concept_prediction(
-        X, sim.responses.take(np.arange(1500, 2000)), space, ranking=ranking
+        X,
+        sim.responses.take(np.arange(1500, 2000)),
+        space,
+        ranking=ranking,
+        stimulus_ids=sim.responses.stimulus_ids[1500:],
     )
     assert len(checked.table) == len(ranking.table) and checked.table["value"].mean() > 0.2
 

@@ -107,7 +107,9 @@ def test_mds_recovers_functional_types(setup):
     init = ft.labels.copy()
     flip = rng.random(init.size) < 0.3
     init[flip] = rng.integers(0, 4, flip.sum())
-    res = most_discriminative_stimuli(fm, readout, 4, init=init, steps=48, n_iter=6)
+    # 64 synthesis steps: with 48, on some CPUs the EM loop stops at a fixed point with 3 of the
+    # 40 targets misassigned (ARI 0.871): the optimised stimuli were not yet discriminative
+    res = most_discriminative_stimuli(fm, readout, 4, init=init, steps=64, n_iter=6)
     assert adjusted_rand_score(ft.labels, init) < 0.8
     assert adjusted_rand_score(ft.labels, res.arrays["labels"]) >= 0.9
     assert res.kind == "explain.mds" and res.arrays["images"].shape == (4, 32, 32, 3)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from neuroalign.core import Activations, Responses, StimulusSet
-from neuroalign.core.exceptions import ValidationError
+from neuroalign.core.exceptions import NeuroalignWarning, ValidationError
 from neuroalign.explain import (
     LinearReadout,
     activation_sparsity,
@@ -47,7 +47,40 @@ def test_sparseness_known_values():
     assert len(pop) == n and pop["stimulus"].tolist()[0] == "s0"
     with pytest.raises(ValidationError, match="non-negative"):
         sparseness(Y - 1)
-    assert sparseness(Y - 1, rectify=True).arrays["lifetime"][0] == pytest.approx(1.0)
+    with pytest.warns(NeuroalignWarning, match="1 of 3 targets respond 0"):  # column 2 clips to 0
+        assert sparseness(Y - 1, rectify=True).arrays["lifetime"][0] == pytest.approx(1.0)
+
+
+def test_dprime_of_constant_groups_is_signed_inf_or_nan():
+    """Zero variance in both groups: perfectly separable (±inf) when the means differ, 0/0 (NaN)
+    when they do not — never the 0 of an unselective target."""
+    labels = ["f", "f", "f", "h", "h", "h"]
+    Y = np.array([[0.1, 0.0, 0.3], [0.1, 0.0, 0.3], [0.1, 0.0, 0.3]] + [[0.0, 2.0, 0.3]] * 3)
+    res = category_selectivity(Y, labels, "f")
+    d = res.arrays["dprime"]
+    assert d[0] == np.inf and d[1] == -np.inf and np.isnan(d[2])
+    assert res.params["n_constant"] == 3
+    # one noisy group keeps the ordinary finite d′ (scipy-free check against the formula)
+    Y2 = Y.copy()
+    Y2[:3, 0] = [0.0, 0.1, 0.2]
+    d2 = category_selectivity(Y2, labels, "f").arrays["dprime"][0]
+    assert d2 == pytest.approx(0.1 / np.sqrt(np.var([0.0, 0.1, 0.2], ddof=1) / 2))
+
+
+def test_sparseness_of_all_zero_target_or_stimulus_is_nan_with_warning():
+    Y = np.zeros((5, 4))
+    Y[:, 0] = [1.0, 0.0, 0.0, 0.0, 0.0]
+    Y[:, 1] = 1.0
+    with pytest.warns(NeuroalignWarning) as rec:
+        res = sparseness(Y)
+    msgs = [str(w.message) for w in rec]
+    assert any("2 of 4 targets respond 0" in m for m in msgs)
+    assert not any("stimuli respond 0" in m for m in msgs)
+    life = res.arrays["lifetime"]
+    assert life[0] == pytest.approx(1.0) and life[1] == 0.0 and np.isnan(life[2:]).all()
+    assert not np.isnan(res.arrays["population"]).any()  # every stimulus has a non-zero target
+    lt = res.table[res.table.statistic == "lifetime_sparseness"]["value"]
+    assert lt.isna().sum() == 2
 
 
 def test_activation_sparsity_equals_direct_count(rng):

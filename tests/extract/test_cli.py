@@ -193,3 +193,21 @@ def test_failures_are_one_line_before_any_work(tmp_path, image_dir, monkeypatch)
         app, [*base, "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o.npz")]
     )
     _one_line_error(res, "No space left on device", str(tmp_path / "c"))
+
+
+def test_layout_reaches_the_reducer(tmp_path, image_dir):
+    from neuroalign.core import load_activations
+
+    base = ["extract", "--model", "tiny_cnn:seed=0", "--stimuli", str(image_dir), "--quiet"]
+    out = tmp_path / "f.npz"
+    ok = runner.invoke(
+        app,
+        [*base, "--layers", "conv2", "--reduce", "avgpool", "--layout", "NCHW", "--out", str(out)],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert load_activations(out)["conv2"].shape == (3, 16)  # the channel means
+    res = runner.invoke(
+        app,
+        [*base, "--layers", "conv2", "--reduce", "avgpool", "--layout", "NCT", "--out", str(out)],
+    )
+    _one_line_error(res, "layout='NCT'", "conv2")

@@ -215,3 +215,176 @@ def test_ipca_through_extract_two_passes(resnet, images):
         np.abs(pca["layer3"]), np.abs(ref.transform(flat["layer3"])), rtol=1e-3, atol=1e-3
     )
     assert pca.reduce == "ipca(n_components=3)"
+
+
+class _VideoAudio(torch.nn.Module):
+    """A Conv3d stage (N, C, T, H, W), a Conv1d (N, C, T), a transformer-like block of Linear +
+    LayerNorm (N, L, D), a Swin-like channels-last map (N, H, W, C) and a block that mixes a
+    Conv1d with a LayerNorm (its axes cannot be read)."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.video = nn.Sequential(nn.Conv3d(3, 6, 3, padding=1), nn.BatchNorm3d(6), nn.ReLU())
+        self.audio = nn.Conv1d(1, 5, 3)
+        self.act = nn.ReLU()
+        self.tokens = nn.Sequential(nn.Linear(6, 4), nn.LayerNorm(4))
+        self.swin = nn.Sequential(nn.LayerNorm(4), nn.GELU())
+        self.mixed = nn.Sequential(nn.Conv1d(5, 5, 1), nn.LayerNorm(14))
+
+    def forward(self, clip, wave):
+        v = self.video(clip)  # (N, 6, T, H, W)
+        a = self.mixed(self.act(self.audio(wave)))  # (N, 5, 14)
+        t = self.tokens(v.flatten(2).transpose(1, 2))  # (N, T·H·W, 4)
+        s = self.swin(t.reshape(len(t), 4, -1, 4)[:, :, :4])  # (N, 4, 4·…, 4) channels last
+        return v.mean((2, 3, 4)).sum(1) + a.mean((1, 2)) + s.mean((1, 2, 3))
+
+
+def _av_inputs(n=5):
+    rng = np.random.default_rng(0)
+    clip = torch.from_numpy(rng.normal(size=(n, 3, 2, 4, 4)).astype(np.float32))
+    wave = torch.from_numpy(rng.normal(size=(n, 1, 16)).astype(np.float32))
+    return clip, wave
+
+
+def _outputs(m, clip, wave):
+    out = {}
+    hooks = [
+        getattr(m, k).register_forward_hook(lambda _m, _i, o, k=k: out.__setitem__(k, o))
+        for k in ("video", "audio", "act", "tokens", "swin", "mixed")
+    ]
+    with torch.no_grad():
+        m(clip, wave)
+    for h in hooks:
+        h.remove()
+    return out
+
+
+def test_avgpool_knows_the_axes_of_video_audio_token_and_channels_last_outputs():
+    """avgpool gives one feature per channel: the mean over time/space (not a flattening of a
+    5-D output, nor a mean over the channels of a Conv1d's (N, C, T))."""
+    m = _VideoAudio().eval()
+    clip, wave = _av_inputs()
+    ids = [f"s{i}" for i in range(5)]
+    ref = _outputs(m, clip, wave)
+    fwd = lambda mod, b: mod(*b)  # noqa: E731
+    acts = extract(
+        m, [(clip, wave)], ids=ids, layers=["video", "audio", "tokens", "swin"],
+        reduce="avgpool", forward=fwd, quiet=True,
+    )  # fmt: skip
+    expect = {
+        "video": ref["video"].mean((2, 3, 4)),  # (N, C, T, H, W) → C = 6 features
+        "audio": ref["audio"].mean(2),  # Conv1d (N, C, T) → C = 5
+        "tokens": ref["tokens"].mean(1),  # (N, L, D) → D
+        "swin": ref["swin"].mean((1, 2)),  # LayerNorm on (N, H, W, C) → C
+    }
+    for name, want in expect.items():
+        assert acts[name].shape == tuple(want.shape), name
+        np.testing.assert_allclose(acts[name], want.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert acts["video"].shape[1] == 6 and acts["audio"].shape[1] == 5
+
+
+def test_avgpool_refuses_outputs_whose_axes_it_cannot_tell():
+    from neuroalign.core.exceptions import ConfigurationError, ShapeError
+    from neuroalign.extract import make_reducer
+
+    m = _VideoAudio().eval()
+    clip, wave = _av_inputs()
+    ids = [f"s{i}" for i in range(5)]
+    fwd = lambda mod, b: mod(*b)  # noqa: E731
+    with pytest.raises(ShapeError, match=r"layer 'mixed'.*\(5, 5, 14\).*'layout'.*'NCT'"):
+        extract(m, [(clip, wave)], ids=ids, layers=["mixed"], reduce="avgpool", forward=fwd)
+    # an activation has no axes of its own: its parent (here the whole, mixed model) is asked
+    with pytest.raises(ShapeError, match=r"layer 'act'.*ReLU module, read from the whole model"):
+        extract(m, [(clip, wave)], ids=ids, layers=["act"], reduce="avgpool", forward=fwd)
+    ok = extract(
+        m, [(clip, wave)], ids=ids, layers=["mixed"], reduce="avgpool",
+        reduce_options={"layout": "NCT"}, forward=fwd, quiet=True,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        ok["mixed"], _outputs(m, clip, wave)["mixed"].mean(2).numpy(), rtol=1e-5, atol=1e-6
+    )
+    # called outside extract (no module to read): 5-D and 3-D are refused, 4-D is (N, C, H, W)
+    _, pool = make_reducer("avgpool")
+    x5 = torch.randn(2, 3, 4, 5, 6)
+    with pytest.raises(ShapeError, match=r"layer 'v'.*\(2, 3, 4, 5, 6\).*'NCTHW'"):
+        pool(x5, "v")
+    torch.testing.assert_close(
+        make_reducer("avgpool", layout="NCTHW")[1](x5, "v"), x5.mean((2, 3, 4))
+    )
+    torch.testing.assert_close(
+        make_reducer("avgpool", layout="NTHWC")[1](x5, "v"), x5.mean((1, 2, 3))
+    )
+    with pytest.raises(ShapeError, match=r"layer 'a'"):
+        pool(torch.randn(2, 3, 4), "a")
+    torch.testing.assert_close(pool(x5[:, :, 0], "i"), x5[:, :, 0].mean((2, 3)))
+    with pytest.raises(ShapeError, match=r"layout='NCT'\) needs 3-D outputs; layer 'i'"):
+        make_reducer("avgpool", layout="NCT")[1](x5[:, :, 0], "i")
+    with pytest.raises(ConfigurationError, match="layout must be one of"):
+        make_reducer("avgpool", layout="CHW")
+
+
+def test_token_reducers_refuse_a_convolution_output():
+    from neuroalign.core.exceptions import ShapeError
+
+    m = _VideoAudio().eval()
+    clip, wave = _av_inputs()
+    fwd = lambda mod, b: mod(*b)  # noqa: E731
+    kw = dict(ids=[f"s{i}" for i in range(5)], forward=fwd, quiet=True)
+    with pytest.raises(ShapeError, match=r"cls_token.*layer 'audio' \(a Conv1d module\)"):
+        extract(m, [(clip, wave)], layers=["audio"], reduce="cls_token", **kw)
+    tok = extract(m, [(clip, wave)], layers=["tokens"], reduce="cls_token", **kw)
+    np.testing.assert_allclose(tok["tokens"], _outputs(m, clip, wave)["tokens"][:, 0].numpy())
+
+
+def test_reducer_key_holds_every_option_of_every_reducer():
+    import inspect
+
+    from neuroalign.extract._reducers import REDUCERS, reducer_key
+
+    for name, factory in REDUCERS.items():
+        key = reducer_key(name, {})
+        assert set(key["options"]) == set(inspect.signature(factory).parameters), name
+    assert reducer_key("avgpool", {}) != reducer_key("avgpool", {"layout": "NCT"})
+    assert reducer_key("avgpool", {"layout": "NCT"})["options"]["layout"] == "NCT"
+
+
+class _PatchEmbed(torch.nn.Module):
+    """A ViT patch embedding: a Conv2d whose spatial axes are flattened into tokens (N, L, D)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 8, 2, stride=2)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class _ConvLayerNorm(torch.nn.Module):
+    """A wav2vec2-style feature layer: Conv1d, LayerNorm over channels, back to (N, C, T)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 6, 3)
+        self.norm = torch.nn.LayerNorm(6)
+
+    def forward(self, x):
+        return self.norm(self.conv(x).transpose(1, 2)).transpose(1, 2)
+
+
+def test_avgpool_reads_the_channel_axis_from_the_layer_widths_when_types_disagree():
+    from neuroalign.extract import make_reducer
+    from neuroalign.extract._reducers import LAYER_MODULE
+
+    _, pool = make_reducer("avgpool")
+    for module, x, axis in (
+        (_PatchEmbed(), torch.randn(2, 3, 8, 8), 1),  # (2, 16, 8): tokens, D = 8 = conv width
+        (_ConvLayerNorm(), torch.randn(2, 1, 16), 2),  # (2, 6, 14): channels first, C = 6
+    ):
+        with torch.no_grad():
+            out = module(x)
+        token = LAYER_MODULE.set(({"m": module, **dict(module.named_modules())}, "m"))
+        try:
+            torch.testing.assert_close(pool(out, "m"), out.mean(axis))
+        finally:
+            LAYER_MODULE.reset(token)

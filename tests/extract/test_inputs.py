@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neuroalign import StimulusSet  # noqa: E402
-from neuroalign.core.exceptions import ValidationError  # noqa: E402
+from neuroalign.core.exceptions import NeuroalignWarning, ValidationError  # noqa: E402
 from neuroalign.extract import ImagePreprocess, extract  # noqa: E402
 
 from .helpers import PRE, Tiny  # noqa: E402
@@ -144,6 +144,38 @@ def test_tensor_inputs_are_resumed_chunk_by_chunk(tmp_path, monkeypatch):
     np.testing.assert_allclose(
         got["fc"], extract(Tiny(), x, ids=ids, layers=["fc"])["fc"], rtol=1e-6, atol=1e-6
     )
+
+
+def test_float_images_on_the_0_255_scale_warn_once():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, size=(4, 20, 20, 3), dtype=np.uint8)
+    pre = ImagePreprocess(resize=(16, 16))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        feats = extract(
+            Tiny(),
+            StimulusSet(ids=list("wxyz"), images=u8.astype(np.float32)),  # 0–255 as float
+            layers=["fc"],
+            preprocess=pre,
+            batch_size=2,
+        )
+    scale = [w for w in rec if issubclass(w.category, NeuroalignWarning)]
+    assert len(scale) == 1, [str(w.message) for w in rec]  # two batches, one warning
+    msg = str(scale[0].message)
+    assert "0–255" in msg and "uint8" in msg and "divide" in msg and "255" in msg
+    ref = extract(Tiny(), StimulusSet(ids=list("wxyz"), images=u8), layers=["fc"], preprocess=pre)
+    assert np.abs(feats["fc"] - ref["fc"]).max() > 1  # why it warns: far from the uint8 twin
+    # [0, 1] floats, and 0–255 floats with 0–255 mean/std, are fine: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeuroalignWarning)
+        ImagePreprocess(resize=8).batch(u8.astype(np.float32) / 255)
+        ImagePreprocess(resize=8, mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4)).batch(
+            u8.astype(np.float32)
+        )
+    # the warning flag is not part of the key
+    assert pre == PRE and pre.cache_key == PRE.cache_key
 
 
 def test_float_and_16_bit_images_keep_their_values(tmp_path):

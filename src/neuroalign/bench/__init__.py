@@ -8,6 +8,7 @@ content-addressed results store, serially or on Dask, commits one layer per benc
 commitment split and returns one :class:`~neuroalign.core.Result`.
 """
 
+from ..extract._tiny import tiny_cnn
 from . import _builtin  # noqa: F401  (registers the built-in benchmarks)
 from ._assemble import AGGREGATION, commit_layer
 from ._benchmark import (
@@ -24,16 +25,6 @@ from ._dask import WORKER_CONFIG, local_cluster
 from ._metrics import METRICS, Split, commitment_split
 from ._run import run
 from ._store import ResultStore, default_store, environment
-from ._tiny import tiny_cnn, tiny_cnn_source
-
-
-def _register_model_source() -> None:
-    from ..extract import MODEL_SOURCES
-
-    MODEL_SOURCES.setdefault("tiny_cnn", tiny_cnn_source)  # `tiny_cnn:seed=1` works as a model id
-
-
-_register_model_source()
 
 __all__ = [
     "AGGREGATION",

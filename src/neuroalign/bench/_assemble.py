@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core import COLUMNS, Result, make_table
 from ..core.exceptions import NeuroalignError
-from ._store import Prepared, ResultStore, cell_key
+from ._store import Prepared, ResultStore
 
 __all__ = ["AGGREGATION", "assemble", "commit_layer"]
 
@@ -53,8 +53,7 @@ def assemble(
         for bid, prep in preps.items():
             b = prep.benchmark
             cells = []
-            for layer in out["layers"]:
-                key = cell_key(out["features"], layer, prep)
+            for layer, key in out["cells"][bid].items():
                 rec = store.get(key)
                 if rec is None:
                     raise NeuroalignError(

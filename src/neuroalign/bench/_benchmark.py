@@ -10,7 +10,6 @@ picklable callable (a module-level function, or a ``functools.partial`` of one) 
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 import inspect
 import re
@@ -23,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core import RDMs, Responses, StimulusSet
+from ..core import RDMs, Responses, StimulusSet, align
+from ..core._identity import Identity
 from ..core.exceptions import ConfigurationError, ValidationError, close_matches
 
 __all__ = [
@@ -72,32 +72,48 @@ class BenchmarkData:
     volume: tuple[np.ndarray, np.ndarray] | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 over the stimuli's fingerprint and every number the metric reads."""
-        h = hashlib.sha256()
-
-        def put(tag: str, a: Any) -> None:
-            a = np.ascontiguousarray(np.asarray(a))
-            h.update(f"{tag}|{a.dtype.str}|{a.shape}|".encode())
-            h.update(
-                a.tobytes() if a.dtype != object else "\x1f".join(map(str, a.ravel())).encode()
+    def __post_init__(self) -> None:
+        """The one join: the brain data are put in the stimuli's order by id (``align``); a
+        brain side that does not hold exactly the benchmark's stimuli is a
+        :class:`~neuroalign.core.exceptions.StimulusMismatchError` naming the ids, never a
+        pairing by position. Per-stimulus labels / groups must have one entry per stimulus."""
+        if not isinstance(self.stimuli, StimulusSet):
+            raise ValidationError(
+                f"BenchmarkData.stimuli must be a StimulusSet; got {type(self.stimuli).__name__}."
             )
+        if isinstance(self.brain, (RDMs, Responses)):
+            _, brain = align(self.stimuli, self.brain)
+            object.__setattr__(self, "brain", brain)
+        for name in ("labels", "groups"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.stimuli):
+                raise ValidationError(
+                    f"BenchmarkData.{name} has {len(values)} entries for {len(self.stimuli)} "
+                    "stimuli; give one per stimulus, in the stimuli's order."
+                )
 
-        h.update(self.stimuli.fingerprint.encode())
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The identity of every number a metric reads: the stimuli's fingerprint, the brain
+        data (RDMs, responses, repetitions, their stimulus ids and target table), labels, groups
+        and the loader's ceiling (``core._identity``)."""
+        ident = Identity("benchmark-data").add(self.stimuli.fingerprint)
         if isinstance(self.brain, RDMs):
-            put("rdms", self.brain.dissimilarities)
-            put("rdm_ids", self.brain.stimulus_ids.astype(str))
+            ident.add_field("rdms", np.asarray(self.brain.dissimilarities))
+            ident.add_field("rdm_ids", self.brain.stimulus_ids.astype(str))
         elif isinstance(self.brain, Responses):
-            put("data", self.brain.data)
+            ident.add_field("data", np.asarray(self.brain.data))
             if self.brain.repetitions is not None:
-                put("reps", self.brain.repetitions)
-            put("resp_ids", self.brain.stimulus_ids.astype(str))
+                ident.add_field("reps", np.asarray(self.brain.repetitions))
+            ident.add_field("resp_ids", self.brain.stimulus_ids.astype(str))
+            if self.brain.targets is not None:
+                for col in self.brain.targets.columns:
+                    ident.add_field(f"target:{col}", self.brain.targets[col].astype(str).to_numpy())
         for tag, a in (("labels", self.labels), ("groups", self.groups)):
             if a is not None:
-                put(tag, np.asarray(a).astype(str))
-        h.update(f"ceiling|{self.ceiling!r}".encode())
-        return h.hexdigest()
+                ident.add_field(tag, np.asarray(a).astype(str))
+        ident.add_field("ceiling", None if self.ceiling is None else float(self.ceiling))
+        return ident.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +278,43 @@ def _resolve(path: str) -> Callable[..., Any]:
         raise ConfigurationError(f"cannot import loader {path!r}: {err}.") from err
 
 
+def _check_metric_params(path: Path, metric: str, params: Any) -> None:
+    """``[metric_params]`` of a TOML file against the metric's signature, before any work: an
+    unknown key, or a value of the wrong kind, names the file and the key."""
+    from ..encode._ridge_inputs import check_alphas
+    from ._metrics import METRICS
+
+    where = f"{str(path)!r}: [metric_params]"
+    if not isinstance(params, Mapping):
+        raise ValidationError(f"{where} must be a table of key = value; got {params!r}.")
+    fn = METRICS.get(metric)
+    if fn is None:
+        return  # the metric name itself is checked where it is looked up
+    sig = inspect.signature(fn)
+    allowed = [n for n in list(sig.parameters)[3:]]  # after X, data, split
+    for key, value in params.items():
+        if key not in allowed:
+            raise ValidationError(
+                f"{where} {key} is not a parameter of the {metric!r} metric; it takes "
+                f"{allowed}." + close_matches(key, allowed)
+            )
+        default = sig.parameters[key].default
+        if key == "alphas":
+            try:
+                check_alphas(value)
+            except ValidationError as err:
+                raise ValidationError(f"{where} alphas = {value!r}: {err}") from None
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValidationError(
+                    f"{where} {key} = {value!r} must be a number (like the default {default!r})."
+                )
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValidationError(
+                f"{where} {key} = {value!r} must be a string (like the default {default!r})."
+            )
+
+
 def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
     """A benchmark from a TOML file.
 
@@ -304,6 +357,7 @@ def benchmark_from_toml(path: str | Path, register: bool = False) -> Benchmark:
             f"{str(path)!r}: [loader_args] {sorted(args)} do not fit {loader.__name__}"
             f"{inspect.signature(loader)}: {err}."
         ) from err
+    _check_metric_params(path, str(spec["metric"]), spec.get("metric_params", {}))
     bench = Benchmark(loader=functools.partial(loader, **args) if args else loader, **spec)
     if register:
         register_benchmark(bench, replace=True)

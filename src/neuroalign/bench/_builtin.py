@@ -140,7 +140,7 @@ SIMULATED_ROIS = {"early": "conv1", "mid": "conv2", "late": "conv3"}
 def _simulated_all(seed: int = 0) -> tuple[Any, Responses]:
     from ..data import make_responses, make_shape_images
     from ..extract import extract
-    from ._tiny import tiny_cnn
+    from ..extract._tiny import tiny_cnn
 
     stimuli = make_shape_images(n_stimuli=120, image_size=32, seed=seed)
     feats = extract(tiny_cnn(seed=seed), stimuli, layers=list(SIMULATED_ROIS.values()), quiet=True)

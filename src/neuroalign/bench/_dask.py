@@ -14,8 +14,9 @@ from typing import Any
 
 from ..core._progress import track
 from ..core._validation import require
-from ..core.exceptions import ConfigurationError
-from ._store import Prepared
+from ..core.exceptions import ConfigurationError, NeuroalignError
+from ._jobs import cell_job, model_job
+from ._store import Prepared, ResultStore
 
 __all__ = ["WORKER_CONFIG", "local_cluster", "run_dask"]
 
@@ -67,6 +68,27 @@ def _client(scheduler: Any, n_workers: int) -> tuple[Any, list[Any]]:
     return client, [client, cluster]
 
 
+def _quiet_shutdown() -> Any:
+    """Silence distributed's loggers while a cluster is torn down after an error or Ctrl-C
+    (otherwise every worker prints its traceback)."""
+    import contextlib
+    import logging
+
+    @contextlib.contextmanager
+    def quiet() -> Any:
+        loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL + 1)
+        try:
+            yield
+        finally:
+            for lg, lv in zip(loggers, levels, strict=True):
+                lg.setLevel(lv)
+
+    return quiet()
+
+
 def run_dask(
     refs: list[tuple[str, Any]],
     preps: dict[str, Prepared],
@@ -77,12 +99,14 @@ def run_dask(
     resources: Mapping[str, float] | None,
     quiet: bool,
 ) -> tuple[list[dict[str, Any]], list[float]]:
+    """Run the model and cell jobs as Dask tasks. Workers that die (killed, out of memory) or a
+    cancelled run end in one :class:`NeuroalignError` saying how many cells the store kept (a
+    re-run resumes from them); Ctrl-C closes the cluster without worker tracebacks."""
     from distributed import as_completed
-
-    from ._run import cell_job, model_job
 
     client, owned = _client(scheduler, n_workers)
     tag = uuid.uuid4().hex[:8]
+    failed: BaseException | None = None
     try:
         shared = {bid: client.scatter(p, broadcast=True, hash=False) for bid, p in preps.items()}
         models = [
@@ -110,7 +134,7 @@ def run_dask(
                     layer,
                     path,
                     shared[bid],
-                    out["features"],
+                    out["features"][bid][layer],
                     root,
                     opts.threads,
                     key=f"bench-cell-{key[:16]}-{tag}",
@@ -120,7 +144,43 @@ def run_dask(
         seconds = [
             f.result() for f in track(as_completed(cells), len(cells), "cells (dask)", quiet)
         ]
+    except NeuroalignError:
+        raise
+    except (KeyboardInterrupt, Exception) as err:
+        failed = err
     finally:
-        for obj in owned:
-            obj.close()
-    return outs, seconds
+        with _quiet_shutdown():
+            for obj in owned:
+                try:
+                    obj.close()
+                except Exception:  # a cluster whose workers are gone may not close cleanly
+                    pass
+    if failed is None:
+        return outs, seconds
+    if isinstance(failed, KeyboardInterrupt):
+        raise failed
+    if _is_dask_failure(failed):
+        kept = ResultStore(root).count_cells()
+        raise NeuroalignError(
+            f"the Dask run stopped: its workers died or its tasks were cancelled "
+            f"({type(failed).__name__}: {str(failed)[:200] or 'no message'}). The store "
+            f"{root!r} holds {kept} finished cell(s); a re-run resumes from them. If workers "
+            "ran out of memory, give them more (memory_limit) or lower memory_budget."
+        ) from failed
+    raise failed
+
+
+def _is_dask_failure(err: BaseException) -> bool:
+    """Whether ``err`` is the executor failing (dead workers, cancelled futures, lost
+    connection) rather than an error raised by a job's own code."""
+    names = {c.__name__ for c in type(err).__mro__}
+    return bool(
+        names
+        & {
+            "KilledWorker",
+            "CancelledError",
+            "FutureCancelledError",
+            "CommClosedError",
+            "TimeoutError",
+        }
+    )

@@ -1,8 +1,9 @@
 """The results store: one JSON file per (model, benchmark, layer) cell, content-addressed.
 
-A cell's key is a SHA-256 over everything that can change its numbers: the features' identity
-(model weights, preprocessing, reducer), the layer, the benchmark id and version, the metric and
-its parameters, the data's fingerprint and the commitment split. A cell file is written atomically
+A cell's key (``core._identity.hash_parts``, the one identity of every store) holds everything that
+can change its numbers: the feature-store key of the exact features it scores (so whatever changes
+features changes the cell), the layer, the benchmark id and version, the metric's name, code and
+parameters, the data's fingerprint and the commitment split. A cell file is written atomically
 (temporary file, then rename): after a kill a cell is either complete or absent, so a re-run
 computes exactly the missing cells. Cells are not fsynced (that cost 40 ms a cell on a busy disk):
 after a power loss a cell may be empty or truncated, and a cell that does not parse, or whose
@@ -13,7 +14,6 @@ directory share both.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -24,7 +24,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..core._identity import code_hash, hash_parts
 from ..core._io import atomic_write_text
+from ..core._registry import lookup
 from ._benchmark import Benchmark, BenchmarkData
 from ._metrics import Split, commitment_split
 
@@ -35,17 +37,12 @@ __all__ = [
     "cell_key",
     "default_store",
     "environment_hash",
-    "hash_json",
+    "metric_identity",
     "prepare",
 ]
 
 #: Bumped when the computation of a cell changes in a way its inputs do not show.
-CELL_FORMAT = 1
-
-
-def hash_json(obj: Any) -> str:
-    """SHA-256 of the canonical JSON of ``obj`` (sorted keys, exact float reprs)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+CELL_FORMAT = 2  # 2: keys from core._identity, from the feature-store key of each layer
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +59,7 @@ def environment() -> dict[str, str]:
 
 def environment_hash() -> str:
     """A short hash of :func:`environment` (recorded with every cell)."""
-    return hash_json(environment())[:12]
+    return hash_parts(environment())[:12]
 
 
 def default_store() -> Path:
@@ -100,6 +97,10 @@ class ResultStore:
         text = json.dumps({**record, "key": key}, sort_keys=True, allow_nan=True)
         return atomic_write_text(path, text)
 
+    def count_cells(self) -> int:
+        """How many cell files the store holds (complete ones: writes are atomic)."""
+        return sum(1 for _ in (self.root / "cells").glob("*/*.json"))
+
     def _layers(self, key: str) -> Path:
         return self.root / "models" / f"{key}.json"
 
@@ -135,16 +136,29 @@ def prepare(benchmarks: Iterable[Benchmark]) -> dict[str, Prepared]:
     return out
 
 
-def cell_key(features: str, layer: str, prep: Prepared) -> str:
+def metric_identity(name: str) -> str:
+    """The identity of the metric's code (``core._identity.code_hash``): a metric re-registered
+    with new code under the same name gives new cell keys, so its old cells are never served."""
+    from ._metrics import METRICS
+
+    return code_hash(lookup(METRICS, name, "benchmark metric"))
+
+
+def cell_key(feature_key: str, layer: str, prep: Prepared) -> str:
+    """A cell's key: the feature-store key of the exact features it scores (which holds the
+    model's weights and code, the stimuli, preprocessing, tokenizer, reducer and every option,
+    device, precision and the layer), the layer, the benchmark's id and version, the metric's
+    name, code and parameters, the benchmark data's fingerprint and the commitment split."""
     b = prep.benchmark
-    return hash_json(
+    return hash_parts(
         {
             "format": CELL_FORMAT,
-            "features": features,
+            "features": feature_key,
             "layer": layer,
             "benchmark": b.id,
             "version": b.version,
             "metric": b.metric,
+            "metric_code": metric_identity(b.metric),
             "params": dict(b.metric_params),
             "data": prep.fingerprint,
             "split": [b.commit_split, float(b.commit_fraction), int(b.seed)],

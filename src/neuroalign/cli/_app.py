@@ -14,9 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from ..core._io import check_output, check_output_dir
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._bench import register as register_bench
-from ._console import err, out
+from ._console import err, out, show_warnings
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
@@ -30,6 +31,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _every_command(ctx: typer.Context) -> None:
+    """Put artificial neural networks and brains side by side."""
+    ctx.with_resource(show_warnings())  # each warning one line, the same for every command
+
+
 app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
@@ -41,7 +50,6 @@ def _write_table(table: Any, path: Path) -> None:
     """Write a DataFrame as CSV atomically (temporary file, then rename)."""
     from ..core._io import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
@@ -63,6 +71,7 @@ def demo(
     from ..demo import run_demo
 
     try:
+        check_output_dir(out_dir, "--out")
         if not quiet:
             err.print(f"neuroalign demo: model {model}, output {out_dir}/")
         res = run_demo(
@@ -111,23 +120,6 @@ def _model_options(arch: str | None, trust_pickle: bool) -> dict[str, Any]:
         **({"arch": arch} if arch else {}),
         **({"trust_pickle": True} if trust_pickle else {}),
     }
-
-
-def _show_warnings() -> Any:
-    """Library warnings as one escaped line each on stderr, when they happen."""
-    import contextlib
-    import warnings
-
-    @contextlib.contextmanager
-    def ctx() -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.showwarning = lambda message, *_a, **_k: err.print(
-                f"[yellow]warning:[/] {escape(' '.join(str(message).split()))}", highlight=False
-            )
-            yield
-
-    return ctx()
 
 
 _ARCH = Annotated[
@@ -180,6 +172,13 @@ def extract_command(
         str | None,
         typer.Option(help="Apply relu, relu6, gelu, silu … to each layer's output first."),
     ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Axes of the layers' outputs for --reduce avgpool / cls_token / last_token "
+            "(NCHW, NHWC, NCT, NTC, NLD, NCTHW, NTHWC; default: read from each module)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Stimuli per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     cache: Annotated[
@@ -210,33 +209,28 @@ def extract_command(
     options = {
         **({"n_components": n_components} if n_components else {}),
         **({"activation": activation} if activation else {}),
+        **({"layout": layout} if layout else {}),
     }
     try:
-        with _show_warnings():
-            if not out_file.parent.is_dir():
-                raise ValidationError(
-                    f"--out {str(out_file)!r}: the folder {str(out_file.parent)!r} does not exist."
-                )
-            acts = extract(
-                load_model(
-                    model, pretrained=not random_weights, **_model_options(arch, trust_pickle)
-                ),
-                StimulusSet.from_path(stimuli),
-                layers=layers
-                if layers in ("blocks", "all", "modules")
-                else [s.strip() for s in layers.split(",")],
-                reduce=reduce,
-                reduce_options=options or None,
-                batch_size=batch_size,
-                device=device,
-                cache=cache,
-                memory_budget=memory_budget,
-                amp=amp,
-                on_error="skip" if skip_bad else "raise",
-                verify_cache=verify_cache,
-                quiet=quiet,
-            )
-            save_activations(acts, out_file, compress=True)
+        check_output(out_file, "--out")
+        acts = extract(
+            load_model(model, pretrained=not random_weights, **_model_options(arch, trust_pickle)),
+            StimulusSet.from_path(stimuli),
+            layers=layers
+            if layers in ("blocks", "all", "modules")
+            else [s.strip() for s in layers.split(",")],
+            reduce=reduce,
+            reduce_options=options or None,
+            batch_size=batch_size,
+            device=device,
+            cache=cache,
+            memory_budget=memory_budget,
+            amp=amp,
+            on_error="skip" if skip_bad else "raise",
+            verify_cache=verify_cache,
+            quiet=quiet,
+        )
+        save_activations(acts, out_file, compress=True)
     except (NeuroalignError, OSError) as exc:  # disk full, permissions: one line too
         _fail(exc)
         return
@@ -352,26 +346,6 @@ def _check_npz_kind(path: Path, option: str, kind: str) -> None:
         )
 
 
-def _check_out(path: Path, option: str = "--out") -> None:
-    """Make sure an output file can be written, before the (long) computation."""
-    from ..core.exceptions import ValidationError
-
-    parent = path.parent
-    if path.is_dir():
-        raise ValidationError(f"{option} {str(path)!r} is a directory; give a file name.")
-    if parent.exists() and not parent.is_dir():
-        raise ValidationError(f"{option} {str(path)!r}: {str(parent)!r} is not a directory.")
-    if not parent.exists():
-        raise ValidationError(
-            f"{option} {str(path)!r}: the directory {str(parent)!r} does not exist; create it "
-            "first (mkdir -p) or choose another path."
-        )
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise ValidationError(f"{option} {str(path)!r}: the directory is not writable.")
-
-
 @app.command()
 def encode(
     features: Annotated[
@@ -392,7 +366,8 @@ def encode(
         Path,
         typer.Option(
             "--out",
-            help="Results table (CSV, tidy: one row per layer × ROI × quantity × mean/median).",
+            help="Results: .csv (tidy table, one row per layer × ROI × quantity × mean/median, "
+            "plus <name>_targets.csv) or .npz (the whole Result, Result.save).",
         ),
     ] = Path("encoding.csv"),
     cv: Annotated[str, typer.Option(help="Folds for alpha: an integer >= 2, or 'gcv'.")] = "5",
@@ -418,8 +393,9 @@ def encode(
     try:
         cv_value = _parse_cv(cv)
         alpha_grid = _parse_alphas(alphas)
-        targets_file = out_file.with_name(out_file.stem + "_targets.csv")
-        _check_out(out_file)
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        as_npz = out_file.suffix.lower() == ".npz"
+        targets_file = None if as_npz else out_file.with_name(out_file.stem + "_targets.csv")
         _check_npz_kind(features, "--features", "activations")
         _check_npz_kind(responses, "--responses", "responses")
         acts = load_activations(features)
@@ -437,8 +413,11 @@ def encode(
             standardize=standardize,
             device=device,
         )
-        _write_table(res.table, out_file)
-        _write_table(sweep_targets(res), targets_file)
+        if targets_file is None:
+            res.save(out_file)
+        else:
+            _write_table(res.table, out_file)
+            _write_table(sweep_targets(res), targets_file)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -461,7 +440,8 @@ def encode(
             highlight=False,
             markup=False,
         )
-    out.print(f"wrote {out_file} and {targets_file}", highlight=False, markup=False)
+    wrote = f"{out_file} and {targets_file}" if targets_file else str(out_file)
+    out.print(f"wrote {wrote}", highlight=False, markup=False)
 
 
 def _npz_or_fail(path: Path, option: str) -> None:
@@ -529,13 +509,12 @@ def rsa(
 ) -> None:
     """RSA of every layer with every ROI: value, bootstrap CI and noise ceiling (subjects as the
     unit: sessions of a subject are averaged)."""
-    import warnings
-
     from ..compare import brain_rdms, load_rdms, rsa_table
     from ..compare._inference import check_n_boot
     from ..core import load_activations, load_responses
 
     try:
+        check_output(out_file, "--out")
         check_n_boot(n_boot, "--n-boot")
         if (responses is None) == (rdms_file is None):
             raise NeuroalignError("give exactly one of --responses FILE or --rdms FILE.")
@@ -563,26 +542,22 @@ def rsa(
                     "--features (give --stimulus-ids to say otherwise)."
                 )
                 data = load_rdms(rdms_file, stimulus_ids=list(acts.stimulus_ids))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = rsa_table(
-                acts,
-                data,
-                method=method,
-                metric=metric,
-                n_boot=n_boot,
-                over=over,
-                seed=seed,
-                select=select,
-                quiet=True,
-            )
-        for w in caught:
-            err.print(f"warning: {escape(str(w.message))}", highlight=False)
+        result = rsa_table(  # warnings: one line each (cli._console.show_warnings)
+            acts,
+            data,
+            method=method,
+            metric=metric,
+            n_boot=n_boot,
+            over=over,
+            seed=seed,
+            select=select,
+            quiet=True,
+        )
+        table = result.table
+        _write_table(table, out_file)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
-    table = result.table
-    _write_table(table, out_file)
     for roi, sub in table.groupby("roi", sort=False):
         per_layer = sub[sub["statistic"] == "similarity"]
         top = per_layer.loc[per_layer["value"].idxmax()]
@@ -617,6 +592,10 @@ def cka_command(
     from ..compare import cka_table
     from ..core import load_activations, load_responses
 
+    try:
+        check_output(out_file, "--out")
+    except NeuroalignError as exc:
+        _fail(exc)
     _npz_or_fail(features, "--features")
     _npz_or_fail(other, "--other")
     try:
@@ -626,10 +605,10 @@ def cka_command(
         table = cka_table(
             load_activations(features), b, kernel=kernel, debiased=not biased, quiet=True
         ).table
+        _write_table(table, out_file)
     except (NeuroalignError, OSError, ValueError) as exc:
         _fail(exc)
         return
-    _write_table(table, out_file)
     shown = [
         c for c in ("layer", "layer_other", "roi", "value") if c in table and (table[c] != "").any()
     ]

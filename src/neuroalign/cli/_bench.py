@@ -30,6 +30,10 @@ def list_command(
     from ..bench import list_benchmarks
 
     table = list_benchmarks(pattern)
+    if pattern and not len(table):
+        _fail(
+            NeuroalignError(f"no benchmark matches {pattern!r}; `neuroalign bench list` shows all.")
+        )
     if as_json:
         _out.print_json(table.to_json(orient="records", default_handler=str))
         return
@@ -80,10 +84,15 @@ def run_command(
 ) -> None:
     """Score models on benchmarks; cached cells are reused, an interrupted run resumes."""
     from ..bench import run
+    from ..core._io import check_output
     from ..report import leaderboard_table, write_leaderboard
 
-    if not out.parent.is_dir():
-        _fail(NeuroalignError(f"--out: the folder {str(out.parent)!r} does not exist."))
+    try:
+        check_output(out, "--out")
+        if leaderboard is not None:
+            check_output(leaderboard, "--leaderboard")
+    except NeuroalignError as exc:
+        _fail(exc)
     spec: Any = None
     if layers:
         spec = layers[0] if len(layers) == 1 and layers[0] in ("blocks", "all") else list(layers)
@@ -129,9 +138,11 @@ def leaderboard_command(
     out: Annotated[Path, typer.Option("--out", help="HTML file.")] = Path("leaderboard.html"),
 ) -> None:
     """Build the static HTML leaderboard (with .csv and .json next to it)."""
+    from ..core._io import check_output
     from ..report import write_leaderboard
 
     try:
+        check_output(out, "--out")
         page = write_leaderboard(result, out)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
@@ -144,9 +155,11 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", help="HTML file.")] = Path("report.html"),
 ) -> None:
     """An HTML report of any saved result (a leaderboard for benchmark sweeps)."""
+    from ..core._io import check_output
     from ..report import write_result_report
 
     try:
+        check_output(out, "--out")
         page = write_result_report(result, out)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)

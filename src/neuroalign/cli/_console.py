@@ -1,14 +1,17 @@
-"""The consoles and the one error exit shared by every command module of the CLI."""
+"""The consoles, the one error exit and the one warning format shared by every command module."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import contextlib
+import warnings
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["err", "fail", "out"]
+__all__ = ["err", "fail", "out", "show_warnings"]
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -19,3 +22,20 @@ def fail(exc: BaseException, prefix: str = "") -> NoReturn:
     msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)
     err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(code=1)
+
+
+def _one_line(message: Any, *_args: Any, **_kwargs: Any) -> None:
+    """``warnings.showwarning`` for the CLI: ``warning: <message>``, one line, no file:line."""
+    text = " ".join(str(message).split()) or type(message).__name__
+    err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
+
+@contextlib.contextmanager
+def show_warnings() -> Iterator[None]:
+    """While a command runs, print each Python warning as one line ``warning: <message>`` on
+    stderr (each distinct warning once per place, Python's default), never the file, line and
+    source that Python prints. Entered once for every command by the app's callback."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _one_line
+        yield

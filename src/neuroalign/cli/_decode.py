@@ -42,29 +42,26 @@ def _run(
     n_permutations: int,
     seed: int,
 ) -> Any:
-    import numpy as np
 
     from .. import decode as dec
 
     if (labels is None) == (features is None):
         raise ValidationError("give exactly one of --labels COL or --features F.npz.")
     if features is not None:
-        from ..core import align, load_activations, load_responses
+        from ..core import load_activations, load_responses
 
-        acts, resp = align(load_activations(features), load_responses(responses))
+        acts = load_activations(features)
         name = layer or acts.layer_names[-1]
-        X = np.asarray(resp.data)
-        X = X.reshape(len(X), -1)
-        return dec.decode_embeddings(
-            X,
-            acts[name],
-            resp.stimulus_ids,
+        return dec.decode_embeddings(  # rows joined by stimulus id (core.align)
+            load_responses(responses),
+            acts,
             cv=int(cv or 5),
             seed=seed,
-            model=acts.model,
             layer=name,
         )
-    with np.load(responses, allow_pickle=False) as z:
+    from ..core._io import open_npz
+
+    with open_npz(responses, "--responses") as z:
         arrays = {k: z[k] for k in z.files}
     for key in ("data", labels, *([groups] if groups else [])):
         if key not in arrays:
@@ -133,9 +130,14 @@ def decode_command(
 ) -> None:
     """Decode labels or model embeddings from brain responses; writes decoding.csv and
     decoding.png."""
-    from ..core._io import atomic_write
+    from ..core._io import atomic_write, check_output_dir
 
     try:
+        check_output_dir(out_dir, "--out")
+        if n_permutations < 0:
+            raise ValidationError(
+                f"--n-permutations {n_permutations}: give 0 (no p-values) or a count such as 1000."
+            )
         result = _run(
             responses,
             labels,
@@ -148,7 +150,7 @@ def decode_command(
             n_permutations,
             seed,
         )
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(exist_ok=True)
         atomic_write(out_dir / "decoding.csv", lambda tmp: result.table.to_csv(tmp, index=False))
         figure = None
         try:

@@ -23,12 +23,26 @@ explain_app = typer.Typer(
 def _save(result: object, out_file: Path) -> None:
     from ..core._io import atomic_write
 
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    if out_file.suffix == ".npz":
+    if out_file.suffix.lower() == ".npz":
         result.save(out_file)  # type: ignore[attr-defined]
     else:
         table = result.table  # type: ignore[attr-defined]
         atomic_write(out_file, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def _images_layer(layer: str | None, have: list[str], images: Path) -> str:
+    """The layer of ``--images`` that matches the encoder's; never silently another one."""
+    if layer and layer in have:
+        return layer
+    if not layer and len(have) == 1:  # an encoder that does not name its layer: the only one
+        return have[0]
+    from ..core.exceptions import ValidationError
+
+    wanted = f"layer {layer!r}" if layer else "a named layer (it names none)"
+    raise ValidationError(
+        f"--images {str(images)!r} has no features of the encoder's {wanted}; it has layers "
+        f"{have}. Extract --images from the same model and layer as the encoder's features."
+    )
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -51,9 +65,11 @@ def fit_command(
 ) -> None:
     """Fit a ridge encoder from one layer to the responses and save it (no pickle)."""
     from ..core import load_activations, load_responses
+    from ..core._io import check_output
     from ..explain import fit_readout, save_readout
 
     try:
+        check_output(out_file, "--out", suffix=".npz")
         readout = fit_readout(
             load_activations(features),
             load_responses(responses),
@@ -87,9 +103,11 @@ def top_command(
 ) -> None:
     """Top and bottom stimuli of each target by predicted response (in-silico screening)."""
     from ..core import load_activations
+    from ..core._io import check_output
     from ..explain import load_readout, top_stimuli
 
     try:
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
         readout = load_readout(encoder)
         res = top_stimuli(
             readout,
@@ -148,10 +166,12 @@ def concepts_command(
 ) -> None:
     """Rank concepts for each target (BrainSCUBA projection or plain weights)."""
     from ..core import load_activations
+    from ..core._io import check_output
     from ..core.exceptions import ConfigurationError
     from ..explain import classifier_concepts, embed_concepts, load_readout, rank_concepts
 
     try:
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
         if (vocabulary is None) == (classifier is None):
             raise ConfigurationError("give either --vocabulary (with --model) or --classifier.")
         if vocabulary is not None:
@@ -167,11 +187,7 @@ def concepts_command(
         emb = None
         if images is not None:
             acts = load_activations(images)
-            emb = (
-                acts[readout.layer]
-                if readout.layer in acts.layer_names
-                else acts[acts.layer_names[0]]
-            )
+            emb = acts[_images_layer(readout.layer, list(acts.layer_names), images)]
         res = rank_concepts(readout, space, emb, method=method, k=k)
         _save(res, out_file)
     except (NeuroalignError, OSError) as exc:

@@ -8,7 +8,7 @@ import hashlib
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,17 @@ import pandas as pd
 
 from ._activations import Activations
 from ._responses import Responses
-from .exceptions import NeuroalignError, ValidationError
+from .exceptions import NeuroalignError, OutputError, ValidationError
 
-__all__ = ["load_activations", "load_responses", "open_npz", "save_activations", "save_responses"]
+__all__ = [
+    "check_output",
+    "check_output_dir",
+    "load_activations",
+    "load_responses",
+    "open_npz",
+    "save_activations",
+    "save_responses",
+]
 
 _LAYER = "layer:"
 _TARGET = "target:"
@@ -39,15 +47,108 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], durable: bool =
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.filename is None or str(err.filename) not in (str(tmp), str(path)):
+            raise  # from inside ``write``, about another file: its own message is right
+        # the OS names the hidden temporary file; the user gave ``path``
+        new = OutputError(_write_failure(path, err))
+        new.errno = err.errno
+        raise new from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
 
 
+def _write_failure(path: Path, err: OSError) -> str:
+    """Why ``path`` could not be written, in the user's terms (never the temporary name)."""
+    why = err.strerror or type(err).__name__
+    if not path.parent.is_dir():
+        why = f"the folder {str(path.parent)!r} does not exist; create it first"
+    elif not os.access(path.parent, os.W_OK):
+        why = f"the folder {str(path.parent)!r} is not writable; choose another"
+    return f"cannot write {str(path)!r}: {why}; nothing was written"
+
+
+def check_output(
+    path: str | Path, what: str = "output", suffix: str | Sequence[str] | None = None
+) -> Path:
+    """Check, before any work, that the file ``path`` can be written: its folder exists and is
+    writable, it is not a folder (and it ends with ``suffix``, one or several).
+
+    ``what`` names the argument in the message (``"--out"``, ``"out"``). Every command and
+    function that writes a file calls this first, so a bad path fails in a second, not after
+    the computation. Returns the path (``~`` expanded).
+
+    Raises
+    ------
+    ValidationError
+        Naming ``what`` and the path, and what to do.
+    """
+    p = Path(path).expanduser()
+    if suffix is not None:
+        allowed = (suffix,) if isinstance(suffix, str) else tuple(suffix)
+        if not p.name.lower().endswith(tuple(s.lower() for s in allowed)):
+            want = " or ".join(repr(s) for s in allowed)
+            raise ValidationError(f"{what} {str(p)!r} must end with {want}.")
+    parent = p.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValidationError(f"{what} {str(p)!r}: {str(parent)!r} is a file, not a folder.")
+    if not parent.is_dir():
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist; create it first "
+            "(mkdir -p) or choose another path."
+        )
+    if p.is_dir():
+        raise ValidationError(f"{what} {str(p)!r} is a folder; give a file path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} is not writable; choose another."
+        )
+    return p
+
+
+def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Check, before any work, that the folder ``path`` exists and is writable, or can be created
+    (its parent exists and is writable). Returns the path (``~`` expanded)."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ValidationError(f"{what} {str(p)!r} is a file; give a folder.")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValidationError(f"{what} {str(p)!r} is not writable; choose another folder.")
+        return p
+    check_output(p, what)
+    return p
+
+
 def atomic_write_text(path: str | Path, text: str, durable: bool = False) -> Path:
     """:func:`atomic_write` of a UTF-8 text."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
+
+
+def writable_dir(path: str | Path, argument: str) -> Path:
+    """``path`` as a folder that exists and can be written (created when missing), checked
+    before any work: a path that is a file, or a folder that cannot be created or written, is
+    one :class:`ValidationError` naming ``argument`` and the user's path."""
+    root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ValidationError(
+            f"{argument}={str(root)!r} is not a directory (it is a file); pass a folder path."
+        )
+    probe = root / f".probe.{os.getpid()}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ValidationError(
+            f"{argument}={str(root)!r} cannot be created or written: {reason}. Choose a folder "
+            "you can write to."
+        ) from err
+    return root
 
 
 def sha256_file(path: str | Path) -> str:
@@ -75,10 +176,57 @@ def _atomic_savez(path: str | Path, arrays: dict[str, Any], compress: bool = Fal
 
     try:
         return atomic_write(path, write)
+    except OutputError:  # already names ``path`` and the reason
+        raise
     except OSError as err:  # permission denied, disk full, ...
         raise ValidationError(
             f"cannot write {str(path)!r} ({err.strerror or err}); nothing was written."
         ) from err
+
+
+def sniff_file(path: str | Path) -> str | None:
+    """What ``path`` holds when it is not a ``.npz`` archive, in words (``"a CSV table"``,
+    ``"a parquet table"``, ``"a single .npy array"``, ``"an empty file"`` ...); None for a zip
+    archive (an ``.npz``, maybe truncated: opening it says so). Reads the first bytes only."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK"):
+        return None
+    if not head:
+        return "an empty file (0 bytes)"
+    if head.startswith(b"PAR1"):
+        return "a parquet table"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file"
+    if head.startswith(b"\x80"):
+        return "a Python pickle"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not a .npz archive (unknown binary format)"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    if (
+        "," in first
+        or "\t" in first
+        or ";" in first
+        or Path(path).suffix.lower() in (".csv", ".tsv")
+    ):
+        return "a CSV text table"
+    return "a text file"
+
+
+def _reason(err: BaseException) -> str:
+    """The library's reason for a failed read, without numpy's advice to load pickles."""
+    text = str(err)
+    return type(err).__name__ if "pickle" in text.lower() else f"{type(err).__name__}: {text}"
+
+
+def not_npz_message(where: str, what: str, hint: str) -> str:
+    """``"<where> is <what>, not a .npz archive; <hint>"``: never an invitation to load a file
+    unsafely (numpy's own message for a text file suggests ``allow_pickle=True``)."""
+    return f"{where} is {what}, not a readable .npz file (named arrays); {hint}"
 
 
 @contextlib.contextmanager
@@ -93,13 +241,24 @@ def open_npz(path: str | Path, kind: str) -> Iterator[Any]:
     if p.is_dir():
         raise ValidationError(f"{where} is a folder; a .npz file is needed.")
     try:
+        what = sniff_file(p)
+        if what is not None and what != "a single .npy array":  # .npy: said below
+            raise ValidationError(
+                not_npz_message(
+                    where,
+                    what,
+                    "give the .npz written by save_responses/save_activations (or numpy.savez).",
+                )
+            )
         z = np.load(p, allow_pickle=False)
+    except ValidationError:
+        raise
     except PermissionError as err:
         raise ValidationError(f"{where} cannot be read ({err.strerror}).") from err
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValidationError(
             f"{where} is not a readable .npz file: it is truncated, corrupt or of another format "
-            f"({type(err).__name__}: {err}). Write it again with save_responses/save_activations "
+            f"({_reason(err)}). Write it again with save_responses/save_activations "
             "(or numpy.savez)."
         ) from err
     if not isinstance(z, np.lib.npyio.NpzFile):
@@ -110,6 +269,10 @@ def open_npz(path: str | Path, kind: str) -> Iterator[Any]:
     try:
         with z:
             yield z
+    except ValidationError as err:  # about an array of this file: say which file
+        if str(p) in str(err) or type(err).__init__ is not ValidationError.__init__:
+            raise
+        raise type(err)(f"{where}: {err}") from err
     except NeuroalignError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:

@@ -142,6 +142,8 @@ def make_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]], **constants: An
 
 
 def _check_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The check ``Result`` and :func:`concat_results` share: a DataFrame with every column of
+    :data:`COLUMNS`."""
     if not isinstance(table, pd.DataFrame):
         raise ValidationError(
             f"Result.table must be a pandas DataFrame; got {type(table).__name__}."
@@ -232,7 +234,12 @@ class Result:
 
     # ------------------------------------------------------------------ io
     def save(self, path: str | Path) -> Path:
-        """Write to one ``.npz`` (no pickle; atomic): table columns, arrays, kind and params."""
+        """Write to one ``.npz`` (no pickle; atomic): table columns, arrays, kind and params.
+
+        Every cell comes back from :func:`load_result` as it was: numbers with their dtype, text
+        columns with their missing cells (None / NaN / pd.NA, not the string ``"nan"``), and
+        columns that mix types (numbers and text) cell by cell.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = (
@@ -249,10 +256,7 @@ class Result:
                 payload[f"table/{c}"] = col.astype("datetime64[ns]").to_numpy()
                 dtypes[c] = "datetime64[ns]"
             else:
-                payload[f"table/{c}"] = np.array(
-                    [("" if v is None else str(v)) for v in col], dtype=str
-                )
-                dtypes[c] = "str"
+                dtypes[c] = _save_text_column(payload, c, col)
         for k, v in self.arrays.items():
             payload[f"arrays/{k}"] = np.asarray(v)
         try:
@@ -303,6 +307,18 @@ def load_result(path: str | Path) -> Result:
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"result file {str(path)!r} does not exist.")
+    from ._io import not_npz_message, sniff_file
+
+    what = sniff_file(path)
+    if what is not None:
+        raise ValidationError(
+            not_npz_message(
+                f"result file {str(path)!r}",
+                what,
+                "give the .npz a command wrote with --out X.npz (Result.save); a .csv table "
+                "is read with pandas.read_csv.",
+            )
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             files = list(z.files)
@@ -312,10 +328,7 @@ def load_result(path: str | Path) -> Result:
                     "results are written by Result.save()."
                 )
             meta = json.loads(str(z["__meta__"]))
-            table = {}
-            for c in meta["columns"]:
-                a = z[f"table/{c}"]
-                table[c] = a.astype(object) if meta["dtypes"][c] == "str" else a
+            table = {c: _load_column(z, c, meta["dtypes"][c]) for c in meta["columns"]}
             arrays = {k[len("arrays/") :]: z[k] for k in files if k.startswith("arrays/")}
     except ValidationError:
         raise
@@ -325,13 +338,75 @@ def load_result(path: str | Path) -> Result:
         ) from err
     df = pd.DataFrame(table, columns=meta["columns"])
     for c, d in meta["dtypes"].items():
-        if d == "str":
+        if d == "str":  # files written before missing cells were kept: text only
             df[c] = df[c].astype(object).map(str)
     return Result(df, meta["kind"], arrays, meta.get("params", {}))
 
 
+#: how a missing cell of a text column was spelled (kept so that load gives back the same object)
+_MISSING = {1: None, 2: np.nan, 3: pd.NA}
+
+
+def _missing_code(v: Any) -> int:
+    if v is None:
+        return 1
+    if v is pd.NA:
+        return 3
+    return 2
+
+
+def _save_text_column(payload: dict[str, Any], c: str, col: pd.Series) -> str:
+    """Store a non-numeric column; returns its ``dtypes`` tag.
+
+    ``"text"``: strings, with the missing cells (None / NaN / pd.NA) marked in
+    ``table_missing/<c>`` so they come back as they were (not as the string ``"nan"``);
+    ``"json"``: any other mix (numbers, booleans, strings, missing) as one JSON list, so every
+    cell keeps its type."""
+    missing = col.isna().to_numpy()
+    present = col[~missing]
+    if all(isinstance(v, str) for v in present):
+        payload[f"table/{c}"] = np.array(
+            ["" if m else str(v) for v, m in zip(col, missing, strict=True)], dtype=str
+        )
+        if missing.any():
+            payload[f"table_missing/{c}"] = np.array(
+                [_missing_code(v) if m else 0 for v, m in zip(col, missing, strict=True)], np.int8
+            )
+        return "text" if col.dtype == object else f"text:{col.dtype}"
+    try:
+        text = json.dumps(
+            [float("nan") if v is pd.NA else v for v in col], default=_jsonable, allow_nan=True
+        )
+    except (TypeError, ValueError) as err:
+        raise ValidationError(f"result column {c!r} cannot be saved: {err}") from err
+    payload[f"table/{c}"] = np.array(text)
+    return "json"
+
+
+def _load_column(z: Any, c: str, tag: str) -> Any:
+    a = z[f"table/{c}"]
+    if tag == "json":
+        return pd.Series(json.loads(str(a)), dtype=object)
+    if tag == "str":
+        return a.astype(object)
+    if tag.startswith("text"):
+        values = a.astype(object)
+        if f"table_missing/{c}" in z.files:
+            codes = z[f"table_missing/{c}"]
+            for i in np.flatnonzero(codes):
+                values[i] = _MISSING[int(codes[i])]
+        col = pd.Series(values, dtype=object)
+        return col.astype(tag[5:]) if tag.startswith("text:") else col
+    return a
+
+
 def concat_results(results: Iterable[Result | pd.DataFrame], kind: str = "combined") -> Result:
     """Stack the tables of several results (any analyses) into one result; arrays are dropped.
+
+    A DataFrame given instead of a Result must hold every column of :data:`COLUMNS`, as
+    ``Result(table)`` requires (one check for both; build partial tables with :func:`make_table`).
+    Extra columns that only some analyses have are missing (NaN) on the other rows, and stay
+    missing through :meth:`Result.save` / :func:`load_result`.
 
     Examples
     --------
@@ -341,7 +416,7 @@ def concat_results(results: Iterable[Result | pd.DataFrame], kind: str = "combin
     >>> t["analysis"].tolist(), bool(np.isnan(t.loc[0, "alpha"]))
     (['rsa', 'encoding'], True)
     """
-    tables = [r.table if isinstance(r, Result) else make_table(r) for r in results]
+    tables = [r.table if isinstance(r, Result) else _check_table(r) for r in results]
     if not tables:
         raise ValidationError("concat_results needs at least one result.")
     return Result(make_table(pd.concat(tables, ignore_index=True)), kind)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._identity import Identity
 from ._ids import positions
 from ._validation import check_ids, check_same_length, require
 from .exceptions import ValidationError
@@ -226,16 +226,8 @@ class StimulusSet:
         or text), and the metadata columns that extraction reads (``CONTENT_COLUMNS``: word
         spans). Every field is length-prefixed, so no two different sets share a fingerprint by
         concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``)."""
-        h = hashlib.sha256()
-
-        def put(data: bytes | str | np.ndarray | memoryview) -> None:
-            if isinstance(data, np.ndarray):  # its bytes, without a copy
-                data = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-            elif isinstance(data, str):
-                data = data.encode()
-            h.update(len(data).to_bytes(8, "little"))
-            h.update(data)
-
+        ident = Identity("stimuli")
+        put = ident.add
         put(self.kind)
         for i, sid in enumerate(self.ids):
             put(str(sid))
@@ -251,14 +243,12 @@ class StimulusSet:
                 put(f"pil|{img.mode}|{img.size}")
                 put(img.tobytes())
             else:
-                arr = np.asarray(img)
-                put(f"array|{arr.shape}|{arr.dtype.str}")
-                put(arr)
+                ident.add_array(np.asarray(img))
         for col in CONTENT_COLUMNS:
             if col in self.metadata.columns:
                 put(col)
                 put(str(self.metadata[col].tolist()))
-        return h.hexdigest()
+        return ident.hexdigest()
 
     # ------------------------------------------------------------------ export
     def to_pandas(self) -> pd.DataFrame:

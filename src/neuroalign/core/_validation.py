@@ -41,6 +41,32 @@ def _describe(x: Any) -> str:
     return f"{type(x).__name__}"
 
 
+def _strings(name: str, arr: np.ndarray) -> str:
+    first = next((v for v in arr.ravel()[:1000] if isinstance(v, (str, bytes, np.str_))), "")
+    return (
+        f"{name} must hold numbers but holds strings (e.g. {str(first)[:40]!r}; shape "
+        f"{arr.shape}); pass the numeric array (labels or ids belong in their own argument)."
+    )
+
+
+def check_not_strings(x: Any, name: str) -> None:
+    """Raise :class:`ValidationError` naming ``name`` when ``x`` holds strings (an array of
+    str/bytes, or a list of them) where numbers are needed; looks at the dtype only (no copy of
+    an array)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x, dtype=object)
+        if any(isinstance(v, (str, bytes)) for v in x.ravel()[:1000]):
+            raise ValidationError(_strings(name, x))
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") in "US":
+        raise ValidationError(_strings(name, np.asarray(x)))
+    if dtype is not None and getattr(dtype, "kind", "") == "O":
+        flat = np.asarray(x).ravel()[:1000]
+        if any(isinstance(v, (str, bytes)) for v in flat):
+            raise ValidationError(_strings(name, np.asarray(x)))
+
+
 def check_array(
     x: Any,
     name: str,
@@ -72,12 +98,18 @@ def check_array(
     """
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
         x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray) and x.dtype.kind in "US":
+        raise ValidationError(_strings(name, x))
     try:
         arr = np.array(x, dtype=dtype, copy=True) if copy else np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as err:
+        if "string" in str(err):
+            raise ValidationError(_strings(name, np.asarray(x, dtype=object))) from err
         raise ValidationError(
             f"{name} must be array-like of numbers; got {_describe(x)} ({err})."
         ) from err
+    if arr.dtype.kind in "US":
+        raise ValidationError(_strings(name, arr))
     if arr.dtype == object:
         raise ValidationError(
             f"{name} must be a numeric array; got an object array of shape {arr.shape} "

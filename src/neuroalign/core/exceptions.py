@@ -20,6 +20,7 @@ __all__ = [
     "NeuroalignError",
     "NeuroalignWarning",
     "NotFittedError",
+    "OutputError",
     "ShapeError",
     "StimulusMismatchError",
     "ValidationError",
@@ -69,6 +70,11 @@ class NotFittedError(NeuroalignError, AttributeError):
 class CacheError(NeuroalignError, OSError):
     """The feature store cannot be read or written (disk full, permissions); the message names
     the store's folder and the system's reason."""
+
+
+class OutputError(NeuroalignError, OSError):
+    """An output file cannot be written (missing or read-only folder, disk full); the message
+    names the user's path (never an internal temporary file) and the system's reason."""
 
 
 class NeuroalignWarning(UserWarning):

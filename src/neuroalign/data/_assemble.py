@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..core import Responses, StimulusSet
 from ..core._ids import describe_mismatch
+from ..core._io import check_output
 from ..core.exceptions import (
     ConfigurationError,
     NeuroalignWarning,
@@ -195,26 +196,6 @@ def check_image_complete(img: Any, path: str | Path, what: str) -> None:
             f"{tuple(img.shape)} ({expected} bytes of header and data) but the file holds {got}. "
             "Download or export it again."
         )
-
-
-def check_output(path: str | Path, what: str, suffix: str | None = None) -> Path:
-    """Check, before any work, that ``path`` can be written: its folder exists and is writable
-    (and it ends with ``suffix``)."""
-    p = Path(path).expanduser()
-    if suffix is not None and not p.name.lower().endswith(suffix):
-        raise ValidationError(f"{what} {str(p)!r} must end with {suffix!r}.")
-    parent = p.parent
-    if not parent.is_dir():
-        raise ValidationError(
-            f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist; create it first."
-        )
-    if p.is_dir():
-        raise ValidationError(f"{what} {str(p)!r} is a folder; give a file path.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValidationError(
-            f"{what} {str(p)!r}: the folder {str(parent)!r} is not writable; choose another."
-        )
-    return p
 
 
 def group_trials(

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core._backend import Backend
 from ..core._registry import register
+from ._checks import check_alpha, check_shrinkage
 
 __all__ = ["TIME_ESTIMATORS", "lda", "ledoit_wolf_cov", "predict_classes", "ridge", "ridge_targets"]
 
@@ -79,6 +80,7 @@ def ridge(
     ``Y`` ``(n, M)`` overrides the ±1 targets (several label permutations solved with the same
     factorisation, as extra columns).
     """
+    alpha = check_alpha(alpha)
     if Y is None:
         Y = ridge_targets(yi, n_classes)
     m, sd = _standardize_stats(xb, Xt, standardize)
@@ -115,6 +117,7 @@ def lda(
     ``shrinkage="auto"`` each class covariance is shrunk by its own Ledoit–Wolf λ (see
     :func:`ledoit_wolf_cov`) before pooling, as scikit-learn does.
     """
+    shrinkage = check_shrinkage(shrinkage)
     m, sd = _standardize_stats(xb, Xt, standardize)
     Z = Xt if sd is None else (Xt - m) / sd
     f = Z.shape[2]

@@ -14,7 +14,7 @@ from ..core import Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup, register
 from ..core._validation import check_array, check_same_length
-from ._checks import check_labels, make_cv
+from ._checks import check_counts, check_labels, make_cv
 from ._scoring import chance_level, get_scorer
 
 __all__ = ["ESTIMATORS", "decode", "haufe_patterns", "permutation_blocks", "permute_within"]
@@ -226,6 +226,7 @@ def decode(
     >>> bool(r.table["value"].iloc[0] > 0.8), r.table["chance"].iloc[0]
     (True, np.float64(0.5))
     """
+    check_counts(n_permutations)
     X = check_array(X, "X", ndim=2)
     y, classes = check_labels(y, len(X))
     scorers = [scoring] if isinstance(scoring, str) else list(scoring)

@@ -20,6 +20,7 @@ from scipy import ndimage, stats
 
 from ..core._validation import check_array
 from ..core.exceptions import ValidationError
+from ._checks import check_counts
 
 __all__ = ["cluster_test_subjects", "find_clusters", "permutation_cluster_test"]
 
@@ -63,6 +64,7 @@ def permutation_cluster_test(
     included, whose largest cluster mass reaches ``mass``), ``pointwise_p`` and ``threshold``
     (per sample, the ``1 − cluster_alpha`` quantile over all labellings).
     """
+    check_counts(cluster_alpha=cluster_alpha)
     observed = np.asarray(observed, float)
     null = np.asarray(null, float)
     if null.ndim != observed.ndim + 1 or null.shape[1:] != observed.shape or len(null) < 1:
@@ -116,6 +118,7 @@ def cluster_test_subjects(
     dict with ``t`` (observed t per sample), ``labels``, ``masses`` (sum of t in each cluster),
     ``p_values`` and ``threshold``.
     """
+    check_counts(n_permutations, cluster_alpha=cluster_alpha)
     x = check_array(scores, "scores", ndim=(2, 3)) - chance
     n = len(x)
     if n < 3:

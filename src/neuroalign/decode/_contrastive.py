@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..core._validation import check_array, check_choice, check_same_length, require, torch_device
-from ..core.exceptions import NotFittedError, ValidationError
+from ..core.exceptions import NotFittedError, ShapeError, ValidationError
 
 __all__ = ["BRAIN_MODULES", "ContrastiveDecoder", "clip_loss"]
 
@@ -83,6 +83,15 @@ def _build(kind: str, in_shape: tuple[int, ...], n_dims: int, hidden: int, n_sub
     return Brain()
 
 
+def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
+    """``order`` cut into batches of ``size``; a last batch of a single sample (which a
+    contrastive loss cannot use) is merged into the batch before it."""
+    cuts = list(range(size, len(order), size))
+    if cuts and len(order) - cuts[-1] == 1:
+        cuts.pop()
+    return np.split(order, cuts)
+
+
 class ContrastiveDecoder(BaseEstimator):
     """Brain responses → embeddings trained with a CLIP loss (optionally + MSE).
 
@@ -95,7 +104,10 @@ class ContrastiveDecoder(BaseEstimator):
         Loss = ``(1 − w) · CLIP + w · MSE``.
     subject_layers : bool
         One channel-mixing layer per subject (pass ``subjects`` to fit / predict).
-    lr, weight_decay, batch_size, max_epochs : AdamW settings.
+    lr, weight_decay, batch_size, max_epochs : AdamW settings. ``batch_size`` must be at least
+        2: the CLIP loss contrasts each sample with the others of its batch, so a batch of one
+        has a loss of 0 and teaches nothing. A last batch of one sample in an epoch is merged
+        into the batch before it (every training sample counts in every epoch).
     patience : int
         Epochs without a lower validation loss before stopping.
     validation_fraction : float
@@ -158,6 +170,14 @@ class ContrastiveDecoder(BaseEstimator):
         check_choice(self.brain_module, "brain_module", BRAIN_MODULES)
         if not 0 <= self.mse_weight <= 1:
             raise ValidationError(f"mse_weight must be in [0, 1]; got {self.mse_weight}.")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)):
+            raise ValidationError(f"batch_size must be an integer >= 2; got {self.batch_size!r}.")
+        if self.batch_size < 2:
+            raise ValidationError(
+                f"batch_size must be >= 2; got {self.batch_size}. The CLIP loss compares each "
+                "sample with the other samples of its batch: a batch of one has nothing to "
+                "contrast (its loss is 0) and the decoder would learn nothing."
+            )
         X, subj = self._inputs(X, subjects)
         E = check_array(y, "y", ndim=2, dtype=np.float32)
         check_same_length("y", len(E), "X", len(X))
@@ -195,10 +215,7 @@ class ContrastiveDecoder(BaseEstimator):
             module.train()
             perm = train[rng.permutation(len(train))]
             total = 0.0
-            for start in range(0, len(perm), self.batch_size):
-                batch = perm[start : start + self.batch_size]
-                if len(batch) < 2:
-                    continue
+            for batch in _batches(perm, self.batch_size):
                 opt.zero_grad()
                 loss = loss_of(batch)
                 loss.backward()
@@ -225,12 +242,28 @@ class ContrastiveDecoder(BaseEstimator):
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         return self
 
+    def _check_fitted_shape(self, X: np.ndarray) -> None:
+        """``X`` of predict against the fitted network's input, before torch sees it."""
+        m = self.module_
+        if self.brain_module == "conv":
+            want, got, what = m.conv[0].in_channels, X.shape[1], "channels"
+        else:
+            want, got, what = m.body[1].in_features, int(np.prod(X.shape[1:])), "features"
+        if m.subject is not None and X.shape[1] != m.subject.shape[-1]:
+            want, got, what = m.subject.shape[-1], X.shape[1], "channels"
+        if got != want:
+            raise ShapeError(
+                f"X has {got} {what} per sample (shape {X.shape}) but this ContrastiveDecoder was "
+                f"fitted on {want}; pass data with the training data's {what}."
+            )
+
     def predict(self, X: Any, subjects: Any = None) -> np.ndarray:
         """Decoded embeddings (n_samples, n_dims)."""
         if not hasattr(self, "module_"):
             raise NotFittedError("ContrastiveDecoder is not fitted; call fit(X, y) first.")
         torch = require("torch", "torch", "ContrastiveDecoder")
         X, subj = self._inputs(X, subjects)
+        self._check_fitted_shape(X)
         dev = next(self.module_.parameters()).device
         with torch.no_grad():
             out = self.module_(torch.as_tensor(X, device=dev), torch.as_tensor(subj, device=dev))

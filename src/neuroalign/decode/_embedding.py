@@ -126,11 +126,58 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         return 1 - ((Y - P) ** 2).sum(0) / np.where(ss == 0, 1.0, ss)
 
 
+def _paired(
+    X: Any, embeddings: Any, stimulus_ids: Any, embedding_ids: Any, model: str, layer: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
+    """Brain rows and embedding rows of the same stimuli, joined by id through ``align``."""
+    from ..core import Activations, Responses, align
+
+    if isinstance(embeddings, Activations):
+        names = list(embeddings.layer_names)
+        if not layer and len(names) != 1:
+            raise ValidationError(f"embeddings holds layers {names}; pass layer=...")
+        layer = layer or names[0]
+        if layer not in names:
+            raise ValidationError(f"embeddings has no layer {layer!r}; it has {names}.")
+        acts = embeddings.select_layers([layer])
+        model = model or acts.model
+    else:
+        E = check_array(embeddings, "embeddings", ndim=2, dtype=np.float64)
+        eids = embedding_ids if embedding_ids is not None else stimulus_ids
+        if eids is None:
+            raise ValidationError(
+                "embeddings is an array without ids; pass embedding_ids (or stimulus_ids, the "
+                "ids of the rows of both) or Activations."
+            )
+        eids = check_ids(eids, "embedding_ids" if embedding_ids is not None else "stimulus_ids")
+        check_same_length("embedding ids", len(eids), "embeddings", len(E))
+        acts = Activations(model or "embeddings", eids, {"embeddings": E})
+    if isinstance(X, Responses):
+        if X.data is None:
+            raise ValidationError("X (Responses) has no data; average its repetitions first.")
+        resp = X
+    else:
+        Xa = check_array(X, "X", ndim=2, dtype=np.float64)
+        if stimulus_ids is None:
+            raise ValidationError(
+                "X is an array without ids; pass stimulus_ids (one per row) or Responses."
+            )
+        ids = check_ids(stimulus_ids)
+        check_same_length("stimulus_ids", len(ids), "X", len(Xa))
+        resp = Responses(ids, data=Xa)
+    acts, resp = align(acts, resp)
+    Xo = np.asarray(resp.data, dtype=np.float64)
+    Xo = check_array(Xo.reshape(len(Xo), -1), "X", ndim=2)
+    E = check_array(acts[acts.layer_names[0]], "embeddings", ndim=2, dtype=np.float64)
+    return Xo, E, np.asarray(acts.stimulus_ids), model, layer
+
+
 def decode_embeddings(
     X: Any,
     embeddings: Any,
-    stimulus_ids: Any,
+    stimulus_ids: Any = None,
     *,
+    embedding_ids: Any = None,
     cv: int = 5,
     alphas: Any = DEFAULT_ALPHAS,
     k: int | Sequence[int] = (1, 5),
@@ -146,12 +193,21 @@ def decode_embeddings(
     embeddings for every held-out response (:func:`~neuroalign.decode.identification`); values are
     means over folds (``se`` over folds), plus ``r2`` (mean over dimensions of the test R²).
 
+    Rows of ``X`` and ``embeddings`` are paired by stimulus id (:func:`~neuroalign.core.align`):
+    a stimulus missing on one side is a :class:`~neuroalign.core.exceptions.StimulusMismatchError`
+    naming it, and the order of either side does not matter.
+
     Parameters
     ----------
-    X : array (n_stimuli, n_targets)
-    embeddings : array (n_stimuli, n_dims)
-    stimulus_ids : array (n_stimuli,)
-        Unique ids, the rows of both.
+    X : Responses or array (n_stimuli, n_targets)
+        Brain responses (Responses: their ``data``, flattened per stimulus, and their ids).
+    embeddings : Activations or array (n_stimuli, n_dims)
+        Activations: the layer ``layer`` (default: the only one) and their ids.
+    stimulus_ids : array (n_stimuli,), optional
+        Unique ids of the rows of an array ``X`` (and of an array ``embeddings`` unless
+        ``embedding_ids`` is given).
+    embedding_ids : array (n_stimuli,), optional
+        Unique ids of the rows of an array ``embeddings``, when they differ from ``X``'s.
     cv : int
         Folds (shuffled with ``seed``).
     alphas, k, similarity : see :class:`RidgeDecoder` and ``identification``.
@@ -166,11 +222,7 @@ def decode_embeddings(
 
     from ._retrieval import identification
 
-    X = check_array(X, "X", ndim=2, dtype=np.float64)
-    E = check_array(embeddings, "embeddings", ndim=2, dtype=np.float64)
-    check_same_length("embeddings", len(E), "X", len(X))
-    ids = check_ids(stimulus_ids)
-    check_same_length("stimulus_ids", len(ids), "X", len(X))
+    X, E, ids, model, layer = _paired(X, embeddings, stimulus_ids, embedding_ids, model, layer)
     check_n_samples(len(X), cv, "X", min_per_fold=max(2, max([k] if isinstance(k, int) else k)))
     pred = np.empty_like(E)
     tables, alpha = [], []

@@ -53,8 +53,9 @@ def dot(x: Any) -> Any:
 class TopK(NamedTuple):
     """Best ``k`` candidates per query (best first) and, with ``true_index``, the true item's rank.
 
-    ``indices`` / ``scores``: ``(n_queries, k)``; ``greater`` / ``ties``: how many other candidates
-    score above / within rounding of the true one (``None`` without ``true_index``).
+    ``indices`` / ``scores``: ``(n_queries, k)`` (equal scores ordered by position);
+    ``greater`` / ``ties``: how many *other* candidates score above / within rounding of the true
+    one (``None`` without ``true_index``).
     """
 
     indices: np.ndarray
@@ -63,35 +64,81 @@ class TopK(NamedTuple):
     ties: np.ndarray | None
 
 
-def _merge_numpy(
-    S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int, mask: np.ndarray
+def _merge_hits(
+    topv: np.ndarray,
+    topi: np.ndarray,
+    rows: np.ndarray,
+    vals: np.ndarray,
+    idx: np.ndarray,
+    k: int,
 ) -> None:
-    """Update the running top-k (sorted descending, in place) with the score block ``S``;
-    ``mask`` is a reusable boolean buffer with at least ``S.size`` entries."""
-    if np.isneginf(topv[:, -1]).all():
-        # first block: seed from a partial sort of its first few columns only (cheap); the rest of
-        # the block then goes through the pruned update like every later block
-        seed = min(S.shape[1], max(k, _SEED_COLUMNS))
-        part = np.argpartition(-S[:, :seed], k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(S[:, :seed], part, 1)
-        order = np.argsort(-vals, axis=1, kind="stable")
-        topv[:] = np.take_along_axis(vals, order, 1)
-        topi[:] = np.take_along_axis(part, order, 1) + off
-        if seed < S.shape[1]:
-            _merge_numpy(S[:, seed:], off + seed, topv, topi, k, mask)
-        return
-    hit = np.greater(S, topv[:, -1:], out=mask[: S.size].reshape(S.shape))
-    rows, cols = np.nonzero(hit)
+    """Merge candidate scores ``vals`` (at global positions ``idx``) of query rows ``rows`` into
+    the running top-k (in place). Hits must come row by row in ascending ``idx``, and every
+    ``idx`` after those already kept: a stable sort then orders equal scores by position (lower
+    first), whatever the block sizes were."""
     if rows.size == 0:
         return
     ur, inv = np.unique(rows, return_inverse=True)
     all_rows = np.concatenate([np.repeat(np.arange(len(ur)), k), inv])
-    all_vals = np.concatenate([topv[ur].ravel(), S[rows, cols]])
-    all_idx = np.concatenate([topi[ur].ravel(), cols + off])
-    order = np.lexsort((-all_vals, all_rows))
+    all_vals = np.concatenate([topv[ur].ravel(), vals])
+    all_idx = np.concatenate([topi[ur].ravel(), idx])
+    order = np.lexsort((-all_vals, all_rows))  # stable: ties keep the kept-then-new order
     start = np.searchsorted(all_rows[order], np.arange(len(ur)))
     take = order[start[:, None] + np.arange(k)]
     topv[ur], topi[ur] = all_vals[take], all_idx[take]
+
+
+def _merge_numpy(
+    S: np.ndarray, off: int, topv: np.ndarray, topi: np.ndarray, k: int, mask: np.ndarray
+) -> None:
+    """Update the running top-k (sorted descending, ties by position; in place) with the score
+    block ``S``; ``mask`` is a reusable boolean buffer with at least ``S.size`` entries."""
+    if np.isneginf(topv[:, -1]).all() and (topi[:, -1] == -1).all():
+        # first block: the k-th best of its first few columns (a partial sort, cheap) bounds
+        # the top-k from below; every entry at or above it (ties included) is merged, so the
+        # kept ties are the lowest positions. The rest of the block goes through the pruned
+        # update like every later block.
+        seed = min(S.shape[1], max(k, _SEED_COLUMNS))
+        kth = -np.partition(-S[:, :seed], k - 1, axis=1)[:, k - 1 : k]
+        rows, cols = np.nonzero(S[:, :seed] >= kth)
+        _merge_hits(topv, topi, rows, S[rows, cols], cols + off, k)
+        if seed < S.shape[1]:
+            _merge_numpy(S[:, seed:], off + seed, topv, topi, k, mask)
+        return
+    # strictly greater than the k-th: a later position that ties with it does not enter
+    hit = np.greater(S, topv[:, -1:], out=mask[: S.size].reshape(S.shape))
+    rows, cols = np.nonzero(hit)
+    _merge_hits(topv, topi, rows, S[rows, cols], cols + off, k)
+
+
+def _norms(xb: Any, fn: Callable[[Any], Any], X: np.ndarray, size: int) -> np.ndarray:
+    """Euclidean norm of every row after the similarity's normalisation (chunked)."""
+    out = np.empty(len(X), np.float64)
+    for sl in chunk_slices(len(X), size):
+        Z = xb.to_numpy(fn(xb.asarray(X[sl]))).astype(np.float64)
+        out[sl] = np.sqrt((Z * Z).sum(-1))
+    return out
+
+
+def _check_zero_rows(X: np.ndarray, name: str, similarity: str) -> None:
+    """Cosine and correlation of an all-zero (correlation: constant) row are undefined."""
+    zero = np.zeros(len(X), bool)
+    for sl in chunk_slices(len(X), 65536):  # float64 copies of one chunk at a time
+        Z = X[sl].astype(np.float64)
+        scale = np.abs(Z).max(1) * np.sqrt(X.shape[1])
+        if similarity == "correlation":
+            Z -= Z.mean(1, keepdims=True)
+        # zero up to rounding: a constant row centred in float64 leaves residues of a few ulps
+        zero[sl] = np.sqrt((Z * Z).sum(1)) <= 16 * np.finfo(np.float64).eps * scale
+    if zero.any():
+        rows = np.flatnonzero(zero)
+        what = "constant" if similarity == "correlation" else "all zero"
+        raise ValidationError(
+            f"{name} row(s) {rows[:10].tolist()}{' ...' if len(rows) > 10 else ''} "
+            f"({len(rows)} in all) are {what}: their {similarity} similarity is undefined (0/0), "
+            f"and scoring them 0 would rank them at random. Drop those rows, or use "
+            f"similarity='dot'."
+        )
 
 
 def retrieve(
@@ -108,6 +155,13 @@ def retrieve(
 ) -> TopK:
     """The ``k`` most similar candidates of every query, without the full similarity matrix.
 
+    Equal scores are ordered by candidate position (lower first), so ``indices`` do not depend
+    on ``memory_budget`` (the block sizes). With ``true_index``, the true item is never compared
+    with itself; another candidate counts as above it when its score exceeds the true score by
+    more than the rounding of the two dot products, and as tied within it. That tolerance is
+    relative to the score scale: ``8·√n_dims·ε·‖q‖·max‖c‖`` per query (ε of ``dtype``; ``‖·‖``
+    after the similarity's normalisation, so ``8·√n_dims·ε`` for cosine and correlation).
+
     Parameters
     ----------
     queries : array (n_queries, n_dims)
@@ -121,6 +175,12 @@ def retrieve(
         Bytes for one block of scores and one normalised candidate block (e.g. ``"1GB"``).
     device, dtype : backend (``"cuda"`` runs the GEMMs and the top-k on the GPU).
     quiet : bool
+
+    Raises
+    ------
+    ValidationError
+        For cosine and correlation, when a query or candidate row is all zero (correlation:
+        constant): its similarity is 0/0, undefined; the error names the rows.
 
     Examples
     --------
@@ -140,6 +200,9 @@ def retrieve(
     n_q, n_c = len(Q), len(C)
     if not 1 <= k <= n_c:
         raise ValidationError(f"k={k} must be between 1 and the number of candidates ({n_c}).")
+    if similarity != "dot":
+        _check_zero_rows(Q, "queries", similarity)
+        _check_zero_rows(C, "candidates", similarity)
     budget = parse_memory_budget(memory_budget)
     xb = get_backend(device, dtype)
     item = xb.itemsize()
@@ -158,12 +221,21 @@ def retrieve(
                 f"true_index must lie in [0, {n_c}); got {true.min()}..{true.max()}."
             )
         s_true = xb.to_numpy((Qn * fn(xb.asarray(C[true]))).sum(-1)).astype(np.float64)
-        tol = 1e-5 if dtype == "float32" else 1e-10  # rounding of the two dot-product paths
+        # rounding of two float dot products of length d: relative to ‖q‖·max‖c‖ (the largest
+        # score a row can have), not a fixed number (1e-5 is below one float32 ulp at 500)
+        eps = float(np.finfo(np.float32 if dtype == "float32" else np.float64).eps)
+        tol = (
+            8.0
+            * np.sqrt(Q.shape[1])
+            * eps
+            * _norms(xb, fn, Q, q_size)
+            * _norms(xb, fn, C, c_size).max()
+        )
         greater = np.zeros(n_q, np.int64)
         ties = np.zeros(n_q, np.int64)
     # running scores in the GEMM's dtype: comparing float32 blocks with float64 would cast them
     topv = np.full((n_q, k), -np.inf, dtype=np.float32 if dtype == "float32" else np.float64)
-    topi = np.zeros((n_q, k), np.int64)
+    topi = np.full((n_q, k), -1, np.int64)
     blocks = list(chunk_slices(n_c, c_size))
     if xb.name == "numpy":
         buf = np.empty(q_size * c_size, dtype=Qn.dtype)
@@ -179,29 +251,41 @@ def retrieve(
             if xb.name == "numpy":
                 _merge_numpy(S, cs.start, topv[qs], topi[qs], k, mask)  # views: updated in place
             else:
-                _merge_torch(S, cs.start, topv, topi, qs, k)
+                _merge_torch(S, cs.start, topv[qs], topi[qs], k)  # views: updated in place
             if true is not None:
                 St = xb.to_numpy(S) if xb.name != "numpy" else S
-                ref = s_true[qs, None]
-                above = (St > ref + tol).sum(1)  # boolean temporaries only
-                greater[qs] += above
-                ties[qs] += (St >= ref - tol).sum(1) - above
+                ref, t = s_true[qs, None], tol[qs, None]
+                above = St > ref + t  # boolean temporaries only
+                close = St >= ref - t
+                # the true item itself is not a competitor: take it out where it is in the block
+                own = np.flatnonzero((true[qs] >= cs.start) & (true[qs] < cs.stop))
+                above[own, true[qs][own] - cs.start] = False
+                close[own, true[qs][own] - cs.start] = False
+                n_above = above.sum(1)
+                greater[qs] += n_above
+                ties[qs] += close.sum(1) - n_above
     return TopK(
         topi,
         topv,
         None if true is None else greater,
-        None if true is None else ties - 1,  # the true item ties with itself
+        None if true is None else ties,
     )
 
 
-def _merge_torch(S: Any, off: int, topv: np.ndarray, topi: np.ndarray, qs: slice, k: int) -> None:
+def _merge_torch(S: Any, off: int, topv: np.ndarray, topi: np.ndarray, k: int) -> None:
+    """As :func:`_merge_numpy` on a torch score block: the block's k-th best (``torch.topk``)
+    bounds the entries that can enter; those (ties included, by position) are merged on the
+    host, so equal scores are ordered by position as on NumPy."""
     torch = __import__("torch")
-    v, i = torch.topk(S, min(k, S.shape[1]), dim=1)
-    allv = np.concatenate([topv[qs], v.cpu().numpy()], 1)
-    alli = np.concatenate([topi[qs], i.cpu().numpy() + off], 1)
-    order = np.argsort(-allv, axis=1, kind="stable")[:, :k]
-    topv[qs] = np.take_along_axis(allv, order, 1)
-    topi[qs] = np.take_along_axis(alli, order, 1)
+    kth = torch.topk(S, min(k, S.shape[1]), dim=1).values[:, -1:]
+    floor = torch.as_tensor(topv[:, -1:], device=S.device, dtype=S.dtype)
+    first = torch.as_tensor((topi[:, -1:] == -1), device=S.device)
+    # an entry enters when it reaches the block's k-th best and beats the kept k-th (or the
+    # kept list is not full yet)
+    hit = (S >= kth) & ((S > floor) | first)
+    rows, cols = (t.cpu().numpy() for t in torch.nonzero(hit, as_tuple=True))
+    vals = S[hit].cpu().numpy()
+    _merge_hits(topv, topi, rows, vals, cols + off, k)
 
 
 def identification(

@@ -23,7 +23,14 @@ from ..core._registry import lookup
 from ..core._validation import check_same_length, parse_memory_budget
 from ..core.exceptions import ValidationError
 from ._batched import TIME_ESTIMATORS, predict_classes, ridge_targets
-from ._checks import check_epochs, check_labels, make_cv
+from ._checks import (
+    check_alpha,
+    check_counts,
+    check_epochs,
+    check_labels,
+    check_shrinkage,
+    make_cv,
+)
 from ._classic import decision_values, permutation_blocks, permute_within
 from ._clusters import permutation_cluster_test
 from ._scoring import chance_level, get_scorer
@@ -198,6 +205,8 @@ def _run(
     quiet: bool,
     generalize: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    alpha, shrinkage = check_alpha(alpha), check_shrinkage(shrinkage)
+    check_counts(n_permutations, step=step, window=window, cluster_alpha=cluster_alpha)
     X = check_epochs(epochs)
     y, classes = check_labels(y, len(X))
     times = np.arange(X.shape[2], dtype=float) if times is None else np.asarray(times, float)
@@ -293,8 +302,9 @@ _DOC_PARAMS = """
         accuracy, balanced_accuracy, roc_auc.
     window, step : int
         Sliding windows of ``window`` samples (channels × samples features) every ``step`` samples.
-    alpha, shrinkage, standardize : ridge penalty; LDA shrinkage (a weight in [0, 1] or ``"auto"``,
-        Ledoit–Wolf per class); z-scoring per time and channel.
+    alpha, shrinkage, standardize : ridge penalty (>= 0); LDA shrinkage (a weight in [0, 1],
+        ``None`` for none, or ``"auto"``, Ledoit–Wolf per class); z-scoring per time and channel.
+        Other values raise ``ValidationError`` before any fitting.
     n_permutations : int
         Label permutations (within test folds and groups) for pointwise and cluster-corrected p-values of the
         first scoring; ridge permutations share each fold's factorisation.

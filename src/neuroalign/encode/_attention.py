@@ -67,12 +67,12 @@ class AttentionReadout(_TorchReadout):
     ----------
     n_queries : int
         Number of target clusters when ``rois`` is not given to ``fit``.
-    dim : int
+    dim : int > 0
         Key/value dimension.
     positional : bool or "auto"
         Learned positional embedding on the keys; ``"auto"``: on for feature maps, off for tokens
         (ViT tokens already carry their position).
-    alpha : float
+    alpha : float >= 0
         L2 penalty on the per-target read-out weights.
     feature_shape, lr, batch_size, max_epochs, patience, val_fraction, device, seed, quiet
         As :class:`FactorizedReadout` (early stopping on the total validation loss).
@@ -83,6 +83,9 @@ class AttentionReadout(_TorchReadout):
     query_names_ : array (n_queries,) of str
     val_scores_, history_, n_epochs_
     """
+
+    _positive = ("dim",)
+    _non_negative = ("alpha",)
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core._backend import chunk_slices
 from ..core._registry import lookup
-from ..core._validation import check_array, check_finite, parse_memory_budget
+from ..core._validation import check_array, check_finite, check_not_strings, parse_memory_budget
 from ..core.exceptions import NotFittedError, ValidationError
 from ..core.metrics import SCORES
 from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
@@ -55,6 +55,8 @@ class LinearEncoderMixin(RegressorMixin):
     def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         # our NaN check first (its message names the offending columns), then scikit-learn's
         # input contract (sparse, complex, empty, object dtype, y=None), then the solver's checks
+        check_not_strings(X, "X (the features)")
+        check_not_strings(y, "y (the responses)")
         for name, arr in (("X", X), ("y", y)):
             if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
                 check_finite_chunked(arr, name, axis_name="target" if name == "y" else "feature")
@@ -87,6 +89,7 @@ class LinearEncoderMixin(RegressorMixin):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted responses, shape (n_stimuli, n_targets)."""
         self._check_fitted()
+        check_not_strings(X, "X (the features)")
         X = validate_data(
             self, X, reset=False, ensure_all_finite=False, dtype=[np.float32, np.float64]
         )

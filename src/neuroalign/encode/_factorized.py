@@ -116,10 +116,11 @@ class FactorizedReadout(_TorchReadout):
         Fit the feature weights in the span of the top ``n_components`` principal axes of the
         channels (covariance over training stimuli and positions): ``C / n_components`` times
         less compute, exact when the channels have at most that many dimensions. ``None``: all.
-    smoothness, sparsity : float
+    smoothness, sparsity : float >= 0
         Weights of the Laplacian and L1 penalties on the masks.
-    alpha : float
-        Weight of the L2 penalty on the feature weights.
+    alpha : float >= 0
+        Weight of the L2 penalty on the feature weights. Negative weights (which would reward
+        rough, large masks) raise ``ValidationError`` in ``fit``.
     lr, batch_size, max_epochs, patience : training (Adam step, stimuli per step, epochs,
         epochs without improvement before stopping).
     val_fraction : float
@@ -152,6 +153,8 @@ class FactorizedReadout(_TorchReadout):
     >>> est.masks_.shape, est.score(sim.features[120:], sim.responses[120:]) > 0.5
     ((3, 6, 6), True)
     """
+
+    _non_negative = ("smoothness", "sparsity", "alpha")
 
     def __init__(
         self,

@@ -342,19 +342,39 @@ def load_incontext_encoder(path: str | Path, device: str | None = None) -> InCon
             f"{str(path)!r} is not a saved InContextEncoder: missing {missing}; "
             "write one with InContextEncoder.save(path)."
         )
-    config = json.loads((path / _CONFIG).read_text())
-    if config.get("format") != _FORMAT:
-        raise ValidationError(
-            f"{str(path)!r} has format {config.get('format')!r}; this version reads {_FORMAT}."
+
+    def corrupt(name: str, err: BaseException) -> ValidationError:
+        return ValidationError(
+            f"file {str(path / name)!r} is truncated or corrupt ({type(err).__name__}); "
+            "re-save the encoder with InContextEncoder.save(path)."
         )
-    enc = InContextEncoder(**config["params"], device=device, quiet=True)
+
+    try:
+        config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise TypeError("not a JSON object")
+        if config.get("format") != _FORMAT:
+            raise ValidationError(
+                f"{str(path)!r} has format {config.get('format')!r}; this version reads {_FORMAT}."
+            )
+        enc = InContextEncoder(**config["params"], device=device, quiet=True)
+        n_features = int(config["n_features"])
+        x_mean = np.asarray(config["x_mean"], dtype=np.float32)
+        x_scale = np.asarray(config["x_scale"], dtype=np.float32)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+        if isinstance(err, ValidationError):  # a parameter the encoder itself refuses
+            raise
+        raise corrupt(_CONFIG, err) from err
     enc.device_ = str(torch_device(device))
-    enc.n_features_in_ = int(config["n_features"])
-    enc.x_mean_ = np.asarray(config["x_mean"], dtype=np.float32)
-    enc.x_scale_ = np.asarray(config["x_scale"], dtype=np.float32)
+    enc.n_features_in_ = n_features
+    enc.x_mean_ = x_mean
+    enc.x_scale_ = x_scale
     enc.history_ = list(config.get("history", []))
     net = _network(enc.n_features_in_, enc.d_model, enc.n_layers, enc.n_heads)
-    state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+    except Exception as err:  # zip/pickle errors of a cut file; torch raises many kinds
+        raise corrupt(_WEIGHTS, err) from err
     try:
         net.load_state_dict(state)
     except RuntimeError as err:

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ..core._validation import check_array, check_positive, torch_device
+from ..core._validation import check_array, check_not_strings, check_positive, torch_device
 from ..core.exceptions import ShapeError, ValidationError
 from ..core.metrics import pearson_score
 from ._torch_fit import check_responses, train_val_split
@@ -30,6 +30,7 @@ def _stack(X: Any, name: str) -> np.ndarray:
                 "sizes differ across stimuli); pad, crop or pool them to one shape first."
             )
         X = np.stack([np.asarray(x) for x in X])
+    check_not_strings(X, name)
     return check_array(X, name, dtype=np.float32)
 
 
@@ -86,12 +87,21 @@ def as_tokens(X: Any, feature_shape: tuple[int, ...] | None = None) -> tuple[np.
 
 # ----------------------------------------------------------------------------- shared base
 class _TorchReadout(BaseEstimator):
-    """Validation, the score methods and the fitted-state check shared by the readouts."""
+    """Validation, the score methods and the fitted-state check shared by the readouts.
+
+    Subclasses list their own hyperparameters in ``_positive`` (must be > 0) and ``_non_negative``
+    (must be >= 0, e.g. penalty weights); ``fit`` checks them before any work."""
+
+    _positive: tuple[str, ...] = ()
+    _non_negative: tuple[str, ...] = ()
 
     def _prepare(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        Y, self._y_1d = check_responses(y, len(X))
-        for name in ("lr", "batch_size", "max_epochs", "patience"):
+        check_not_strings(y, "y (the responses)")
+        for name in ("lr", "batch_size", "max_epochs", "patience", *self._positive):
             check_positive(getattr(self, name), name)
+        for name in self._non_negative:
+            check_positive(getattr(self, name), name, strict=False)
+        Y, self._y_1d = check_responses(y, len(X))
         tr, va = train_val_split(len(X), self.val_fraction, self.seed)
         self.device_ = str(torch_device(self.device))
         self.n_targets_ = Y.shape[1]
@@ -103,7 +113,14 @@ class _TorchReadout(BaseEstimator):
     def score_targets(self, X: Any, y: Any) -> np.ndarray:
         """Pearson r of the predictions per target, shape (n_targets,)."""
         Y = check_array(y, "y", ndim=(1, 2))
-        pred = np.asarray(self.predict(X)).reshape(len(Y), -1)
+        pred = np.asarray(self.predict(X))
+        n_y = 1 if Y.ndim == 1 else Y.shape[1]
+        if len(Y) != len(pred) or n_y != self.n_targets_:
+            raise ShapeError(
+                f"y has shape {Y.shape} but X has {len(pred)} stimuli and this readout predicts "
+                f"{self.n_targets_} target(s); pass y of shape ({len(pred)}, {self.n_targets_})."
+            )
+        pred = pred.reshape(len(Y), -1)
         return pearson_score(Y.reshape(len(Y), -1).astype(np.float64), pred.astype(np.float64))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:

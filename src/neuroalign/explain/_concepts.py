@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core import Responses, Result, make_table
+from ..core import Activations, Responses, Result, align, make_table
 from ..core._backend import chunk_slices
 from ..core._registry import lookup, register
-from ..core._validation import check_array, check_positive, parse_memory_budget
+from ..core._validation import check_array, check_ids, check_positive, parse_memory_budget
 from ..core.exceptions import ShapeError, ValidationError
 from ._readout import LinearReadout, as_readout, target_labels
 
@@ -285,6 +285,8 @@ def concept_prediction(
     k: int = 5,
     ranking: Result | None = None,
     targets: Sequence[str] | pd.DataFrame | None = None,
+    stimulus_ids: Sequence[str] | None = None,
+    layer: str | None = None,
 ) -> Result:
     """LaVCa-style check: how well each concept's embedding predicts each target's responses.
 
@@ -294,15 +296,25 @@ def concept_prediction(
 
     Parameters
     ----------
-    image_embeddings : array (n_stimuli, n_features)
-        Embeddings of the stimuli the responses were measured for.
+    image_embeddings : Activations or array (n_stimuli, n_features)
+        Embeddings of the stimuli the responses were measured for. With :class:`Responses`,
+        rows are matched to the responses by stimulus id (:func:`~neuroalign.core.align`):
+        pass Activations (one layer, or ``layer``) or an array with ``stimulus_ids``.
     responses : Responses or array (n_stimuli, n_targets)
+        An array has no ids: its rows are taken in the order of ``image_embeddings`` and its
+        targets are ``t0, t1, ...`` unless ``targets`` names them.
     concepts : ConceptSpace
     k : int
         Best-predicting concepts reported per target.
     ranking : Result, optional
         A :func:`rank_concepts` result: then the rows report, for each target, the score of its
         ranked concepts (``rank`` as in the ranking) instead of the best-predicting ones.
+    targets : sequence of str or DataFrame, optional
+        Target ids of the responses' columns (default: those of Responses).
+    stimulus_ids : sequence of str, optional
+        The stimulus of each row of an array ``image_embeddings``.
+    layer : str, optional
+        The layer of Activations ``image_embeddings`` (default: its only layer).
 
     Returns
     -------
@@ -310,11 +322,7 @@ def concept_prediction(
         kind ``explain.concept_prediction``; ``statistic="concept_prediction"``,
         ``scoring="pearson"``; arrays ``r`` (n_targets, n_concepts).
     """
-    X = check_array(image_embeddings, "image_embeddings", ndim=2)
-    if isinstance(responses, Responses):
-        Y, targets = np.asarray(responses.data), responses.targets if targets is None else targets
-    else:
-        Y = check_array(responses, "responses", ndim=2)
+    X, Y, targets = _paired(image_embeddings, responses, targets, stimulus_ids, layer)
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(f"image_embeddings has {X.shape[0]} stimuli but responses {Y.shape[0]}.")
     if X.shape[1] != concepts.n_features:
@@ -332,8 +340,16 @@ def concept_prediction(
         rk = ranking.table
         missing = sorted(set(rk["target"]) - set(lookup_t))
         if missing:
+            if not isinstance(responses, Responses) and targets is None:
+                raise ValidationError(
+                    f"the ranking names targets {missing[:5]}, but responses is an unnamed array "
+                    f"(its {len(ids)} columns are called t0, t1, ...); pass the Responses the "
+                    "encoder was fitted on, or targets=[the target id of each column]."
+                )
             raise ValidationError(
-                f"the ranking has targets {missing[:5]} that are not in responses."
+                f"the ranking has targets {missing[:5]} that are not in responses (which has "
+                f"{ids[:5]}{' ...' if len(ids) > 5 else ''}); score the responses of the same "
+                "targets the ranking's encoder was fitted on."
             )
         ti = rk["target"].map(lookup_t).to_numpy()
         ci = rk["concept"].map(lookup_c)
@@ -377,6 +393,46 @@ def concept_prediction(
         {"r": r, "concepts": names.astype(str)},
         {"k": k, "from_ranking": ranking is not None},
     )
+
+
+def _paired(
+    image_embeddings: Any,
+    responses: Any,
+    targets: Any,
+    stimulus_ids: Sequence[str] | None,
+    layer: str | None,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Embedding rows and response rows of the same stimuli (by id through ``align``
+    whenever the responses carry ids), and the targets."""
+    if isinstance(image_embeddings, Activations):
+        names = list(image_embeddings.layer_names)
+        if layer is None and len(names) != 1:
+            raise ValidationError(f"image_embeddings holds layers {names}; pass layer=...")
+        acts: Activations | None = image_embeddings.select_layers([layer or names[0]])
+    else:
+        X = check_array(image_embeddings, "image_embeddings", ndim=2)
+        acts = (
+            None
+            if stimulus_ids is None
+            else Activations("image_embeddings", check_ids(stimulus_ids), {"embeddings": X})
+        )
+    if isinstance(responses, Responses):
+        if acts is None:
+            raise ValidationError(
+                "image_embeddings is an array without stimulus ids, so its rows cannot be "
+                "matched with the responses' stimuli; pass stimulus_ids=[the stimulus of each "
+                "row] or Activations."
+            )
+        acts, responses = align(acts, responses)
+        if responses.is_timeseries:
+            raise ValidationError(
+                "concept_prediction needs (n_stimuli, n_targets) responses, not time series."
+            )
+        targets = responses.targets if targets is None else targets
+        return acts[acts.layer_names[0]], np.asarray(responses.data), targets
+    Y = check_array(responses, "responses", ndim=2)
+    X = X if acts is None else acts[acts.layer_names[0]]
+    return check_array(X, "image_embeddings", ndim=2), Y, targets
 
 
 def _standardize(a: np.ndarray) -> np.ndarray:

@@ -44,8 +44,9 @@ __all__ = ["PARAMETERIZATIONS", "FeatureModel", "FourierImage", "PixelImage", "s
 
 class FeatureModel:
     """A differentiable ``images (B, 3, H, W) in [0, 1] → features (B, n_features)`` map: the
-    output of ``layer`` (hook removed after every call), average-pooled over space/tokens
-    (``reduce="avgpool"``) or flattened, after normalising with ``mean``/``std``.
+    output of ``layer`` (hook removed after every call), average-pooled over every axis but the
+    channels (``reduce="avgpool"``, extract's reducer: the same axes, read from the module) or
+    flattened, after normalising with ``mean``/``std``.
 
     The encoder must have been fitted on the same features (same layer and reduction).
     """
@@ -72,6 +73,10 @@ class FeatureModel:
                 + close_matches(layer, dict(module.named_modules()))
             )
         self.module, self.layer, self.reduce, self.size = module.eval(), layer, reduce, size
+        from ..extract._reducers import make_reducer
+
+        self._mods = dict(module.named_modules())
+        self._reducer = make_reducer(reduce)[1]
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         for p in module.parameters():
@@ -97,10 +102,13 @@ class FeatureModel:
             finally:
                 handle.remove()
             out = store["out"]
-        out = out[0] if isinstance(out, (tuple, list)) else out
-        if self.reduce == "avgpool" and out.ndim > 2:
-            return out.mean(dim=tuple(range(2, out.ndim))) if out.ndim == 4 else out.mean(dim=1)
-        return out.reshape(out.shape[0], -1)
+        from ..extract._reducers import LAYER_MODULE
+
+        token = LAYER_MODULE.set((self._mods, self.layer) if self.layer is not None else None)
+        try:
+            return self._reducer(out, self.layer or "output")
+        finally:
+            LAYER_MODULE.reset(token)
 
 
 # ---------------------------------------------------------------------------- parameterisations
@@ -198,6 +206,23 @@ def _objective_weights(
     return np.stack(cols, 1), np.asarray(bias), [str(t) for t in targets]
 
 
+def _check_settings(*, size: Any, lr: Any, jitter: Any, blur: Any, diversity: Any) -> None:
+    """The optimisation settings of :func:`synthesize`, before any model runs."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
+        raise ValidationError(
+            f"size must be an integer >= 8 (image side in pixels, e.g. 64 or 224); got {size!r}."
+        )
+    if not number(lr) or not np.isfinite(lr) or lr <= 0:
+        raise ValidationError(f"lr must be a positive learning rate (e.g. 0.05); got {lr!r}.")
+    for name, v in (("jitter", jitter), ("blur", blur), ("diversity", diversity)):
+        if not number(v) or not np.isfinite(v) or v < 0:
+            raise ValidationError(f"{name} must be a number >= 0 (0 disables it); got {v!r}.")
+
+
 def synthesize(
     features: FeatureModel | Any,
     encoder: Any,
@@ -244,6 +269,7 @@ def synthesize(
     """
     import torch
 
+    _check_settings(size=size, lr=lr, jitter=jitter, blur=blur, diversity=diversity)
     device = torch_device(device)
     readout = as_readout(encoder)
     W, b, names = _objective_weights(readout, targets)

@@ -1,10 +1,12 @@
 """Model units with the same API as voxels: selectivity, sparseness, activation sparsity, and
 unit ↔ voxel matching.
 
-- category selectivity ``d′ = (μ_in − μ_out) / sqrt((σ²_in + σ²_out) / 2)`` per target;
+- category selectivity ``d′ = (μ_in − μ_out) / sqrt((σ²_in + σ²_out) / 2)`` per target (±inf when
+  both groups are constant and their means differ, NaN when they are constant and equal);
 - lifetime sparseness of a target over stimuli and population sparseness of a stimulus over
   targets, ``S = (1 − (Σr/n)² / (Σr²/n)) / (1 − 1/n)`` (Rolls & Tovee 1995; Vinje & Gallant
-  2000), 0 for a uniform response, 1 when one stimulus (target) carries everything;
+  2000), 0 for a uniform response, 1 when one stimulus (target) carries everything, NaN (with a
+  warning) for an all-zero response, which has no distribution to be sparse or dense;
 - activation sparsity per layer (Li et al. 2023, "The Lazy Neuron Phenomenon"): the fraction of
   entries of a nonlinearity's output with ``a > threshold``; with the default 0 that is the
   non-zero count for ReLU, and for GELU-like units (whose outputs are rarely exactly 0 but
@@ -15,6 +17,7 @@ unit ↔ voxel matching.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +28,7 @@ from ..core import Activations, Responses, Result, StimulusSet, make_table
 from ..core._align import align
 from ..core._backend import chunk_slices
 from ..core._validation import check_array, check_choice, parse_memory_budget
-from ..core.exceptions import ValidationError
+from ..core.exceptions import NeuroalignWarning, ValidationError
 from ._readout import as_readout
 from ._topk import RunningTopK
 
@@ -129,6 +132,11 @@ def category_selectivity(
     -------
     Result
         kind ``explain.selectivity``: one row per target, ``statistic="selectivity_dprime"``.
+        A target that is constant within both groups (zero pooled variance, up to rounding) is
+        perfectly separable when the means differ: its d′ is ``+inf`` (or ``−inf`` when the
+        preferred category is lower), the honest limit of the formula; when the two constants
+        are equal the ratio is 0/0 and d′ is NaN. Such targets are counted in
+        ``params["n_constant"]`` (they would otherwise read as unselective).
 
     Examples
     --------
@@ -162,7 +170,13 @@ def category_selectivity(
         (a.var(0, ddof=1 if len(a) > 1 else 0) + b.var(0, ddof=1 if len(b) > 1 else 0)) / 2
     )
     diff = a.mean(0) - b.mean(0)
-    d = np.divide(diff, pooled, out=np.zeros_like(diff), where=pooled > 0)
+    # zero variance up to rounding (a constant column's variance is a few ulps, not always 0)
+    scale = np.maximum(np.abs(a).max(0), np.abs(b).max(0))
+    constant = pooled <= 16 * np.finfo(np.float64).eps * scale
+    d = np.divide(diff, pooled, out=np.zeros_like(diff), where=~constant)
+    same = constant & (np.abs(diff) <= 16 * np.finfo(np.float64).eps * scale)
+    d[constant & ~same] = np.where(diff > 0, np.inf, -np.inf)[constant & ~same]
+    d[same] = np.nan
     rows = pd.DataFrame(
         {"target": targets["target"].astype(str), "roi": _rois(targets), "value": d}
     )
@@ -182,14 +196,23 @@ def category_selectivity(
         table,
         "explain.selectivity",
         {"dprime": d},
-        {"category": str(category), "n_in": int(inside.sum())},
+        {"category": str(category), "n_in": int(inside.sum()), "n_constant": int(constant.sum())},
     )
 
 
-def _sparseness(r: np.ndarray, axis: int) -> np.ndarray:
+def _sparseness(r: np.ndarray, axis: int, what: str) -> np.ndarray:
+    """Rolls–Tovee sparseness along ``axis``; NaN (and one warning) where every value is 0."""
     n = r.shape[axis]
     m1, m2 = r.mean(axis), (r**2).mean(axis)
-    s = 1 - np.divide(m1**2, m2, out=np.ones_like(m1), where=m2 > 0)
+    zero = m2 == 0
+    s = 1 - np.divide(m1**2, m2, out=np.full_like(m1, np.nan), where=~zero)
+    if zero.any():
+        warnings.warn(
+            f"{int(zero.sum())} of {zero.size} {what} respond 0 to everything: their sparseness "
+            "is undefined and reported as NaN.",
+            NeuroalignWarning,
+            stacklevel=3,
+        )
     return s / (1 - 1 / n)
 
 
@@ -206,6 +229,8 @@ def sparseness(
     Result
         kind ``explain.sparseness``: ``statistic="lifetime_sparseness"`` rows (one per target) and
         ``statistic="population_sparseness"`` rows (one per stimulus; column ``stimulus``).
+        A target (stimulus) whose responses are all 0 has no sparseness: its value is NaN and
+        a :class:`~neuroalign.core.exceptions.NeuroalignWarning` says how many there are.
 
     Examples
     --------
@@ -221,7 +246,7 @@ def sparseness(
                 "Pass rectify=True to clip them at 0, or use responses above baseline."
             )
         Y = np.maximum(Y, 0)
-    life, pop = _sparseness(Y, 0), _sparseness(Y, 1)
+    life, pop = _sparseness(Y, 0, "targets"), _sparseness(Y, 1, "stimuli")
     rows = pd.concat(
         [
             pd.DataFrame(

@@ -6,7 +6,7 @@ only inside functions.
 
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
 from ._acoustic import ACOUSTIC_FEATURES, acoustic_features, event_rate
-from ._extract import extract
+from ._extract import ExtractionPlan, extract, plan_extraction
 from ._file import ARCHITECTURES
 from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
@@ -14,6 +14,7 @@ from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
 from ._timed import audio_features, conv_frame_times, video_features, word_features
+from ._tiny import tiny_cnn
 
 __all__ = [
     "ACOUSTIC_FEATURES",
@@ -23,6 +24,7 @@ __all__ = [
     "IMAGENET_STD",
     "MODEL_SOURCES",
     "REDUCERS",
+    "ExtractionPlan",
     "ImagePreprocess",
     "LoadedModel",
     "acoustic_features",
@@ -35,7 +37,9 @@ __all__ = [
     "load_model",
     "make_reducer",
     "module_fingerprint",
+    "plan_extraction",
     "resolve_layers",
+    "tiny_cnn",
     "video_features",
     "word_features",
 ]

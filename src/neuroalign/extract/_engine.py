@@ -14,7 +14,7 @@ import numpy as np
 from ..core._progress import track
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ._inputs import batch_len, slice_batch, to_device
-from ._reducers import TOKEN_POOLING, Reducer, set_fit_batch
+from ._reducers import LAYER_MODULE, TOKEN_POOLING, Reducer, set_fit_batch
 from ._store import LayerEntry
 
 __all__ = ["Capture", "ModelState", "run_passes"]
@@ -42,7 +42,11 @@ class Capture:
         def make(name: str) -> Callable[..., None]:
             def hook(_m: Any, _inp: Any, out: Any) -> None:
                 self.calls[name] = self.calls.get(name, 0) + 1
-                self.out[name].append(self.reducer(out, name).detach().float())
+                token = LAYER_MODULE.set((self.mods, name))  # the reducer reads the axes from it
+                try:
+                    self.out[name].append(self.reducer(out, name).detach().float())
+                finally:
+                    LAYER_MODULE.reset(token)
 
             return hook
 

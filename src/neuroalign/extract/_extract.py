@@ -13,9 +13,7 @@ before the first forward pass.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import marshal
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 
 from .. import __version__
 from ..core import Activations, StimulusSet
+from ..core._identity import callable_key, device_key, module_fingerprint, tokenizer_key
 from ..core._validation import parse_memory_budget, torch_device
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
@@ -33,9 +32,9 @@ from ._layers import LayerSpec, resolve_layers
 from ._loader import check_image_files
 from ._reducers import Reducer, make_reducer, reducer_key
 from ._sources import LoadedModel, load_model
-from ._store import LayerEntry, module_fingerprint, store_root
+from ._store import LayerEntry, layer_key, store_root
 
-__all__ = ["extract"]
+__all__ = ["ExtractionPlan", "extract", "plan_extraction"]
 
 FLATTEN_WARN_BYTES = 100 * 10**6  # a `flatten` larger than this is announced before the work
 
@@ -60,51 +59,6 @@ def _resolve_model(
             "or pass a LoadedModel, or already-preprocessed inputs as a tensor with ids=."
         )
     return LoadedModel(model, preprocess, f"module:{type(model).__name__}")
-
-
-def _code_key(fn: Any) -> str | None:
-    """A callable's identity for the store key: its ``cache_key`` attribute, or (for functions
-    of neuroalign itself, versioned with it) a hash of its code; None when unknown."""
-    key = getattr(fn, "cache_key", None)
-    if isinstance(key, str):
-        return key
-    code = getattr(fn, "__code__", None)
-    if code is not None and str(getattr(fn, "__module__", "")).startswith("neuroalign."):
-        if not getattr(fn, "__closure__", None):
-            return "neuroalign:" + hashlib.sha256(marshal.dumps(code)).hexdigest()
-    return None
-
-
-def _tokenizer_key(tok: Any) -> str | None:
-    """A tokenizer by content: a fast tokenizer's full JSON and settings, or open_clip's
-    vocabulary and context length."""
-    inner = getattr(tok, "tokenizer", None)
-    if not hasattr(tok, "backend_tokenizer") and hasattr(inner, "backend_tokenizer"):
-        tok = inner
-    h = hashlib.sha256(type(tok).__qualname__.encode())
-    backend = getattr(tok, "backend_tokenizer", None)
-    if backend is not None:  # padding/truncation are set per call (they change as it is used)
-        spec = {k: v for k, v in json.loads(backend.to_str()).items()}
-        spec.pop("padding", None)
-        spec.pop("truncation", None)
-        h.update(json.dumps(spec, sort_keys=True).encode())
-        for attr in ("padding_side", "truncation_side", "model_max_length"):
-            h.update(f"|{attr}={getattr(tok, attr, None)!r}".encode())
-        return h.hexdigest()
-    encoder = getattr(tok, "encoder", None)
-    if isinstance(encoder, dict):
-        h.update(repr(sorted(encoder.items())).encode())
-        h.update(f"|context={getattr(tok, 'context_length', None)!r}".encode())
-        return h.hexdigest()
-    return _code_key(tok)
-
-
-def _device_key(dev: Any) -> str:
-    import torch
-
-    if dev.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return dev.type
 
 
 def _key_parts(
@@ -136,18 +90,18 @@ def _key_parts(
         "preprocess": keyed(
             "preprocess",
             loaded.preprocess if kind == "image" else None,
-            _code_key(loaded.preprocess),
+            callable_key(loaded.preprocess),
         ),
         "tokenizer": keyed(
             "tokenizer",
             loaded.tokenizer if kind == "text" else None,
-            _tokenizer_key(loaded.tokenizer),
+            tokenizer_key(loaded.tokenizer),
         ),
         "max_length": opts["max_length"] if kind == "text" else None,
-        "forward": keyed("forward", forward, _code_key(forward)),
+        "forward": keyed("forward", forward, callable_key(forward)),
         "reduce": reducer_key(reduce, reduce_options),
         "fit_batch": opts["batch_size"] if opts["fitted"] else None,
-        "device": _device_key(opts["dev"]),
+        "device": device_key(opts["dev"]),
         "amp": opts["amp"],
         "channels_last": opts["channels_last"],
         "torch": torch.__version__,
@@ -215,10 +169,14 @@ def extract(
         ``srp``, ``ipca`` — fitted in a first pass) or a callable ``(output, layer) -> (batch,
         n_features) tensor`` (with ``cache``, it needs ``cache_key``). Default ``flatten`` for
         images and tensors (with a warning before one larger than 100 MB), ``avgpool`` (mean
-        over the stimulus's tokens) for texts.
+        over the stimulus's tokens) for texts. ``avgpool`` averages every axis but the channels:
+        space for images (N, C, H, W), time for audio (N, C, T), time and space for video
+        (N, C, T, H, W), tokens for transformers (N, L, D); the layout is read from the hooked
+        module's type, or given as ``reduce_options={"layout": "NCT"}`` (see ``_reducers``).
     reduce_options : dict, optional
-        Options of the reducer, e.g. ``{"n_components": 4096, "seed": 0}`` for ``srp``;
-        ``{"activation": "silu"}`` applies an activation first (any built-in reducer).
+        Options of the reducer, e.g. ``{"n_components": 4096, "seed": 0}`` for ``srp``,
+        ``{"layout": "NCTHW"}`` for ``avgpool``; ``{"activation": "silu"}`` applies an activation
+        first (any built-in reducer).
     batch_size : int
         Stimuli per forward pass (tensor inputs; an iterable keeps its own batches); halved
         automatically (with a warning) when the accelerator runs out of memory.
@@ -269,6 +227,57 @@ def extract(
         One float32 array (n_stimuli, n_features) per layer, in forward order (the same order
         for features read from the store).
     """
+    return plan_extraction(
+        model,
+        stimuli,
+        layers,
+        reduce,
+        reduce_options,
+        batch_size,
+        device,
+        preprocess,
+        cache,
+        memory_budget,
+        num_workers,
+        amp,
+        channels_last,
+        on_error,
+        max_length,
+        verify_cache,
+        quiet,
+        ids=ids,
+        forward=forward,
+        cache_key=cache_key,
+    ).run()
+
+
+def plan_extraction(
+    model: LoadedModel | str | Any,
+    stimuli: StimulusSet | Any,
+    layers: LayerSpec = None,
+    reduce: str | Reducer | None = None,
+    reduce_options: dict[str, Any] | None = None,
+    batch_size: int = 32,
+    device: str | None = "cpu",
+    preprocess: Callable[[Any], Any] | None = None,
+    cache: str | Path | bool | None = None,
+    memory_budget: int | str = "2GB",
+    num_workers: int | None = None,
+    amp: str | None = None,
+    channels_last: bool = False,
+    on_error: str = "raise",
+    max_length: int | None = None,
+    verify_cache: bool = False,
+    quiet: bool = False,
+    *,
+    ids: Sequence[Any] | None = None,
+    forward: Callable[[Any, Any], Any] | None = None,
+    cache_key: str | None = None,
+) -> ExtractionPlan:
+    """Check every argument of :func:`extract` and resolve the model, the inputs and the layers,
+    without any forward pass: the plan's :attr:`~ExtractionPlan.keys` are the feature-store keys
+    ``extract`` would use (``bench`` keys its cells by them), and :meth:`~ExtractionPlan.run` runs
+    the extraction. Same parameters as :func:`extract`."""
     import torch
 
     # ---------------------------------------------------------------- checks, before any work
@@ -353,11 +362,79 @@ def extract(
     if n == 0:
         raise ValidationError("there are no inputs to extract (ids is empty).")
 
+    return ExtractionPlan(
+        loaded,
+        source,
+        names,
+        reduce,
+        options,
+        reducer,
+        label,
+        root,
+        forward,
+        cache_key,
+        opts,
+        skipped,
+        verify_cache,
+    )
+
+
+@dataclasses.dataclass(eq=False)
+class ExtractionPlan:
+    """What :func:`extract` will do, checked and resolved before any forward pass."""
+
+    loaded: LoadedModel
+    source: Any
+    layers: list[str]
+    reduce: Any
+    options: dict[str, Any]
+    reducer: Any
+    label: str
+    root: Path | None
+    forward: Any
+    cache_key: str | None
+    opts: dict[str, Any]
+    skipped: list[str]
+    verify_cache: bool
+
+    @functools.cached_property
+    def parts(self) -> dict[str, Any]:
+        """The key parts shared by every layer (an error for custom code without ``cache_key``)."""
+        return _key_parts(
+            self.loaded,
+            self.source,
+            self.forward,
+            self.reduce,
+            self.options,
+            self.cache_key,
+            self.opts,
+        )
+
+    @functools.cached_property
+    def keys(self) -> dict[str, str]:
+        """``{layer: feature-store key}`` for every candidate layer (the store's entry names)."""
+        return {nm: layer_key({**self.parts, "layer": nm})[1] for nm in self.layers}
+
+    def run(self) -> Activations:
+        """Extract (reading complete layers from the store): see :func:`extract`."""
+        return _run_plan(self)
+
+
+def _run_plan(plan: ExtractionPlan) -> Activations:
+    loaded, source, names, root, opts = plan.loaded, plan.source, plan.layers, plan.root, plan.opts
+    module, reducer, forward, skipped, verify_cache = (
+        loaded.module,
+        plan.reducer,
+        plan.forward,
+        plan.skipped,
+        plan.verify_cache,
+    )
+    kind = source.kind
+    n = source.n
     # ---------------------------------------------------------------- the store
     entries: dict[str, LayerEntry] = {}
     if root is not None:
-        parts = _key_parts(loaded, source, forward, reduce, options, cache_key, opts)
-        entries = {nm: LayerEntry(root, {**parts, "layer": nm}, n) for nm in names}
+        entries = {nm: LayerEntry(root, {**plan.parts, "layer": nm}, n) for nm in names}
     todo = [nm for nm in names if not (nm in entries and entries[nm].is_complete(verify_cache))]
     chunk_size: int | None = next(
         (entries[nm].chunk_size for nm in todo if nm in entries and entries[nm].chunk_size), None
@@ -377,7 +454,7 @@ def extract(
         capture = Capture(module, todo, reducer)
         state = ModelState(module)
         try:
-            state.prepare(dev, opts["channels_last"])
+            state.prepare(opts["dev"], opts["channels_last"])
             results = run_passes(
                 module,
                 forward,
@@ -409,7 +486,7 @@ def extract(
             layers_out[nm] = results[nm]
     if entries:
         meta["cache"] = {nm: str(entries[nm].dir) for nm in layers_out}
-    return Activations(loaded.model_id, source.ids, layers_out, reduce=label, meta=meta)
+    return Activations(loaded.model_id, source.ids, layers_out, reduce=plan.label, meta=meta)
 
 
 def _drop_unreadable(stimuli: StimulusSet, on_error: str) -> tuple[StimulusSet, list[str]]:

@@ -11,7 +11,6 @@ without touching them); an iterable is read front to back, and when it is read m
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core import StimulusSet
+from ..core._identity import Identity
 from ..core._validation import check_ids
 from ..core.exceptions import ValidationError
 from ._loader import image_batches
@@ -29,20 +29,9 @@ __all__ = ["batch_len", "make_source", "slice_batch", "to_device"]
 BatchItem = tuple[np.ndarray, Any, Any]
 
 
-def _put(h: Any, data: bytes | str | memoryview) -> None:
-    data = data.encode() if isinstance(data, str) else data
-    h.update(len(data if isinstance(data, bytes) else data.cast("B")).to_bytes(8, "little"))
-    h.update(data)
-
-
-def _bytes_of(a: np.ndarray) -> memoryview:
-    """The bytes of a C-contiguous array, without a copy."""
-    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-
-
-def hash_structure(h: Any, obj: Any) -> None:
-    """Feed a batch (tensors, arrays, and tuples/lists/dicts of them) into hash ``h``: types,
-    shapes, dtypes and bytes, each length-prefixed."""
+def hash_structure(ident: Identity, obj: Any) -> None:
+    """Feed a batch (tensors, arrays, and tuples/lists/dicts of them) into ``ident``: types,
+    shapes, dtypes and bytes (the core identity's typed, length-prefixed fields)."""
     import torch
 
     if isinstance(obj, torch.Tensor):  # the same bytes as an array or a tensor: one hash
@@ -50,25 +39,24 @@ def hash_structure(h: Any, obj: Any) -> None:
         try:
             obj = t.numpy()
         except (TypeError, RuntimeError):  # bfloat16 and other types numpy does not have
-            _put(h, f"tensor|{t.dtype}|{tuple(t.shape)}")
-            _put(h, _bytes_of(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
+            ident.add(f"tensor|{t.dtype}|{tuple(t.shape)}")
+            ident.add(memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
             return
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise ValidationError("an input array holds Python objects; pass numeric arrays.")
-        _put(h, f"array|{obj.dtype.str}|{obj.shape}")
-        _put(h, _bytes_of(obj))
+        ident.add_array(obj)
     elif isinstance(obj, dict):
-        _put(h, f"dict|{len(obj)}")
+        ident.add(f"dict|{len(obj)}")
         for k in sorted(obj, key=str):
-            _put(h, str(k))
-            hash_structure(h, obj[k])
+            ident.add(str(k))
+            hash_structure(ident, obj[k])
     elif isinstance(obj, (tuple, list)):
-        _put(h, f"seq|{len(obj)}")
+        ident.add(f"seq|{len(obj)}")
         for v in obj:
-            hash_structure(h, v)
+            hash_structure(ident, v)
     elif obj is None or isinstance(obj, (str, int, float, bool)):
-        _put(h, f"{type(obj).__name__}|{obj!r}")
+        ident.add(obj)
     else:
         raise ValidationError(
             f"a batch holds a {type(obj).__name__}, which the feature store cannot hash; batches "
@@ -172,12 +160,9 @@ class TensorSource:
 
     @cached_property
     def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        _put(h, "tensor-input")
-        for sid in self.ids:
-            _put(h, str(sid))
-        hash_structure(h, self.data)
-        return h.hexdigest()
+        ident = Identity("tensor-input").add([str(sid) for sid in self.ids])
+        hash_structure(ident, self.data)
+        return ident.hexdigest()
 
     def batches(self, rows: np.ndarray | None, batch_size: int) -> Iterator[BatchItem]:
         rows = np.arange(self.n) if rows is None else rows
@@ -201,9 +186,9 @@ class StreamSource:
         self.check = True  # hash every batch (False: read once, nothing to compare or key)
 
     def _digest(self, batch: Any) -> str:
-        h = hashlib.sha256()
-        hash_structure(h, batch)
-        return h.hexdigest()
+        ident = Identity("batch")
+        hash_structure(ident, batch)
+        return ident.hexdigest()
 
     def record(self) -> None:
         """A first pass that hashes every batch (for the store key), if none was made yet."""
@@ -215,13 +200,12 @@ class StreamSource:
     def fingerprint(self) -> str:
         self.record()
         assert self.digests is not None
-        h = hashlib.sha256()
-        _put(h, "batch-input")
-        for sid in self.ids:
-            _put(h, str(sid))
-        for d in self.digests:
-            _put(h, d)
-        return h.hexdigest()
+        return (
+            Identity("batch-input")
+            .add([str(sid) for sid in self.ids])
+            .add(self.digests)
+            .hexdigest()
+        )
 
     def _iterate(self) -> Iterator[Any]:
         """The batches; the first pass records each one's hash, later passes compare with it."""

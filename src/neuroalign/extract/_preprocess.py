@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..core.exceptions import ShapeError
+from ..core.exceptions import NeuroalignWarning, ShapeError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImagePreprocess"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _SCALE = {"u1": 255.0, "u2": 65535.0}  # integer pixel types → their full-scale value
+_FLOAT_MAX = 1.5  # a float image above this (with [0, 1]-scale mean/std) is 0–255 by mistake
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,14 @@ class ImagePreprocess:
     Pixel values are scaled to [0, 1] by their type's range (uint8 by 255, uint16 by 65535);
     float images are taken as they are (already in [0, 1], or whatever scale you chose), then
     normalised with ``mean`` and ``std``.
+
+    Float images are not rescaled, because a float array's scale is the caller's choice — but a
+    float image whose values exceed 1.5 while ``mean``/``std`` are on the [0, 1] scale is almost
+    always a 0–255 image cast to float (``img.astype(np.float32)``), and it would give features
+    far from those of its uint8 original. The first such batch raises a
+    :class:`~neuroalign.core.exceptions.NeuroalignWarning` (once per ``ImagePreprocess``) that
+    says so: convert to uint8 (``img.astype(np.uint8)``) or divide by 255. With ``mean``/``std``
+    on the 0–255 scale (any ``mean`` above 1.5) no warning is given.
 
     Parameters
     ----------
@@ -58,6 +68,8 @@ class ImagePreprocess:
             raise ShapeError(
                 f"ImagePreprocess takes uint8, uint16 or float images; got {images.dtype}."
             )
+        if scale is None and not getattr(self, "_warned_scale", False):
+            self._check_float_scale(images)
         if images.dtype == np.float16 or images.dtype == np.float64 or images.dtype == np.uint16:
             images = images.astype(np.float32)
         images = np.ascontiguousarray(images)
@@ -83,6 +95,22 @@ class ImagePreprocess:
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
         return ((x - mean) / std).contiguous()
+
+    def _check_float_scale(self, images: np.ndarray) -> None:
+        """Warn (once per instance) about float images that look like 0–255 values."""
+        if max(self.mean) > _FLOAT_MAX or images.size == 0:
+            return  # the caller normalises on the 0–255 scale on purpose
+        top = float(np.nanmax(images))
+        if top > _FLOAT_MAX:
+            object.__setattr__(self, "_warned_scale", True)  # not a field: not in key or repr
+            warnings.warn(
+                f"float images reach {top:g}, but ImagePreprocess takes float images as [0, 1] "
+                f"values (mean={self.mean}, std={self.std}): these look like 0–255 values and "
+                "would be normalised 255 times too large. Pass uint8 images "
+                "(img.astype(np.uint8)) or divide the floats by 255.",
+                NeuroalignWarning,
+                stacklevel=3,
+            )
 
     def describe(self) -> str:
         """A stable text description (used in reports)."""

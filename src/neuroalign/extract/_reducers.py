@@ -3,6 +3,21 @@
 ``REDUCERS`` maps each reducer's name to a factory: ``REDUCERS[name](**options)`` returns a callable
 ``(output, layer) -> tensor``. Reductions run on the device, batch by batch, before anything is
 copied to the host, so memory holds reduced features only.
+
+Axes. ``avgpool`` and the token reducers need to know which axis holds the channels: a layout from
+:data:`LAYOUTS` (``"NCHW"``, ``"NHWC"``, ``"NCTHW"``, ``"NTHWC"``, ``"NCT"``, ``"NTC"``, ``"NLD"``
+tokens), given as the ``layout=`` option or, by default, read from the hooked module (``extract``
+tells the reducer which module it is reducing, :data:`LAYER_MODULE`): convolutions, batch/instance
+norms and pooling of dimension d are channels-first (N, C, *d spatial axes*); ``Linear``,
+``LayerNorm``, attention and embeddings are channels-last (tokens (N, L, D), or (N, H, W, C) /
+(N, T, H, W, C) maps as in Swin). A container (a block, a stage) is read from the modules inside
+it when they agree; a module with no axes of its own (an activation, dropout) from its parent.
+When they disagree (a convolution block with a LayerNorm) or a convolution's spatial axes were
+flattened (a ViT patch embedding), the axis whose size is a channel count of those layers, when
+exactly one is, is the channel axis (decided on the first batch, kept for the layer). When the
+modules still disagree or say nothing, a 4-D output is taken as (N, C, H, W) (the convention of
+every torchvision/timm CNN), a 3-D output of text as tokens, and anything else is refused with an
+error that names the layer, the shape and the ``layout=`` to pass — never guessed.
 """
 
 from __future__ import annotations
@@ -17,7 +32,15 @@ import numpy as np
 from ..core._registry import lookup, register
 from ..core.exceptions import ConfigurationError, ShapeError
 
-__all__ = ["ACTIVATIONS", "REDUCERS", "make_reducer", "reducer_key", "set_fit_batch"]
+__all__ = [
+    "ACTIVATIONS",
+    "LAYER_MODULE",
+    "LAYOUTS",
+    "REDUCERS",
+    "make_reducer",
+    "reducer_key",
+    "set_fit_batch",
+]
 
 Reducer = Callable[[Any, str], Any]
 REDUCERS: dict[str, Callable[..., Reducer]] = {}
@@ -25,6 +48,163 @@ REDUCERS: dict[str, Callable[..., Reducer]] = {}
 # For text batches ``extract`` sets (weights (B, T), last (B,)): which tokens represent each
 # stimulus (see ``extract._text``). Token reducers use it when a layer's output is (B, T, D).
 TOKEN_POOLING: ContextVar[tuple[Any, Any] | None] = ContextVar("TOKEN_POOLING", default=None)
+
+# ``extract`` sets (name → module of the model, hooked layer name) while a layer's output is
+# reduced, so that reducers can read the axes from the module type (see ``_layout``).
+LAYER_MODULE: ContextVar[tuple[dict[str, Any], str] | None] = ContextVar(
+    "LAYER_MODULE", default=None
+)
+
+#: layout → (number of axes, the axes ``avgpool`` averages over); N is the batch, C/D channels,
+#: T time, H/W space, L tokens. ``NLD`` (tokens) and ``NTC`` average the same axis; ``NLD`` also
+#: applies the text pooling (padding and special tokens left out).
+LAYOUTS: dict[str, tuple[int, tuple[int, ...]]] = {
+    "NC": (2, ()),
+    "NCT": (3, (2,)),
+    "NTC": (3, (1,)),
+    "NLD": (3, (1,)),
+    "NCHW": (4, (2, 3)),
+    "NHWC": (4, (1, 2)),
+    "NCTHW": (5, (2, 3, 4)),
+    "NTHWC": (5, (1, 2, 3)),
+}
+_FIRST = {3: "NCT", 4: "NCHW", 5: "NCTHW"}  # channels-first layout by number of axes
+_LAST = {3: "NLD", 4: "NHWC", 5: "NTHWC"}  # channels-last
+
+
+def _family(m: Any) -> tuple[str, int | None] | None:
+    """("first", d) for d-dimensional convolutions, batch/instance norms and pooling; ("last",
+    None) for modules that act on the last axis (Linear, LayerNorm, attention, embeddings);
+    None for modules without axes of their own (activations, dropout, containers)."""
+    from torch import nn
+
+    for d in (1, 2, 3):
+        kinds = tuple(
+            getattr(nn, f"{k}{d}d")
+            for k in (
+                "Conv",
+                "ConvTranspose",
+                "BatchNorm",
+                "InstanceNorm",
+                "MaxPool",
+                "AvgPool",
+                "AdaptiveAvgPool",
+                "AdaptiveMaxPool",
+                "LPPool",
+            )
+            if hasattr(nn, f"{k}{d}d")
+        )
+        if isinstance(m, kinds):
+            return ("first", d)
+    if isinstance(m, nn.GroupNorm):
+        return ("first", None)
+    last = (nn.Linear, nn.LayerNorm, nn.Embedding, nn.MultiheadAttention)
+    if isinstance(m, last + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())):
+        return ("last", None)
+    return None
+
+
+def _widths(m: Any) -> set[int]:
+    """The channel counts the layers inside ``m`` produce (convolution/linear outputs, norms)."""
+    from torch import nn
+
+    out: set[int] = set()
+    for sub in m.modules():
+        for attr in ("out_channels", "out_features", "num_features", "num_channels", "embed_dim"):
+            v = getattr(sub, attr, None)
+            if isinstance(v, int):
+                out.add(v)
+        if isinstance(sub, nn.LayerNorm) and sub.normalized_shape:
+            out.add(int(sub.normalized_shape[-1]))
+        if isinstance(sub, nn.Embedding):
+            out.add(int(sub.embedding_dim))
+    return out
+
+
+def _module_layout(
+    mods: dict[str, Any], layer: str, shape: tuple[int, ...]
+) -> tuple[str | None, str]:
+    """The layout the modules say for ``layer``'s output of ``shape`` (None: undecided), and a
+    description of what was read (for errors)."""
+    ndim = len(shape)
+    path = layer
+    while True:
+        m = mods.get(path)
+        fams = set() if m is None else {f for f in map(_family, m.modules()) if f is not None}
+        if fams or not path:
+            break
+        path = path.rpartition(".")[0]  # no axes of its own: ask the parent
+    hooked = mods.get(layer)
+    where = f"a {type(hooked).__name__} module" if hooked is not None else ""
+    if path != layer:
+        where += f", read from {('its parent ' + repr(path)) if path else 'the whole model'}"
+    firsts = {d for f, d in fams if f == "first"}
+    lasts = any(f == "last" for f, _ in fams)
+    if ndim in _FIRST and firsts and not lasts and firsts <= {ndim - 2, None}:
+        return _FIRST[ndim], where
+    if ndim in _LAST and lasts and not firsts:
+        return _LAST[ndim], where
+    if fams and ndim in _FIRST:
+        # mixed (a conv block with a LayerNorm), or a convolution whose spatial axes were
+        # flattened (a ViT patch embedding): the axis whose size is one of the layers' channel
+        # counts is the channel axis, when exactly one of the two candidates is
+        widths = _widths(m)
+        first, last = shape[1] in widths, shape[-1] in widths
+        if first != last:
+            return (_FIRST if first else _LAST)[ndim], where
+    if firsts and lasts:
+        return None, where + " mixing convolutions and linear/norm layers"
+    return None, where
+
+
+def _read_layout(x: Any, layer: str, cache: dict[Any, Any]) -> tuple[str | None, str]:
+    """:func:`_module_layout` for the module ``extract`` is reducing now (``(None, "")`` outside
+    ``extract``); decided on the first batch and kept per module object and number of axes."""
+    ctx = LAYER_MODULE.get()
+    if ctx is None:
+        return None, ""
+    module = ctx[0].get(layer)
+    key = (layer, x.ndim)
+    hit = cache.get(key)
+    if hit is None or hit[0] is not module:  # the module itself is kept: no id() reuse
+        hit = cache[key] = (module, *_module_layout(ctx[0], layer, tuple(x.shape)))
+    return hit[1], hit[2]
+
+
+def _layout(x: Any, layer: str, layout: str | None, who: str, cache: dict[Any, Any]) -> str:
+    """The layout of ``x`` (see the module docstring); raises when it cannot be told."""
+    if layout is not None:
+        if LAYOUTS[layout][0] != x.ndim:
+            raise ShapeError(
+                f"{who}(layout={layout!r}) needs {LAYOUTS[layout][0]}-D outputs; layer {layer!r} "
+                f"gave {tuple(x.shape)}."
+            )
+        return layout
+    if x.ndim == 2:
+        return "NC"
+    found, where = _read_layout(x, layer, cache)
+    if found is not None:
+        return found
+    if x.ndim == 3 and _pooling_for(_batch_first(x)) is not None:
+        return "NLD"  # text: tokens
+    if x.ndim == 4:
+        return "NCHW"
+    options = [k for k, (nd, _) in LAYOUTS.items() if nd == x.ndim]
+    raise ShapeError(
+        f"{who} cannot tell the axes of layer {layer!r}'s output of shape {tuple(x.shape)}"
+        + (f" ({where})" if where else "")
+        + (
+            f": pass reduce_options={{'layout': ...}} with one of {options} "
+            "(N batch, C/D channels, T time, H/W space, L tokens)."
+            if options
+            else "; reduce it with 'flatten', 'srp' or a custom callable."
+        )
+    )
+
+
+def _check_layout(layout: str | None, allowed: Any = LAYOUTS) -> None:
+    if layout is not None and layout not in allowed:
+        raise ConfigurationError(f"layout must be one of {list(allowed)} or None; got {layout!r}.")
 
 
 def _pooling_for(x: Any) -> tuple[Any, Any] | None:
@@ -74,32 +254,54 @@ def _batch_first(x: Any) -> Any:
 
 
 @register(REDUCERS)
-def avgpool() -> Reducer:
-    """Global average over space (B, C, H, W) → (B, C), or over tokens (B, T, D) → (B, D); for
-    text, over the tokens that represent each stimulus (padding and special tokens excluded)."""
+def avgpool(layout: str | None = None) -> Reducer:
+    """The mean over every axis but the batch and the channels: (N, C, H, W) → (N, C),
+    (N, C, T, H, W) → (N, C), (N, C, T) → (N, C), tokens (N, L, D) → (N, D) — for text, over the
+    tokens that represent each stimulus (padding and special tokens excluded).
+
+    ``layout`` (one of :data:`LAYOUTS`) names the axes; by default they are read from the hooked
+    module (see the module docstring), and an output whose axes cannot be told is refused.
+    """
+    _check_layout(layout)
+    cache: dict[Any, Any] = {}
 
     def run(output: Any, layer: str) -> Any:
         x = _tensor(output, layer)
-        if x.ndim == 4:
-            return x.mean(dim=(2, 3))
-        if x.ndim == 3:
+        if x.ndim == 1:
+            return x[:, None]
+        lay = _layout(x, layer, layout, "avgpool", cache)
+        if lay == "NC":
+            return x
+        if lay == "NLD":
             x = _batch_first(x)
             pool = _pooling_for(x)
             if pool is not None:  # text: the mean over the tokens that represent each stimulus
                 return (x * pool[0].to(x.device, x.dtype)[..., None]).sum(dim=1)
             return x.mean(dim=1)
-        return x.reshape(x.shape[0], -1)
+        return x.mean(dim=LAYOUTS[lay][1])
 
     return run
 
 
-def _token(position: int, name: str) -> Reducer:
+def _token(position: int, name: str, layout: str | None) -> Reducer:
+    _check_layout(layout, ("NLD",))
+    cache: dict[Any, Any] = {}
+
     def run(output: Any, layer: str) -> Any:
         x = _tensor(output, layer)
         if x.ndim != 3:
             raise ShapeError(
                 f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} gave {tuple(x.shape)}."
             )
+        if layout is None:
+            found, where = _read_layout(x, layer, cache)
+            if found == "NCT":
+                raise ShapeError(
+                    f"{name} needs (batch, tokens, dim) outputs; layer {layer!r} ({where}) gives "
+                    f"channels-first (batch, channels, time) {tuple(x.shape)}, which has no "
+                    f"tokens. Use 'avgpool' (the mean over time), or pass "
+                    f"reduce_options={{'layout': 'NLD'}} if the output really is tokens."
+                )
         x = _batch_first(x)
         pool = _pooling_for(x)
         if position == -1 and pool is not None:  # text: the last token of each stimulus
@@ -113,16 +315,20 @@ def _token(position: int, name: str) -> Reducer:
 
 
 @register(REDUCERS)
-def cls_token() -> Reducer:
-    """The first token of a (B, T, D) sequence (the CLS token of ViT/BERT-style models)."""
-    return _token(0, "cls_token")
+def cls_token(layout: str | None = None) -> Reducer:
+    """The first token of a (B, T, D) sequence (the CLS token of ViT/BERT-style models).
+
+    A convolution's (batch, channels, time) output has no tokens and is refused;
+    ``layout="NLD"`` overrides that reading of the hooked module."""
+    return _token(0, "cls_token", layout)
 
 
 @register(REDUCERS)
-def last_token() -> Reducer:
+def last_token(layout: str | None = None) -> Reducer:
     """The last token of a (B, T, D) sequence (causal language models); for text, the last token
-    of each stimulus's sentence or word span (padding excluded)."""
-    return _token(-1, "last_token")
+    of each stimulus's sentence or word span (padding excluded). ``layout`` as for
+    :func:`cls_token`."""
+    return _token(-1, "last_token", layout)
 
 
 @register(REDUCERS)
@@ -385,7 +591,8 @@ def set_fit_batch(reducer: Reducer, batch_size: int) -> None:
 
 def reducer_key(reduce: str | Reducer, options: dict[str, Any]) -> dict[str, Any] | None:
     """A built-in reducer's identity for the store key: its name and every option, defaults
-    filled in (``srp`` and ``srp(n_components=1024)`` are one entry); a callable's ``cache_key``
+    filled in (``srp`` and ``srp(n_components=1024)`` are one entry; ``avgpool``'s ``layout``
+    is one of them, None when read from the module); a callable's ``cache_key``
     attribute; None for a callable without one (it cannot be keyed by content)."""
     if callable(reduce):
         key = getattr(reduce, "cache_key", None)

@@ -6,8 +6,9 @@ buffers and architecture (:func:`module_fingerprint`), the preprocessing or toke
 the reducer by name and options (a custom callable only with an explicit ``cache_key``), the
 stimulus content (:attr:`StimulusSet.fingerprint`, or a hash of the input tensors), the batch
 size when a reducer is fitted on the data (``ipca``), the device, AMP and memory format, the
-torch, neuroalign and store-format versions. :func:`entry_key` is the SHA-256 of those parts, each
-name and value length-prefixed, so two different sets of parts never share a key.
+torch, neuroalign and store-format versions. The key is ``core._identity.hash_parts`` of those
+parts (the one identity of every store: typed, length-prefixed fields, so two different sets of
+parts never share a key); :func:`neuroalign.extract.feature_keys` gives the keys without running.
 
 **Layout.** An entry is a directory
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import inspect
 import io
 import json
 import os
@@ -49,16 +49,16 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..core._io import atomic_write, sha256_file
+from ..core._identity import hash_parts, module_fingerprint
+from ..core._io import atomic_write, sha256_file, writable_dir
 from ..core.exceptions import CacheError, NeuroalignWarning, ValidationError
 
-__all__ = ["LayerEntry", "default_cache_dir", "entry_key", "module_fingerprint", "store_root"]
+__all__ = ["LayerEntry", "default_cache_dir", "layer_key", "module_fingerprint", "store_root"]
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3  # 3: keys from core._identity (typed fields)
 _CHUNK = re.compile(r"chunk-(\d{5})\.npy")
 _TMP = re.compile(r"\..+\.(\d+)\.tmp")
 _HEX = re.compile(r"[0-9a-f]{64}")
-_LIBRARIES = ("torch.", "torchvision.", "timm.", "transformers.", "open_clip.", "efficientnet")
 
 
 def default_cache_dir() -> Path:
@@ -72,18 +72,8 @@ def store_root(cache: str | Path | bool) -> Path:
     work: a path that is a file, or a folder that cannot be written, is a clear error."""
     if not isinstance(cache, (str, os.PathLike, bool)):
         raise ValidationError(f"cache must be a folder path, True or None; got {cache!r}.")
-    root = default_cache_dir() if cache is True else Path(cast("str | Path", cache)).expanduser()
-    if root.exists() and not root.is_dir():
-        raise ValidationError(
-            f"cache={str(root)!r} is not a directory (it is a file); pass a folder for the "
-            "feature store, True for the default one, or None for no store."
-        )
-    with _store_errors(root, "cannot create or write"):
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".probe.{os.getpid()}.tmp"
-        probe.write_bytes(b"")
-        probe.unlink()
-    return root
+    root = default_cache_dir() if cache is True else Path(cast("str | Path", cache))
+    return writable_dir(root, "cache")
 
 
 @contextlib.contextmanager
@@ -101,45 +91,28 @@ def _store_errors(where: Path, doing: str) -> Iterator[None]:
         ) from err
 
 
-def _put(h: Any, data: bytes | str | memoryview) -> None:
-    """One length-prefixed field into hash ``h`` (no two sequences of fields hash alike)."""
-    data = data.encode() if isinstance(data, str) else data
-    h.update(len(data).to_bytes(8, "little"))  # a memoryview here is always of bytes
-    h.update(data)
+def _canonical(parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts as the manifest stores them (JSON: tuples become lists, NumPy scalars numbers),
+    so the key hashed and the record compared on the next run are the same values. A value JSON
+    cannot hold exactly (an object) is refused rather than keyed by its ``repr``."""
+
+    def plain(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        raise TypeError(
+            f"a feature-store key part is a {type(o).__name__} ({o!r}); only numbers, strings, "
+            "lists and dicts can be keyed by content."
+        )
+
+    out: dict[str, Any] = json.loads(json.dumps(parts, default=plain, sort_keys=True))
+    return out
 
 
-def module_fingerprint(module: Any) -> str:
-    """SHA-256 of the architecture (class, module tree, the source of classes defined outside
-    torch and the model zoos) and of every parameter and buffer, persistent or not."""
-    import torch
-
-    h = hashlib.sha256()
-    _put(h, f"{type(module).__module__}.{type(module).__qualname__}")
-    _put(h, repr(module))
-    seen: set[type] = set()
-    for m in module.modules():
-        cls = type(m)
-        if cls in seen or cls.__module__.startswith(_LIBRARIES):
-            continue
-        seen.add(cls)
-        with contextlib.suppress(OSError, TypeError):
-            _put(h, inspect.getsource(cls))
-    tensors = [("param", *kv) for kv in module.named_parameters(remove_duplicate=False)]
-    tensors += [("buffer", *kv) for kv in module.named_buffers(remove_duplicate=False)]
-    for what, name, t in tensors:
-        t = t.detach().cpu().contiguous()
-        _put(h, f"{what}|{name}|{t.dtype}|{tuple(t.shape)}")
-        _put(h, memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
-    return h.hexdigest()
-
-
-def entry_key(parts: dict[str, Any]) -> str:
-    """SHA-256 over the parts' names and canonical JSON values, each length-prefixed."""
-    h = hashlib.sha256()
-    for name in sorted(parts):
-        _put(h, name)
-        _put(h, json.dumps(parts[name], sort_keys=True, default=str))
-    return h.hexdigest()
+def layer_key(parts: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A layer entry's parts as stored (with the store format) and its key: the one place a
+    feature-store key is made (``extract`` and ``bench`` both call it)."""
+    canonical = _canonical({**parts, "store_format": STORE_FORMAT})
+    return canonical, hash_parts(canonical)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -225,8 +198,7 @@ class LayerEntry:
     """
 
     def __init__(self, root: Path, parts: dict[str, Any], n_stimuli: int) -> None:
-        self.parts = {**parts, "store_format": STORE_FORMAT}
-        self.key = entry_key(self.parts)
+        self.parts, self.key = layer_key(parts)
         self.dir = Path(root) / self.key[:2] / self.key
         self.n_stimuli = n_stimuli
         self.manifest_path = self.dir / "manifest.json"

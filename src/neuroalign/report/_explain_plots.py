@@ -149,11 +149,15 @@ def plot_concepts(result: Result, targets: list[str] | None = None, ax: Any = No
 
 @register_plotter("explain.selectivity")
 def plot_selectivity(result: Result, ax: Any = None, bins: int = 40) -> Any:
-    """Histogram of category selectivity d′ over targets."""
+    """Histogram of category selectivity d′ over targets (the finite ones; targets constant
+    within both groups, d′ = ±inf or NaN, are counted in the label)."""
     t = result.table
     fig, ax = _axes(ax, (5, 3.2))
-    ax.hist(t["value"], bins=bins, color="#1f77b4")
+    v = t["value"].to_numpy(dtype=float)
+    ax.hist(v[np.isfinite(v)], bins=bins, color="#1f77b4")
     cat = t["category"].iloc[0] if "category" in t else ""
-    ax.set_xlabel(f"selectivity d′ ({cat} vs rest)")
+    off = int((~np.isfinite(v)).sum())
+    note = f"; {off} constant target(s) not shown (d′ = ±inf or NaN)" if off else ""
+    ax.set_xlabel(f"selectivity d′ ({cat} vs rest){note}")
     ax.set_ylabel("targets")
     return fig

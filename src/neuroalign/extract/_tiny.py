@@ -1,12 +1,16 @@
 """``tiny_cnn``: a small seeded random convolutional network.
 
 It generates the simulated benchmarks (its layers drive the simulated ROIs, so it is the known
-best model) and serves as a picklable model factory in tests, examples and Dask sweeps.
+best model) and serves as a picklable model factory in tests, examples and Dask sweeps. The model
+source ``tiny_cnn:`` (``tiny_cnn:seed=3,width=8``) works wherever a model id does.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..core._registry import register
+from ._sources import MODEL_SOURCES
 
 __all__ = ["tiny_cnn", "tiny_cnn_source"]
 
@@ -27,7 +31,8 @@ def tiny_cnn(seed: int = 0, width: int = 8, image_size: int = 32) -> Any:
     import torch
     from torch import nn
 
-    from ..extract import ImagePreprocess, LoadedModel
+    from ._preprocess import ImagePreprocess
+    from ._sources import LoadedModel
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -54,6 +59,7 @@ def tiny_cnn(seed: int = 0, width: int = 8, image_size: int = 32) -> Any:
     )
 
 
+@register(MODEL_SOURCES, "tiny_cnn")
 def tiny_cnn_source(name: str, pretrained: bool = True) -> Any:
     """The ``tiny_cnn:`` model source: ``tiny_cnn:seed=3,width=8`` (random weights by design)."""
     from ..core.exceptions import ConfigurationError
