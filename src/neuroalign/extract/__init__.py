@@ -13,8 +13,8 @@ from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
 from ._store import default_cache_dir, module_fingerprint
-from ._tiny import tiny_cnn
 from ._timed import audio_features, conv_frame_times, video_features, word_features
+from ._tiny import tiny_cnn
 
 __all__ = [
     "ACOUSTIC_FEATURES",

@@ -438,7 +438,7 @@ def video_features(
         Frames per clip (non-overlapping; a last, shorter clip is left out, with its frames).
     reduce : str, optional
         As in :func:`extract` (default ``avgpool``: the mean over space of a frame's (channels,
-        h, w) maps; a video model's 5-D (channels, time, h, w) maps are flattened by it).
+        h, w) maps, over time and space of a clip's (channels, time, h, w) maps).
 
     Returns
     -------
