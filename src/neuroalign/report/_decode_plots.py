@@ -10,7 +10,7 @@ import numpy as np
 from ..core import Result
 from ..core.exceptions import ValidationError
 from ._dispatch import register_plotter
-from ._plots import _COLOURS, _axes
+from ._plots import _COLOURS, _axes, _style
 
 __all__ = [
     "plot_confusion",
@@ -27,7 +27,7 @@ def plot_decoding_over_time(result: Result, ax: Any = None, alpha: float = 0.05)
     t = result.table
     fig, ax = _axes(ax, (7, 3.6))
     for k, (scoring, sub) in enumerate(t.groupby("scoring", sort=False)):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = _style(k)["color"]
         x, y, se = (sub[c].to_numpy(float) for c in ("time", "value", "se"))
         ax.plot(x, y, color=colour, label=str(scoring))
         if np.isfinite(se).any():
