@@ -25,6 +25,7 @@ __all__ = [
     "bench_model_order",
     "plot_bench_layers",
     "plot_benchmark_scatter",
+    "plot_model_key",
     "plot_model_scores",
 ]
 
@@ -35,6 +36,7 @@ FONT = 9.0
 ROW = 0.22
 #: Above this many models legends go below the axes, in columns, and figures are full width.
 FEW = 10
+_NOTES = ("noise ceiling", "chance", "committed layer (filled)")
 
 
 def _table(result: Result | pd.DataFrame) -> pd.DataFrame:
@@ -64,8 +66,21 @@ def bench_model_order(result: Result | pd.DataFrame) -> list[str]:
     return ranked + [m for m in models if m not in avg.index]
 
 
-def _legend(fig: Any, ax: Any, n: int) -> None:
-    """Legend beside the axes for few entries, in columns below the figure for many."""
+def _legend(fig: Any, ax: Any, n: int, legend: bool = True) -> None:
+    """Legend beside the axes for few entries, in columns below the figure for many; with
+    ``legend=False`` only the entries that are not models (ceiling, chance, committed)."""
+    if not legend:
+        handles, labels = ax.get_legend_handles_labels()
+        keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab in _NOTES]
+        if keep:
+            ax.legend(
+                *zip(*keep, strict=True),
+                frameon=False,
+                fontsize=FONT,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+            )
+        return
     if n <= FEW:
         ax.legend(frameon=False, fontsize=FONT, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
@@ -86,11 +101,16 @@ def _wrap_id(benchmark: str) -> str:
 
 
 def plot_bench_layers(
-    result: Result | pd.DataFrame, benchmark: str, split: str = "test", ax: Any = None
+    result: Result | pd.DataFrame,
+    benchmark: str,
+    split: str = "test",
+    ax: Any = None,
+    legend: bool = True,
 ) -> Any:
     """Score per layer on one benchmark, one line per model (its own colour, marker and line
     style), x = relative depth (0 = first layer, 1 = last), the committed layer filled, the
-    ceiling as a shaded band (or "no noise ceiling" in the title)."""
+    ceiling as a shaded band (or "no noise ceiling" in the title). ``legend=False`` leaves the
+    models out of the legend (a page with many figures shows one :func:`plot_model_key`)."""
     t = _table(result)
     sub = t[
         (t["statistic"] == "layer_score") & (t["benchmark"] == benchmark) & (t["split"] == split)
@@ -102,7 +122,8 @@ def plot_bench_layers(
     order = [m for m in bench_model_order(t) if m in set(sub["model"])]
     n = len(order)
     legend_rows = 0 if n <= FEW else -(-(n + 3) // 4)
-    fig, ax = _axes(ax, (5.6, 3.6) if n <= FEW else (10.0, 3.8 + 0.2 * legend_rows))
+    wide = n > FEW and legend  # a legend in columns below needs the page's width
+    fig, ax = _axes(ax, (10.0, 3.8 + 0.2 * legend_rows) if wide else (5.6, 3.6))
     labels = dict(zip(order, unique_labels(order, 24), strict=True))
     for k, model in enumerate(order):
         rows = sub[sub["model"] == model]
@@ -129,7 +150,7 @@ def plot_bench_layers(
     ax.tick_params(labelsize=FONT)
     ax.set_title(benchmark + note, fontsize=FONT + 1)
     ax.plot([], [], "o", color="0.3", ms=8, label="committed layer (filled)")
-    _legend(fig, ax, n)
+    _legend(fig, ax, n, legend)
     return fig
 
 
@@ -204,10 +225,16 @@ def plot_model_scores(
 
 
 def plot_benchmark_scatter(
-    result: Result | pd.DataFrame, a: str, b: str, statistic: str = "ceiled", ax: Any = None
+    result: Result | pd.DataFrame,
+    a: str,
+    b: str,
+    statistic: str = "ceiled",
+    ax: Any = None,
+    legend: bool = True,
 ) -> Any:
     """Each model's score on benchmark ``a`` against ``b`` (raw where one has no ceiling); each
-    model a marker of its own, named in the legend (never on the data)."""
+    model a marker of its own, named in the legend (never on the data; ``legend=False``: in a
+    separate :func:`plot_model_key`)."""
     t = _table(result)
     sc = t[t["statistic"] == "score"].set_index(["benchmark", "model"])["value"]
     ce = t[t["statistic"] == statistic].set_index(["benchmark", "model"])["value"]
@@ -216,8 +243,9 @@ def plot_benchmark_scatter(
     for bench in (a, b):
         if bench not in set(t["benchmark"]):
             raise ValidationError(f"benchmark {bench!r} is not in the result.")
-    legend_rows = 0 if n <= FEW else -(-n // 4)
-    fig, ax = _axes(ax, (5.6, 3.6) if n <= FEW else (10.0, 4.2 + 0.2 * legend_rows))
+    legend_rows = 0 if n <= FEW or not legend else -(-n // 4)
+    size = (5.6, 3.6) if n <= FEW or not legend else (10.0, 4.2 + 0.2 * legend_rows)
+    fig, ax = _axes(ax, size)
 
     def pick(bench: str) -> tuple[np.ndarray, bool]:
         c = np.array([ce.get((bench, m), np.nan) for m in models], float)
@@ -236,7 +264,32 @@ def plot_benchmark_scatter(
         ok = np.isfinite(x) & np.isfinite(y)
         r = np.corrcoef(x[ok], y[ok])[0, 1]
         ax.set_title(f"Pearson r across models = {r:.2f}", fontsize=FONT)
-    _legend(fig, ax, n)
+    _legend(fig, ax, n, legend)
+    return fig
+
+
+def plot_model_key(result: Result | pd.DataFrame, ncol: int = 4) -> Any:
+    """The legend alone: each model's colour, marker and line style (as in
+    :func:`plot_bench_layers` and :func:`plot_benchmark_scatter`), ranked, in ``ncol`` columns."""
+    models = bench_model_order(_table(result))
+    rows = -(-len(models) // ncol)
+    figure = require("matplotlib.figure", "plot", "plotting")
+    fig = figure.Figure(figsize=(10.0, 0.4 + 0.21 * rows))
+    handles = []
+    from matplotlib.lines import Line2D
+
+    for k, label in enumerate(unique_labels(models, 24)):
+        handles.append(Line2D([], [], ms=6, mfc="white", label=label, **_style(k)))
+    fig.legend(
+        handles=handles,
+        loc="center",
+        ncol=ncol,
+        frameon=False,
+        fontsize=FONT,
+        handlelength=3.0,
+        title="models (rank order)",
+        title_fontsize=FONT + 1,
+    )
     return fig
 
 

@@ -33,6 +33,7 @@ from ._bench_plots import (
     bench_model_order,
     plot_bench_layers,
     plot_benchmark_scatter,
+    plot_model_key,
     plot_model_scores,
 )
 
@@ -48,7 +49,9 @@ th[aria-sort=descending]:after{content:" \\2193";color:#222}td.na{color:#999}.me
 figure{display:inline-block;margin:.5em;vertical-align:top}figure.half{max-width:47%}figure img{max-width:100%;border:1px solid #eee}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}.card dt{font-weight:600}
 .card dd{margin:0 0 .4em 1em}input#filter{padding:3px 6px;width:18em}
-.scroll{overflow-x:auto;max-width:100%}th.group{text-align:center}td.rank{text-align:right;color:#555}
+.scroll{overflow-x:auto;max-width:100%}th.group{text-align:center}td.rank{color:#555}
+#leaderboard td{white-space:nowrap}#leaderboard td:nth-child(2),#leaderboard th[data-col="1"]{text-align:left}
+th .sub{display:block;font-weight:400;font-size:.85em;color:#666}
 figure.full{display:block;margin:.5em 0}
 """
 
@@ -181,8 +184,10 @@ def _main_table(board: pd.DataFrame, models: list[str], benches: list[str]) -> s
         '<th rowspan="2" data-col="2">average</th>'
         + "".join(f'<th class="group" colspan="{len(bs)}">{_esc(d)}</th>' for d, bs in groups)
     )
+    ceiled = {b for b in benches if np.isfinite(board.loc[board["benchmark"] == b, "ceiled"]).any()}
     sub = "".join(
-        f'<th data-col="{3 + i}" title="{_esc(b)}">{_esc(b.split(".", 1)[-1])}</th>'
+        f'<th data-col="{3 + i}" title="{_esc(b)}">{_esc(b.split(".", 1)[-1])}'
+        f'<span class="sub">{"ceiled" if b in ceiled else "raw (no ceiling)"}</span></th>'
         for i, b in enumerate(benches)
     )
     ranked = sorted(avg.index, key=lambda m: (-avg[m], models.index(m)))
@@ -215,10 +220,9 @@ def _main_table(board: pd.DataFrame, models: list[str], benches: list[str]) -> s
                 f" (lower {_fmt(r['ceiling_low'])}); {interval}"
                 f"; layer {r['committed_layer']}; cell {r.get('cell', '')}; env {r.get('env', '')}"
             )
-            mark = "" if np.isfinite(r["ceiled"]) else " (raw)"
             tds.append(
                 f'<td data-sort="{float(value)!r}" title="{_esc(tip)}"{_shade(frac)}>'
-                f"{_fmt(value)}{mark}</td>"
+                f"{_fmt(value)}</td>"
             )
         rows.append("<tr>" + "".join(tds) + "</tr>")
     return (
@@ -343,7 +347,8 @@ def write_leaderboard(
     """Write the leaderboard of a ``bench.sweep`` result (or a saved one) to ``path``.
 
     Also writes ``<path>.csv`` and ``<path>.json`` (the leaderboard table) next to the page; both
-    are embedded as downloads too, so the single HTML file is enough. Returns ``path``.
+    are embedded as downloads too, so the single HTML file is enough. Returns ``path``. Above
+    ten models the curves and scatters share one key of the models' styles (``plot_model_key``).
     """
     if not isinstance(result, Result):
         result = load_result(result)
@@ -357,15 +362,18 @@ def write_leaderboard(
     benches = [b for _, bs in _groups(list(pd.unique(result.table["benchmark"]))) for b in bs]
     params = dict(result.params)
     few = len(models) <= FEW
+    # many models: one key of their styles instead of the same long legend in every figure
     figures = [_png(plot_model_scores(result), "scores per model and benchmark", "full")]
+    if not few:
+        figures.append(_png(plot_model_key(result), "model key", "full"))
     figures += [
-        _png(plot_bench_layers(result, b), f"per-layer curves, {b}", "half" if few else "full")
+        _png(plot_bench_layers(result, b, legend=few), f"per-layer curves, {b}", "half")
         for b in benches
     ]
     figures += _brain_maps(result, benches)
     pairs = list(itertools.combinations(benches, 2))[:max_pairs]
     scatters = [
-        _png(plot_benchmark_scatter(result, a, b), f"{a} vs {b}", "half" if few else "full")
+        _png(plot_benchmark_scatter(result, a, b, legend=few), f"{a} vs {b}", "half")
         for a, b in pairs
     ]
     csv_text = board.to_csv(index=False)
