@@ -29,12 +29,13 @@ from ._plots import (
     unique_labels,
 )
 from ._readout_plots import plot_attention_maps, plot_readout_comparison, plot_receptive_fields
-from ._result_report import write_result_report
+from ._result_report import collect_results, write_result_report
 
 __all__ = [
     "PLOTTERS",
     "RawHTML",
     "ReportSection",
+    "collect_results",
     "html_format",
     "leaderboard_table",
     "plot_attention_maps",

@@ -7,6 +7,7 @@ Every ``plot_*`` takes an optional ``ax`` and returns the figure; figures are bu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -342,7 +343,8 @@ def plot_cka_heatmap(
         raise ValidationError(f"a CKA heatmap needs a 2-D matrix; got shape {m.shape}.")
     rows = list(rows) if rows is not None else [str(i) for i in range(m.shape[0])]
     cols = list(cols) if cols is not None else [str(i) for i in range(m.shape[1])]
-    fig, ax = _axes(ax, (1.2 + 0.45 * len(cols), 1.0 + 0.35 * len(rows)))
+    # cells wide enough for the rotated column names and 8-pt values; room for the colour bar
+    fig, ax = _axes(ax, (max(3.6, 2.2 + 0.7 * len(cols)), max(2.8, 1.4 + 0.4 * len(rows))))
     im = ax.imshow(m, cmap="magma", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(
         np.arange(len(cols)), [short_layer_name(c) for c in cols], rotation=45, ha="right"
@@ -357,7 +359,7 @@ def plot_cka_heatmap(
                     f"{v:.2f}",
                     ha="center",
                     va="center",
-                    fontsize=6,
+                    fontsize=8,
                     color="w" if v < 0.6 else "k",
                 )
     fig.colorbar(im, ax=ax, shrink=0.8, label="CKA")
@@ -409,10 +411,18 @@ def plot_model_comparison(
 
 
 def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
-    """Save a figure as PNG atomically (write to a temporary file, then rename)."""
+    """Save a figure atomically (write to a temporary file, then rename); the format follows
+    the suffix of ``path`` (``.png`` when it has none)."""
     from ..core._io import atomic_write
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in Path(str(path)).name else "png"
+    formats = fig.canvas.get_supported_filetypes()
+    if fmt not in formats:
+        raise ValidationError(
+            f"path {str(path)!r}: cannot write a figure as {fmt!r}; use one of "
+            f"{sorted(formats)} as the suffix."
+        )
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
