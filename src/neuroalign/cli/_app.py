@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._analyses import register as register_analyses
 from ._bench import register as register_bench
 from ._console import err, out
 from ._console import fail as _fail
@@ -33,6 +34,7 @@ app.add_typer(data_app)  # neuroalign data list | fetch | info
 app.add_typer(explain_app)  # neuroalign explain fit | top | concepts
 register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign report
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
+register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
 
 
 def _write_table(table: Any, path: Path) -> None:
