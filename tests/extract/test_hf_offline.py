@@ -26,7 +26,7 @@ def unreachable(monkeypatch):
 def test_uncached_hf_model_fails_at_once_when_the_hub_is_unreachable(unreachable, caplog):
     caplog.set_level(logging.WARNING)
     t0 = time.perf_counter()
-    with pytest.raises(ModelLoadError, match="(?s)could not obtain pretrained weights.*internet"):
+    with pytest.raises(ModelLoadError, match=r"(?s)could not obtain pretrained weights.*internet"):
         load_model("hf:neuroalign-tests/no-such-model-xyz")
     assert time.perf_counter() - t0 < 10.0  # the retry loop alone takes 25-30 s
     assert "Retrying" not in caplog.text
