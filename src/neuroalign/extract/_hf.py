@@ -95,7 +95,7 @@ def hub_offline_unless_reachable(name: str) -> Iterator[None]:
     if constants.HF_HUB_OFFLINE or Path(name).is_dir() or _hub_reachable():
         yield
         return
-    pass
+    constants.HF_HUB_OFFLINE = True
     try:
         yield
     finally:
