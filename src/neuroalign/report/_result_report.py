@@ -82,7 +82,7 @@ def _section(name: str, result: Result, tmp: Path, k: int) -> ReportSection:
     analyses = ", ".join(sorted({str(a) for a in result.table["analysis"]} - {""})) or "–"
     params = json.dumps(dict(result.params), indent=1, default=str)
     return ReportSection(
-        f"{name}: {result.kind}" if name != result.kind else name,
+        name if name.startswith(result.kind) else f"{name}: {result.kind}",
         [f"{len(result.table)} rows; analysis {analyses}.", f"Parameters: {params[:2000]}"],
         figures=[(png, result.kind)],
         tables=[(table.head(MAX_ROWS), caption)],
