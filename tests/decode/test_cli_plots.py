@@ -51,10 +51,29 @@ def test_cli_labels_over_time_and_static(tmp_path, sim):
     assert (tmp_path / "ot" / "decoding.png").stat().st_size > 1000
     res = runner.invoke(
         app,
-        ["decode", "--responses", str(path), "--labels", "condition", "--out", str(tmp_path / "s")],
+        [
+            "decode",
+            "--responses",
+            str(path),
+            "--labels",
+            "condition",
+            "--out",
+            str(tmp_path / "s"),
+            "--report",
+            str(tmp_path / "s.html"),
+            "--quiet",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert set(pd.read_csv(tmp_path / "s" / "decoding.csv")["scoring"]) >= {"accuracy", "roc_auc"}
+    # the Result itself is saved (a report can be made of it later) and the report written now
+    from neuroalign.core import load_result
+
+    saved = load_result(tmp_path / "s" / "decoding.npz")
+    assert saved.kind == "decoding.classic" and len(saved.table) == len(
+        pd.read_csv(tmp_path / "s" / "decoding.csv")
+    )
+    assert "<img" in (tmp_path / "s.html").read_text()
 
 
 def test_cli_features_and_errors(tmp_path):

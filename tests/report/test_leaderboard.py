@@ -164,9 +164,9 @@ def test_leaderboard_sorts_renders_and_has_no_console_errors(tmp_path, chromium)
     assert probe["n_images"] == 5 and probe["broken"] == []
     # click the "average" header twice and the first benchmark once; record the model order
     script = (
-        "var t=document.getElementById('leaderboard');var h=t.tHead.rows[0].cells;"
-        "function order(){return Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[0].textContent;}).join(',');}"
-        "var out=[];h[1].click();out.push(order());h[1].click();out.push(order());"
+        "var t=document.getElementById('leaderboard');var h=t.querySelector('th[data-col=\"2\"]');"
+        "function order(){return Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[1].textContent;}).join(',');}"
+        "var out=[order()];h.click();out.push(order());h.click();out.push(order());"
         "var f=document.getElementById('filter');f.value='ga';f.dispatchEvent(new Event('input'));"
         "out.push(Array.prototype.filter.call(t.tBodies[0].rows,function(r){return r.style.display!=='none';}).length);"
         "var d=document.createElement('div');d.id='__orders';d.textContent=JSON.stringify(out);document.body.appendChild(d);"
@@ -176,8 +176,9 @@ def test_leaderboard_sorts_renders_and_has_no_console_errors(tmp_path, chromium)
         re.search(r'<div id="__orders">(.*?)</div>', dom).group(1).replace("&quot;", '"')
     )
     # averages (only benchmark A has a ceiling): alpha 0.125, beta 0.25, gamma 0.375
-    assert orders[0] == "gamma,beta,alpha" and orders[1] == "alpha,beta,gamma"
-    assert orders[2] == 1
+    # rows start ranked by the average; the first click sorts high → low, the second low → high
+    assert orders[0] == orders[1] == "gamma,beta,alpha" and orders[2] == "alpha,beta,gamma"
+    assert orders[3] == 1
     assert console_errors(log) == []
 
 

@@ -3,7 +3,9 @@
 For each model and benchmark the committed layer is the one with the best ``commit`` score
 (ties: the earliest in forward order); its ``test`` score is the benchmark score, and
 ``ceiled = score / ceiling_high`` (NaN when the benchmark has no ceiling). The per-layer curve
-(every split) is kept as ``statistic="layer_score"`` rows.
+(every split) is kept as ``statistic="layer_score"`` rows. The ``score`` and ``ceiled`` rows are
+the committed layer's ``test`` row as the metric wrote it: value and interval of the same split
+(NaN interval where the metric has none on the test split), never the ``all`` row's interval.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from ..core import COLUMNS, Result, make_table
 from ..core.exceptions import NeuroalignError
-from ._store import Prepared, ResultStore
+from ._store import Prepared, ResultStore, environment, environment_hash
 
 __all__ = ["AGGREGATION", "assemble", "commit_layer"]
 
@@ -104,12 +106,17 @@ def assemble(
                 arrays[f"mask/{bid}"] = np.asarray(prep.data.volume[0], dtype=bool)
                 arrays[f"affine/{bid}"] = np.asarray(prep.data.volume[1], dtype=np.float64)
     table = make_table(rows)
+    # A cell stores only its environment's hash; the versions behind the hash of this process
+    # are known here (cells from other environments keep their hash, their versions unknown).
+    here = environment_hash()
+    envs = {here: dict(environment())} if here in set(table.get("env", [])) else {}
     params = {
         "models": [label for label, _ in refs],
         "layers": {label: list(o["layers"]) for (label, _), o in zip(refs, outs, strict=True)},
         "benchmarks": {bid: p.benchmark.card() for bid, p in preps.items()},
         "data_info": {bid: dict(p.data.info) for bid, p in preps.items()},
         "aggregation": AGGREGATION,
+        "environments": envs,
         "store": str(store.root),
     }
     return Result(table, "bench.sweep", arrays, params)

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from ..core._io import check_output, check_output_dir
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._analyses import register as register_analyses
 from ._bench import register as register_bench
 from ._console import err, out, show_warnings
 from ._console import fail as _fail
@@ -46,6 +47,7 @@ register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign rep
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
 app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
+register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
 
 
 def _write_table(table: Any, path: Path) -> None:
@@ -618,10 +620,31 @@ def cka_command(
     out.print(f"wrote {escape(str(out_file))}")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover
-        err.print("interrupted")
+#: Commands whose finished work survives an interruption (content-addressed stores).
+_RESUMABLE = {"bench": "finished cells are kept", "extract": "finished layers are kept"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point. Ctrl-C anywhere: one line on stderr and exit code 130 (no
+    traceback), saying that a re-run resumes where the command keeps finished work."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = typer.main.get_command(app)
+
+    def interrupted() -> None:
+        kept = _RESUMABLE.get(args[0] if args else "")
+        err.print("interrupted" + (f"; {kept}, a re-run resumes" if kept else ""), highlight=False)
         sys.exit(130)
+
+    try:
+        code = command.main(args=args, prog_name="neuroalign", standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
+        interrupted()
+    except typer.TyperException as exc:  # usage errors: typer's own message, exit code 2
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(exc, "exit_code", 1))
+    if code == 130:  # typer turns Ctrl-C inside a command into a silent exit code 130
+        interrupted()
+    sys.exit(code if isinstance(code, int) else 0)

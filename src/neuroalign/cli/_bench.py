@@ -151,16 +151,22 @@ def leaderboard_command(
 
 
 def report_command(
-    result: Annotated[Path, typer.Argument(help="Any result saved with Result.save (.npz).")],
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Results saved with Result.save / --out (.npz), folders of them, or several "
+            "(one report, a section each)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="HTML file.")] = Path("report.html"),
 ) -> None:
-    """An HTML report of any saved result (a leaderboard for benchmark sweeps)."""
+    """An HTML report of any saved results (a leaderboard for one benchmark sweep)."""
     from ..core._io import check_output
     from ..report import write_result_report
 
     try:
         check_output(out, "--out")
-        page = write_result_report(result, out)
+        page = write_result_report(results, out)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return

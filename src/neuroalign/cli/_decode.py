@@ -41,6 +41,7 @@ def _run(
     estimator: str | None,
     n_permutations: int,
     seed: int,
+    quiet: bool = False,
 ) -> Any:
 
     from .. import decode as dec
@@ -84,6 +85,7 @@ def _run(
             estimator=estimator or "ridge",
             n_permutations=n_permutations,
             seed=seed,
+            quiet=quiet,
         )
     if X.ndim == 3:
         X = X.mean(-1)
@@ -95,6 +97,7 @@ def _run(
         estimator=estimator or "svc",
         n_permutations=n_permutations,
         seed=seed,
+        quiet=quiet,
     )
 
 
@@ -127,13 +130,19 @@ def decode_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
         "neuroalign-decode"
     ),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
-    """Decode labels or model embeddings from brain responses; writes decoding.csv and
-    decoding.png."""
-    from ..core._io import atomic_write, check_output_dir
+    """Decode labels or model embeddings from brain responses; writes decoding.npz (the
+    Result: ``neuroalign report`` reads it), decoding.csv and decoding.png."""
+    from ..core._io import atomic_write, check_output, check_output_dir
 
     try:
         check_output_dir(out_dir, "--out")
+        if report is not None:
+            check_output(report, "--report")
         if n_permutations < 0:
             raise ValidationError(
                 f"--n-permutations {n_permutations}: give 0 (no p-values) or a count such as 1000."
@@ -149,9 +158,15 @@ def decode_command(
             estimator,
             n_permutations,
             seed,
+            quiet,
         )
         out_dir.mkdir(exist_ok=True)
+        result.save(out_dir / "decoding.npz")
         atomic_write(out_dir / "decoding.csv", lambda tmp: result.table.to_csv(tmp, index=False))
+        if report is not None:
+            from ..report import write_result_report
+
+            write_result_report(result, report)
         figure = None
         try:
             from ..report import save_figure
@@ -174,4 +189,8 @@ def decode_command(
     else:
         for row in t.itertuples():
             _out.print(f"{row.scoring:18s} {row.value:8.3f}   chance {row.chance:.3f}")
-    _out.print(f"table → {out_dir / 'decoding.csv'}" + (f"; figure → {figure}" if figure else ""))
+    _out.print(
+        f"result → {out_dir / 'decoding.npz'}; table → {out_dir / 'decoding.csv'}"
+        + (f"; figure → {figure}" if figure else "")
+        + (f"; report → {report}" if report else "")
+    )

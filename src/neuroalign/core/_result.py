@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,10 +225,23 @@ class Result:
             )
         return xr.Dataset.from_dataframe(t[[c for c in _NUMBERS if c in t]])
 
-    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """The figure for this kind of result (see ``neuroalign.report.plot_result``)."""
+    def plot(self, path: str | Path | None = None, ax: Any = None, **kwargs: Any) -> Any:
+        """The figure for this kind of result (see ``neuroalign.report.plot_result``): a
+        matplotlib ``Figure``, also written to ``path`` when given (format from its suffix:
+        ``.png``, ``.svg``, ``.pdf``, ...).
+
+        In a script, ``result.plot("figure.png")`` or ``result.plot().savefig("figure.png")``
+        (the figure is not attached to pyplot, so nothing pops up); in a notebook the returned
+        figure shows itself. ``ax`` draws into an existing matplotlib Axes.
+        """
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            ax, path = path, None  # an Axes given positionally (the former first argument)
         # report sits above core; it is reached by name so that core never imports it.
-        return importlib.import_module("neuroalign.report").plot_result(self, ax=ax, **kwargs)
+        report = importlib.import_module("neuroalign.report")
+        fig = report.plot_result(self, ax=ax, **kwargs)
+        if path is not None:
+            report.save_figure(fig, path)
+        return fig
 
     def __repr__(self) -> str:
         return f"Result(kind={self.kind!r}, rows={len(self.table)}, arrays={list(self.arrays)})"

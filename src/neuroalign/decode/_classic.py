@@ -179,7 +179,7 @@ def decode(
     seed: int = 0,
     roi: str = "",
     subject: str = "",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Cross-validated decoding of labels from brain patterns.
 

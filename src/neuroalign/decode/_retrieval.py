@@ -151,7 +151,7 @@ def retrieve(
     memory_budget: int | str = "1GB",
     device: str | None = None,
     dtype: str = "float32",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> TopK:
     """The ``k`` most similar candidates of every query, without the full similarity matrix.
 
@@ -301,7 +301,7 @@ def identification(
     model: str = "",
     layer: str = "",
     subject: str = "",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Retrieval scores of decoded embeddings among a candidate set, with chance levels.
 

@@ -344,7 +344,7 @@ def decode_over_time(
     memory_budget: int | str = "1GB",
     subject: str = "",
     roi: str = "",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     out, meta = _run(
         epochs,
@@ -435,7 +435,7 @@ def temporal_generalization(
     memory_budget: int | str = "1GB",
     subject: str = "",
     roi: str = "",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     out, meta = _run(
         epochs,

@@ -101,7 +101,7 @@ class AttentionReadout(_TorchReadout):
         val_fraction: float = 0.1,
         device: str | None = None,
         seed: int = 0,
-        quiet: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.n_queries = n_queries
         self.dim = dim

@@ -171,7 +171,7 @@ class FactorizedReadout(_TorchReadout):
         memory_budget: int | str = "1GB",
         device: str | None = None,
         seed: int = 0,
-        quiet: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.feature_shape = feature_shape
         self.n_components = n_components

@@ -130,7 +130,7 @@ class InContextEncoder(BaseEstimator):
         val_fraction: float = 0.1,
         device: str | None = None,
         seed: int = 0,
-        quiet: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.d_model = d_model
         self.n_layers = n_layers

@@ -84,7 +84,7 @@ def compare_readouts(
     seed: int = 0,
     model: str = "",
     layer: str = "",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Fit each readout on the same folds and score it on the held-out stimuli (Pearson r).
 

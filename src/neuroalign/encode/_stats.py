@@ -37,7 +37,7 @@ def permutation_test(
     device: str | None = None,
     chunk: int = 64,
     target_ids: Any = None,
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """One-sided permutation test of the per-target Pearson r between measured and predicted.
 

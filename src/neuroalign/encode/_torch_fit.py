@@ -113,7 +113,7 @@ def train_early_stopping(
     lr: float,
     seed: int,
     per_target: bool,
-    quiet: bool = True,
+    quiet: bool = False,
     description: str = "fit readout",
 ) -> list[float]:
     """Adam over minibatches of stimuli with early stopping on a validation loss.

@@ -48,7 +48,7 @@ def most_discriminative_stimuli(
     blur: float = 0.5,
     seed: int = 0,
     device: str = "cpu",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Cluster the encoder's targets into functional types with most discriminative stimuli.
 

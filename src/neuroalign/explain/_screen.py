@@ -107,7 +107,7 @@ def top_stimuli(
     memory_budget: int | str = "1GB",
     device: str | None = None,
     table: bool = True,
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """The ``k`` stimuli that drive each target most (and least) by *predicted* response.
 

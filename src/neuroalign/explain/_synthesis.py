@@ -238,7 +238,7 @@ def synthesize(
     diversity: float = 0.0,
     seed: int = 0,
     device: str = "cpu",
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Images that maximise the predicted response of each target.
 

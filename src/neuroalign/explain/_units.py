@@ -346,7 +346,7 @@ def measure_activation_sparsity(
     batch_size: int = 16,
     device: str = "cpu",
     preprocess: Any = None,
-    quiet: bool = True,
+    quiet: bool = False,
 ) -> Result:
     """Lazy-Neuron activation sparsity of a model, per layer, on ``stimuli``.
 

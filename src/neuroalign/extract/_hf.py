@@ -4,10 +4,19 @@ Vision encoders (ViT, DINOv2, ...) get an :class:`ImagePreprocess` built from th
 processor's settings; text encoders/decoders (BERT, GPT-2, ...) carry their fast tokenizer; CLIP
 models carry both, with ``forward`` running ``get_image_features`` or ``get_text_features`` so the
 two towers are reached through one id. ``transformers`` / ``open_clip`` are imported only here.
+Without a connection to the hub, loads read the local cache only (offline mode), so a model that
+is not cached fails at once with the clear message instead of after the hub client's retries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ..core._registry import register
@@ -58,6 +67,41 @@ def _image_preprocess(processor: Any, config: Any) -> ImagePreprocess:
     )
 
 
+@lru_cache(maxsize=1)
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face hub's host accepts a connection (one try per process; assumed
+    reachable behind an HTTPS proxy, which a direct connection cannot test)."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    from huggingface_hub import constants
+
+    url = urllib.parse.urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def hub_offline_unless_reachable(name: str) -> Iterator[None]:
+    """Within the block, the hub is in offline mode (cache only) when it cannot be reached, so a
+    missing model fails at once with our message instead of after the hub client's retries."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - transformers / open_clip bring it
+        yield
+        return
+    if constants.HF_HUB_OFFLINE or Path(name).is_dir() or _hub_reachable():
+        yield
+        return
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = False
+
+
 @register(MODEL_SOURCES)
 def hf(name: str, pretrained: bool = True) -> LoadedModel:
     """A Hugging Face transformers model by repo id or local directory (``hf:bert-base-uncased``,
@@ -68,6 +112,11 @@ def hf(name: str, pretrained: bool = True) -> LoadedModel:
     """
     tr = require("transformers", "text", "Hugging Face models")
     tr.utils.logging.disable_progress_bar()
+    with hub_offline_unless_reachable(name):
+        return _hf(tr, name, pretrained)
+
+
+def _hf(tr: Any, name: str, pretrained: bool) -> LoadedModel:
     try:
         config = tr.AutoConfig.from_pretrained(name)
     except OSError as err:
@@ -137,7 +186,8 @@ def open_clip(name: str, pretrained: bool = True) -> LoadedModel:
             f"open_clip has no architecture {arch!r}." + close_matches(arch, oc.list_models())
         )
     try:
-        module = oc.create_model(arch, pretrained=(tag or None) if pretrained else None)
+        with hub_offline_unless_reachable(name):
+            module = oc.create_model(arch, pretrained=(tag or None) if pretrained else None)
     except (OSError, RuntimeError) as err:
         raise _download_failed(f"open_clip:{name}", err) from err
     cfg = getattr(module.visual, "preprocess_cfg", {}) or {}

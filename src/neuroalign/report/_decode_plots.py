@@ -10,7 +10,7 @@ import numpy as np
 from ..core import Result
 from ..core.exceptions import ValidationError
 from ._dispatch import register_plotter
-from ._plots import _COLOURS, _axes
+from ._plots import _COLOURS, _axes, _style
 
 __all__ = [
     "plot_confusion",
@@ -27,7 +27,7 @@ def plot_decoding_over_time(result: Result, ax: Any = None, alpha: float = 0.05)
     t = result.table
     fig, ax = _axes(ax, (7, 3.6))
     for k, (scoring, sub) in enumerate(t.groupby("scoring", sort=False)):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = _style(k)["color"]
         x, y, se = (sub[c].to_numpy(float) for c in ("time", "value", "se"))
         ax.plot(x, y, color=colour, label=str(scoring))
         if np.isfinite(se).any():
@@ -93,7 +93,8 @@ def plot_confusion(result: Result, ax: Any = None) -> Any:
     conf = np.asarray(result.arrays["confusion"], float)
     classes = [str(c) for c in result.arrays["classes"]]
     prop = conf / np.maximum(conf.sum(1, keepdims=True), 1)
-    fig, ax = _axes(ax, (1.2 + 0.55 * len(classes), 1.0 + 0.5 * len(classes)))
+    # at least 4.6 in wide: the title (score and chance) and the colour bar's label fit
+    fig, ax = _axes(ax, (max(4.6, 2.4 + 0.55 * len(classes)), max(3.4, 1.4 + 0.5 * len(classes))))
     im = ax.imshow(prop, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(classes))
     ax.set_xticks(ticks, classes, rotation=45, ha="right")
@@ -106,11 +107,11 @@ def plot_confusion(result: Result, ax: Any = None) -> Any:
                 f"{prop[i, j]:.2f}",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8 if len(classes) <= 12 else 6,
                 color="white" if prop[i, j] > 0.5 else "black",
             )
     row = result.table.iloc[0]
-    ax.set_title(f"{row['scoring']} {row['value']:.2f} (chance {row['chance']:.2f})")
+    ax.set_title(f"{row['scoring']} {row['value']:.2f} (chance {row['chance']:.2f})", fontsize=10)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, label="proportion of true class")

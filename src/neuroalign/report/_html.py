@@ -65,6 +65,7 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{f
 table{border-collapse:collapse;font-size:.85em;margin:.8em 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}.meta{font-size:.85em;color:#444}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}pre{background:#f6f8fa;padding:.6em;overflow:auto}
+.scroll{overflow-x:auto;max-width:100%}.scroll td{white-space:nowrap}p{overflow-wrap:anywhere}
 """
 
 
@@ -96,6 +97,7 @@ def _table(df: pd.DataFrame, caption: str) -> str:
     body = df.to_html(
         index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="–", escape=True
     )
+    body = f'<div class="scroll">{body}</div>'  # a wide table scrolls, the page does not
     return f"<p class='meta'>{html.escape(caption)}</p>{body}" if caption else body
 
 

@@ -1,8 +1,10 @@
 """``write_leaderboard``: a benchmark sweep as one static HTML page (no server, no external files).
 
-Rows are models, columns benchmarks (the ceiled score; raw score, ceiling, interval, committed
-layer, cell and environment hash in the cell's tooltip), sortable by clicking a header and
-filterable by model name with a small script written here (no vendored library). Below the table:
+Rows are models ranked by the average (a rank column), columns benchmarks grouped by dataset (the
+ceiled score, shaded by a colour scale per column; raw test score, ceiling, the test split's
+interval, committed layer, cell and environment hash in the cell's tooltip), sortable by clicking
+a header (numbers numerically, names in natural order) and filterable by model name with a small
+script written here (no vendored library); wide tables scroll inside their own box. Below the table:
 the layer each model commits per region, per-layer curves, scatter plots of benchmark pairs,
 benchmark cards, the aggregation rule, the environments and CSV / JSON downloads (also written next
 to the page). Every text is HTML-escaped.
@@ -26,7 +28,14 @@ import pandas as pd
 from ..core import Result, load_result
 from ..core._io import atomic_write_text
 from ..core.exceptions import ValidationError
-from ._bench_plots import plot_bench_layers, plot_benchmark_scatter, plot_model_scores
+from ._bench_plots import (
+    FEW,
+    bench_model_order,
+    plot_bench_layers,
+    plot_benchmark_scatter,
+    plot_model_key,
+    plot_model_scores,
+)
 
 __all__ = ["leaderboard_table", "write_leaderboard"]
 
@@ -40,33 +49,45 @@ th[aria-sort=descending]:after{content:" \\2193";color:#222}td.na{color:#999}.me
 figure{display:inline-block;margin:.5em;vertical-align:top}figure.half{max-width:47%}figure img{max-width:100%;border:1px solid #eee}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}.card dt{font-weight:600}
 .card dd{margin:0 0 .4em 1em}input#filter{padding:3px 6px;width:18em}
+.scroll{overflow-x:auto;max-width:100%}th.group{text-align:center}td.rank{color:#555}
+#leaderboard td{white-space:nowrap}#leaderboard td:nth-child(2),#leaderboard th[data-col="1"]{text-align:left}
+th .sub{display:block;font-weight:400;font-size:.85em;color:#666}
+figure.full{display:block;margin:.5em 0}
 """
 
 # Sorting and filtering, written for this page: numbers sort numerically (cells carry data-sort),
-# empty cells last whatever the direction; the filter hides rows whose model name lacks the text.
+# text in natural order (``seed=2`` before ``seed=10``), empty cells last whatever the direction;
+# the first click sorts text A→Z and scores high→low; the filter hides rows whose model name lacks
+# the text. Sortable headers carry the column they sort (``data-col``; the header has two rows).
 _SCRIPT = """
 (function(){
   var table=document.getElementById('leaderboard');
   var body=table.tBodies[0];
+  var natural=new Intl.Collator(undefined,{numeric:true,sensitivity:'base'});
   function key(row,i){var c=row.cells[i];var v=c.getAttribute('data-sort');
-    if(v===null){return c.textContent.trim().toLowerCase();}
+    if(v===null){return c.textContent.trim();}
     var x=parseFloat(v);return isNaN(x)?null:x;}
   function sortBy(i,th){
-    var dir=th.getAttribute('aria-sort')==='descending'?'ascending':'descending';
-    Array.prototype.forEach.call(table.tHead.rows[0].cells,function(h){h.removeAttribute('aria-sort');});
+    var text=th.getAttribute('data-type')==='text';
+    var cur=th.getAttribute('aria-sort');
+    var dir=cur?(cur==='descending'?'ascending':'descending'):(text?'ascending':'descending');
+    if(th.getAttribute('data-type')==='rank'&&!cur){dir='ascending';}
+    Array.prototype.forEach.call(table.querySelectorAll('th[data-col]'),function(h){h.removeAttribute('aria-sort');});
     th.setAttribute('aria-sort',dir);
     var rows=Array.prototype.slice.call(body.rows);
     rows.sort(function(a,b){var x=key(a,i),y=key(b,i);
       if(x===null&&y===null){return 0;}if(x===null){return 1;}if(y===null){return -1;}
-      var s=x<y?-1:(x>y?1:0);return dir==='ascending'?s:-s;});
+      var s=(typeof x==='string')?natural.compare(x,y):(x<y?-1:(x>y?1:0));
+      return dir==='ascending'?s:-s;});
     rows.forEach(function(r){body.appendChild(r);});
   }
-  Array.prototype.forEach.call(table.tHead.rows[0].cells,function(th,i){
+  Array.prototype.forEach.call(table.querySelectorAll('th[data-col]'),function(th){
+    var i=parseInt(th.getAttribute('data-col'),10);
     th.classList.add('sortable');th.addEventListener('click',function(){sortBy(i,th);});});
   var box=document.getElementById('filter');
   box.addEventListener('input',function(){var q=box.value.toLowerCase();
     Array.prototype.forEach.call(body.rows,function(r){
-      r.style.display=r.cells[0].textContent.toLowerCase().indexOf(q)>=0?'':'none';});});
+      r.style.display=r.cells[1].textContent.toLowerCase().indexOf(q)>=0?'':'none';});});
 })();
 """
 
@@ -79,9 +100,14 @@ def _fmt(v: float) -> str:
     return "–" if not np.isfinite(v) else f"{v:.3f}"
 
 
+#: Resolution of the embedded figures; figures are at most 10 in wide, so they are shown at
+#: (close to) their natural size on the page and 9 pt text stays ≥ 13 px.
+DPI = 110
+
+
 def _png(fig: Any, alt: str, cls: str = "") -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=DPI)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     klass = f' class="{cls}"' if cls else ""
     return f'<figure{klass}><img src="data:image/png;base64,{data}" alt="{_esc(alt)}"></figure>'
@@ -89,19 +115,29 @@ def _png(fig: Any, alt: str, cls: str = "") -> str:
 
 def leaderboard_table(result: Result | pd.DataFrame) -> pd.DataFrame:
     """One row per model × benchmark: committed layer, raw score, ceilings, ceiled score,
-    interval, cell and environment hashes (what the page shows and exports)."""
+    interval, cell and environment hashes (what the page shows and exports).
+
+    The score is the committed layer's ``test``-split score and ``ci_low`` / ``ci_high`` (and
+    ``split``) come from that same row: the interval of the test split, NaN where the metric
+    gives none there (never the all-data interval of another number).
+    """
     t = result.table if isinstance(result, Result) else result
     score = t[t["statistic"] == "score"].set_index(["model", "benchmark"])
     ceiled = t[t["statistic"] == "ceiled"].set_index(["model", "benchmark"])["value"]
-    out = score[["layer", "value", "ceiling_low", "ceiling_high", "chance", "n"]].rename(
-        columns={"value": "raw", "layer": "committed_layer"}
-    )
-    curve = t[
-        (t["statistic"] == "layer_score") & (t["split"] == "all") & t["committed"].astype(bool)
-    ]
-    ci = curve.set_index(["model", "benchmark"])[["ci_low", "ci_high"]]
-    out = out.join(ci, how="left")
-    out.insert(2, "ceiled", ceiled.reindex(out.index))
+    out = score[
+        [
+            "layer",
+            "split",
+            "value",
+            "ci_low",
+            "ci_high",
+            "ceiling_low",
+            "ceiling_high",
+            "chance",
+            "n",
+        ]
+    ].rename(columns={"value": "raw", "layer": "committed_layer"})
+    out.insert(3, "ceiled", ceiled.reindex(out.index))
     for col in ("benchmark_version", "cell", "env"):
         if col in score:
             out[col] = score[col]
@@ -113,38 +149,92 @@ def _average(board: pd.DataFrame) -> pd.Series:
     return with_ceiling.groupby("model", sort=False)["ceiled"].mean()
 
 
+def _groups(benches: list[str]) -> list[tuple[str, list[str]]]:
+    """Benchmarks grouped by dataset (the id before the first ``.``), in order of appearance."""
+    out: dict[str, list[str]] = {}
+    for b in benches:
+        out.setdefault(b.split(".", 1)[0], []).append(b)
+    return list(out.items())
+
+
+def _shade(frac: float) -> str:
+    """Background of a score cell: light (worst in its column) to blue (best)."""
+    if not np.isfinite(frac):
+        return ""
+    return f' style="background:hsl(210,70%,{96 - 34 * frac:.0f}%)"'
+
+
 def _main_table(board: pd.DataFrame, models: list[str], benches: list[str]) -> str:
     avg = _average(board)
     cells = board.set_index(["model", "benchmark"])
-    head = "".join(f"<th>{_esc(b)}</th>" for b in benches)
+    groups = _groups(benches)
+    benches = [b for _, bs in groups for b in bs]
+    shown = {
+        b: cells.xs(b, level="benchmark")["ceiled"].where(
+            np.isfinite(cells.xs(b, level="benchmark")["ceiled"].to_numpy(float)),
+            cells.xs(b, level="benchmark")["raw"],
+        )
+        for b in benches
+        if b in set(board["benchmark"])
+    }
+    spans = {b: (np.nanmin(v), np.nanmax(v)) for b, v in shown.items() if np.isfinite(v).any()}
+    top = (
+        '<th rowspan="2" data-col="0" data-type="rank">rank</th>'
+        '<th rowspan="2" data-col="1" data-type="text">model</th>'
+        '<th rowspan="2" data-col="2">average</th>'
+        + "".join(f'<th class="group" colspan="{len(bs)}">{_esc(d)}</th>' for d, bs in groups)
+    )
+    ceiled = {b for b in benches if np.isfinite(board.loc[board["benchmark"] == b, "ceiled"]).any()}
+    sub = "".join(
+        f'<th data-col="{3 + i}" title="{_esc(b)}">{_esc(b.split(".", 1)[-1])}'
+        f'<span class="sub">{"ceiled" if b in ceiled else "raw (no ceiling)"}</span></th>'
+        for i, b in enumerate(benches)
+    )
+    ranked = sorted(avg.index, key=lambda m: (-avg[m], models.index(m)))
+    order = ranked + [m for m in models if m not in avg.index]
+    rank = {m: i + 1 for i, m in enumerate(ranked)}
     rows = []
-    for m in models:
+    for m in order:
         a = float(avg.get(m, np.nan))
-        tds = [f"<td>{_esc(m)}</td>", f'<td data-sort="{a!r}">{_fmt(a)}</td>']
+        r_ = rank.get(m)
+        tds = [
+            f'<td class="rank" data-sort="{r_ if r_ else "nan"}">{r_ if r_ else "–"}</td>',
+            f"<td>{_esc(m)}</td>",
+            f'<td data-sort="{a!r}">{_fmt(a)}</td>',
+        ]
         for b in benches:
             if (m, b) not in cells.index:
                 tds.append('<td class="na" data-sort="nan">–</td>')
                 continue
             r = cells.loc[(m, b)]
-            shown = r["ceiled"] if np.isfinite(r["ceiled"]) else r["raw"]
+            value = shown[b].get(m, np.nan)
+            lo, hi = spans.get(b, (np.nan, np.nan))
+            frac = (value - lo) / (hi - lo) if hi > lo else (1.0 if np.isfinite(value) else np.nan)
+            interval = (
+                f"95% CI of the {r['split'] or 'test'} split [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                if np.isfinite(r["ci_low"])
+                else f"no interval on the {r['split'] or 'test'} split"
+            )
             tip = (
-                f"raw {_fmt(r['raw'])}; ceiling {_fmt(r['ceiling_high'])}"
-                f" (lower {_fmt(r['ceiling_low'])}); 95% CI [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                f"raw {_fmt(r['raw'])} ({r['split'] or 'test'} split); ceiling {_fmt(r['ceiling_high'])}"
+                f" (lower {_fmt(r['ceiling_low'])}); {interval}"
                 f"; layer {r['committed_layer']}; cell {r.get('cell', '')}; env {r.get('env', '')}"
             )
-            mark = "" if np.isfinite(r["ceiled"]) else " (raw)"
             tds.append(
-                f'<td data-sort="{float(shown)!r}" title="{_esc(tip)}">{_fmt(shown)}{mark}</td>'
+                f'<td data-sort="{float(value)!r}" title="{_esc(tip)}"{_shade(frac)}>'
+                f"{_fmt(value)}</td>"
             )
         rows.append("<tr>" + "".join(tds) + "</tr>")
     return (
         '<p><label>Filter models: <input id="filter" type="search" placeholder="name contains…">'
         "</label></p>"
-        '<table id="leaderboard"><thead><tr><th>model</th><th>average</th>'
-        + head
+        '<div class="scroll"><table id="leaderboard"><thead><tr>'
+        + top
+        + "</tr><tr>"
+        + sub
         + "</tr></thead><tbody>"
         + "".join(rows)
-        + "</tbody></table>"
+        + "</tbody></table></div>"
     )
 
 
@@ -159,7 +249,10 @@ def _commit_table(board: pd.DataFrame, models: list[str], benches: list[str]) ->
         + "</tr>"
         for m in models
     )
-    return f"<table><thead><tr><th>model</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr><th>model</th>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _cards(cards: Mapping[str, Any], info: Mapping[str, Any]) -> str:
@@ -207,6 +300,39 @@ def _brain_maps(result: Result, benches: list[str]) -> list[str]:
     return out
 
 
+def _environments(board: pd.DataFrame, params: Mapping[str, Any]) -> str:
+    """Each environment hash the cells were computed in, with its package versions (recorded in
+    ``params["environments"]`` by ``bench.assemble``) and how many cells it computed."""
+    known = dict(params.get("environments", {}))
+    if not known and params.get("environment"):  # results written before per-hash environments
+        known = {"": dict(params["environment"])}
+    hashes = board["env"] if "env" in board else pd.Series([], dtype=str)
+    counts = hashes.fillna("").astype(str).value_counts(sort=False)
+    if counts.empty and known:
+        counts = pd.Series({h: 0 for h in known})
+    if counts.empty:
+        return "<p class='meta'>No environment was recorded with this result.</p>"
+    packages = sorted({k for v in known.values() if v for k in v})
+    head = "".join(f"<th>{_esc(k)}</th>" for k in packages)
+    rows = []
+    for h, n in counts.items():
+        env = known.get(h) or (known.get("") if set(known) == {""} else None)
+        if env:
+            tds = "".join(f"<td>{_esc(env.get(k, ''))}</td>" for k in packages)
+        else:
+            tds = (
+                f'<td colspan="{max(1, len(packages))}" class="na">not recorded (cells computed '
+                "in another environment before this run)</td>"
+            )
+        rows.append(f"<tr><td>{_esc(h or '–')}</td><td>{int(n)}</td>{tds}</tr>")
+    return (
+        "<p class='meta'>Package versions of the environments the cells were computed in "
+        "(each cell's hash is in its tooltip and in the CSV / JSON).</p>"
+        f'<div class="scroll"><table><thead><tr><th>environment</th><th>cells</th>{head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def _download(name: str, text: str, mime: str) -> str:
     data = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return f'<a download="{_esc(name)}" href="data:{mime};base64,{data}">{_esc(name)}</a>'
@@ -221,7 +347,8 @@ def write_leaderboard(
     """Write the leaderboard of a ``bench.sweep`` result (or a saved one) to ``path``.
 
     Also writes ``<path>.csv`` and ``<path>.json`` (the leaderboard table) next to the page; both
-    are embedded as downloads too, so the single HTML file is enough. Returns ``path``.
+    are embedded as downloads too, so the single HTML file is enough. Returns ``path``. Above
+    ten models the curves and scatters share one key of the models' styles (``plot_model_key``).
     """
     if not isinstance(result, Result):
         result = load_result(result)
@@ -231,20 +358,27 @@ def write_leaderboard(
         )
     path = Path(path)
     board = leaderboard_table(result)
-    models = list(pd.unique(result.table["model"]))
-    benches = list(pd.unique(result.table["benchmark"]))
+    models = bench_model_order(result)
+    benches = [b for _, bs in _groups(list(pd.unique(result.table["benchmark"]))) for b in bs]
     params = dict(result.params)
-    figures = [_png(plot_model_scores(result), "scores per model and benchmark")]
+    few = len(models) <= FEW
+    # many models: one key of their styles instead of the same long legend in every figure
+    figures = [_png(plot_model_scores(result), "scores per model and benchmark", "full")]
+    if not few:
+        figures.append(_png(plot_model_key(result), "model key", "full"))
     figures += [
-        _png(plot_bench_layers(result, b), f"per-layer curves, {b}", "half") for b in benches
+        _png(plot_bench_layers(result, b, legend=few), f"per-layer curves, {b}", "half")
+        for b in benches
     ]
     figures += _brain_maps(result, benches)
     pairs = list(itertools.combinations(benches, 2))[:max_pairs]
-    scatters = [_png(plot_benchmark_scatter(result, a, b), f"{a} vs {b}", "half") for a, b in pairs]
+    scatters = [
+        _png(plot_benchmark_scatter(result, a, b, legend=few), f"{a} vs {b}", "half")
+        for a, b in pairs
+    ]
     csv_text = board.to_csv(index=False)
     json_text = board.to_json(orient="records", indent=1)
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    env = params.get("environment", {})
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -268,7 +402,8 @@ def write_leaderboard(
         *(["<h2>Benchmark pairs</h2>", *scatters] if scatters else []),
         "<h2>Benchmarks</h2>",
         _cards(params.get("benchmarks", {}), params.get("data_info", {})),
-        "<h2>Environment</h2><pre>" + _esc(json.dumps(env, indent=1, default=str)) + "</pre>",
+        "<h2>Environment</h2>",
+        _environments(board, params),
         f"<script>{_SCRIPT}</script>",
         "</body></html>",
     ]

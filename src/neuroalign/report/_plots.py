@@ -7,6 +7,7 @@ Every ``plot_*`` takes an optional ``ax`` and returns the figure; figures are bu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,76 @@ __all__ = [
     "plot_time_course",
     "save_figure",
     "short_layer_name",
+    "style_cycle",
+    "unique_labels",
 ]
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#17becf",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+)
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", "h", ">")
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def style_cycle(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct styles (``color``, ``marker``, ``linestyle``) for drawing ``n`` models or
+    groups: colour changes fastest, then the marker every 10, then the line style every 100, so
+    no two of the first 400 share all three (the one cycle every model-drawing plot uses).
+
+    Examples
+    --------
+    >>> s = style_cycle(12)
+    >>> s[0]["color"] == s[10]["color"], s[0]["marker"] == s[10]["marker"]
+    (True, False)
+    """
+    return [_style(k) for k in range(n)]
+
+
+def _style(k: int) -> dict[str, Any]:
+    """The ``k``-th style of :func:`style_cycle`."""
+    nc, nm = len(_COLOURS), len(_MARKERS)
+    return {
+        "color": _COLOURS[k % nc],
+        "marker": _MARKERS[(k // nc + k % nc) % nm],
+        "linestyle": _LINESTYLES[(k // (nc * nm)) % len(_LINESTYLES)],
+    }
+
+
+def unique_labels(names: Sequence[str], width: int = 24) -> list[str]:
+    """Labels of at most ``width`` characters, cut in the middle (``tiny_cnn:…seed=10``) so that
+    their distinguishing ends survive; names are kept whole where cutting would make two equal.
+
+    Examples
+    --------
+    >>> unique_labels(["torchvision:resnet18", "a_very_long_model_name:seed=10"], width=20)
+    ['torchvision:resnet18', 'a_very_long_…seed=10']
+    """
+    names = [str(n) for n in names]
+
+    def cut(s: str) -> str:
+        if len(s) <= width:
+            return s
+        tail = min(len(s) - 1, (width - 1) * 2 // 5)
+        return s[: width - 1 - tail] + "…" + s[len(s) - tail :]
+
+    out = [cut(s) for s in names]
+    if len(set(out)) < len(set(names)):
+        seen: dict[str, int] = {}
+        for s in out:
+            seen[s] = seen.get(s, 0) + 1
+        out = [c if seen[c] == 1 else s for c, s in zip(out, names, strict=True)]
+    return out
+
+
 _DASHES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 _HATCHES = ("", "//", "\\\\", "..", "xx")
 
@@ -98,11 +165,11 @@ def plot_layer_profile(
     step = min(0.3, 0.6 / max(1, len(groups)))
     any_sig = False
     for k, (name, sub) in enumerate(groups):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = _style(k)["color"]
         sub = sub.drop_duplicates(layer).set_index(layer).reindex(layers)
         y = sub[value].to_numpy(float)
         xk = x + step * (k - (len(groups) - 1) / 2)  # dodge so points and intervals never overlap
-        kw = dict(color=colour, marker=_MARKERS[k % len(_MARKERS)], ms=5, label=str(name))
+        kw = dict(color=colour, marker=_style(k)["marker"], ms=5, label=str(name))
         if ci and all(c in sub for c in ci):
             err = np.vstack([y - sub[ci[0]].to_numpy(float), sub[ci[1]].to_numpy(float) - y])
             ax.errorbar(xk, y, yerr=np.where(np.isfinite(err), err, 0), capsize=3, **kw)
@@ -157,11 +224,11 @@ def plot_encoding_profile(
     x = np.arange(len(layers))
     low = 0.0
     for k, (roi, sub) in enumerate(table.groupby("roi", sort=False)):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = _style(k)["color"]
         sub = sub.drop_duplicates("layer").set_index("layer").reindex(layers)
         y = sub[value].to_numpy(float)
         low = min(low, float(np.nanmin(y)) if np.isfinite(y).any() else 0.0)
-        ax.plot(x, y, color=colour, marker=_MARKERS[k % len(_MARKERS)], mfc="white", label=f"{roi}")
+        ax.plot(x, y, color=colour, marker=_style(k)["marker"], mfc="white", label=f"{roi}")
         if "ceiling" in sub and np.isfinite(sub["ceiling"]).any():
             ax.axhline(
                 float(sub["ceiling"].mean()),
@@ -172,7 +239,7 @@ def plot_encoding_profile(
             )
         if "is_best" in sub:
             best = np.flatnonzero(sub["is_best"].fillna(False).to_numpy(bool))
-            ax.plot(x[best], y[best], _MARKERS[k % len(_MARKERS)], color=colour, ms=9)
+            ax.plot(x[best], y[best], _style(k)["marker"], color=colour, ms=9)
         if truth and roi in truth and truth[roi] in layers:
             t = layers.index(truth[roi])
             ax.plot([x[t]], [y[t]], "*", color="k", ms=13, mfc="none")
@@ -276,7 +343,8 @@ def plot_cka_heatmap(
         raise ValidationError(f"a CKA heatmap needs a 2-D matrix; got shape {m.shape}.")
     rows = list(rows) if rows is not None else [str(i) for i in range(m.shape[0])]
     cols = list(cols) if cols is not None else [str(i) for i in range(m.shape[1])]
-    fig, ax = _axes(ax, (1.2 + 0.45 * len(cols), 1.0 + 0.35 * len(rows)))
+    # cells wide enough for the rotated column names and 8-pt values; room for the colour bar
+    fig, ax = _axes(ax, (max(3.6, 2.2 + 0.7 * len(cols)), max(2.8, 1.4 + 0.4 * len(rows))))
     im = ax.imshow(m, cmap="magma", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(
         np.arange(len(cols)), [short_layer_name(c) for c in cols], rotation=45, ha="right"
@@ -291,7 +359,7 @@ def plot_cka_heatmap(
                     f"{v:.2f}",
                     ha="center",
                     va="center",
-                    fontsize=6,
+                    fontsize=8,
                     color="w" if v < 0.6 else "k",
                 )
     fig.colorbar(im, ax=ax, shrink=0.8, label="CKA")
@@ -343,10 +411,18 @@ def plot_model_comparison(
 
 
 def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
-    """Save a figure as PNG atomically (write to a temporary file, then rename)."""
+    """Save a figure atomically (write to a temporary file, then rename); the format follows
+    the suffix of ``path`` (``.png`` when it has none)."""
     from ..core._io import atomic_write
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in Path(str(path)).name else "png"
+    formats = fig.canvas.get_supported_filetypes()
+    if fmt not in formats:
+        raise ValidationError(
+            f"path {str(path)!r}: cannot write a figure as {fmt!r}; use one of "
+            f"{sorted(formats)} as the suffix."
+        )
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -372,7 +448,7 @@ def plot_time_course(
     groups = list(t.groupby(group, sort=False)) if group else [("", t)]
     lows = []
     for k, (name, sub) in enumerate(groups):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = _style(k)["color"]
         sub = sub.sort_values("time")
         x, y = sub["time"].to_numpy(float), sub[value].to_numpy(float)
         ax.plot(x, y, color=colour, lw=1.5, label=str(name) or None)

@@ -12,7 +12,7 @@ import numpy as np
 from ..core import Result
 from ..core.exceptions import ShapeError, ValidationError
 from ._dispatch import register_plotter
-from ._plots import _COLOURS, _axes
+from ._plots import _axes, _style
 
 __all__ = ["plot_attention_maps", "plot_readout_comparison", "plot_receptive_fields"]
 
@@ -148,7 +148,7 @@ def plot_readout_comparison(result: Result, ax: Any = None, **kwargs: Any) -> An
             sub["value"].to_numpy(float),
             width,
             yerr=sub["se"].to_numpy(float),
-            color=_COLOURS[k % len(_COLOURS)],
+            color=_style(k)["color"],
             capsize=3,
             label=method,
         )
