@@ -177,5 +177,5 @@ def test_algonauts2019_target_fmri_one_roi_per_variable(tmp_path, rng, version):
 def test_matlab_v73_without_rdm_arrays_is_a_clear_error(tmp_path):
     path = tmp_path / "x.mat"
     _write_matlab_v73(path, {"scalar": np.array([[1.0]])})
-    with pytest.raises(ValidationError, match="v7.3 .* without numeric RDM arrays"):
+    with pytest.raises(ValidationError, match=r"v7\.3 .* without numeric RDM arrays"):
         load_rdms(path)

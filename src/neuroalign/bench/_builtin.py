@@ -75,6 +75,92 @@ def _kriegeskorte(roi: str) -> Benchmark:
     )
 
 
+# --------------------------------------------------------------------------- Algonauts 2019
+
+#: Image-set size → the Algonauts 2019 training set (and its source study).
+ALGONAUTS2019_SETS = {92: "Cichy et al. 2014", 118: "Cichy et al. 2016"}
+
+
+def _natural_key(path: Path) -> tuple[Any, ...]:
+    """Sort ``image_2`` before ``image_10`` (and ``image_02`` before ``image_10``)."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
+
+
+@functools.lru_cache(maxsize=4)
+def load_algonauts2019(roi: str, n_images: int = 92) -> BenchmarkData:
+    """Algonauts 2019 fMRI RDMs (15 subjects) of one ROI (``EVC`` or ``IT``) and one training
+    image set (92 or 118 images), with the images.
+
+    Reads the release's ``<data>/algonauts2019/Training_Data/<n>_Image_Set/target_fmri.mat``
+    (MATLAB v7.3: ``EVC_RDMs`` and ``IT_RDMs``, subjects x n x n in MATLAB's order; the challenge's
+    own evaluation reads them with ``np.transpose`` of each h5py dataset and iterates subjects on
+    the first axis, as in dnn-hvs/Algonauts-Challange ``Testing/test.py`` l.11-17) through
+    :func:`neuroalign.compare.load_rdms`, and the images ``<n>images/*.jpg`` next to it, in natural
+    sort order (``image_01`` ... ``image_92``: the RDM order). Stimulus ids are the file stems.
+    """
+    from ..compare import load_rdms
+    from ..core import StimulusSet
+
+    if n_images not in ALGONAUTS2019_SETS:
+        raise ConfigurationError(
+            f"Algonauts 2019 image sets are {sorted(ALGONAUTS2019_SETS)}; got n_images={n_images!r}."
+        )
+    folder = _fetched("algonauts2019") / "Training_Data" / f"{n_images}_Image_Set"
+    target = folder / "target_fmri.mat"
+    img_dir = folder / f"{n_images}images"
+    images = sorted(
+        (p for p in img_dir.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")),
+        key=_natural_key,
+    )
+    if not target.is_file():
+        raise ConfigurationError(
+            f"Algonauts 2019: {str(target)!r} is missing; fetch it with "
+            "`neuroalign data fetch algonauts2019`."
+        )
+    if len(images) != n_images:
+        raise ConfigurationError(
+            f"Algonauts 2019: expected {n_images} images in {str(img_dir)!r}, found "
+            f"{len(images)}; unpack the release's {n_images}images/ folder there."
+        )
+    stim = StimulusSet(
+        ids=np.array([p.stem for p in images]), images=images, name=f"algonauts2019-{n_images}"
+    )
+    rdms = load_rdms(target, stimulus_ids=stim.stimulus_ids, metric="correlation")
+    assert rdms.descriptors is not None
+    rois = rdms.descriptors["roi"].astype(str).to_numpy()
+    if roi not in rois:
+        raise ConfigurationError(
+            f"Algonauts 2019: {str(target)!r} has ROIs {sorted(set(rois))}, not {roi!r}."
+        )
+    brain = rdms.subset(rois == roi)
+    info = {"n_subjects": brain.n_rdms, "n_stimuli": n_images, "image_set": n_images}
+    return BenchmarkData(stim, brain, info=info)
+
+
+def _algonauts2019(roi: str, n_images: int) -> Benchmark:
+    from ..data import DATASETS
+
+    return Benchmark(
+        id=f"Algonauts2019.{roi}{n_images}-rsa",
+        loader=functools.partial(load_algonauts2019, roi, n_images),
+        metric="rsa",
+        version="1",
+        metric_params={"method": "spearman", "metric": "correlation", "n_boot": 100},
+        commit_split="stimuli",
+        ceiling="subject-RDM noise ceiling (lower: leave-one-subject-out, upper: all subjects)",
+        citation=DATASETS["algonauts2019"].citation,
+        licence=DATASETS["algonauts2019"].licence,
+        description=(
+            f"Algonauts 2019 fMRI track, {n_images}-image training set "
+            f"({ALGONAUTS2019_SETS[n_images]}); {roi} RDMs of 15 subjects; Spearman RSA of "
+            "correlation-distance RDMs, mean over subjects (the challenge reports the mean "
+            "squared Spearman r over subjects instead)."
+        ),
+    )
+
+
 # --------------------------------------------------------------------------- Haxby 2001
 
 
@@ -392,6 +478,11 @@ def _register_builtins() -> None:
         BENCHMARKS[f"Kriegeskorte2008.{roi}-rsa"] = functools.partial(_kriegeskorte, roi)
     BENCHMARKS["Haxby2001.VT-decoding"] = _haxby
     BENCHMARKS["Gifford2022.EEG-rsa"] = _things_eeg2
+    for n_images in ALGONAUTS2019_SETS:
+        for roi in ("EVC", "IT"):
+            BENCHMARKS[f"Algonauts2019.{roi}{n_images}-rsa"] = functools.partial(
+                _algonauts2019, roi, n_images
+            )
     for roi in SIMULATED_ROIS:
         BENCHMARKS[f"Simulated.{roi}-encoding"] = functools.partial(_simulated, roi)
     for bid in (

@@ -83,7 +83,11 @@ def _roi_of(variable: str) -> str:
 
 def _variable_rois(descs: list[pd.DataFrame]) -> None:
     """Give every RDM a ``roi``: its variable's (``EVC_RDMs`` -> ``EVC``) where the file did not
-    name one, so that one file with several ROI variables is never merged into one ROI."""
+    name one, so that a file with several variables is never merged into one ROI (a file with
+    one variable is left as it is)."""
+    variables = {str(v) for d in descs if "variable" in d for v in d["variable"]}
+    if len(variables) < 2:
+        return
     for d in descs:
         if "variable" in d and "roi" not in d:
             d.insert(1, "roi", [_roi_of(str(v)) for v in d["variable"]])
@@ -91,7 +95,16 @@ def _variable_rois(descs: list[pd.DataFrame]) -> None:
 
 # MATLAB classes h5py can read as plain numeric arrays (v7.3 files tag each dataset).
 _MATLAB_NUMERIC = {
-    "double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"
+    "double",
+    "single",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
 }
 
 
@@ -317,7 +330,7 @@ def load_rdms(
           ``name`` (names like ``"hIT | BE | Session: 1"`` also fill ``roi``/``subject``/
           ``session``), or numeric arrays ``(..., n, n)`` such as Algonauts' ``EVC_RDMs``
           (leading axes become ``subject``, ``index_1``, ...); each variable is named in
-          ``variable`` and, unless the file names ROIs, is its own ``roi`` (``EVC_RDMs`` ->
+          ``variable`` and, in files with several variables that name no ROIs, is its own ``roi`` (``EVC_RDMs`` ->
           ``EVC``), so one file never merges two ROIs. MATLAB v7.3 (HDF5) files are read with
           h5py (numeric variables; MATLAB's column-major axes restored).
         - ``.npy``: ``(n, n)``, ``(..., n, n)``, ``(n_pairs,)`` or ``(k, n_pairs)``.
