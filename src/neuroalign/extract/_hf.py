@@ -59,13 +59,18 @@ def _image_preprocess(processor: Any, config: Any) -> ImagePreprocess:
 
 
 @register(MODEL_SOURCES)
-def hf(name: str, pretrained: bool = True) -> LoadedModel:
+def hf(name: str, pretrained: bool = True, preprocess: str = "official") -> LoadedModel:
     """A Hugging Face transformers model by repo id or local directory (``hf:bert-base-uncased``,
     ``hf:facebook/dinov2-small``, ``hf:openai/clip-vit-base-patch32``, ``hf:/path/to/saved``).
 
     ``pretrained=False`` builds the architecture from its config with random weights (the config
-    itself still comes from the directory or the hub cache).
+    itself still comes from the directory or the hub cache). ``preprocess="official"`` (default)
+    runs the model's own image processor (``AutoImageProcessor``) on PIL images; ``"neuroalign"``
+    its settings through the batched torch resize (also the fallback without a processor).
     """
+    from ._official import check_preprocess_choice, hf_official
+
+    check_preprocess_choice(f"hf:{name}", preprocess)
     tr = require("transformers", "text", "Hugging Face models")
     tr.utils.logging.disable_progress_bar()
     try:
@@ -94,7 +99,13 @@ def hf(name: str, pretrained: bool = True) -> LoadedModel:
     except (OSError, ValueError, TypeError, KeyError):
         processor = None
     vision_like = is_clip or hasattr(config, "image_size") or processor is not None
-    preprocess = _image_preprocess(processor, config) if vision_like else None
+    pre: Any = None
+    if vision_like:
+        pre = (
+            hf_official(processor)
+            if preprocess == "official" and processor is not None
+            else _image_preprocess(processor, config)
+        )
     forward: dict[str, Any] = {}
     if is_clip:
         forward = {
@@ -113,7 +124,7 @@ def hf(name: str, pretrained: bool = True) -> LoadedModel:
         )
     return LoadedModel(
         module.eval(),
-        preprocess,
+        pre,
         f"hf:{name}",
         image_layers if vision_like else text_layers,
         "hf-hub" if pretrained else "random",
