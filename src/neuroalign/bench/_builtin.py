@@ -306,15 +306,79 @@ def _fetched(name: str) -> Path:
     return root
 
 
-def load_nsd_roi(labels: tuple[str, ...], subject: int = 1) -> BenchmarkData:
-    """NSD subject ``subject``: single-trial betas of the prf-visualrois ``labels`` (repetitions
-    kept for the ceiling) and the images shown."""
-    from ..data import load_nsd
+#: NSD benchmark ROI → (atlas under func1pt8mm/roi/, its ROI names or None for every ROI).
+NSD_ROIS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "V1": ("prf-visualrois", ("V1v", "V1d")),
+    "V2": ("prf-visualrois", ("V2v", "V2d")),
+    "V3": ("prf-visualrois", ("V3v", "V3d")),
+    "V4": ("prf-visualrois", ("hV4",)),
+    "faces": ("floc-faces", None),
+    "bodies": ("floc-bodies", None),
+    "places": ("floc-places", None),
+    "words": ("floc-words", None),
+    "nsdgeneral": ("nsdgeneral", None),
+}
 
+#: Group labels of NSD stimuli: the shared-1000 images (seen by all 8 subjects) score a layer;
+#: the subject's own images commit it (seed 0 of the "groups" split commits "own").
+NSD_GROUPS = ("own", "shared1000")
+
+
+def load_nsd_roi(
+    atlas: str, rois: tuple[str, ...] | None = None, subject: int = 1
+) -> BenchmarkData:
+    """NSD subject ``subject``: z-scored single-trial betas of an atlas's ROIs averaged over the
+    trials of each image, the images (``nsd_stimuli.hdf5``, read lazily), the shared-1000 test
+    split as ``groups``, and NSD's ncsnr noise ceiling as ``ceiling``.
+
+    The ceiling is the mean over voxels of ``sqrt(NC)`` (NC: :func:`~neuroalign.data.
+    nsd_ncsnr_ceiling` for the trial counts of the shared-1000 images read), the correlation a
+    perfect model reaches with trial-averaged responses, in the units of the encoding score.
+    """
+    from ..data import load_nsd, nsd_ncsnr_ceiling, nsd_trial_ids
+
+    root = _fetched("nsd")
     stim, resp = load_nsd(
-        _fetched("nsd"), subject, roi="prf-visualrois", labels=list(labels), zscore=True
+        root,
+        subject,
+        atlas=atlas,
+        rois=list(rois) if rois else None,
+        zscore=True,
+        keep_repetitions=False,
+        images=True,
     )
-    return BenchmarkData(stim, resp, info={"subject": subject, "labels": list(labels)})
+    meta = stim.metadata
+    if "shared1000" not in meta:
+        raise ConfigurationError(
+            "NSD: the shared-1000 test split needs nsddata/experiments/nsd/"
+            "nsd_stim_info_merged.csv (column shared1000); fetch it with "
+            "`neuroalign data fetch nsd`."
+        )
+    shared = meta["shared1000"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    if shared.all() or not shared.any():
+        raise ConfigurationError(
+            f"NSD subject {subject}: the sessions read hold {int(shared.sum())} shared-1000 images "
+            f"of {len(shared)}; the split needs both shared and own images."
+        )
+    groups = np.where(shared, NSD_GROUPS[1], NSD_GROUPS[0])
+    sessions = [int(k) for k in resp.meta["sessions"]]
+    trials = nsd_trial_ids(root, subject).reshape(-1, 750)[np.asarray(sessions) - 1].ravel()
+    ids, counts = np.unique(trials, return_counts=True)
+    per_id = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    test_counts = np.array([per_id[int(v)] for v in meta["nsd_id"].to_numpy()[shared]])
+    targets = resp.targets
+    ijk = targets[["i", "j", "k"]].to_numpy()
+    nc = nsd_ncsnr_ceiling(root, subject, ijk, test_counts)
+    ceiling = float(np.mean(np.sqrt(nc)))
+    info = {
+        "subject": subject,
+        "atlas": atlas,
+        "rois": list(rois) if rois else sorted(set(targets["roi"])) if "roi" in targets else [],
+        "n_voxels": resp.n_targets,
+        "n_test": int(shared.sum()),
+        "ceiling": "ncsnr (NSD data manual), mean sqrt(NC) over voxels",
+    }
+    return BenchmarkData(stim, resp, groups=groups, ceiling=ceiling, info=info)
 
 
 def load_algonauts2023(hemisphere: str, subject: int = 1) -> BenchmarkData:
@@ -448,12 +512,20 @@ def _fetched_benchmarks() -> dict[str, Any]:
     from ..data import DATASETS
 
     out: dict[str, Any] = {}
-    for roi, labels in {"V1": ("V1v", "V1d"), "V2": ("V2v", "V2d"), "V4": ("hV4",)}.items():
+    for roi, (atlas, labels) in NSD_ROIS.items():
         out[f"Allen2022.{roi}-encoding"] = dict(
-            loader=functools.partial(load_nsd_roi, labels),
+            loader=functools.partial(load_nsd_roi, atlas, labels),
+            commit_split="groups",
+            ceiling="NSD ncsnr noise ceiling of the shared-1000 trial averages (mean sqrt(NC))",
             citation=DATASETS["nsd"].citation,
             licence=DATASETS["nsd"].licence,
-            description=f"NSD subject 1, {roi} ({', '.join(labels)}), z-scored single-trial betas",
+            description=(
+                f"NSD subject 1, {roi} ({atlas}"
+                + (f": {', '.join(labels)}" if labels else ", every ROI")
+                + "); z-scored single-trial betas averaged per image; images from "
+                "nsd_stimuli.hdf5; a layer is committed on the subject's own images and scored "
+                "on the shared-1000 images (other subjects: loader_args subject=2..8 in a TOML)"
+            ),
         )
     for hemi in ("lh", "rh"):
         out[f"Algonauts2023.{hemi}-encoding"] = dict(
@@ -472,15 +544,8 @@ def _fetched_benchmarks() -> dict[str, Any]:
 
 
 def _fetched_benchmark(bid: str) -> Benchmark:
-    spec = _fetched_benchmarks()[bid]
-    return Benchmark(
-        id=bid,
-        metric="encoding",
-        version="1",
-        metric_params={"cv": 5},
-        ceiling="split-half noise ceiling of the repetitions",
-        **spec,
-    )
+    spec = {"ceiling": "split-half noise ceiling of the repetitions", **_fetched_benchmarks()[bid]}
+    return Benchmark(id=bid, metric="encoding", version="2", metric_params={"cv": 5}, **spec)
 
 
 def _register_builtins() -> None:
@@ -494,14 +559,7 @@ def _register_builtins() -> None:
             )
     for roi in SIMULATED_ROIS:
         BENCHMARKS[f"Simulated.{roi}-encoding"] = functools.partial(_simulated, roi)
-    for bid in (
-        "Allen2022.V1-encoding",
-        "Allen2022.V2-encoding",
-        "Allen2022.V4-encoding",
-        "Algonauts2023.lh-encoding",
-        "Algonauts2023.rh-encoding",
-        "Hebart2023.VC-encoding",
-    ):
+    for bid in _fetched_benchmarks():
         BENCHMARKS[bid] = functools.partial(_fetched_benchmark, bid)
 
 

@@ -29,9 +29,10 @@ from ._describe import describe_data, summarize_responses
 from ._fetch import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
+from ._hdf5_images import HDF5Image, hdf5_images
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
 from ._meeg import load_meeg, load_meeg_bids, read_meeg
-from ._nsd import load_nsd, nsd_trial_ids
+from ._nsd import NSD_STIMULI, load_nsd, nsd_ncsnr_ceiling, nsd_trial_ids
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -60,6 +61,7 @@ __all__ = [
     "FACE_HOUSE_CITATION",
     "HAXBY2001_CITATION",
     "KRIEGESKORTE92_CITATION",
+    "NSD_STIMULI",
     "SHAPES",
     "ArraySchema",
     "ConceptVoxels",
@@ -67,6 +69,7 @@ __all__ = [
     "EEGLABSample",
     "FaceHouseImages",
     "FunctionalTypes",
+    "HDF5Image",
     "Haxby2001Slice",
     "Kriegeskorte92",
     "ReadoutSimulation",
@@ -80,6 +83,7 @@ __all__ = [
     "estimate_single_trial_betas",
     "fetch_dataset",
     "get_data_dir",
+    "hdf5_images",
     "list_datasets",
     "load_array_file",
     "load_eeglab_sample",
@@ -100,6 +104,7 @@ __all__ = [
     "make_token_targets",
     "make_voxel_family",
     "ncsnr_noise_ceiling",
+    "nsd_ncsnr_ceiling",
     "nsd_trial_ids",
     "read_meeg",
     "split_half_reliability",

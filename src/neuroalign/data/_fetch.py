@@ -105,15 +105,19 @@ NSD_ROI_FILES = (
     "floc-bodies",
     "floc-words",
     "streams",
+    "nsdgeneral",
 )
 
 
 def nsd_files(subjects: Sequence[int] = tuple(NSD_SESSIONS)) -> tuple[DatasetFile, ...]:
     """The NSD files the lazy reader uses: per-session betas (func1pt8mm, NIfTI), ncsnr, brain
-    mask and ROI volumes per subject, and the shared experiment design / stimulus table."""
+    mask and ROI volumes per subject, and the shared experiment design, stimulus table and
+    image brick (``nsd_stimuli.hdf5``)."""
     files = [
         DatasetFile("nsddata/experiments/nsd/nsd_expdesign.mat"),
         DatasetFile("nsddata/experiments/nsd/nsd_stim_info_merged.csv"),
+        # the 73k images (/imgBrick, 73000 x 425 x 425 x 3 uint8, ~37 GB), read one at a time
+        DatasetFile("nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"),
     ]
     for s in subjects:
         subj = f"subj{s:02d}"
