@@ -530,6 +530,9 @@ def _fetched_benchmarks() -> dict[str, Any]:
     for hemi in ("lh", "rh"):
         out[f"Algonauts2023.{hemi}-encoding"] = dict(
             loader=functools.partial(load_algonauts2023, hemi),
+            ceiling="none: the challenge's responses are averaged over repetitions, so no "
+            "split-half ceiling exists; scores are shown raw (NSD's ncsnr on the same vertices "
+            "is not in the release)",
             citation=DATASETS["algonauts2023"].citation,
             licence=DATASETS["algonauts2023"].licence,
             description=f"Algonauts 2023 subject 1, {hemi} fsaverage vertices (training split)",
