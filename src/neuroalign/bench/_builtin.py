@@ -499,12 +499,16 @@ def _things_eeg2() -> Benchmark:
 
 
 def load_things_fmri(roi: str, subject: int = 1) -> BenchmarkData:
-    """THINGS-fMRI needs a reader for its ``betas_csv`` release that neuroalign does not have yet."""
-    root = _fetched("things-fmri")
+    """THINGS-fMRI needs a reader for its single-trial betas that neuroalign does not have yet.
+
+    Raised before looking for (or asking to fetch) the data: nothing that cannot be read is
+    ever requested.
+    """
     raise ConfigurationError(
-        f"THINGS-fMRI data found at {str(root)!r}, but neuroalign has no reader for its betas_csv "
-        "layout yet; load it with neuroalign.data.load_array_file and define the benchmark in a "
-        "TOML file (see docs/bench.md)."
+        "Hebart2023.VC-encoding: neuroalign has no reader for the THINGS-fMRI single-trial betas "
+        "yet, so do not fetch them for this benchmark; load them yourself (e.g. "
+        "neuroalign.data.load_array_file) and define the benchmark in a TOML file "
+        "(see docs/bench.md)."
     )
 
 
