@@ -63,7 +63,6 @@ def test_registry_lists_builtins_without_loading_and_suggests():
     for bid in (
         "Kriegeskorte2008.hIT-rsa",
         "Kriegeskorte2008.mIT-rsa",
-        "Haxby2001.VT-decoding",
         "Simulated.early-encoding",
         "Allen2022.V1-encoding",
         "Algonauts2023.lh-encoding",
@@ -245,14 +244,16 @@ def test_haxby_decoding_ceiling_matches_scikit_learn(tmp_path):
     keep = (y == "face") | (y == "house")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     want = cross_val_score(clf, X[keep], y[keep], groups=runs[keep], cv=LeaveOneGroupOut()).mean()
-    res = run(
-        _models((0,)), "Haxby2001.VT-decoding", layers=["conv3", "fc"], store=tmp_path, quiet=True
-    )
+    from neuroalign.bench._builtin import haxby2001_decoding
+
+    b = haxby2001_decoding()  # retired from the registry (cannot rank models); the metric stays
+    assert b.id not in BENCHMARKS
+    res = run(_models((0,)), b, layers=["conv3", "fc"], store=tmp_path, quiet=True)
     score = _scores(res, "score").loc[("s0", "Haxby2001.VT-decoding")]
     assert score["ceiling_high"] == pytest.approx(want, abs=1e-12)
     assert score["chance"] == 0.5 and 0.0 <= score["value"] <= 1.0
-    data = load_benchmark("Haxby2001.VT-decoding").load()
-    split = commitment_split(load_benchmark("Haxby2001.VT-decoding"), data)
+    data = b.load()
+    split = commitment_split(b, data)
     groups = np.asarray(data.groups)
     assert not set(groups[split.commit]) & set(groups[split.test])  # identities never shared
 
@@ -411,3 +412,10 @@ def test_features_are_extracted_once_per_model_and_stimulus_set(tmp_path, monkey
     res = run(_models((0, 1)), benches, layers=["conv1", "fc"], store=tmp_path, quiet=True)
     assert len(calls) == 2 and len(set(calls)) == 1  # one extraction per model, shared by both
     assert res.params["timing"]["n_cells_computed"] == 8
+
+
+def test_things_fmri_never_asks_to_fetch_what_it_cannot_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROALIGN_DATA", str(tmp_path))
+    with pytest.raises(ConfigurationError, match="no reader") as err:
+        load_benchmark("Hebart2023.VC-encoding").load()
+    assert "data fetch" not in str(err.value)

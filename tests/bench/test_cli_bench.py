@@ -21,7 +21,7 @@ def test_bench_list_json():
     res = runner.invoke(app, ["bench", "list", "--json"])
     assert res.exit_code == 0, res.output
     ids = {row["id"] for row in json.loads(res.output)}
-    assert {"Kriegeskorte2008.hIT-rsa", "Haxby2001.VT-decoding", "Simulated.late-encoding"} <= ids
+    assert {"Kriegeskorte2008.hIT-rsa", "Algonauts2019.IT92-rsa", "Simulated.late-encoding"} <= ids
 
 
 def test_bench_run_leaderboard_and_report(tmp_path):

@@ -121,3 +121,61 @@ def test_bad_rdm_files_are_clear_errors(tmp_path, rng):
     (tmp_path / "trunc.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ValidationError, match="cannot read RDMs"):
         load_rdms(tmp_path / "trunc.npz")
+
+
+def _write_matlab_v73(path, variables):
+    """A MATLAB v7.3 file as MATLAB writes it: HDF5 behind a 512-byte text userblock, each array
+    stored column-major (so HDF5 sees the axes reversed) and tagged with ``MATLAB_class``."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, value in variables.items():
+            ds = f.create_dataset(name, data=np.ascontiguousarray(np.asarray(value).T))
+            ds.attrs["MATLAB_class"] = np.bytes_("double")
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2019 HDF5 schema 1.00 ."
+    header = header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as fh:
+        fh.write(header.ljust(512, b"\x00"))
+
+
+@pytest.mark.parametrize("version", ["v7", "v7.3"])
+def test_algonauts2019_target_fmri_one_roi_per_variable(tmp_path, rng, version):
+    # Algonauts 2019 Testing/<92|118>/target_fmri.mat: EVC_RDMs and IT_RDMs, 15 subjects x n x n
+    # in MATLAB's order; participants read the v7.3 release as np.transpose(h5py dataset)
+    # (dnn-hvs/Algonauts-Challange, Testing/test.py l.11) and took target['EVC_RDMs'][subject].
+    n, k = 12, 15
+    evc = np.stack([squareform(v) for v in rng.random((k, n * (n - 1) // 2))])
+    it = np.stack([squareform(v) for v in rng.random((k, n * (n - 1) // 2))])
+    path = tmp_path / "target_fmri.mat"
+    if version == "v7":
+        savemat(path, {"EVC_RDMs": evc, "IT_RDMs": it})
+    else:
+        _write_matlab_v73(path, {"EVC_RDMs": evc, "IT_RDMs": it})
+        assert path.read_bytes()[:10] == b"MATLAB 7.3"
+    got = load_rdms(path)
+    assert got.n_rdms == 2 * k
+    assert got.descriptors["roi"].tolist() == ["EVC"] * k + ["IT"] * k
+    assert got.descriptors["subject"].tolist() == list(range(k)) * 2
+    # the peers' plain reads of the same file
+    if version == "v7":
+        from scipy.io import loadmat
+
+        plain = loadmat(path)
+        ref = {r: plain[f"{r}_RDMs"] for r in ("EVC", "IT")}
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            ref = {r: np.transpose(f[f"{r}_RDMs"][()]) for r in ("EVC", "IT")}
+    for roi in ("EVC", "IT"):
+        mine = got.subset((got.descriptors["roi"] == roi).to_numpy())
+        np.testing.assert_array_equal(mine.square(), ref[roi])
+    from neuroalign.compare._tables import _by_roi
+
+    assert sorted(_by_roi(got)) == ["EVC", "IT"]
+
+
+def test_matlab_v73_without_rdm_arrays_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.mat"
+    _write_matlab_v73(path, {"scalar": np.array([[1.0]])})
+    with pytest.raises(ValidationError, match=r"v7\.3 .* without numeric RDM arrays"):
+        load_rdms(path)

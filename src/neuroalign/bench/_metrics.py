@@ -154,8 +154,10 @@ def encoding(
     device: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ridge encoding: α per target by CV on the commit stimuli (its CV Pearson r commits), the
-    fitted model predicts the test stimuli (mean test Pearson r over targets). Ceiling: the mean
-    split-half noise ceiling of the targets on the same stimuli (``data.compute_noise_ceiling``)."""
+    fitted model predicts the test stimuli (mean test Pearson r over targets). Ceiling:
+    ``data.ceiling`` when the loader computed one (NSD's ncsnr ceiling, in r units), else the
+    mean split-half noise ceiling of the targets on the same stimuli
+    (``data.compute_noise_ceiling``)."""
     from ..data import compute_noise_ceiling
 
     resp = data.brain
@@ -170,7 +172,9 @@ def encoding(
     rows = []
     for part, sel, value in (("commit", tr, np.nanmean(cv_scores)), ("test", te, np.nanmean(r))):
         ceil = np.nan
-        if resp.repetitions is not None and resp.n_reps >= 2:
+        if data.ceiling is not None:
+            ceil = float(data.ceiling)
+        elif resp.repetitions is not None and resp.n_reps >= 2:
             ceil = float(np.nanmean(compute_noise_ceiling(np.asarray(resp.repetitions)[:, sel])))
         rows.append(
             {**common, "split": part, "value": float(value), "ceiling_high": ceil, "n": len(sel)}

@@ -73,6 +73,97 @@ def _lead_descriptors(lead: tuple[int, ...]) -> pd.DataFrame:
     return pd.DataFrame({k: g.ravel() for k, g in zip(names, grids, strict=True)})
 
 
+_ROI_SUFFIX = re.compile(r"_?RDMs?$", re.IGNORECASE)
+
+
+def _roi_of(variable: str) -> str:
+    """The ROI a variable names: ``EVC_RDMs`` -> ``EVC`` (Algonauts 2019), else the name itself."""
+    return _ROI_SUFFIX.sub("", variable) or variable
+
+
+def _variable_rois(descs: list[pd.DataFrame]) -> None:
+    """Give every RDM a ``roi``: its variable's (``EVC_RDMs`` -> ``EVC``) where the file did not
+    name one, so that a file with several variables is never merged into one ROI (a file with
+    one variable is left as it is)."""
+    variables = {str(v) for d in descs if "variable" in d for v in d["variable"]}
+    if len(variables) < 2:
+        return
+    for d in descs:
+        if "variable" in d and "roi" not in d:
+            d.insert(1, "roi", [_roi_of(str(v)) for v in d["variable"]])
+
+
+# MATLAB classes h5py can read as plain numeric arrays (v7.3 files tag each dataset).
+_MATLAB_NUMERIC = {
+    "double",
+    "single",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+}
+
+
+def _is_matlab_v73(path: Path) -> bool:
+    """MATLAB v7.3 files are HDF5 with a 512-byte text userblock ("MATLAB 7.3 MAT-file")."""
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+    if head.startswith(b"MATLAB 7.3"):
+        return True
+    try:
+        import h5py
+    except ImportError:
+        return False
+    return bool(h5py.is_hdf5(str(path)))
+
+
+def _from_mat73(path: Path) -> tuple[list[np.ndarray], list[pd.DataFrame], int, dict[str, Any]]:
+    """Numeric variables of a MATLAB v7.3 (HDF5) file, one ROI per variable.
+
+    MATLAB stores arrays column-major, so HDF5 (row-major) holds them with the axes reversed: a
+    MATLAB ``15 x 92 x 92`` ``EVC_RDMs`` is the dataset ``(92, 92, 15)``; the full transpose gives
+    back MATLAB's axis order (as the Algonauts-2019 participants read it: ``np.transpose`` of each
+    ``h5py`` dataset, dnn-hvs/Algonauts-Challange ``Testing/test.py``, l.11).
+    """
+    h5py = require("h5py", "io", "reading MATLAB v7.3 (HDF5) .mat files")
+    vecs: list[np.ndarray] = []
+    descs: list[pd.DataFrame] = []
+    ns: list[int] = []
+    found: list[str] = []
+    with h5py.File(path, "r") as f:
+        for key, obj in f.items():
+            if key.startswith("#"):  # '#refs#', '#subsystem#': MATLAB's internal groups
+                continue
+            found.append(key)
+            cls = obj.attrs.get("MATLAB_class", b"")
+            cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+            if not isinstance(obj, h5py.Dataset) or (cls and cls not in _MATLAB_NUMERIC):
+                continue
+            value = np.asarray(obj[()])
+            if value.dtype.kind not in "fiu" or value.size <= 1:
+                continue
+            try:
+                v, n, lead = _as_vectors(value.T, key)
+            except (ValidationError, ShapeError):
+                continue
+            vecs.append(v)
+            ns.append(n)
+            d = _lead_descriptors(lead)
+            d.insert(0, "variable", key)
+            descs.append(d)
+    if not vecs:
+        raise ValidationError(
+            f"{str(path)!r} is a MATLAB v7.3 (HDF5) file without numeric RDM arrays (..., n, n); "
+            f"found variables {found}. Struct arrays in v7.3 files are not read: save them with "
+            "-v7 or export the RDMs to .npy."
+        )
+    return vecs, descs, _one_n(ns, path), {}
+
+
 def _parse_names(names: list[str]) -> pd.DataFrame:
     """``name`` plus ``roi``/``subject``/``session`` when every name reads ``roi | subject |
     Session: k`` (rsatoolbox's MATLAB demos)."""
@@ -91,13 +182,12 @@ def _parse_names(names: list[str]) -> pd.DataFrame:
 
 def _from_mat(path: Path) -> tuple[list[np.ndarray], list[pd.DataFrame], int, dict[str, Any]]:
     sio = require("scipy.io", "io", "reading .mat RDM files")
+    if _is_matlab_v73(path):
+        return _from_mat73(path)
     try:
         mat = sio.loadmat(str(path), squeeze_me=False)
-    except NotImplementedError:  # MATLAB v7.3 = HDF5
-        raise ValidationError(
-            f"{str(path)!r} is a MATLAB v7.3 (HDF5) file; save it with -v7 or export the RDMs "
-            "to .npy."
-        ) from None
+    except NotImplementedError:  # MATLAB v7.3 without the usual header
+        return _from_mat73(path)
     except Exception as err:
         raise ValidationError(f"cannot read {str(path)!r} as a .mat file: {err}.") from err
     variables = {k: v for k, v in mat.items() if not k.startswith("__")}
@@ -240,7 +330,9 @@ def load_rdms(
           ``name`` (names like ``"hIT | BE | Session: 1"`` also fill ``roi``/``subject``/
           ``session``), or numeric arrays ``(..., n, n)`` such as Algonauts' ``EVC_RDMs``
           (leading axes become ``subject``, ``index_1``, ...); each variable is named in
-          ``variable``.
+          ``variable`` and, in files with several variables that name no ROIs, is its own ``roi`` (``EVC_RDMs`` ->
+          ``EVC``), so one file never merges two ROIs. MATLAB v7.3 (HDF5) files are read with
+          h5py (numeric variables; MATLAB's column-major axes restored).
         - ``.npy``: ``(n, n)``, ``(..., n, n)``, ``(n_pairs,)`` or ``(k, n_pairs)``.
         - ``.npz``: a ``dissimilarities`` array (+ ``stimulus_ids``, ``descriptors/<col>``, as
           written by :func:`save_rdms`), or one RDM array per key (``variable`` = the key).
@@ -297,6 +389,7 @@ def load_rdms(
         raise ValidationError(
             f"cannot read RDMs from {str(path)!r}: {type(err).__name__}: {err or 'truncated or corrupt'}."
         ) from err
+    _variable_rois(descs)
     desc = pd.concat(descs, ignore_index=True)
     if desc.shape[1] == 0:
         desc = pd.DataFrame({"rdm": [f"rdm{i}" for i in range(len(desc))]})

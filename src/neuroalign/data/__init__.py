@@ -29,9 +29,10 @@ from ._describe import describe_data, summarize_responses
 from ._fetch import DATASETS, DatasetFile, RemoteDataset, fetch_dataset, get_data_dir, list_datasets
 from ._fmri import estimate_single_trial_betas, load_fmri, load_surface
 from ._generic import ArraySchema, load_array_file
+from ._hdf5_images import HDF5Image, hdf5_images
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
 from ._meeg import load_meeg, load_meeg_bids, read_meeg
-from ._nsd import load_nsd, nsd_trial_ids
+from ._nsd import NSD_STIMULI, load_nsd, nsd_ncsnr_ceiling, nsd_trial_ids
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -71,6 +72,7 @@ __all__ = [
     "HAXBY2001_CITATION",
     "KRIEGESKORTE92_CITATION",
     "NAPLIB_SPEECH_CITATION",
+    "NSD_STIMULI",
     "SHAPES",
     "ArraySchema",
     "ConceptVoxels",
@@ -79,6 +81,7 @@ __all__ = [
     "FaceHouseImages",
     "FunctionalTypes",
     "Grasshopper",
+    "HDF5Image",
     "Haxby2001Slice",
     "Kriegeskorte92",
     "ReadoutSimulation",
@@ -94,6 +97,7 @@ __all__ = [
     "estimate_single_trial_betas",
     "fetch_dataset",
     "get_data_dir",
+    "hdf5_images",
     "list_datasets",
     "load_array_file",
     "load_eeglab_sample",
@@ -117,6 +121,7 @@ __all__ = [
     "make_token_targets",
     "make_voxel_family",
     "ncsnr_noise_ceiling",
+    "nsd_ncsnr_ceiling",
     "nsd_trial_ids",
     "read_meeg",
     "split_half_reliability",

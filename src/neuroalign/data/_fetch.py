@@ -105,15 +105,19 @@ NSD_ROI_FILES = (
     "floc-bodies",
     "floc-words",
     "streams",
+    "nsdgeneral",
 )
 
 
 def nsd_files(subjects: Sequence[int] = tuple(NSD_SESSIONS)) -> tuple[DatasetFile, ...]:
     """The NSD files the lazy reader uses: per-session betas (func1pt8mm, NIfTI), ncsnr, brain
-    mask and ROI volumes per subject, and the shared experiment design / stimulus table."""
+    mask and ROI volumes per subject, and the shared experiment design, stimulus table and
+    image brick (``nsd_stimuli.hdf5``)."""
     files = [
         DatasetFile("nsddata/experiments/nsd/nsd_expdesign.mat"),
         DatasetFile("nsddata/experiments/nsd/nsd_stim_info_merged.csv"),
+        # the 73k images (/imgBrick, 73000 x 425 x 425 x 3 uint8, ~37 GB), read one at a time
+        DatasetFile("nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"),
     ]
     for s in subjects:
         subj = f"subj{s:02d}"
@@ -132,6 +136,14 @@ def nsd_files(subjects: Sequence[int] = tuple(NSD_SESSIONS)) -> tuple[DatasetFil
         ]
     return tuple(files)
 
+
+ALGONAUTS2019_CITATION = (
+    "Cichy RM, Roig G, Andonian A, Dwivedi K, Lahner B, Lascelles A, Mohsenzadeh Y, Ramakrishnan "
+    "K, Oliva A (2019). The Algonauts Project: A platform for communication between the sciences "
+    "of biological and artificial intelligence. arXiv:1905.05675. Data: Cichy RM, Pantazis D, "
+    "Oliva A (2014), Nat Neurosci 17:455-462 (92 images); Cichy RM, Khosla A, Pantazis D, Oliva A "
+    "(2016), Sci Rep 6:27755 (118 images)."
+)
 
 DATASETS: dict[str, RemoteDataset] = {
     "nsd": RemoteDataset(
@@ -190,6 +202,24 @@ DATASETS: dict[str, RemoteDataset] = {
         homepage="https://doi.org/10.25452/figshare.plus.c.6161151",
         notes="Paths follow the THINGS-data betas_csv release; URL layout not verified offline.",
         subjects=("sub-01", "sub-02", "sub-03"),
+    ),
+    "algonauts2019": RemoteDataset(
+        name="algonauts2019",
+        description="Algonauts 2019 challenge (fMRI track): EVC and IT RDMs of 15 subjects for the "
+        "92-image (Cichy et al. 2014) and 118-image (Cichy et al. 2016) training sets, with the "
+        "images",
+        base_url="http://algonauts.csail.mit.edu/2019/",
+        files=tuple(DatasetFile(f"Training_Data/{n}_Image_Set/target_fmri.mat") for n in (92, 118)),
+        licence="Algonauts 2019 challenge data (research use; cite the challenge and the "
+        "source studies)",
+        citation=ALGONAUTS2019_CITATION,
+        size="~60 MB",
+        homepage="http://algonauts.csail.mit.edu/2019/",
+        notes="target_fmri.mat are MATLAB v7.3 (HDF5) files with EVC_RDMs and IT_RDMs (15 "
+        "subjects x n x n). The images come in the release archive: unpack its "
+        "Training_Data/<n>_Image_Set/<n>images/*.jpg next to them (their sorted order is the RDM "
+        "order). URL layout not verified offline; set base_url to the release link (or "
+        "$NEUROALIGN_MIRROR_ALGONAUTS2019).",
     ),
     "algonauts2023": RemoteDataset(
         name="algonauts2023",

