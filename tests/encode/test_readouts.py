@@ -158,6 +158,8 @@ def test_attention_on_feature_maps_gives_spatial_maps():
     assert est.module_.pos is not None  # "auto" adds positions for CNN maps
     np.testing.assert_allclose(maps.sum((-2, -1)), 1.0, rtol=1e-5)
     assert sorted(np.unique(est.query_labels_)) == [0, 1]
+    with pytest.raises(ShapeError, match="3 channels per token; this readout was fitted on 4"):
+        est.predict(sim.features[:3, :3])  # another layer's channel count
 
 
 @pytest.mark.parametrize(

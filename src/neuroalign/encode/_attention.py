@@ -209,6 +209,11 @@ class AttentionReadout(_TorchReadout):
                 f"{self.n_tokens_} (with a positional embedding the count cannot change)."
             )
         mu, sd = self.scalers_[:2]
+        if tokens.shape[2] != mu.shape[-1]:
+            raise ShapeError(
+                f"X has {tokens.shape[2]} channels per token; this readout was fitted on "
+                f"{mu.shape[-1]}: pass features of the same layer it was fitted on."
+            )
         return _torch().as_tensor((tokens - mu) / sd).to(self.device_)
 
     def predict(self, X: Any) -> np.ndarray:
