@@ -254,24 +254,28 @@ def _ranked_subject_ceilings(
     distinct subjects of a resample are compared (copies of a subject give identical values and
     count once, as in :func:`rdm_noise_ceiling`). Spearman and ρ_a rank all pooled RDMs of a chunk
     of resamples in one call; τ_a sorts each subject once and counts discordant pairs per pool.
+    Pearson (``d`` then holds the z-scored subject vectors) takes the same pooled sums, centred
+    and normalised instead of ranked.
     Chunks of resamples run on ``n_jobs`` threads (the sorts and the compiled Fenwick count
     release the GIL); each chunk writes its own rows of the result.
     """
     n_boot, n_subj = subj_idx.shape
-    S = 2.0 * rank_rows(d)
+    S = d if method == "pearson" else 2.0 * rank_rows(d)
     m = S.shape[1]
     counts = np.zeros((n_boot, n_subj))
     np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
     out = np.full((n_boot, 2), np.nan)
     if method == "kendall_tau_a":
         refs = [kendall_ref(v) for v in S]
+    elif method == "pearson":
+        pass
     else:  # centred reference ranks: a dot product with them ignores the pool ranks' mean
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
 
     def chunk(lo: int) -> None:
         c = counts[lo : lo + _CHUNK]
-        totals = c @ S  # exact: integers far below 2**53
+        totals = c @ S  # ranked methods: exact, integers far below 2**53
         k_idx, u_idx = np.nonzero(c)
         pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
         loo = np.arange(len(c), len(pools))
@@ -283,6 +287,12 @@ def _ranked_subject_ceilings(
             low = np.array(
                 [tau_a_with(refs[u], codes[j], ties[j]) for j, u in zip(loo, u_idx, strict=True)]
             )
+        elif method == "pearson":  # correlation of each pool with the z-scored subjects
+            pools -= pools.mean(1, keepdims=True)
+            dots = pools @ S.T
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dots /= np.sqrt(np.einsum("ij,ij->i", pools, pools))[:, None]
+            high, low = dots[k_idx, u_idx], dots[loo, u_idx]
         else:
             ranks = rank_integer_rows(pools)
             dots = ranks @ centred.T  # (n_pools, n_subjects)
@@ -330,6 +340,8 @@ def _subject_bootstrap(
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
         return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
+    if method == "pearson":
+        return samples, _ranked_subject_ceilings(zd, subj_idx, method, n_jobs)
     ceil = np.full((n_boot, 2), np.nan)
     for k, idx in enumerate(subj_idx):
         parts = _group_rows(len(idx), idx)

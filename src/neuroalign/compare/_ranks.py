@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -156,7 +157,7 @@ def kendall_ref(x: np.ndarray) -> KendallRef:
     if ties <= 4 * len(x):  # few ties: list the pairs, one comparison counts those tied in both
         run = np.flatnonzero(np.r_[True, ~same[tied[:-1]] | (np.diff(tied) != 1)])
         bounds = np.append(run, len(tied))
-        ends = [np.triu_indices(e - s, 1) for s, e in zip(bounds[:-1], bounds[1:], strict=True)]
+        ends = [np.triu_indices(e - s, 1) for s, e in pairwise(bounds)]
         pairs = (
             np.concatenate([tied[s + i] for s, (i, _) in zip(run, ends, strict=True)] or [tied]),
             np.concatenate([tied[s + j] for s, (_, j) in zip(run, ends, strict=True)] or [tied]),

@@ -20,7 +20,7 @@ OVERS = ("subjects", "stimuli", "both")
 
 def inputs() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(21)
-    n, n_pairs = 24, 24 * 23 // 2
+    n_pairs = 24 * 23 // 2
     truth = rng.normal(size=n_pairs)
     data = np.stack([truth + rng.normal(size=n_pairs) for _ in range(6)])
     data[:2] = np.round(data[:2], 1)  # ties in two subjects
@@ -37,8 +37,14 @@ def main() -> None:
     for method in METHODS:
         for over in OVERS:
             r = bootstrap_rsa(
-                RDMs(models, ids), RDMs(data, ids), method, n_boot=30, over=over, seed=5,
-                quiet=True, n_jobs=1,
+                RDMs(models, ids),
+                RDMs(data, ids),
+                method,
+                n_boot=30,
+                over=over,
+                seed=5,
+                quiet=True,
+                n_jobs=1,
             )
             out[f"{method}/{over}/samples"] = r.arrays["samples"]
             out[f"{method}/{over}/ceiling_samples"] = r.arrays["ceiling_samples"]
