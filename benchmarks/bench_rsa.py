@@ -120,8 +120,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--peer-boot", type=int, default=50, help="rsatoolbox resamples (its cost is linear in N)")
+    ap.add_argument(
+        "--peer-boot", type=int, default=50, help="rsatoolbox resamples (its cost is linear in N)"
+    )
     ap.add_argument("--skip-cka", action="store_true")
+    ap.add_argument("--shapes", default="1,2", help="which bootstrap shapes: 1 (92×10×20), 2")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     peak = gemm_peak()
@@ -130,8 +133,10 @@ def main() -> None:
         "RSA resampling is sort- and count-bound (integer ranks, Fenwick counts), not GEMM-bound; "
         "the GEMM peak is printed for scale"
     )
-    bench_bootstrap(args.n_boot, peer_boot=args.peer_boot)
-    if not args.quick:
+    shapes = args.shapes.split(",")
+    if "1" in shapes:
+        bench_bootstrap(args.n_boot, peer_boot=args.peer_boot)
+    if not args.quick and "2" in shapes:
         bench_bootstrap(args.n_boot, 150, 20, 50, peer_boot=args.peer_boot)
     if not args.skip_cka:
         bench_cka(peak, args.quick)
