@@ -19,7 +19,14 @@ from ..core import RDMs, Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup
 from ..core.exceptions import ValidationError
-from ._ranks import code_rows, kendall_ref, rank_integer_rows, rank_rows, tau_a_with
+from ._ranks import (
+    code_rows,
+    kendall_ref,
+    kendall_ref_codes,
+    rank_integer_rows,
+    rank_rows,
+    tau_a_with,
+)
 from ._similarity import (
     SIMILARITIES,
     WHITENED,
@@ -233,6 +240,36 @@ def _evaluate_ranked(
     if len(parts) < 2:
         return values, np.nan, np.nan
     return (values, *_fast_ceiling(rd, zd, parts, "spearman"))
+
+
+def _evaluate_tau_a(
+    rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors.
+
+    Twice the ranks, and twice the summed ranks of every pooled RDM the ceilings need, are
+    integers with the order and ties of the vectors (and of the pooled averages), so one batched
+    :func:`code_rows` codes them all; τ_a is an integer count over ``n₀``, so the values equal
+    those of coding each vector on its own."""
+    parts = _group_rows(rd.shape[0], groups)
+    total = rd.sum(0)
+    stack = [rm, rd]
+    if len(parts) >= 2:
+        stack += [total[None], np.vstack([total - rd[rows].sum(0) for rows in parts])]
+    codes, ties = code_rows(2.0 * np.vstack(stack))
+    n_m, n_d = len(rm), len(rd)
+    refs_m = [kendall_ref_codes(codes[i], int(ties[i])) for i in range(n_m)]
+    data_codes = [(codes[n_m + j], int(ties[n_m + j])) for j in range(n_d)]
+    values = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m]).mean(1)
+    if len(parts) < 2:
+        return values, np.nan, np.nan
+    base = n_m + n_d
+    high, low = [], []
+    for g, rows in enumerate(parts):  # rows of one group are copies of one subject
+        ref = kendall_ref_codes(codes[n_m + rows[0]], int(ties[n_m + rows[0]]))
+        high.append(tau_a_with(ref, codes[base], int(ties[base])))
+        low.append(tau_a_with(ref, codes[base + 1 + g], int(ties[base + 1 + g])))
+    return values, float(np.mean(low)), float(np.mean(high))
 
 
 _RANKED = ("spearman", "rho_a", "kendall_tau_a")
@@ -476,7 +513,11 @@ def bootstrap_rsa(
         assert subj_idx is not None
         samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
     loop = range(n_boot if resampled != "subjects" else 0)
-    ranker = _ResampleRanks(np.vstack([m, d])) if method == "spearman" and len(loop) else None
+    ranker = (
+        _ResampleRanks(np.vstack([m, d]))
+        if method in ("spearman", "kendall_tau_a") and len(loop)
+        else None
+    )
     triu = np.triu_indices(n, k=1)
     for k in track(
         loop, len(loop), f"bootstrap RSA ({resampled})", quiet or resampled == "subjects"
@@ -488,7 +529,8 @@ def bootstrap_rsa(
             ranks = ranker(cols)
             rm, rd = ranks[: len(m)], ranks[len(m) :]
             rd = rd[subj_idx[k]] if subj_idx is not None else rd
-            samples[k], ceil[k, 0], ceil[k, 1] = _evaluate_ranked(rm, rd, groups)
+            evaluate = _evaluate_tau_a if method == "kendall_tau_a" else _evaluate_ranked
+            samples[k], ceil[k, 0], ceil[k, 1] = evaluate(rm, rd, groups)
             continue
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]

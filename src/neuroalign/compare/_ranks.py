@@ -146,6 +146,12 @@ class KendallRef:
 
 def kendall_ref(x: np.ndarray) -> KendallRef:
     codes, ties = _dense_codes(x)
+    return kendall_ref_codes(codes, ties)
+
+
+def kendall_ref_codes(codes: np.ndarray, ties: int) -> KendallRef:
+    """:func:`kendall_ref` of a vector given as positive order-preserving integer codes (e.g. a
+    row of :func:`code_rows`) and its number of tied pairs."""
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     same = sorted_codes[1:] == sorted_codes[:-1]
@@ -154,7 +160,7 @@ def kendall_ref(x: np.ndarray) -> KendallRef:
     in_run[:-1] |= same
     tied = np.flatnonzero(in_run)
     pairs = None
-    if ties <= 4 * len(x):  # few ties: list the pairs, one comparison counts those tied in both
+    if ties <= 4 * len(codes):  # few ties: list the pairs, one comparison counts those tied in both
         run = np.flatnonzero(np.r_[True, ~same[tied[:-1]] | (np.diff(tied) != 1)])
         bounds = np.append(run, len(tied))
         ends = [np.triu_indices(e - s, 1) for s, e in pairwise(bounds)]
