@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import numpy as np
 
@@ -161,13 +160,15 @@ def kendall_ref_codes(codes: np.ndarray, ties: int) -> KendallRef:
     tied = np.flatnonzero(in_run)
     pairs = None
     if ties <= 4 * len(codes):  # few ties: list the pairs, one comparison counts those tied in both
-        run = np.flatnonzero(np.r_[True, ~same[tied[:-1]] | (np.diff(tied) != 1)])
-        bounds = np.append(run, len(tied))
-        ends = [np.triu_indices(e - s, 1) for s, e in pairwise(bounds)]
-        pairs = (
-            np.concatenate([tied[s + i] for s, (i, _) in zip(run, ends, strict=True)] or [tied]),
-            np.concatenate([tied[s + j] for s, (_, j) in zip(run, ends, strict=True)] or [tied]),
-        )
+        # runs are contiguous in sorted order: element t of a run of length L pairs with the
+        # L − 1 − t elements after it
+        head = np.flatnonzero(np.r_[True, ~same[tied[:-1]] | (np.diff(tied) != 1)])
+        length = np.diff(head, append=len(tied))
+        t = np.arange(len(tied)) - np.repeat(head, length)
+        after = np.repeat(length, length) - 1 - t
+        a = np.repeat(tied, after)
+        b = a + np.arange(len(a)) - np.repeat(np.cumsum(after) - after, after) + 1
+        pairs = (a, b)
     return KendallRef(order, sorted_codes, ties, tied, pairs)
 
 
