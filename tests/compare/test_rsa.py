@@ -187,15 +187,19 @@ def test_constant_rdm_gives_nan_with_a_warning(method):
 
 @pytest.mark.parametrize("method", ["spearman", "rho_a", "kendall_tau_a", "pearson"])
 def test_batched_subject_ceilings_equal_the_reference(rng, method):
-    """The batched pooled-sum path equals rdm_noise_ceiling on every resample, also when the
-    data RDMs hold ties (the tied-in-both count of τ_a). Pearson takes z-scored rows."""
-    from neuroalign.compare._inference import _ranked_subject_ceilings
+    """The batched pooled-sum paths equal rdm_noise_ceiling on every resample, also when the
+    data RDMs hold ties (the tied-in-both count of τ_a). Pearson: from the subjects' Gram
+    matrix of z-scored rows."""
+    from neuroalign.compare._inference import _pearson_subject_ceilings, _ranked_subject_ceilings
     from neuroalign.compare._similarity import _zscore_rows
 
     data = rng.normal(size=(6, 66))
     data[:3, :20] = np.round(data[:3, :20])
     idx = rng.integers(0, 6, size=(40, 6))
-    got = _ranked_subject_ceilings(_zscore_rows(data) if method == "pearson" else data, idx, method)
+    if method == "pearson":
+        got = _pearson_subject_ceilings(_zscore_rows(data), idx)
+    else:
+        got = _ranked_subject_ceilings(data, idx, method)
     for k in range(40):
         if len(np.unique(idx[k])) < 2:
             assert np.isnan(got[k]).all()

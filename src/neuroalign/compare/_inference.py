@@ -291,28 +291,24 @@ def _ranked_subject_ceilings(
     distinct subjects of a resample are compared (copies of a subject give identical values and
     count once, as in :func:`rdm_noise_ceiling`). Spearman and ρ_a rank all pooled RDMs of a chunk
     of resamples in one call; τ_a sorts each subject once and counts discordant pairs per pool.
-    Pearson (``d`` then holds the z-scored subject vectors) takes the same pooled sums, centred
-    and normalised instead of ranked.
     Chunks of resamples run on ``n_jobs`` threads (the sorts and the compiled Fenwick count
     release the GIL); each chunk writes its own rows of the result.
     """
     n_boot, n_subj = subj_idx.shape
-    S = d if method == "pearson" else 2.0 * rank_rows(d)
+    S = 2.0 * rank_rows(d)
     m = S.shape[1]
     counts = np.zeros((n_boot, n_subj))
     np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
     out = np.full((n_boot, 2), np.nan)
     if method == "kendall_tau_a":
         refs = [kendall_ref(v) for v in S]
-    elif method == "pearson":
-        pass
     else:  # centred reference ranks: a dot product with them ignores the pool ranks' mean
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
 
     def chunk(lo: int) -> None:
         c = counts[lo : lo + _CHUNK]
-        totals = c @ S  # ranked methods: exact, integers far below 2**53
+        totals = c @ S  # exact: integers far below 2**53
         k_idx, u_idx = np.nonzero(c)
         pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
         loo = np.arange(len(c), len(pools))
@@ -324,12 +320,6 @@ def _ranked_subject_ceilings(
             low = np.array(
                 [tau_a_with(refs[u], codes[j], ties[j]) for j, u in zip(loo, u_idx, strict=True)]
             )
-        elif method == "pearson":  # correlation of each pool with the z-scored subjects
-            pools -= pools.mean(1, keepdims=True)
-            dots = pools @ S.T
-            with np.errstate(invalid="ignore", divide="ignore"):
-                dots /= np.sqrt(np.einsum("ij,ij->i", pools, pools))[:, None]
-            high, low = dots[k_idx, u_idx], dots[loo, u_idx]
         else:
             ranks = rank_integer_rows(pools)
             dots = ranks @ centred.T  # (n_pools, n_subjects)
@@ -357,6 +347,33 @@ def _ranked_subject_ceilings(
     return out
 
 
+def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:
+    """Lower/upper Pearson ceilings of every subject resample from the subjects' Gram matrix.
+
+    The pooled RDM of z-scored (centred, unit-norm) subject vectors ``S`` with counts ``w`` is
+    ``wᵀS``, itself centred, so its correlation with subject ``u`` is ``(wᵀG)_u / √(wᵀGw)`` with
+    ``G = S Sᵀ``; leaving ``u`` out subtracts ``c_u`` from ``w``. Every ceiling is then a few
+    operations on ``n_subjects × n_subjects`` numbers, whatever the number of pairs.
+    """
+    n_boot, n_subj = subj_idx.shape
+    counts = np.zeros((n_boot, n_subj))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
+    gram = zd @ zd.T
+    cg = counts @ gram  # (wᵀG)_u: dot of the pool of all drawn subjects with each subject
+    sq_all = np.einsum("ij,ij->i", cg, counts)
+    diag = np.diag(gram)[None, :]
+    loo_dot = cg - counts * diag
+    loo_sq = sq_all[:, None] - 2 * counts * cg + counts**2 * diag
+    drawn = counts > 0
+    n_distinct = drawn.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        high = np.where(drawn, cg / np.sqrt(sq_all)[:, None], 0.0).sum(1) / n_distinct
+        low = np.where(drawn, loo_dot / np.sqrt(np.maximum(loo_sq, 0)), 0.0).sum(1) / n_distinct
+    out = np.column_stack([low, high])
+    out[n_distinct < 2] = np.nan
+    return out
+
+
 def _subject_bootstrap(
     fn: Any,
     m: np.ndarray,
@@ -378,7 +395,7 @@ def _subject_bootstrap(
     if method in _RANKED:
         return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
     if method == "pearson":
-        return samples, _ranked_subject_ceilings(zd, subj_idx, method, n_jobs)
+        return samples, _pearson_subject_ceilings(zd, subj_idx)
     ceil = np.full((n_boot, 2), np.nan)
     for k, idx in enumerate(subj_idx):
         parts = _group_rows(len(idx), idx)
