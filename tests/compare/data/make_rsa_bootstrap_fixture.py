@@ -1,5 +1,7 @@
-"""Regenerate ``rsa_bootstrap_v0.npz``: per-resample bootstrap RSA values of the code as it was
-before the batched rewrite (commit 8a92592), so tests can check later versions reproduce them.
+"""Write ``rsa_bootstrap_v0.npz``: per-resample bootstrap RSA values of the code as it was before
+the batched rewrite, so tests can check later versions reproduce them. The stored file was written
+at commit 8a92592; running this on later code would make the reference the code under test, so
+check that commit out first (``git worktree add /tmp/v0 8a92592``) if it ever must be rewritten.
 
     PYTHONPATH=src python tests/compare/data/make_rsa_bootstrap_fixture.py
 """
