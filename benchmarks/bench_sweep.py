@@ -2,13 +2,17 @@
 20-model × all-layer sweep.
 
     PYTHONPATH=src python benchmarks/bench_sweep.py            # every case
-    PYTHONPATH=src python benchmarks/bench_sweep.py overhead   # one case (overhead | dask | memory)
+    PYTHONPATH=src python benchmarks/bench_sweep.py overhead   # one case (overhead | cost | dask | memory)
 
 Models are seeded random ``tiny_cnn`` networks (built from picklable factories); the benchmarks
 are the built-in simulated and Kriegeskorte 2008 ones. Goals (issue 12): orchestration ≤ 5 % of
 the kernels' time on ≥ 4 models × ≥ 3 benchmarks; a fully cached re-run ≤ 2 s; Dask LocalCluster
 with 2 workers ≥ 1.6× serial on a compute-bound sweep with an identical table; peak RSS of a
-20-model × all-layer sweep within the memory budget.
+20-model × all-layer sweep within the memory budget. ``cost`` (issue 21): a cost model of
+``bench.run`` per cell — extraction forward, reduction, the rest of extraction (preprocessing,
+feature-store writes), scoring, result-store I/O, assembly — from the Result's
+``params["timing"]`` (an unprofiled run) split further by cProfile (a second run), with the
+orchestration share next to its goal (≤ 3 %).
 """
 
 from __future__ import annotations
@@ -73,6 +77,77 @@ def overhead() -> None:
         print(
             f"  fully cached re-run: {cached:.2f} s, 0 cells computed, identical table (goal ≤ 2 s)"
         )
+
+
+def _cumulative(stats, where: str, names: tuple[str, ...]) -> float:
+    """Summed cumulative seconds of the functions ``names`` defined in files ending ``where``."""
+    return sum(
+        v[3] for (file, _, func), v in stats.stats.items() if file.endswith(where) and func in names
+    )
+
+
+def cost_model() -> None:
+    import cProfile
+    import pstats
+
+    benches = ["Simulated.early-encoding", "Simulated.late-encoding", _hit(100)]
+    models = _models(4)
+    for b in benches:
+        (load_benchmark(b) if isinstance(b, str) else b).load()
+    with tempfile.TemporaryDirectory() as store:
+        res = run(models, benches, store=store, quiet=True)
+    t = res.params["timing"]
+    n = t["n_cells_computed"]
+    kernels = t["extract_s"] + t["cells_s"]
+    over = t["wall_s"] - t["load_s"] - kernels
+    prof = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as store:
+        prof.enable()
+        t0 = time.perf_counter()
+        run(models, benches, store=store, quiet=True)
+        wall_p = time.perf_counter() - t0
+        prof.disable()
+    st = pstats.Stats(prof)
+    extract_ct = _cumulative(st, "extract/_extract.py", ("extract",))
+    forward = _cumulative(st, "torch/nn/modules/module.py", ("_wrapped_call_impl",))
+    reduce_ct = _cumulative(st, "extract/_reducers.py", ("run",))
+    writes = _cumulative(st, "extract/_store.py", ("write_chunk", "finalize", "claim"))
+    inputs = _cumulative(st, "extract/_inputs.py", ("batches", "fingerprint"))
+    score = _cumulative(st, "bench/_metrics.py", ("score_cell",))
+    store_io = _cumulative(st, "bench/_store.py", ("put", "has", "get", "put_layers", "get_layers"))
+    assemble = _cumulative(st, "bench/_assemble.py", ("assemble",))
+    load = _cumulative(st, "bench/_store.py", ("prepare",))
+    print(
+        f"cost model of bench.run: {len(models)} models × {len(benches)} benchmarks = {n} cells "
+        f"(tiny_cnn, RSA n_boot=100)"
+    )
+    print(
+        f"  unprofiled run: wall {t['wall_s']:.2f} s = data {t['load_s']:.2f} s + extraction "
+        f"{t['extract_s']:.2f} s + scoring {t['cells_s']:.2f} s + the rest {over:.2f} s "
+        f"(result-store I/O, assembly, orchestration)"
+    )
+    rest_p = wall_p - load - extract_ct - score - store_io - assemble
+    rows = [
+        ("data load", load),
+        ("extraction: forward (incl. hooks)", forward),
+        ("  of which reduction", reduce_ct),
+        ("extraction: outside the forward", extract_ct - forward),
+        ("  of which feature-store writes", writes),
+        ("  of which inputs (preprocess, hash)", inputs),
+        ("scoring (metric kernels)", score),
+        ("result-store I/O (has/get/put)", store_io),
+        ("assembly of the table", assemble),
+        ("orchestration (everything else)", rest_p),
+    ]
+    print(f"  profiled run ({wall_p:.2f} s wall under cProfile), per cell:")
+    for label, sec in rows:
+        print(f"    {label:36s} {sec / n * 1e3:8.1f} ms  {sec / wall_p * 100:5.1f} %")
+    share = over / t["wall_s"] * 100
+    print(
+        f"  orchestration share (unprofiled; the rest over wall, result-store I/O and assembly "
+        f"included): {share:.1f} % (goal ≤ 3 %); without them (profiled split): "
+        f"{rest_p / wall_p * 100:.1f} %"
+    )
 
 
 def _warm_imports() -> None:
@@ -156,7 +231,7 @@ def memory(n_models: int = 20, budget: str = "256MB") -> None:
 if __name__ == "__main__":
     print(machine())
     print("shared, loaded machine (other agents running): timings are indicative")
-    cases = {"overhead": overhead, "dask": dask_speedup, "memory": memory}
+    cases = {"overhead": overhead, "cost": cost_model, "dask": dask_speedup, "memory": memory}
     for name in sys.argv[1:] or list(cases):
         cases[name]()
     print(f"peak RSS of this process: {peak_rss_gb():.2f} GB")

@@ -143,13 +143,13 @@ def test_rank_rows_equals_scipy_rankdata_with_ties(rng):
 def test_rank_kernels_equal_scipy_with_ties(rng):
     from scipy.stats import rankdata
 
-    from neuroalign.compare._ranks import dense_code_rows, rank_integer_rows
+    from neuroalign.compare._ranks import code_rows, rank_integer_rows
 
     for top in (1, 3, 40, 5000):
         x = rng.integers(0, top + 1, size=(5, 301)).astype(float)
         np.testing.assert_array_equal(rank_integer_rows(x), rankdata(x, axis=1))
-        codes, ties = dense_code_rows(x)
-        np.testing.assert_array_equal(codes, rankdata(x, axis=1, method="dense"))
+        codes, ties = code_rows(x)
+        np.testing.assert_array_equal(codes, rankdata(x, axis=1, method="min"))
         for row, t in zip(x, ties, strict=True):
             _, counts = np.unique(row, return_counts=True)
             assert t == (counts * (counts - 1) // 2).sum()
@@ -185,16 +185,21 @@ def test_constant_rdm_gives_nan_with_a_warning(method):
     assert np.isnan(out).all()
 
 
-@pytest.mark.parametrize("method", ["spearman", "rho_a", "kendall_tau_a"])
+@pytest.mark.parametrize("method", ["spearman", "rho_a", "kendall_tau_a", "pearson"])
 def test_batched_subject_ceilings_equal_the_reference(rng, method):
-    """The batched integer-pool path equals rdm_noise_ceiling on every resample, also when the
-    data RDMs hold ties (the two-pass τ_a branch)."""
-    from neuroalign.compare._inference import _ranked_subject_ceilings
+    """The batched pooled-sum paths equal rdm_noise_ceiling on every resample, also when the
+    data RDMs hold ties (the tied-in-both count of τ_a). Pearson: from the subjects' Gram
+    matrix of z-scored rows."""
+    from neuroalign.compare._inference import _pearson_subject_ceilings, _ranked_subject_ceilings
+    from neuroalign.compare._similarity import _zscore_rows
 
     data = rng.normal(size=(6, 66))
     data[:3, :20] = np.round(data[:3, :20])
     idx = rng.integers(0, 6, size=(40, 6))
-    got = _ranked_subject_ceilings(data, idx, method)
+    if method == "pearson":
+        got = _pearson_subject_ceilings(_zscore_rows(data), idx)
+    else:
+        got = _ranked_subject_ceilings(data, idx, method)
     for k in range(40):
         if len(np.unique(idx[k])) < 2:
             assert np.isnan(got[k]).all()

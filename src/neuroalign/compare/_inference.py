@@ -19,7 +19,14 @@ from ..core import RDMs, Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup
 from ..core.exceptions import ValidationError
-from ._ranks import dense_code_rows, kendall_ref, rank_integer_rows, rank_rows, tau_a_with
+from ._ranks import (
+    code_rows,
+    kendall_ref,
+    kendall_ref_codes,
+    rank_integer_rows,
+    rank_rows,
+    tau_a_with,
+)
 from ._similarity import (
     SIMILARITIES,
     WHITENED,
@@ -38,10 +45,12 @@ def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
-def _pairs(sample: np.ndarray, n: int) -> tuple[np.ndarray, Pairs]:
+def _pairs(
+    sample: np.ndarray, n: int, triu: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, Pairs]:
     """Condensed indices of the pairs of a stimulus resample, self-pairs excluded, and the
     positions within the resample of each kept pair (what whitened comparisons need)."""
-    i, j = np.triu_indices(len(sample), k=1)
+    i, j = np.triu_indices(len(sample), k=1) if triu is None else triu
     a, b = sample[i], sample[j]
     keep = a != b
     a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
@@ -138,11 +147,12 @@ def _fast_ceiling(
     """Lower/upper ceiling from pre-transformed data rows; one running sum gives every pooled RDM."""
     total = src.sum(0)
     n = src.shape[0]
-    pools = np.vstack(
-        [total / n] + [(total - src[rows].sum(0)) / (n - len(rows)) for rows in parts]
-    )
-    if method == "spearman":
-        pools = rank_rows(pools)
+    sums = np.vstack([total] + [total - src[rows].sum(0) for rows in parts])
+    if method == "spearman":  # twice the summed half-integer ranks are exact small integers,
+        # ordered and tied as the averages are: the integer ranker gives rank_rows(averages)
+        pools = rank_integer_rows(2.0 * sums)
+    else:
+        pools = sums / np.array([n] + [n - len(rows) for rows in parts], dtype=np.float64)[:, None]
     zp = _zscore_rows(pools)
     to_all = zd @ zp[0]
     high = float(np.mean([to_all[rows].mean() for rows in parts]))
@@ -176,6 +186,90 @@ def _evaluate(
     if len(parts) < 2:
         return values, np.nan, np.nan
     return (values, *_fast_ceiling(src[len(models) :], zd, parts, method))
+
+
+class _ResampleRanks:
+    """Average-tie ranks of fixed float rows restricted to a resample of their columns (with
+    repeats), without sorting per resample.
+
+    Each row is sorted once. A resample is a count per column ``w``; in sorted order the entries
+    below a run of equal values weigh ``Σ w`` before it, so every entry of the run gets rank
+    ``W_less + (W_run + 1) / 2`` — what ranking the resampled vector gives, exactly (sums of
+    integer counts and half-integers).
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        rows, m = x.shape
+        self.order = np.argsort(x, axis=1)
+        xs = np.take_along_axis(x, self.order, axis=1)
+        self.inverse = np.empty_like(self.order)
+        np.put_along_axis(self.inverse, self.order, np.arange(m), axis=1)
+        new = np.ones((rows, m), dtype=bool)
+        new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+        self.tied = not new.all()
+        if self.tied:  # run start and end (inclusive) of every sorted position
+            idx = np.broadcast_to(np.arange(m), (rows, m))
+            self.start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
+            last = np.ones((rows, m), dtype=bool)
+            last[:, :-1] = new[:, 1:]
+            self.end = np.minimum.accumulate(np.where(last, idx, m - 1)[:, ::-1], axis=1)[:, ::-1]
+
+    def __call__(self, cols: np.ndarray) -> np.ndarray:
+        """Ranks ``(rows, len(cols))`` of ``x[:, cols]``."""
+        w = np.bincount(cols, minlength=self.order.shape[1]).astype(np.float64)
+        ws = w[self.order]
+        below = np.cumsum(ws, axis=1)
+        below -= ws
+        if self.tied:
+            lo = np.take_along_axis(below, self.start, axis=1)
+            run = np.take_along_axis(below + ws, self.end, axis=1) - lo
+            ranks = lo + (run + 1) * 0.5
+        else:
+            ranks = below + (ws + 1) * 0.5
+        return np.take_along_axis(ranks, self.inverse[:, cols], axis=1)
+
+
+def _evaluate_ranked(
+    rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """:func:`_evaluate` for Spearman from the ranks of the model and data vectors."""
+    z = _zscore_rows(np.vstack([rm, rd]))
+    zm, zd = z[: len(rm)], z[len(rm) :]
+    values = (zm @ zd.T).mean(1)
+    parts = _group_rows(rd.shape[0], groups)
+    if len(parts) < 2:
+        return values, np.nan, np.nan
+    return (values, *_fast_ceiling(rd, zd, parts, "spearman"))
+
+
+def _evaluate_tau_a(
+    rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors.
+
+    Twice the ranks, and twice the summed ranks of every pooled RDM the ceilings need, are
+    integers with the order and ties of the vectors (and of the pooled averages), so one batched
+    :func:`code_rows` codes them all; τ_a is an integer count over ``n₀``, so the values equal
+    those of coding each vector on its own."""
+    parts = _group_rows(rd.shape[0], groups)
+    total = rd.sum(0)
+    stack = [rm, rd]
+    if len(parts) >= 2:
+        stack += [total[None], np.vstack([total - rd[rows].sum(0) for rows in parts])]
+    codes, ties = code_rows(2.0 * np.vstack(stack))
+    n_m, n_d = len(rm), len(rd)
+    refs_m = [kendall_ref_codes(codes[i], int(ties[i])) for i in range(n_m)]
+    data_codes = [(codes[n_m + j], int(ties[n_m + j])) for j in range(n_d)]
+    values = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m]).mean(1)
+    if len(parts) < 2:
+        return values, np.nan, np.nan
+    base = n_m + n_d
+    high, low = [], []
+    for g, rows in enumerate(parts):  # rows of one group are copies of one subject
+        ref = kendall_ref_codes(codes[n_m + rows[0]], int(ties[n_m + rows[0]]))
+        high.append(tau_a_with(ref, codes[base], int(ties[base])))
+        low.append(tau_a_with(ref, codes[base + 1 + g], int(ties[base + 1 + g])))
+    return values, float(np.mean(low)), float(np.mean(high))
 
 
 _RANKED = ("spearman", "rho_a", "kendall_tau_a")
@@ -219,7 +313,7 @@ def _ranked_subject_ceilings(
         pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
         loo = np.arange(len(c), len(pools))
         if method == "kendall_tau_a":
-            codes, ties = dense_code_rows(pools)
+            codes, ties = code_rows(pools)
             high = np.array(
                 [tau_a_with(refs[u], codes[k], ties[k]) for k, u in zip(k_idx, u_idx, strict=True)]
             )
@@ -253,6 +347,33 @@ def _ranked_subject_ceilings(
     return out
 
 
+def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:
+    """Lower/upper Pearson ceilings of every subject resample from the subjects' Gram matrix.
+
+    The pooled RDM of z-scored (centred, unit-norm) subject vectors ``S`` with counts ``w`` is
+    ``wᵀS``, itself centred, so its correlation with subject ``u`` is ``(wᵀG)_u / √(wᵀGw)`` with
+    ``G = S Sᵀ``; leaving ``u`` out subtracts ``c_u`` from ``w``. Every ceiling is then a few
+    operations on ``n_subjects × n_subjects`` numbers, whatever the number of pairs.
+    """
+    n_boot, n_subj = subj_idx.shape
+    counts = np.zeros((n_boot, n_subj))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
+    gram = zd @ zd.T
+    cg = counts @ gram  # (wᵀG)_u: dot of the pool of all drawn subjects with each subject
+    sq_all = np.einsum("ij,ij->i", cg, counts)
+    diag = np.diag(gram)[None, :]
+    loo_dot = cg - counts * diag
+    loo_sq = sq_all[:, None] - 2 * counts * cg + counts**2 * diag
+    drawn = counts > 0
+    n_distinct = drawn.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        high = np.where(drawn, cg / np.sqrt(sq_all)[:, None], 0.0).sum(1) / n_distinct
+        low = np.where(drawn, loo_dot / np.sqrt(np.maximum(loo_sq, 0)), 0.0).sum(1) / n_distinct
+    out = np.column_stack([low, high])
+    out[n_distinct < 2] = np.nan
+    return out
+
+
 def _subject_bootstrap(
     fn: Any,
     m: np.ndarray,
@@ -273,6 +394,8 @@ def _subject_bootstrap(
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
         return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
+    if method == "pearson":
+        return samples, _pearson_subject_ceilings(zd, subj_idx)
     ceil = np.full((n_boot, 2), np.nan)
     for k, idx in enumerate(subj_idx):
         parts = _group_rows(len(idx), idx)
@@ -407,13 +530,27 @@ def bootstrap_rsa(
         assert subj_idx is not None
         samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
     loop = range(n_boot if resampled != "subjects" else 0)
+    ranker = (
+        _ResampleRanks(np.vstack([m, d]))
+        if method in ("spearman", "kendall_tau_a") and len(loop)
+        else None
+    )
+    triu = np.triu_indices(n, k=1)
     for k in track(
         loop, len(loop), f"bootstrap RSA ({resampled})", quiet or resampled == "subjects"
     ):
-        cols, pairs = _pairs(stim_idx[k], n) if stim_idx is not None else (slice(None), None)
+        assert stim_idx is not None
+        cols, pairs = _pairs(stim_idx[k], n, triu)
+        groups = subj_idx[k] if subj_idx is not None else None
+        if ranker is not None:  # ranks of the resampled vectors without sorting them
+            ranks = ranker(cols)
+            rm, rd = ranks[: len(m)], ranks[len(m) :]
+            rd = rd[subj_idx[k]] if subj_idx is not None else rd
+            evaluate = _evaluate_tau_a if method == "kendall_tau_a" else _evaluate_ranked
+            samples[k], ceil[k, 0], ceil[k, 1] = evaluate(rm, rd, groups)
+            continue
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
-        groups = subj_idx[k] if subj_idx is not None else None
         samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
     alpha = (1 - ci) / 2
     with np.errstate(invalid="ignore"):

@@ -109,6 +109,15 @@ def _at_best(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 _BLAS: list[Any] = []
+_ONE_THREAD: list[bool] = [False]  # True while BLAS is already held to one thread (fold pool)
+
+
+def _blas_controller() -> Any:
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
 
 
 def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
@@ -116,14 +125,17 @@ def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
     small BLAS-2 calls that threads barely speed up and that busy-waiting threads slow down
     pathologically on a shared machine (1024 × 1024 float32: 0.6 s on one thread, 13-25 s on two
     while other processes compete for the cores)."""
-    if bk.name != "numpy":
+    if bk.name != "numpy" or _ONE_THREAD[0]:
         return bk.eigh(gram)
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return bk.eigh(gram)
 
-        _BLAS.append(ThreadpoolController())
-    with _BLAS[0].limit(limits=1, user_api="blas"):
-        return bk.eigh(gram)
+
+def _fold_workers(bk: Backend, n_folds: int) -> int:
+    """Folds factorised at once: one per core with NumPy (each on one BLAS thread), else 1."""
+    import os
+
+    return min(n_folds, os.cpu_count() or 1) if bk.name == "numpy" else 1
 
 
 def _factorise(bk: Backend, z: Any) -> tuple[Any, Any, bool]:
@@ -300,6 +312,36 @@ def _fold_factors(
     return _Fold(tr, va, s, v, a, mean, bk.asarray(mean), bk.asarray(1.0 / scale), dual)
 
 
+def _all_fold_factors(
+    bk: Backend,
+    X: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    fit_intercept: bool,
+    standardize: bool,
+    weights: np.ndarray | None,
+) -> list[_Fold]:
+    """:func:`_fold_factors` of every fold. With NumPy on several cores the folds run on one
+    thread each with BLAS held to one thread: the eigensolver barely uses a second BLAS thread
+    (see :func:`_eigh`), so decomposing two folds at once nearly halves the time of this phase.
+    Each fold's arithmetic is the same as when run alone."""
+    workers = _fold_workers(bk, len(folds))
+
+    def one(fold: tuple[np.ndarray, np.ndarray]) -> _Fold:
+        return _fold_factors(bk, X, fold[0], fold[1], fit_intercept, standardize, weights)
+
+    if workers < 2:
+        return [one(f) for f in folds]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        _ONE_THREAD[0] = True
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(one, folds))
+        finally:
+            _ONE_THREAD[0] = False
+
+
 def _kfold_scores(
     X: np.ndarray,
     reader: TargetReader,
@@ -324,7 +366,7 @@ def _kfold_scores(
     score_fn = lookup(SCORES, scoring, "scoring")
     fast = scoring in ("neg_mse_score", "r2_score")
     n, t = reader.n, reader.t
-    parts = [_fold_factors(bk, X, tr, va, fit_intercept, standardize, weights) for tr, va in folds]
+    parts = _all_fold_factors(bk, X, folds, fit_intercept, standardize, weights)
     primal = any(not f.dual for f in parts)
     x_full = bk.asarray(X) if primal else None
     p = X.shape[1]
