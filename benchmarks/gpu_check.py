@@ -110,6 +110,7 @@ def himalaya_time(kind: str, X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, d
 
 def check_extract(device: str, small: bool) -> Check:
     from neuroalign.bench._tiny import tiny_cnn
+
     from neuroalign.core import StimulusSet
     from neuroalign.extract import extract
 
