@@ -109,10 +109,8 @@ def himalaya_time(kind: str, X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, d
 
 
 def check_extract(device: str, small: bool) -> Check:
-    from neuroalign.bench._tiny import tiny_cnn
-
     from neuroalign.core import StimulusSet
-    from neuroalign.extract import extract
+    from neuroalign.extract import extract, tiny_cnn
 
     n, size = (24, 32) if small else (2000, 64)
     rng = np.random.default_rng(0)
