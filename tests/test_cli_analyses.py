@@ -24,8 +24,6 @@ from neuroalign.core import Activations, load_result, save_activations, save_res
 ALLOWED = {
     "InContextEncoder": "meta-training needs a corpus of subjects; Python API (docs/readouts.md)",
     "BandedRidgeEncoder": "feature spaces are composed in Python; encode --readout covers ridge",
-    "FactorizedReadout": "reached through `neuroalign readouts --readouts factorized`",
-    "AttentionReadout": "reached through `neuroalign readouts --readouts attention`",
     "RidgeEncoder": "reached through `neuroalign encode`",
     "RidgeDecoder": "reached through `neuroalign decode --features`",
     "ContrastiveDecoder": "needs a torch training loop per dataset; no command yet (issue 19)",
@@ -48,6 +46,8 @@ ALLOWED = {
     "measure_activation_sparsity": "needs a model forward pass; no command yet",
     "bootstrap_rsa": "reached through `neuroalign rsa`",
     "run": "bench.run: reached through `neuroalign bench run`",
+    "ReceptiveField": "reached through `neuroalign trf` (cross_validate_trf fits it per fold)",
+    "decode_segments": "segment identification of naturalistic stimuli; no command yet",
 }
 
 
@@ -71,7 +71,7 @@ def _public_analyses() -> set[str]:
                     names.add(name)
             elif callable(obj) and str(inspect.signature(obj).return_annotation) == "Result":
                 names.add(name)
-    return names
+    return names | _through_registries(names)
 
 
 def _reached_by_cli() -> set[str]:
@@ -83,7 +83,23 @@ def _reached_by_cli() -> set[str]:
                 names |= {a.name for a in node.names}
             elif isinstance(node, ast.Attribute):
                 names.add(node.attr)
-    return names
+    return names | _through_registries(names)
+
+
+def _through_registries(names: set[str]) -> set[str]:
+    """The classes that a registry the CLI reaches builds (``READOUTS["factorized"]`` →
+    ``FactorizedReadout``), read from each entry's return annotation."""
+    import typing
+
+    import neuroalign.encode as encode
+
+    built = set()
+    for registry in ("READOUTS",):
+        if registry in names:
+            for factory in getattr(encode, registry).values():
+                ret = typing.get_type_hints(factory).get("return")
+                built.add(getattr(ret, "__name__", ""))
+    return built
 
 
 def test_every_public_analysis_has_a_command_or_a_reason():
@@ -152,3 +168,52 @@ def test_selectivity_labels_are_matched_by_id_and_errors_are_one_line(files, tmp
          "--labels", str(tmp_path / "few.csv"), "--category", "face"],
     )  # fmt: skip
     assert res.exit_code == 1 and "lacks 47 stimulus id" in res.output
+
+
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory):
+    """Flattened 4 × 6 × 6 feature maps and targets with known receptive fields, the responses
+    stored in reverse stimulus order (the command must join them by id)."""
+    from neuroalign.core import Responses
+    from neuroalign.data import make_spatial_rf_targets
+
+    d = tmp_path_factory.mktemp("maps")
+    sim = make_spatial_rf_targets(n_stimuli=100, n_channels=4, size=6, n_targets=6, noise=0.3)
+    ids = np.array([f"s{i:03d}" for i in range(100)])
+    save_activations(Activations("sim", ids, {"maps": sim.features}), d / "acts.npz")
+    targets = pd.DataFrame({"target_id": [f"t{i}" for i in range(6)], "roi": list("AAABBB")})
+    y = np.asarray(sim.responses, np.float32)
+    save_responses(Responses(ids[::-1], y[::-1], targets=targets), d / "resp.npz")
+    return d
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("readout", ["factorized", "attention"])
+def test_encode_readout_writes_result_and_report(maps, tmp_path, readout):
+    out, rep = tmp_path / "enc.npz", tmp_path / "enc.html"
+    res = CliRunner().invoke(
+        app,
+        ["encode", "--features", str(maps / "acts.npz"), "--responses", str(maps / "resp.npz"),
+         "--readout", readout, "--feature-shape", "4,6,6", "--epochs", "5", "--out", str(out),
+         "--report", str(rep), "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    assert result.params["readout"] == {"factorized": "FactorizedReadout"}.get(
+        readout, "AttentionReadout"
+    )
+    t = result.table
+    r = t[(t["statistic"] == "score") & (t["scoring"] == "pearson") & (t["aggregate"] == "mean")]
+    assert (r["value"] > 0.3).all(), r  # joined by id: reversed rows would give r ≈ 0
+    html = rep.read_text()
+    assert "<table" in html and "<img" in html
+
+
+def test_encode_readout_errors_before_work(maps, tmp_path):
+    base = ["encode", "--features", str(maps / "acts.npz"), "--responses", str(maps / "resp.npz")]
+    res = CliRunner().invoke(app, [*base, "--readout", "lasso", "--out", str(tmp_path / "a.npz")])
+    assert res.exit_code == 1 and "--readout 'lasso'" in res.output and "factorized" in res.output
+    res = CliRunner().invoke(
+        app, [*base, "--out", str(tmp_path / "a.npz"), "--report", str(tmp_path / "no/r.html")]
+    )
+    assert res.exit_code == 1 and "--report" in res.output and not (tmp_path / "a.npz").exists()
