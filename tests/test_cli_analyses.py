@@ -30,7 +30,6 @@ ALLOWED = {
     "SharedDecoder": "needs several subjects' files; no command yet (issue 19)",
     "fit_srm": "needs several subjects' files; no command yet (issue 19)",
     "retrieve": "a building block of identification (`neuroalign identify`)",
-    "synthesize": "needs a differentiable model and a readout; no command yet (issue 19)",
     "permutation_test": "an option of encoding analyses in Python; no command yet",
     "variance_partitioning": "feature spaces are composed in Python",
     "select_layer": "reached through `neuroalign rsa --select`",
@@ -217,3 +216,69 @@ def test_encode_readout_errors_before_work(maps, tmp_path):
         app, [*base, "--out", str(tmp_path / "a.npz"), "--report", str(tmp_path / "no/r.html")]
     )
     assert res.exit_code == 1 and "--report" in res.output and not (tmp_path / "a.npz").exists()
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    """A ridge encoder of tiny_cnn's conv2 (avgpool) saved by ``explain fit``: targets are
+    linear in those features, so synthesis through the model can raise them."""
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from neuroalign.core import Responses, load_activations
+
+    d = tmp_path_factory.mktemp("synth")
+    rng = np.random.default_rng(0)
+    (d / "img").mkdir()
+    for i in range(30):
+        img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(img).save(d / "img" / f"im{i:02d}.png")
+    run = CliRunner().invoke(
+        app,
+        ["extract", "--model", "tiny_cnn:seed=0", "--stimuli", str(d / "img"), "--layers",
+         "conv2", "--reduce", "avgpool", "--out", str(d / "f.npz"), "--quiet"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    acts = load_activations(d / "f.npz")
+    y = acts["conv2"] @ rng.normal(size=(acts["conv2"].shape[1], 4))
+    targets = pd.DataFrame({"roi": ["A", "A", "B", "B"]})
+    save_responses(Responses(acts.stimulus_ids, y.astype(np.float32), targets=targets), d / "r.npz")
+    run = CliRunner().invoke(
+        app,
+        ["explain", "fit", "--features", str(d / "f.npz"), "--responses", str(d / "r.npz"),
+         "--out", str(d / "enc.npz"), "--cv", "3"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    return d / "enc.npz"
+
+
+@pytest.mark.slow
+def test_synthesize_writes_images_result_and_report(encoder, tmp_path):
+    out, rep = tmp_path / "s.npz", tmp_path / "s.html"
+    res = CliRunner().invoke(
+        app,
+        ["synthesize", "--encoder", str(encoder), "--model", "tiny_cnn:seed=0", "--targets",
+         "roi:A,roi:B", "--size", "32", "--steps", "12", "--lr", "0.1", "--out", str(out),
+         "--report", str(rep), "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    assert result.kind == "explain.synthesis"
+    assert result.arrays["images"].shape == (2, 1, 32, 32, 3)
+    final = result.table["value"].to_numpy()
+    assert (final > result.arrays["initial_response"].ravel()).all()  # the optimisation ran
+    html = rep.read_text()
+    assert "<table" in html and html.count("<img") >= 1
+    assert len(pd.read_csv(out.with_suffix(".csv"))) == 2
+
+
+def test_synthesize_errors_are_one_line_and_before_work(encoder, tmp_path):
+    base = ["synthesize", "--encoder", str(encoder), "--model", "tiny_cnn:seed=0"]
+    res = CliRunner().invoke(app, [*base, "--targets", "nope", "--steps", "1"])
+    assert res.exit_code == 1 and "nope" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(
+        app, [*base, "--targets", "roi:A", "--out", str(tmp_path / "missing/s.npz")]
+    )
+    assert res.exit_code == 1 and "--out" in res.output
+    res = CliRunner().invoke(app, [*base, "--targets", "roi:A", "--layer", "conv9"])
+    assert res.exit_code == 1 and "conv9" in res.output
