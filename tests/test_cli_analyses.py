@@ -26,9 +26,7 @@ ALLOWED = {
     "BandedRidgeEncoder": "feature spaces are composed in Python; encode --readout covers ridge",
     "RidgeEncoder": "reached through `neuroalign encode`",
     "RidgeDecoder": "reached through `neuroalign decode --features`",
-    "ContrastiveDecoder": "needs a torch training loop per dataset; no command yet (issue 19)",
-    "SharedDecoder": "needs several subjects' files; no command yet (issue 19)",
-    "fit_srm": "needs several subjects' files; no command yet (issue 19)",
+    "fit_srm": "reached through `neuroalign decode-shared` (SharedDecoder.fit runs it)",
     "retrieve": "a building block of identification (`neuroalign identify`)",
     "permutation_test": "an option of encoding analyses in Python; no command yet",
     "variance_partitioning": "feature spaces are composed in Python",
@@ -282,3 +280,74 @@ def test_synthesize_errors_are_one_line_and_before_work(encoder, tmp_path):
     assert res.exit_code == 1 and "--out" in res.output
     res = CliRunner().invoke(app, [*base, "--targets", "roi:A", "--layer", "conv9"])
     assert res.exit_code == 1 and "conv9" in res.output
+
+
+@pytest.fixture(scope="module")
+def subjects(tmp_path_factory):
+    """Embeddings and three subjects' responses to the same 120 stimuli, each subject's rows in
+    its own shuffled order (the commands must join by stimulus id)."""
+    from neuroalign.core import Responses
+    from neuroalign.data import make_decoding_problem
+
+    d = tmp_path_factory.mktemp("decoders")
+    p = make_decoding_problem(120, 8, [30, 40, 35], noise=0.5, seed=0)
+    ids = np.array([f"s{i:03d}" for i in range(120)])
+    save_activations(Activations("emb", ids, {"latent": p.latents}), d / "emb.npz")
+    for j, X in enumerate(p.responses):
+        order = np.random.default_rng(j).permutation(120)
+        save_responses(Responses(ids[order], np.asarray(X)[order]), d / f"sub-{j}.npz")
+    return d
+
+
+def _top1(result):
+    t = result.table
+    return t[t["scoring"] == "top1"]
+
+
+@pytest.mark.slow
+def test_decode_shared_identifies_each_new_subject(subjects, tmp_path):
+    d, out, rep = subjects, tmp_path / "s.npz", tmp_path / "s.html"
+    res = CliRunner().invoke(
+        app,
+        ["decode-shared", "--features", str(d / "emb.npz"), "--responses", str(d / "sub-0.npz"),
+         "--responses", str(d / "sub-1.npz"), "--responses", str(d / "sub-2.npz"),
+         "--components", "8", "--out", str(out), "--report", str(rep), "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    assert result.kind == "retrieval.identification"
+    top1 = _top1(result)
+    assert sorted(top1["subject"]) == ["sub-0", "sub-1", "sub-2"]
+    assert (top1["value"] > 10 * top1["chance"]).all(), top1  # rows joined by id, not position
+    assert len(pd.read_csv(out.with_suffix(".csv"))) == len(result.table)
+    html = rep.read_text()
+    assert "<table" in html and "sub-2" in html
+
+
+def test_decode_shared_needs_two_subjects_and_checks_paths_first(subjects, tmp_path):
+    d = subjects
+    base = ["decode-shared", "--features", str(d / "emb.npz"), "--responses", str(d / "sub-0.npz")]
+    res = CliRunner().invoke(app, base)
+    assert res.exit_code == 1 and "at least 2" in res.output
+    res = CliRunner().invoke(
+        app, [*base, "--responses", str(d / "sub-1.npz"), "--report", str(tmp_path / "x/r.html")]
+    )
+    assert res.exit_code == 1 and "--report" in res.output
+
+
+@pytest.mark.slow
+def test_decode_contrastive_identifies_held_out_stimuli(subjects, tmp_path):
+    pytest.importorskip("torch")
+    d, out, rep = subjects, tmp_path / "c.npz", tmp_path / "c.html"
+    res = CliRunner().invoke(
+        app,
+        ["decode-contrastive", "--features", str(d / "emb.npz"), "--responses",
+         str(d / "sub-1.npz"), "--epochs", "30", "--batch-size", "32", "--out", str(out),
+         "--report", str(rep), "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = load_result(out)
+    assert result.params["decoder"] == "ContrastiveDecoder"
+    top1 = _top1(result)
+    assert (top1["value"] > 4 * top1["chance"]).all(), top1
+    assert "<table" in rep.read_text()

@@ -22,6 +22,7 @@ from ._console import err, out, show_warnings
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
+from ._decoders import register as register_decoders
 from ._explain import explain_app
 from ._narrative import narrative_command
 from ._trf import trf_command
@@ -48,6 +49,7 @@ app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
 app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
 register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
+register_decoders(app)  # neuroalign decode-contrastive | decode-shared (cli/_decoders.py)
 
 
 def _write_table(table: Any, path: Path) -> None:
