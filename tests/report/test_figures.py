@@ -46,7 +46,8 @@ def test_layer_profile_marks_significance_ceilings_and_short_names():
     assert sum(len(ln.get_xdata()) for ln in stars) == 4  # 2 significant layers × 2 groups
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "monkey IT: no noise ceiling (one RDM)" in labels and "human IT noise ceiling" in labels
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["stem", "blocks.3", "blocks.14"]
+    # the native names, as the report's text and tables give them (issue 19: not "blocks.14")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["_stem", "_blocks.3", "_blocks.14"]
     xs = [
         c.lines[0].get_xdata() for c in ax.containers if c.get_label() in ("human IT", "monkey IT")
     ]
@@ -62,6 +63,26 @@ def test_rdm_panel_draws_category_boundaries_and_names():
     assert sorted(set(hlines)) == [2.5, 4.5]
     with pytest.raises(ValueError, match="contiguous"):
         plot_rdms(mats, labels=["a", "b", "a"] + ["c"] * 6)
+
+
+def test_rdm_panel_category_names_are_8pt_as_the_report_shows_them(tmp_path):
+    """The demo's panel (10 RDMs, 5 per row) is wider than the report's page (max-width 1100 px)
+    and shown scaled down: its category names must still be ≥ 8 pt (≈ 10.7 CSS px) there."""
+    from PIL import Image
+
+    from neuroalign.report import save_figure
+
+    labels = ["animate"] * 5 + ["inanimate face"] * 4
+    mats = {f"rdm {i}": np.random.default_rng(i).random((9, 9)) for i in range(10)}
+    fig = plot_rdms(mats, ncols=5, labels=labels)
+    save_figure(fig, tmp_path / "panel.png")
+    with Image.open(tmp_path / "panel.png") as img:
+        png_width = img.width
+    scale = min(1.0, 1100 / png_width)  # the page's max-width shrinks the image
+    dpi = png_width / fig.get_figwidth()
+    for text in fig.axes[0].get_yticklabels():
+        shown_px = text.get_fontsize() * dpi / 72 * scale
+        assert shown_px >= 8 * 96 / 72 - 1e-6, (text.get_text(), shown_px)
 
 
 def test_encoding_profile_starts_at_zero_with_distinct_ceiling_styles():

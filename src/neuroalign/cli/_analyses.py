@@ -1,5 +1,6 @@
 """Commands for the analyses that had none: ``readouts``, ``units selectivity | sparsity | match``,
-``generalize`` (temporal generalisation) and ``identify`` (retrieval / identification).
+``generalize`` (temporal generalisation), ``identify`` (retrieval / identification) and
+``synthesize`` (images that drive a saved encoder's targets).
 
 Every command here is a thin shell: read the files, call ONE library function, then
 :func:`finish`: ``--out R.npz`` writes the Result and its table (``R.csv``), ``--report R.html``
@@ -282,9 +283,93 @@ def identify_command(
         _fail(exc)
 
 
+def _checked(out: Path | None, report: Path | None) -> None:
+    """``--out`` and ``--report`` can be written: checked before any work."""
+    from ..core._io import check_output
+
+    if out is not None:
+        check_output(out, "--out", suffix=".npz")
+    if report is not None:
+        check_output(report, "--report", suffix=(".html", ".htm"))
+
+
+def synthesize_command(
+    encoder: Annotated[
+        Path, typer.Option("--encoder", help="Saved encoder .npz (explain fit --out).")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="Model id of the encoder's features (tiny_cnn:seed=0).")
+    ],
+    targets: Annotated[
+        str, typer.Option(help="Comma-separated target ids of the encoder, or roi:<name>.")
+    ],
+    layer: Annotated[
+        str | None, typer.Option(help="Module of --model (default: the encoder's layer).")
+    ] = None,
+    reduce: Annotated[
+        str, typer.Option(help="avgpool | flatten: as the encoder's features were reduced.")
+    ] = "avgpool",
+    n_images: Annotated[int, typer.Option(help="Images per target.")] = 1,
+    size: Annotated[int, typer.Option(help="Image side (pixels).")] = 64,
+    steps: Annotated[int, typer.Option(help="Optimisation steps.")] = 128,
+    lr: Annotated[float, typer.Option(help="Learning rate (Adam).")] = 0.05,
+    parameterization: Annotated[str, typer.Option(help="fourier | pixel.")] = "fourier",
+    diversity: Annotated[
+        float, typer.Option(help="Push a target's images apart (10–100: visibly different).")
+    ] = 0.0,
+    random_weights: Annotated[
+        bool, typer.Option("--random-weights", help="Build --model with random weights.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: OutOpt = None,
+    report: ReportOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Images that maximise a saved encoder's predicted response of each target, through the
+    model's layer the encoder was fitted on (explain.synthesize); the report shows them."""
+    from ..explain import FeatureModel, load_readout, synthesize
+    from ..extract import load_model
+
+    try:
+        _checked(out, report)
+        readout = load_readout(encoder)
+        name = layer or readout.layer or None
+        loaded = load_model(model, pretrained=not random_weights)
+        pre = loaded.preprocess
+        crop = getattr(pre, "crop", None) or getattr(pre, "resize", None)
+        features = FeatureModel(
+            loaded,
+            layer=name,
+            reduce=reduce,
+            mean=getattr(pre, "mean", (0.485, 0.456, 0.406)),
+            std=getattr(pre, "std", (0.229, 0.224, 0.225)),
+            size=crop if isinstance(crop, int) else None,
+        )
+        result = synthesize(
+            features,
+            readout,
+            [t.strip() for t in targets.split(",") if t.strip()],
+            n_images=n_images,
+            size=size,
+            steps=steps,
+            lr=lr,
+            parameterization=parameterization,
+            diversity=diversity,
+            seed=seed,
+            device=device,
+            quiet=quiet,
+        )
+        finish(result, out, report, ["target", "roi", "image", "statistic", "value"])
+    except (NeuroalignError, OSError) as exc:
+        _fail(exc)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``readouts``, ``units``, ``generalize`` and ``identify`` to the main app."""
+    """Add ``readouts``, ``units``, ``generalize``, ``identify`` and ``synthesize`` to the main
+    app."""
     app.command("readouts")(readouts_command)
     app.add_typer(units_app)
     app.command("generalize")(generalize_command)
     app.command("identify")(identify_command)
+    app.command("synthesize")(synthesize_command)

@@ -22,6 +22,7 @@ from ._console import err, out, show_warnings
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
+from ._decoders import register as register_decoders
 from ._explain import explain_app
 from ._narrative import narrative_command
 from ._trf import trf_command
@@ -48,6 +49,7 @@ app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
 app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
 register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
+register_decoders(app)  # neuroalign decode-contrastive | decode-shared (cli/_decoders.py)
 
 
 def _write_table(table: Any, path: Path) -> None:
@@ -326,6 +328,19 @@ def _parse_cv(text: str) -> int | str:
     return folds
 
 
+def _parse_shape(text: str) -> tuple[int, ...]:
+    """``--feature-shape "16,7,7"`` → ``(16, 7, 7)``."""
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise ValidationError(
+            f"--feature-shape {text!r}: use positive integers separated by commas, e.g. 16,7,7."
+        )
+    return shape
+
+
 def _check_npz_kind(path: Path, option: str, kind: str) -> None:
     """Fail before any work when ``path`` is missing or holds the other kind of file."""
     import numpy as np
@@ -386,18 +401,64 @@ def encode(
     ] = True,
     device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed of the train/test split and the folds.")] = 0,
+    readout: Annotated[
+        str,
+        typer.Option(
+            help="Readout per layer (encode.READOUTS): ridge (--cv/--alphas/--standardize apply), "
+            "factorized (spatial mask × feature weights) or attention (learned queries over tokens)."
+        ),
+    ] = "ridge",
+    feature_shape: Annotated[
+        str | None,
+        typer.Option(
+            help="C,H,W of the flattened feature maps (factorized: channels × height × width; "
+            "attention: tokens as C,H,W maps or T,D)."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(help="Most training epochs of a factorized / attention readout.")
+    ] = 50,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Voxelwise ridge from every layer of saved features to saved responses; best layer per ROI
-    chosen on training data; test-set Pearson r (and ceiling-normalised r when repetitions exist)."""
+    """Encoding from every layer of saved features to saved responses (ridge by default, or a
+    factorized / attention readout); best layer per ROI chosen on training data; test-set Pearson
+    r (and ceiling-normalised r when repetitions exist)."""
     from ..core import load_activations, load_responses
     from ..data import compute_noise_ceiling
-    from ..encode import sweep_layers, sweep_targets
+    from ..encode import READOUTS, sweep_layers, sweep_targets
 
     try:
+        if readout not in READOUTS:
+            raise ValidationError(
+                f"--readout {readout!r} is not a readout; use one of {sorted(READOUTS)}."
+            )
         cv_value = _parse_cv(cv)
         alpha_grid = _parse_alphas(alphas)
         check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        if report is not None:
+            check_output(report, "--report", suffix=(".html", ".htm"))
+        if readout == "ridge":
+            encoder_params: dict[str, Any] = {
+                "alphas": alpha_grid,
+                "cv": cv_value,
+                "standardize": standardize,
+                "device": device,
+            }
+        else:
+            if epochs < 1:
+                raise ValidationError(f"--epochs {epochs}: use an integer >= 1.")
+            # the readout is built here (not by name) so that its seed and quiet follow ours
+            built = READOUTS[readout](
+                max_epochs=epochs,
+                device={"cpu": "cpu", "cuda": "cuda"}.get(device),
+                seed=seed,
+                quiet=True,
+                **({"feature_shape": _parse_shape(feature_shape)} if feature_shape else {}),
+            )
+            encoder_params = {}
         as_npz = out_file.suffix.lower() == ".npz"
         targets_file = None if as_npz else out_file.with_name(out_file.stem + "_targets.csv")
         _check_npz_kind(features, "--features", "activations")
@@ -412,16 +473,18 @@ def encode(
             seed=seed,
             ceiling=ceiling,
             quiet=quiet,
-            alphas=alpha_grid,
-            cv=cv_value,
-            standardize=standardize,
-            device=device,
+            readout=readout if readout == "ridge" else built,
+            **encoder_params,
         )
         if targets_file is None:
             res.save(out_file)
         else:
             _write_table(res.table, out_file)
             _write_table(sweep_targets(res), targets_file)
+        if report is not None:
+            from ..report import write_result_report
+
+            write_result_report(res, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -445,6 +508,7 @@ def encode(
             markup=False,
         )
     wrote = f"{out_file} and {targets_file}" if targets_file else str(out_file)
+    wrote += f" and {report}" if report is not None else ""
     out.print(f"wrote {wrote}", highlight=False, markup=False)
 
 

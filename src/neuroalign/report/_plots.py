@@ -101,20 +101,34 @@ _HATCHES = ("", "//", "\\\\", "..", "xx")
 
 
 def short_layer_name(name: str, width: int = 16) -> str:
-    """A readable tick label for a native module name: private underscores dropped
-    (``_blocks.14`` → ``blocks.14``), long paths cut to their last components.
+    """A readable tick label for a native module name: the name as the text and the tables
+    give it (``_blocks.14`` stays ``_blocks.14``, so a figure and its report name a layer the
+    same way), long paths cut to their last components.
 
     Examples
     --------
     >>> short_layer_name("_blocks.14"), short_layer_name("encoder.layer.11.output.dense")
-    ('blocks.14', '…11.output.dense')
+    ('_blocks.14', '…11.output.dense')
     """
-    parts = [p.lstrip("_") or p for p in str(name).split(".")]
+    parts = str(name).split(".")
     label = ".".join(parts)
     while len(label) > width and len(parts) > 1:
         parts = parts[1:]
         label = "…" + ".".join(parts)
     return label
+
+
+#: The widest a report shows a figure (the page's ``max-width``, px) and the dpi figures are saved
+#: at (:func:`save_figure`): a wider figure is scaled down on the page, and its text with it.
+PAGE_WIDTH_PX = 1100
+SAVE_DPI = 120
+
+
+def page_fontsize(fig: Any, points: float = 8.0) -> float:
+    """The font size that shows as ``points`` on the report's page once ``fig`` (saved at
+    :data:`SAVE_DPI`) is scaled down to :data:`PAGE_WIDTH_PX`; ``points`` when it fits."""
+    width_px = fig.get_figwidth() * SAVE_DPI
+    return points * max(1.0, width_px / PAGE_WIDTH_PX)
 
 
 def _legend_outside(ax: Any) -> None:
@@ -304,12 +318,14 @@ def plot_rdms(
         for b in boundaries or ():
             ax.axhline(b - 0.5, color="w", lw=0.5)
             ax.axvline(b - 0.5, color="w", lw=0.5)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=page_fontsize(fig, 9))
         ax.set_xticks([])
         ax.set_yticks([])
-        if groups and j % ncols == 0:
+        if groups and j % ncols == 0:  # category names ≥ 8 pt as the report shows the figure
             ax.set_yticks(
-                [(a + b - 1) / 2 for _, a, b in groups], [g for g, _, _ in groups], fontsize=6
+                [(a + b - 1) / 2 for _, a, b in groups],
+                [g for g, _, _ in groups],
+                fontsize=page_fontsize(fig, 8),
             )
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -410,7 +426,7 @@ def plot_model_comparison(
     return fig
 
 
-def save_figure(fig: Any, path: Any, dpi: int = 120) -> None:
+def save_figure(fig: Any, path: Any, dpi: int = SAVE_DPI) -> None:
     """Save a figure atomically (write to a temporary file, then rename); the format follows
     the suffix of ``path`` (``.png`` when it has none)."""
     from ..core._io import atomic_write
