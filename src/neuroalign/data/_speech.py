@@ -96,10 +96,10 @@ class SpeechSample:
     def envelope(self) -> list[np.ndarray]:
         """Broadband envelope of each trial's audio on the 100 Hz clock, one (n_samples, 1)
         array per trial: |analytic signal|, anti-aliased and linearly resampled
-        (:func:`neuroalign.encode.resample`)."""
+        (:func:`neuroalign.encode.resample`, written in ``core`` so readers can use it)."""
         from scipy.signal import hilbert
 
-        from ..encode import resample
+        from ..core._resample import resample
 
         out = []
         for r in self.trials:
@@ -182,7 +182,7 @@ class Grasshopper:
     def binned(self, rate: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
         """Stimulus (box-averaged) and spike counts in bins of ``1/rate`` s:
         two arrays (n_bins,)."""
-        from ..encode import resample
+        from ..core._resample import resample
 
         if not 0 < rate <= self.stimulus_rate:
             raise ValidationError(

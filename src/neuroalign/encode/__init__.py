@@ -8,6 +8,7 @@ Naturalistic stimuli: ``resample`` to the recording clock and temporal response 
 """
 
 from ..core import fdr_correction
+from ..core._resample import RESAMPLERS, resample
 from ._attention import AttentionReadout
 from ._banded import (
     BandedRidgeEncoder,
@@ -22,7 +23,6 @@ from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
 from ._narrative import NARRATIVE_SOLVERS, narrative_encoding, resample_series, zscore_runs
 from ._readout_compare import READOUTS, compare_readouts
-from ._resample import RESAMPLERS, resample
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
 from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi

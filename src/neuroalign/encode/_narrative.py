@@ -28,12 +28,12 @@ import pandas as pd
 
 from ..core import Result, TimeSeries, align_runs, make_table
 from ..core._registry import register
+from ..core._resample import RESAMPLERS, resample
 from ..core._validation import check_choice
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ..core.metrics import pearson_score
 from ._banded import solve_banded_ridge_cv
 from ._delays import make_delays
-from ._resample import RESAMPLERS, resample
 from ._ridge import DEFAULT_ALPHAS, solve_ridge_cv
 
 __all__ = ["NARRATIVE_SOLVERS", "narrative_encoding", "resample_series", "zscore_runs"]

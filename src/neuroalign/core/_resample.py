@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core._validation import check_array, check_choice
-from ..core.exceptions import ValidationError
+from ._validation import check_array, check_choice
+from .exceptions import ValidationError
 
 __all__ = ["RESAMPLERS", "lanczos_kernel", "resample"]
 
