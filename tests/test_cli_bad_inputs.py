@@ -28,7 +28,38 @@ OUTPUT_OPTIONS = ("--out", "--report", "--leaderboard", "--figure", "--html", "-
 NOFILE = "no-such-input.npz"
 
 
+def _auto_case(path: tuple[str, ...], option: str, missing: str) -> list[str]:
+    """A command line for a command not written out in ``_cases``: every required argument and
+    option filled with a missing input file, and ``option`` into
+    the missing folder (suffix from the option: ``.html`` for reports, ``.npz`` else)."""
+    cmd = typer.main.get_command(app)
+    for name in path:
+        cmd = cmd.commands[name]
+    args: list[str] = list(path)
+    for p in cmd.params:
+        if getattr(p, "opts", None) and option in p.opts:
+            suffix = ".html" if "report" in option or "leaderboard" in option else ".npz"
+            args += [option, f"{missing}/out{suffix}"]
+            continue
+        if not p.required:
+            continue
+        value = NOFILE  # every required input of these commands is a file
+        if getattr(p, "param_type_name", "") == "argument":
+            args.append(value)
+        else:
+            args += [p.opts[0], value]
+    return args
+
+
 def _cases(missing: str) -> dict[tuple[str, str], list[str]]:
+    written = _written_cases(missing)
+    for path, option in _output_options():
+        if (path, option) not in written:
+            written[(path, option)] = _auto_case(tuple(path.split()), option, missing)
+    return written
+
+
+def _written_cases(missing: str) -> dict[tuple[str, str], list[str]]:
     return {
         ("demo", "--out"): ["demo", "--out", f"{missing}/demo", "-q"],
         ("extract", "--out"): [
@@ -134,6 +165,32 @@ def _cases(missing: str) -> dict[tuple[str, str], list[str]]:
             f"{missing}/l.html",
         ],
         ("report", "--out"): ["report", NOFILE, "--out", f"{missing}/r.html"],
+        ("trf", "--out"): [
+            "trf",
+            "--tmin",
+            "0",
+            "--tmax",
+            "0.1",
+            "--stimulus",
+            NOFILE,
+            "--responses",
+            NOFILE,
+            "--out",
+            f"{missing}/t.npz",
+        ],
+        ("trf", "--report"): [
+            "trf",
+            "--tmin",
+            "0",
+            "--tmax",
+            "0.1",
+            "--stimulus",
+            NOFILE,
+            "--responses",
+            NOFILE,
+            "--report",
+            f"{missing}/t.html",
+        ],
     }
 
 
@@ -156,7 +213,8 @@ def _output_options() -> set[tuple[str, str]]:
 
 
 def test_every_output_option_is_covered():
-    assert _output_options() == set(_cases("x")), "add the new output option to _cases"
+    assert set(_written_cases("x")) <= _output_options(), "a written case names no option"
+    assert _output_options() == set(_cases("x"))
 
 
 def _one_line_error(res, needle: str) -> str:
@@ -170,7 +228,7 @@ def _one_line_error(res, needle: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("key", sorted(_cases("x")))
+@pytest.mark.parametrize("key", sorted(_cases("x")), ids=" ".join)
 def test_output_into_a_missing_folder_fails_first(tmp_path, monkeypatch, key):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "OK").mkdir()

@@ -102,6 +102,7 @@ def readouts_command(
     from ..encode import compare_readouts
 
     try:
+        _checked(out, report)
         acts, resp = align(load_activations(activations), load_responses(responses))
         name = _layer(acts, layer)
         rois = resp.targets["roi"].to_numpy() if "roi" in resp.targets else None
@@ -143,6 +144,7 @@ def selectivity_command(
     from ..explain import category_selectivity
 
     try:
+        _checked(out, report)
         data, name = _one_source(activations, responses, layer)
         y = _labels(labels, list(data.stimulus_ids), column)
         result = category_selectivity(data, y, category, layer=name)
@@ -165,6 +167,7 @@ def sparsity_command(
     from ..explain import sparseness
 
     try:
+        _checked(out, report)
         data, name = _one_source(activations, responses, layer)
         finish(sparseness(data, layer=name, rectify=rectify), out, report)
     except (NeuroalignError, OSError) as exc:
@@ -186,6 +189,7 @@ def match_command(
     from ..explain import match_units
 
     try:
+        _checked(out, report)
         acts, resp = align(load_activations(activations), load_responses(responses))
         finish(match_units(acts, resp, k=k, layer=_layer(acts, layer)), out, report)
     except (NeuroalignError, OSError) as exc:
@@ -225,6 +229,7 @@ def generalize_command(
     from ..decode import temporal_generalization
 
     try:
+        _checked(out, report)
         with np.load(responses, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         for key in ("data", labels, *([groups] if groups else [])):
@@ -265,6 +270,7 @@ def identify_command(
     from ..decode import identification
 
     try:
+        _checked(out, report)
         p, c = load_activations(predicted), load_activations(candidates)
         name = _layer(p, layer)
         result = identification(
