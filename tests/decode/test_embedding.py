@@ -76,3 +76,43 @@ def test_cross_subject_bad_input():
     dec = SharedDecoder(4).fit([r.mean(-1) for r in p.responses], p.latents)
     with pytest.raises(ValidationError, match="unknown subject 'x'"):
         dec.predict(p.responses[0].mean(-1), "x")
+
+
+def test_embedding_fit_is_pooled_over_dimensions_and_equals_sklearn(rng):
+    from sklearn.metrics import r2_score
+
+    from neuroalign.decode import decode_embeddings
+
+    n, p, d = 80, 20, 12
+    X = rng.normal(size=(n, p))
+    E = X[:, :d] @ rng.normal(size=(d, d)) + 0.5 * rng.normal(size=(n, d))
+    E[:, -1] = 1e-4 * rng.normal(size=n)  # a near-constant dimension: unpredictable noise
+    res = decode_embeddings(X, E, stimulus_ids=[f"s{i}" for i in range(n)], cv=4)
+    t = res.table.set_index("scoring")
+    pred = res.arrays["predicted"]
+    assert t.loc["r2", "value"] == pytest.approx(r2_score(E, pred, multioutput="variance_weighted"))
+    per_dim = [r2_score(E[:, j], pred[:, j]) for j in range(d)]
+    assert min(per_dim) < 0 < t.loc["r2", "value"] <= 1  # one bad dimension does not sink it
+    r = [np.corrcoef(E[:, j], pred[:, j])[0, 1] for j in range(d)]
+    assert t.loc["pearson", "value"] == pytest.approx(np.mean(r), rel=1e-6)
+
+
+def test_retrieval_plot_does_not_clip_a_negative_score_silently():
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    from neuroalign.core import Result, make_table
+    from neuroalign.report._decode_plots import plot_retrieval
+
+    rows = pd.DataFrame(
+        {
+            "scoring": ["top1", "r2"],
+            "value": [0.5, -280.0],
+            "chance": [0.1, 0.0],
+            "se": [0.0, np.nan],
+        }
+    )
+    fig = plot_retrieval(Result(make_table(rows), kind="retrieval.embedding"))
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] < 0
+    assert any("below the axis" in t.get_text() for t in ax.texts)

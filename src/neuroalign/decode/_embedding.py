@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ..core import Result, make_table
 from ..core._validation import check_array, check_ids, check_n_samples, check_same_length
 from ..core.exceptions import NotFittedError, ValidationError
+from ..core.metrics import pearson_score
 
 __all__ = ["DEFAULT_ALPHAS", "RidgeDecoder", "decode_embeddings", "solve_ridge_loo"]
 
@@ -215,8 +216,10 @@ def decode_embeddings(
     Returns
     -------
     Result
-        kind ``"retrieval.embedding"``: rows ``top{k}``, ``rank``, ``pairwise``, ``r2`` with
-        chance levels; arrays ``predicted`` (out-of-fold embeddings) and ``alpha`` (per fold × dim).
+        kind ``"retrieval.embedding"``: rows ``top{k}``, ``rank``, ``pairwise`` (means over
+        folds, with ``se``) with chance levels, and the embedding's fit on the out-of-fold
+        predictions of every stimulus: ``r2`` pooled over dimensions (variance-weighted) and
+        ``pearson`` (mean r per dimension); arrays ``predicted`` (out-of-fold embeddings) and ``alpha`` (per fold × dim).
     """
     from sklearn.model_selection import KFold
 
@@ -238,8 +241,7 @@ def decode_embeddings(
             k=k,
             similarity=similarity,
         ).table
-        r2 = dec.score_targets(X[test], E[test]).mean()
-        tables.append(pd.concat([t, make_table([{"scoring": "r2", "value": r2, "chance": 0.0}])]))
+        tables.append(t)
     allt = pd.concat(tables, ignore_index=True)
     g = allt.groupby("scoring", sort=False)
     rows = pd.DataFrame(
@@ -250,6 +252,23 @@ def decode_embeddings(
             "chance": g["chance"].mean().to_numpy(),
         }
     )
+    # the fit of the embedding itself, on the out-of-fold predictions of every stimulus: R² pooled
+    # over dimensions (variance-weighted: a near-constant dimension cannot drive it to -280 as a
+    # mean of per-dimension R² over small test folds did) and the mean Pearson r per dimension
+    from sklearn.metrics import r2_score
+
+    fit = pd.DataFrame(
+        {
+            "scoring": ["r2", "pearson"],
+            "value": [
+                float(r2_score(E, pred, multioutput="variance_weighted")),
+                float(np.nanmean(np.asarray(pearson_score(E, pred)))),
+            ],
+            "se": [np.nan, np.nan],
+            "chance": [0.0, 0.0],
+        }
+    )
+    rows = pd.concat([rows, fit], ignore_index=True)
     table = make_table(
         rows,
         analysis="retrieval",

@@ -127,7 +127,23 @@ def plot_retrieval(result: Result, ax: Any = None) -> Any:
     ax.bar(x, t["value"], yerr=np.nan_to_num(t["se"].to_numpy(float)), color=_COLOURS[0])
     ax.scatter(x, t["chance"], marker="_", s=400, color="k", label="chance", zorder=3)
     ax.set_xticks(x, t["scoring"])
-    ax.set_ylim(0, 1.05)
+    values = t["value"].to_numpy(float)
+    finite = values[np.isfinite(values)]
+    low = min(0.0, float(finite.min()) - 0.05) if finite.size else 0.0
+    bottom = max(low, -1.05)  # a very negative r² would squash every other bar: cut, and say so
+    ax.set_ylim(bottom, max(1.05, float(finite.max()) + 0.05) if finite.size else 1.05)
+    for xi, v in zip(x, values, strict=True):
+        if np.isfinite(v) and v < bottom:
+            ax.annotate(
+                f"{v:.3g} (below the axis)",
+                (xi, bottom),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+    if bottom < 0:
+        ax.axhline(0, color="0.5", lw=0.8)
     ax.set_ylabel("score")
     ax.legend(frameon=False, fontsize=8)
     return fig
