@@ -30,7 +30,7 @@ def _audio_16k(speech) -> TimedSignals:
     out = {}
     for r in speech.trials:
         x = np.asarray(speech.audio[r], dtype=np.float64)
-        n = int(round(len(x) / speech.audio.rate * 16000))
+        n = round(len(x) / speech.audio.rate * 16000)
         t_old = np.arange(len(x)) / speech.audio.rate
         out[r] = resample(x, t_old, np.arange(n) / 16000.0, "linear")[:, 0].astype(np.float32)
     return TimedSignals(out, rate=16000.0)
