@@ -134,6 +134,26 @@ def _cases(missing: str) -> dict[tuple[str, str], list[str]]:
             f"{missing}/l.html",
         ],
         ("report", "--out"): ["report", NOFILE, "--out", f"{missing}/r.html"],
+        ("trf-over-time", "--out"): [
+            "trf-over-time",
+            "--stimulus",
+            NOFILE,
+            "--responses",
+            NOFILE,
+            "--out",
+            f"{missing}/t.npz",
+        ],
+        ("trf-over-time", "--report"): [
+            "trf-over-time",
+            "--stimulus",
+            NOFILE,
+            "--responses",
+            NOFILE,
+            "--out",
+            "OK/t.npz",
+            "--report",
+            f"{missing}/t.html",
+        ],
     }
 
 

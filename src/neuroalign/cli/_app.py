@@ -25,6 +25,7 @@ from ._decode import decode_command
 from ._explain import explain_app
 from ._narrative import narrative_command
 from ._trf import trf_command
+from ._trf_time import trf_over_time_command
 
 app = typer.Typer(
     name="neuroalign",
@@ -47,6 +48,7 @@ register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign rep
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
 app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
+app.command(name="trf-over-time")(trf_over_time_command)  # cli/_trf_time.py
 register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
 
 
