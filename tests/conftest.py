@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to ../shared/data, a headless Chromium finder, a seeded RNG."""
+"""Shared fixtures: paths to ../shared/data (or $NEUROALIGN_SHARED_DATA), a headless Chromium
+finder, a seeded RNG."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# a checkout elsewhere (a git worktree) points at the shared data with $NEUROALIGN_SHARED_DATA
+SHARED_DATA = Path(os.environ.get("NEUROALIGN_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from ._decoders import register as register_decoders
 from ._explain import explain_app
 from ._narrative import narrative_command
 from ._trf import trf_command
+from ._trf_time import trf_over_time_command
 
 app = typer.Typer(
     name="neuroalign",
@@ -48,6 +49,7 @@ register_bench(app)  # neuroalign bench list | run | leaderboard; neuroalign rep
 app.command(name="decode")(decode_command)  # neuroalign decode (cli/_decode.py)
 app.command(name="narrative")(narrative_command)  # neuroalign narrative (cli/_narrative.py)
 app.command(name="trf")(trf_command)  # neuroalign trf (cli/_trf.py)
+app.command(name="trf-over-time")(trf_over_time_command)  # cli/_trf_time.py
 register_analyses(app)  # neuroalign readouts | units … | generalize | identify (cli/_analyses.py)
 register_decoders(app)  # neuroalign decode-contrastive | decode-shared (cli/_decoders.py)
 

@@ -195,6 +195,50 @@ class Grasshopper:
         stim = resample(self.stimulus, t, edges[:-1] + 0.5 / rate, "box")[:, 0]
         return stim.astype(np.float32), counts
 
+    def epochs(
+        self, rate: float = 1000.0, n_segments: int = 10, smooth: float = 0.002
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The recording cut into ``n_segments`` contiguous, equally long segments (epochs for
+        leave-one-segment-out cross-validation of a TRF; a last partial segment is dropped).
+
+        Parameters
+        ----------
+        rate : float
+            Bins per second (:meth:`binned`).
+        n_segments : int
+            Number of segments (≥ 3 for cross-validation).
+        smooth : float
+            Standard deviation in seconds of the Gaussian that smooths each segment's spike rate
+            (0: raw counts × rate).
+
+        Returns
+        -------
+        stimulus, spike_rate : two lists of ``n_segments`` arrays (n_bins_per_segment, 1)
+            Box-averaged stimulus amplitude and spike rate (spikes/s), on one clock.
+        """
+        from scipy.ndimage import gaussian_filter1d
+
+        if isinstance(n_segments, bool) or not isinstance(n_segments, int) or n_segments < 1:
+            raise ValidationError(f"n_segments must be a positive integer; got {n_segments!r}.")
+        if not smooth >= 0:
+            raise ValidationError(f"smooth must be >= 0 seconds; got {smooth!r}.")
+        stim, counts = self.binned(rate)
+        size = len(stim) // n_segments
+        if size < 2:
+            raise ValidationError(
+                f"{len(stim)} bins at {rate} Hz cannot make {n_segments} segments of ≥ 2 bins; "
+                "use fewer segments or a higher rate."
+            )
+        xs, ys = [], []
+        for k in range(n_segments):
+            seg = slice(k * size, (k + 1) * size)
+            y = counts[seg] * np.float32(rate)
+            if smooth > 0:
+                y = gaussian_filter1d(y, smooth * rate, mode="nearest")
+            xs.append(stim[seg, None])
+            ys.append(y.astype(np.float32)[:, None])
+        return xs, ys
+
 
 def load_grasshopper(path: Any = None) -> Grasshopper:
     """Load nitime's grasshopper receptor recording (two text files; times in µs).

@@ -23,6 +23,7 @@ from ._factorized import FactorizedReadout
 from ._incontext import InContextEncoder, load_incontext_encoder
 from ._narrative import NARRATIVE_SOLVERS, narrative_encoding, resample_series, zscore_runs
 from ._readout_compare import READOUTS, compare_readouts
+from ._reconstruct import RECONSTRUCTION_WINDOWS, reconstruct_over_time
 from ._ridge import DEFAULT_ALPHAS, RidgeCVResult, solve_ridge, solve_ridge_cv
 from ._ridge_inputs import TargetReader, make_folds
 from ._stats import ceiling_normalized, permutation_test, summarize_by_roi
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_ALPHAS",
     "NARRATIVE_SOLVERS",
     "READOUTS",
+    "RECONSTRUCTION_WINDOWS",
     "RESAMPLERS",
     "AttentionReadout",
     "BandedRidgeEncoder",
@@ -53,6 +55,7 @@ __all__ = [
     "make_folds",
     "narrative_encoding",
     "permutation_test",
+    "reconstruct_over_time",
     "resample",
     "resample_series",
     "simplex_candidates",

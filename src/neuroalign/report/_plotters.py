@@ -38,6 +38,7 @@ def _label_column(t: pd.DataFrame) -> str | None:
     return next((c for c in ("model", "layer", "roi", "subject") if t[c].nunique() > 1), None)
 
 
+@register_plotter("encoding.trf_over_time")
 @register_plotter("rsa.over_time")
 @register_plotter("rsa.temporal_generalization")
 @register_plotter("temporal")
