@@ -43,6 +43,18 @@ SKIP: dict[str, str] = {
     "docs/readouts.md#1": _FRAGMENT.format("tokens, Y"),
     "docs/readouts.md#2": _FRAGMENT.format("embeddings, Y_many_voxels"),
     "docs/readouts.md#3": _FRAGMENT.format("F, Y"),
+    "docs/naturalistic.md#0": _FRAGMENT.format("X, y"),
+    "docs/naturalistic.md#1": "reads naplib's 82 MB file from ../shared/data (not bundled); the "
+    "same steps run in tests/encode/test_trf_speech.py",
+    "docs/naturalistic.md#2": "uses #1's speech sample; the same pipeline runs in "
+    "tests/encode/test_trf_audio_model.py",
+    "docs/naturalistic.md#3": "uses #1's speech sample; runs in tests/encode/test_reconstruct.py",
+    "docs/naturalistic.md#4": "reads nitime's files from ../shared/data (not bundled); runs in "
+    "tests/data/test_speech.py",
+    "docs/naturalistic.md#5": _FRAGMENT.format("story1.TextGrid, waveform, Y1"),
+    "docs/naturalistic.md#6": "needs the GPT-2 weights (hf:gpt2), a download",
+    "docs/naturalistic.md#7": _FRAGMENT.format("feats, bold"),
+    "docs/naturalistic.md#9": _FRAGMENT.format("wav2vec, audio, meg"),
 }
 
 
