@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._console import check_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -102,7 +103,7 @@ def readouts_command(
     from ..encode import compare_readouts
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         acts, resp = align(load_activations(activations), load_responses(responses))
         name = _layer(acts, layer)
         rois = resp.targets["roi"].to_numpy() if "roi" in resp.targets else None
@@ -144,7 +145,7 @@ def selectivity_command(
     from ..explain import category_selectivity
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         data, name = _one_source(activations, responses, layer)
         y = _labels(labels, list(data.stimulus_ids), column)
         result = category_selectivity(data, y, category, layer=name)
@@ -167,7 +168,7 @@ def sparsity_command(
     from ..explain import sparseness
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         data, name = _one_source(activations, responses, layer)
         finish(sparseness(data, layer=name, rectify=rectify), out, report)
     except (NeuroalignError, OSError) as exc:
@@ -189,7 +190,7 @@ def match_command(
     from ..explain import match_units
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         acts, resp = align(load_activations(activations), load_responses(responses))
         finish(match_units(acts, resp, k=k, layer=_layer(acts, layer)), out, report)
     except (NeuroalignError, OSError) as exc:
@@ -229,7 +230,7 @@ def generalize_command(
     from ..decode import temporal_generalization
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         with np.load(responses, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         for key in ("data", labels, *([groups] if groups else [])):
@@ -270,7 +271,7 @@ def identify_command(
     from ..decode import identification
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         p, c = load_activations(predicted), load_activations(candidates)
         name = _layer(p, layer)
         result = identification(
@@ -287,16 +288,6 @@ def identify_command(
         finish(result, out, report, ["scoring", "value", "chance"])
     except (NeuroalignError, OSError, ValueError) as exc:
         _fail(exc)
-
-
-def _checked(out: Path | None, report: Path | None) -> None:
-    """``--out`` and ``--report`` can be written: checked before any work."""
-    from ..core._io import check_output
-
-    if out is not None:
-        check_output(out, "--out", suffix=".npz")
-    if report is not None:
-        check_output(report, "--report", suffix=(".html", ".htm"))
 
 
 def synthesize_command(
@@ -338,7 +329,7 @@ def synthesize_command(
     from ..extract import load_model
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         readout = load_readout(encoder)
         name = layer or readout.layer or None
         loaded = load_model(model, pretrained=not random_weights)

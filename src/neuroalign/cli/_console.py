@@ -17,6 +17,17 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
+def check_outputs(out: Any, report: Any) -> None:
+    """``--out`` (a Result ``.npz``) and ``--report`` (HTML) can be written: checked before any
+    work, with the user's path in the error (one rule for every analysis command)."""
+    from ..core._io import check_output
+
+    if out is not None:
+        check_output(out, "--out", suffix=".npz")
+    if report is not None:
+        check_output(report, "--report", suffix=(".html", ".htm"))
+
+
 def fail(exc: BaseException, prefix: str = "") -> NoReturn:
     """One line on stderr (user text escaped: a path with ``[`` is not rich markup), exit code 1."""
     msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)

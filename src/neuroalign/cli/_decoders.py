@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._analyses import LayerOpt, OutOpt, QuietOpt, ReportOpt, _checked, _layer, finish
+from ._analyses import LayerOpt, OutOpt, QuietOpt, ReportOpt, _layer, finish
+from ._console import check_outputs
 from ._console import fail as _fail
 
 __all__ = ["register"]
@@ -80,7 +81,7 @@ def contrastive_command(
     from ..decode import ContrastiveDecoder, identification
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         ks = _ks(k)
         acts, resp = align(load_activations(features), load_responses(responses))
         name = _layer(acts, layer)
@@ -152,7 +153,7 @@ def shared_command(
     from ..decode import SharedDecoder, identification
 
     try:
-        _checked(out, report)
+        check_outputs(out, report)
         ks = _ks(k)
         if len(responses) < 2:
             raise ValidationError(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._console import check_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -107,9 +108,7 @@ def narrative_command(
     from ..encode import narrative_encoding
 
     try:
-        for path in (out, report):
-            if path is not None and not path.parent.is_dir():
-                raise ValidationError(f"the folder of {str(path)!r} does not exist.")
+        check_outputs(out, report)
         delay_list = _ints(delays, "--delays")
         resp = load_timeseries(responses)
         if isinstance(resp, dict):

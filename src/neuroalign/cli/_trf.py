@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, StimulusMismatchError, ValidationError
+from ._console import check_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -88,9 +89,7 @@ def trf_command(
     from ..encode import cross_validate_trf
 
     try:
-        for path in (out, report):
-            if path is not None and not path.parent.is_dir():
-                raise ValidationError(f"the folder of {str(path)!r} does not exist.")
+        check_outputs(out, report)
         try:
             grid = [float(a) for a in alphas.split(",") if a.strip()]
         except ValueError:

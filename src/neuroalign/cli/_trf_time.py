@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._console import check_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 from ._trf import _epochs_from_files
@@ -55,9 +56,7 @@ def trf_over_time_command(
     from ..encode import reconstruct_over_time
 
     try:
-        for path in (out, report):
-            if path is not None and not path.parent.is_dir():
-                raise ValidationError(f"the folder of {str(path)!r} does not exist.")
+        check_outputs(out, report)
         if (speech_sample is None) == (stimulus is None or responses is None):
             raise ValidationError(
                 "give either --stimulus S.npz and --responses R.npz, or --speech-sample FOLDER."
