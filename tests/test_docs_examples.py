@@ -61,7 +61,8 @@ SKIP: dict[str, str] = {
 #: Blocks that run for minutes on the 2-core CI machine: run with NEUROALIGN_DOCS_HEAVY=1
 #: (both passed offline when added: README quick start 331 s, bench guide 168 s).
 HEAVY: dict[str, str] = {
-    "README.md#0": "extracts 400 images through a CNN and sweeps every layer (≈ 5.5 min)",
+    "README.md#0": "extracts 400 images through a CNN and sweeps every layer (≈ 5.5 min); the "
+    "same code runs as examples/quickstart.py in tests/test_examples.py (identity checked below)",
     "docs/bench.md#0": "runs two models on three benchmarks (≈ 3 min)",
 }
 
@@ -128,3 +129,22 @@ def test_doc_blocks_run_offline(path, tmp_path):
 def test_skip_list_names_existing_blocks():
     have = {f"{p.relative_to(ROOT).as_posix()}#{k}" for p in FILES for k in range(len(blocks(p)))}
     assert set(SKIP) | set(HEAVY) <= have, sorted((set(SKIP) | set(HEAVY)) - have)
+
+
+def _code_lines(code: str) -> list[str]:
+    return [ln.rstrip() for ln in code.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def test_readme_quick_start_is_the_tested_example():
+    """The README quick start is examples/quickstart.py (run by tests/test_examples.py) plus its
+    closing ``rsa.plot`` line: an edit to one without the other fails here."""
+    import ast
+
+    example = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
+    tree = ast.parse(example)
+    body = ast.get_source_segment(example, tree.body[1]) or ""  # after the docstring
+    start = example.index(body)
+    ex = _code_lines(example[start:])
+    readme = _code_lines(blocks(ROOT / "README.md")[0])
+    assert readme[: len(ex)] == ex
+    assert [ln.split("#")[0].strip() for ln in readme[len(ex) :]] == ['rsa.plot("rsa.png")']
