@@ -236,7 +236,7 @@ def test_list_of_epochs_equals_3d_and_allows_different_lengths():
 
 @pytest.mark.parametrize("lags", [(-4, 6), (0, 29), (-32, 0), (3, 39), (-40, -6)])
 def test_fourier_lag_products_equal_direct_products(lags):
-    from neuroalign.encode._trf import lagged_stats
+    from neuroalign.encode._lagged import lagged_stats
 
     rng = np.random.default_rng(10)
     X, y = rng.standard_normal((700, 3)), rng.standard_normal((700, 2))
