@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs
+from ._console import check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -38,23 +38,17 @@ def finish(
     result: Any, out: Path | None, report: Path | None, show: list[str] | None = None
 ) -> None:
     """Write ``--out`` (Result ``.npz`` + ``.csv``) and ``--report`` (HTML); print a summary."""
-    from ..core._io import atomic_write
-
     t = result.table
     cols = [c for c in (show or ["layer", "roi", "scoring", "statistic", "value"]) if c in t]
     cols = [c for c in cols if (t[c].astype(str) != "").any()]
     _out.print(escape(t[cols].head(20).to_string(index=False)))
     if len(t) > 20:
         _out.print(f"… {len(t)} rows in all")
-    if out is not None:
-        npz = result.save(out)
-        csv = npz.with_suffix(".csv")
-        atomic_write(csv, lambda tmp: t.to_csv(tmp, index=False))
+    npz, csv, page = save_outputs(result, out, report)
+    if npz is not None:
         _out.print(f"result → {escape(str(npz))}; table → {escape(str(csv))}")
-    if report is not None:
-        from ..report import write_result_report
-
-        _out.print(f"report → {escape(str(write_result_report(result, report)))}")
+    if page is not None:
+        _out.print(f"report → {escape(str(page))}")
 
 
 def _layer(acts: Any, layer: str | None) -> str:

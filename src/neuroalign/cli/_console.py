@@ -28,6 +28,23 @@ def check_outputs(out: Any, report: Any) -> None:
         check_output(report, "--report", suffix=(".html", ".htm"))
 
 
+def save_outputs(result: Any, out: Any, report: Any) -> tuple[Any, Any, Any]:
+    """Write ``--out`` (the Result ``.npz`` and its table as ``.csv`` beside it) and ``--report``
+    (HTML); returns ``(npz, csv, page)`` (None where not asked). One writer for every command."""
+    from ..core._io import atomic_write
+
+    npz = csv = page = None
+    if out is not None:
+        npz = result.save(out)
+        csv = npz.with_suffix(".csv")
+        atomic_write(csv, lambda tmp: result.table.to_csv(tmp, index=False))
+    if report is not None:
+        from ..report import write_result_report
+
+        page = write_result_report(result, report)
+    return npz, csv, page
+
+
 def fail(exc: BaseException, prefix: str = "") -> NoReturn:
     """One line on stderr (user text escaped: a path with ``[`` is not rich markup), exit code 1."""
     msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs
+from ._console import check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -104,7 +104,6 @@ def narrative_command(
 ) -> None:
     """Story / movie encoding: features with their timing → TRs → delays → ridge per voxel."""
     from ..core import load_timeseries
-    from ..core._io import atomic_write
     from ..encode import narrative_encoding
 
     try:
@@ -125,9 +124,7 @@ def narrative_command(
             n_folds=n_folds,
             model=model or (features.stem if features else ""),
         )
-        saved = result.save(out)
-        csv = saved.with_suffix(".csv")
-        atomic_write(csv, lambda tmp: result.table.to_csv(tmp, index=False))
+        saved, csv, page = save_outputs(result, out, report)
         maps = []
         if mask is not None:
             import numpy as np
@@ -149,11 +146,6 @@ def narrative_command(
                 p = saved.with_name(f"{saved.stem}_{name}.nii.gz")
                 scores_to_nifti(np.asarray(values, dtype=np.float32), m, img.affine, p)
                 maps.append(p)
-        page = None
-        if report is not None:
-            from ..report import write_result_report
-
-            page = write_result_report(result, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, StimulusMismatchError, ValidationError
-from ._console import check_outputs
+from ._console import check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -85,7 +85,6 @@ def trf_command(
     """Temporal response function (forward or backward) with leave-one-run-out r per target."""
     import numpy as np
 
-    from ..core._io import atomic_write
     from ..encode import cross_validate_trf
 
     try:
@@ -132,14 +131,7 @@ def trf_command(
         result = cross_validate_trf(
             X, y, tmin, tmax, rate, grid, layer=label, target_names=names, direction=direction
         )
-        saved = result.save(out)
-        csv = saved.with_suffix(".csv")
-        atomic_write(csv, lambda tmp: result.table.to_csv(tmp, index=False))
-        page = None
-        if report is not None:
-            from ..report import write_result_report
-
-            page = write_result_report(result, report)
+        saved, csv, page = save_outputs(result, out, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs
+from ._console import check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 from ._trf import _epochs_from_files
@@ -52,7 +52,6 @@ def trf_over_time_command(
     """Stimulus reconstruction r per window of the recording (or of lags), leave-one-run-out."""
     import numpy as np
 
-    from ..core._io import atomic_write
     from ..encode import reconstruct_over_time
 
     try:
@@ -90,14 +89,7 @@ def trf_over_time_command(
             step=step,
             layer=label,
         )
-        saved = result.save(out)
-        csv = saved.with_suffix(".csv")
-        atomic_write(csv, lambda tmp: result.table.to_csv(tmp, index=False))
-        page = None
-        if report is not None:
-            from ..report import write_result_report
-
-            page = write_result_report(result, report)
+        saved, csv, page = save_outputs(result, out, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
