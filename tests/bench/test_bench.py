@@ -412,10 +412,3 @@ def test_features_are_extracted_once_per_model_and_stimulus_set(tmp_path, monkey
     res = run(_models((0, 1)), benches, layers=["conv1", "fc"], store=tmp_path, quiet=True)
     assert len(calls) == 2 and len(set(calls)) == 1  # one extraction per model, shared by both
     assert res.params["timing"]["n_cells_computed"] == 8
-
-
-def test_things_fmri_never_asks_to_fetch_what_it_cannot_read(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEUROALIGN_DATA", str(tmp_path))
-    with pytest.raises(ConfigurationError, match="no reader") as err:
-        load_benchmark("Hebart2023.VC-encoding").load()
-    assert "data fetch" not in str(err.value)

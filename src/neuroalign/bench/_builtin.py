@@ -19,6 +19,7 @@ from scipy.spatial.distance import pdist
 from ..core import RDMs, Responses
 from ..core.exceptions import ConfigurationError
 from ._benchmark import BENCHMARKS, Benchmark, BenchmarkData
+from ._things import things_benchmarks
 
 __all__ = ["SIMULATED_ROIS"]
 
@@ -413,10 +414,10 @@ def load_things_eeg2(subjects: tuple[int, ...] = tuple(range(1, 11))) -> Benchma
     """THINGS-EEG2 test split: one correlation-distance RDM per subject over the 200 test images.
 
     Reads the release's preprocessed files ``<data>/things-eeg2/preprocessed_data/sub-NN/
-    preprocessed_eeg_test.npy``: a pickled dict (the dataset's own format, so it is read with
-    ``numpy.load(allow_pickle=True)``, and only from inside the user's fetched data folder) with
+    preprocessed_eeg_test.npy``: a pickled dict (the dataset's own format) with
     ``preprocessed_eeg_data`` (images × repetitions × channels × times), ``ch_names`` and
-    ``times`` (seconds). Each subject's pattern of an image is its EEG averaged over the
+    ``times`` (seconds), read with :func:`~neuroalign.data.read_pickled_npy` (numpy objects only,
+    the EEG memory-mapped). Each subject's pattern of an image is its EEG averaged over the
     repetitions and over the samples with ``0.1 <= time <= 0.3`` s (±1 µs for float grids) (:data:`THINGS_EEG2_WINDOW`),
     one value per channel; the RDM is 1 − Pearson r between the images' channel patterns.
 
@@ -427,6 +428,7 @@ def load_things_eeg2(subjects: tuple[int, ...] = tuple(range(1, 11))) -> Benchma
     ``00001_aircraft_carrier`` ...). Stimulus ids are the file stems.
     """
     from ..core import StimulusSet
+    from ..data import read_pickled_npy
 
     root = _fetched("things-eeg2")
     img_root = root / "test_images"
@@ -451,8 +453,8 @@ def load_things_eeg2(subjects: tuple[int, ...] = tuple(range(1, 11))) -> Benchma
     lo, hi = THINGS_EEG2_WINDOW
     vecs = []
     for f in files:
-        d = np.load(f, allow_pickle=True).item()  # the release's own pickled-dict format
-        eeg = np.asarray(d["preprocessed_eeg_data"], dtype=np.float64)
+        d = read_pickled_npy(f)  # the release's pickled dict: no code runs, the EEG memory-mapped
+        eeg = d["preprocessed_eeg_data"]
         times = np.asarray(d["times"], dtype=np.float64)
         if eeg.ndim != 4 or eeg.shape[0] != len(images) or eeg.shape[3] != len(times):
             raise ConfigurationError(
@@ -464,7 +466,7 @@ def load_things_eeg2(subjects: tuple[int, ...] = tuple(range(1, 11))) -> Benchma
             raise ConfigurationError(
                 f"THINGS-EEG2: no samples of {str(f)!r} in the window {lo}-{hi} s."
             )
-        patterns = eeg[:, :, :, win].mean(axis=(1, 3))  # images × channels
+        patterns = np.asarray(eeg[:, :, :, win], np.float64).mean(axis=(1, 3))  # images × channels
         vecs.append(pdist(patterns, "correlation"))
     stim = StimulusSet(ids=np.array([p.stem for p in images]), images=images, name="things-eeg2")
     brain = RDMs(
@@ -498,20 +500,6 @@ def _things_eeg2() -> Benchmark:
     )
 
 
-def load_things_fmri(roi: str, subject: int = 1) -> BenchmarkData:
-    """THINGS-fMRI needs a reader for its single-trial betas that neuroalign does not have yet.
-
-    Raised before looking for (or asking to fetch) the data: nothing that cannot be read is
-    ever requested.
-    """
-    raise ConfigurationError(
-        "Hebart2023.VC-encoding: neuroalign has no reader for the THINGS-fMRI single-trial betas "
-        "yet, so do not fetch them for this benchmark; load them yourself (e.g. "
-        "neuroalign.data.load_array_file) and define the benchmark in a TOML file "
-        "(see docs/bench.md)."
-    )
-
-
 def _fetched_benchmarks() -> dict[str, Any]:
     from ..data import DATASETS
 
@@ -541,12 +529,7 @@ def _fetched_benchmarks() -> dict[str, Any]:
             licence=DATASETS["algonauts2023"].licence,
             description=f"Algonauts 2023 subject 1, {hemi} fsaverage vertices (training split)",
         )
-    out["Hebart2023.VC-encoding"] = dict(
-        loader=functools.partial(load_things_fmri, "VC"),
-        citation=DATASETS["things-fmri"].citation,
-        licence=DATASETS["things-fmri"].licence,
-        description="THINGS-fMRI subject 1, visual cortex",
-    )
+    out.update(things_benchmarks())  # Hebart2023.<roi>-encoding, Gifford2022.EEG-encoding
     return out
 
 

@@ -33,6 +33,7 @@ from ._hdf5_images import HDF5Image, hdf5_images
 from ._kriegeskorte92 import KRIEGESKORTE92_CITATION, Kriegeskorte92, load_kriegeskorte92
 from ._meeg import load_meeg, load_meeg_bids, read_meeg
 from ._nsd import NSD_STIMULI, load_nsd, nsd_ncsnr_ceiling, nsd_trial_ids
+from ._pickled_npy import read_pickled_npy
 from ._simulate import (
     SHAPES,
     SimulationTruth,
@@ -63,6 +64,12 @@ from ._speech import (
     load_speech_sample,
 )
 from ._spikes import bin_spikes, load_nwb_spikes
+from ._things import (
+    THINGS_FMRI_ROIS,
+    load_things_eeg2,
+    load_things_fmri,
+    things_fmri_noise_ceiling,
+)
 
 __all__ = [
     "DATASETS",
@@ -129,3 +136,10 @@ __all__ = [
     "trials_to_responses",
 ]
 __all__ += ["DecodingProblem", "SimulatedEpochs", "make_decoding_problem", "make_epochs"]
+__all__ += [
+    "THINGS_FMRI_ROIS",
+    "load_things_eeg2",
+    "load_things_fmri",
+    "read_pickled_npy",
+    "things_fmri_noise_ceiling",
+]

@@ -50,6 +50,7 @@ class DatasetFile:
     sha256: str | None = None
     size: int | None = None
     subject: str | None = None  # None: shared by all subjects
+    url: str | None = None  # its own download URL (figshare), used unless a mirror is given
 
 
 @dataclass(frozen=True)
@@ -179,28 +180,39 @@ DATASETS: dict[str, RemoteDataset] = {
         "doi:10.1016/j.neuroimage.2022.119754",
         size="~1.5 GB per subject (preprocessed)",
         homepage="https://osf.io/3jk45/",
-        notes="Preprocessed .npy dicts (pickled): read with numpy.load(allow_pickle=True) from a "
-        "trusted copy. URL layout not verified offline.",
+        notes="Preprocessed .npy dicts (pickled): neuroalign reads them with read_pickled_npy "
+        "(numpy objects only, the EEG memory-mapped). The images are not fetched: unzip the "
+        "release's training_images and test_images (<concept>/<file>.jpg) from the OSF project "
+        "into <data>/things-eeg2/. URL layout not verified offline.",
         subjects=tuple(f"sub-{s:02d}" for s in range(1, 11)),
     ),
     "things-fmri": RemoteDataset(
         name="things-fmri",
-        description="THINGS-fMRI: single-trial responses of 3 subjects to 8,740 object images "
-        "(720 concepts) + 100 test images x 12 reps (THINGS-data)",
-        base_url="https://s3.amazonaws.com/openneuro.org/ds004192/",
-        files=tuple(
-            DatasetFile(f"derivatives/betas_csv/sub-{s:02d}_{part}", subject=f"sub-{s:02d}")
-            for s in (1, 2, 3)
-            for part in ("ResponseData.h5", "VoxelMetadata.csv", "StimulusMetadata.csv")
+        description="THINGS-fMRI single-trial responses in table format (THINGS-data betas_csv): "
+        "3 subjects, 8,640 training trials (720 concepts x 12 images, once each) + 100 test "
+        "images x 12 sessions, voxel metadata with ROIs and noise ceilings",
+        base_url="https://plus.figshare.com/ndownloader/files/",
+        files=(
+            # the authors' download command (ViCCo-Group/THINGS-data README.md l.32, commit
+            # 96fe386): one zip of betas_csv/sub-0{1,2,3}_{ResponseData.h5,VoxelMetadata.csv,
+            # StimulusMetadata.csv}; figshare's API lists the article's v2 file as 43635873
+            # (42,955,087,212 bytes)
+            DatasetFile(
+                "betas_csv.zip", url="https://plus.figshare.com/ndownloader/files/36789690"
+            ),
         ),
         licence="CC0 1.0",
         citation="Hebart MN, Contier O, Teichmann L, Rockter AH, Zheng CY, Kidder A, Corriveau A, "
         "Vaziri-Pashkam M, Baker CI (2023). THINGS-data, a multimodal collection of large-scale "
         "datasets for investigating object representations in human brain and behavior. eLife "
         "12:e82580. doi:10.7554/eLife.82580",
-        size="~2 GB per subject (single-trial betas)",
-        homepage="https://doi.org/10.25452/figshare.plus.c.6161151",
-        notes="Paths follow the THINGS-data betas_csv release; URL layout not verified offline.",
+        size="~43 GB zipped for the 3 subjects (ResponseData.h5: voxels x 9,840 trials, float64; "
+        "211,339 / 226,950 / 189,164 voxels)",
+        homepage="https://doi.org/10.25452/figshare.plus.20492835",
+        notes="Unzip betas_csv.zip in <data>/things-fmri/ (giving betas_csv/sub-XX_*), and put the "
+        "THINGS object images (THINGS database, https://osf.io/jum2f) as "
+        "<data>/things-fmri/images/<concept>/<file>.jpg. load_things_fmri reads the HDF5 table a "
+        "block of voxels at a time. URLs not verified offline.",
         subjects=("sub-01", "sub-02", "sub-03"),
     ),
     "algonauts2019": RemoteDataset(
@@ -408,6 +420,7 @@ def fetch_dataset(
     _check_terms(ds, folder, accept_terms)
     env = f"NEUROALIGN_MIRROR_{ds.name.upper().replace('-', '_')}"
     root = (base_url or os.environ.get(env) or ds.base_url).rstrip("/") + "/"
+    mirrored = bool(base_url or os.environ.get(env))
     wanted = ds.select(subject)
     if files is not None:
         wanted = [f for f in wanted if any(s in f.path for s in files)]
@@ -430,7 +443,7 @@ def fetch_dataset(
             )
         if target.exists():
             continue
-        url = root + f.path
+        url = f.url if f.url and not mirrored else root + f.path
         part = target.with_name(target.name + ".part")
         try:
             pooch.retrieve(
