@@ -266,3 +266,17 @@ def test_things_fmri_fetch_uses_the_authors_link_unless_mirrored(tmp_path, monke
     assert urls == ["https://plus.figshare.com/ndownloader/files/36789690"]
     fetch_dataset("things-fmri", data_dir=tmp_path / "b", base_url="http://mirror/x")
     assert urls[1] == "http://mirror/x/betas_csv.zip"
+
+
+def test_trial_columns_labelled_by_strings_read_the_same(fmri, tmp_path):
+    root, truth = fmri
+    import shutil
+
+    other = tmp_path / "strcols"
+    shutil.copytree(root, other)
+    frame = pd.read_hdf(truth["h5"])
+    frame.columns = [str(c) for c in frame.columns]  # a writer that labelled trials "0", "1", ...
+    frame.to_hdf(other / "betas_csv" / "sub-01_ResponseData.h5", key="ResponseData", mode="w")
+    _, a = load_things_fmri(root, 1, rois=["V2"])
+    _, b = load_things_fmri(other, 1, rois=["V2"])
+    np.testing.assert_array_equal(a.data, b.data)

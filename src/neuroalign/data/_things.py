@@ -159,6 +159,7 @@ def _response_blocks(f: Any, path: Path, n_trials: int) -> tuple[Any, Any, int]:
                     "the release stores the trials as their own float block."
                 )
         elif items:
+            items = [int(v) if isinstance(v, str) and v.isdigit() else v for v in items]
             if trial_block is not None:
                 raise ValidationError(
                     f"{str(path)!r}: the trial columns are split over several blocks."
