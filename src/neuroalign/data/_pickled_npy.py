@@ -19,7 +19,7 @@ from __future__ import annotations
 import pickle
 import struct
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class _ArrayStub:
 def _make_array(
     path: Path, raw: Any, dtype: np.dtype, shape: tuple[int, ...], fortran: bool
 ) -> Any:
-    order = "F" if fortran else "C"
+    order: Literal["C", "F"] = "F" if fortran else "C"
     if dtype.hasobject:  # object arrays pickle their items as a list
         items = list(raw)
         out = np.empty(len(items), dtype=object)
@@ -99,6 +99,10 @@ def _resolve(obj: Any) -> Any:
 
 class _LazyUnpickler(pickle._Unpickler):  # the pure-Python unpickler: its opcodes can be replaced
     dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
+    # set by pickle._Unpickler.load (declared for type checkers only)
+    _unframer: Any
+    read: Any
+    append: Any
 
     def __init__(self, fh: Any, path: Path, size: int, threshold: int) -> None:
         super().__init__(fh)
@@ -193,10 +197,12 @@ def read_pickled_npy(path: str | Path, mmap_threshold: int = 1 << 20) -> Any:
     --------
     >>> import numpy as np, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "d.npy")
-    >>> np.save(p, {"x": np.arange(6.0).reshape(2, 3), "names": ["a", "b"]})
-    >>> d = read_pickled_npy(p, mmap_threshold=8)
-    >>> type(d["x"]).__name__, d["x"][1, 2], d["names"]
-    ('memmap', np.float64(5.0), ['a', 'b'])
+    >>> np.save(p, {"x": np.arange(120000.0).reshape(300, 400), "names": ["a", "b"]})
+    >>> d = read_pickled_npy(p)  # 960 kB < the 1 MiB default: read into memory
+    >>> type(d["x"]).__name__, type(read_pickled_npy(p, mmap_threshold=4096)["x"]).__name__
+    ('ndarray', 'memmap')
+    >>> float(d["x"][1, 2]), d["names"]
+    (402.0, ['a', 'b'])
     """
     path = Path(path)
     size = path.stat().st_size

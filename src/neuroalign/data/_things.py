@@ -357,7 +357,7 @@ def load_things_fmri(
         ),
         name=name,
     )
-    cols = [c for c in ("voxel_x", "voxel_y", "voxel_z", *THINGS_FMRI_RELIABILITY) if c in vox]
+    extra = [c for c in ("voxel_x", "voxel_y", "voxel_z", *THINGS_FMRI_RELIABILITY) if c in vox]
     targets = pd.DataFrame(
         {
             "target": [f"sub-{subject:02d}_vox{v}" for v in stored_ids],
@@ -366,7 +366,7 @@ def load_things_fmri(
             "subject": f"sub-{subject:02d}",
         }
     )
-    targets = pd.concat([targets, vox[cols].iloc[sel].reset_index(drop=True)], axis=1)
+    targets = pd.concat([targets, vox[extra].iloc[sel].reset_index(drop=True)], axis=1)
     meta = {
         "subject": subject,
         "rois": roi_list,
