@@ -20,7 +20,7 @@ acts = extract(model, k92.stimuli, layers="blocks", quiet=True)  # every stage, 
 rsa = bootstrap_rsa(compute_rdms(acts), k92.monkey_it, method="spearman", n_boot=200, over="stimuli")
 print(rsa.table[["layer", "value", "ci_low", "ci_high"]].to_string(index=False))
 
-shapes = make_shape_images(400)  # synthetic images with known latent factors
+shapes = make_shape_images(200)  # synthetic images with known latent factors
 feats = extract(model, shapes, reduce="srp", reduce_options={"n_components": 1024}, quiet=True)
 resp, truth = make_responses(feats, {"V1-like": "_blocks.2", "IT-like": "_blocks.15"})
 sweep = sweep_layers(feats, resp, ceiling=compute_noise_ceiling(resp), standardize=True, quiet=True)

@@ -3,12 +3,13 @@
 Each file's blocks run in order in one fresh interpreter (later blocks may use names defined by
 earlier ones), with the Hugging Face hub in offline mode and a temporary working directory.
 Blocks that cannot run here are listed in ``SKIP`` with the reason; a skipped block's names are
-unavailable to the blocks after it, so those are listed too. Blocks in ``HEAVY`` (minutes each)
-run with ``NEUROALIGN_DOCS_HEAVY=1``.
+unavailable to the blocks after it, so those are listed too. Blocks in ``RUN_ELSEWHERE`` run as
+written in another test, named there (the README quick start is ``examples/quickstart.py``).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -58,12 +59,11 @@ SKIP: dict[str, str] = {
 }
 
 
-#: Blocks that run for minutes on the 2-core CI machine: run with NEUROALIGN_DOCS_HEAVY=1
-#: (both passed offline when added: README quick start 331 s, bench guide 168 s).
-HEAVY: dict[str, str] = {
-    "README.md#0": "extracts 400 images through a CNN and sweeps every layer (≈ 5.5 min); the "
-    "same code runs as examples/quickstart.py in tests/test_examples.py (identity checked below)",
-    "docs/bench.md#0": "runs two models on three benchmarks (≈ 3 min)",
+#: "<file>#<block index>" → the test that runs the block's code as written (its own process).
+#: The README quick start is examples/quickstart.py line for line (plus its plot line):
+#: ``test_readme_quick_start_is_the_tested_example`` below fails on any difference.
+RUN_ELSEWHERE: dict[str, str] = {
+    "README.md#0": "tests/test_examples.py::test_quickstart_runs_and_recovers_layers",
 }
 
 
@@ -97,16 +97,13 @@ def _cases():
 @pytest.mark.parametrize("path", list(_cases()))
 def test_doc_blocks_run_offline(path, tmp_path):
     rel = path.relative_to(ROOT).as_posix()
-    heavy = os.environ.get("NEUROALIGN_DOCS_HEAVY") == "1"
     todo = [
         (f"{rel}#{k}", code)
         for k, code in enumerate(blocks(path))
-        if f"{rel}#{k}" not in SKIP and (heavy or f"{rel}#{k}" not in HEAVY)
+        if f"{rel}#{k}" not in SKIP and f"{rel}#{k}" not in RUN_ELSEWHERE
     ]
     if not todo:
-        pytest.skip(
-            f"every block of {rel} is in SKIP or HEAVY (NEUROALIGN_DOCS_HEAVY=1 runs these)"
-        )
+        pytest.skip(f"every block of {rel} is in SKIP or RUN_ELSEWHERE")
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -128,7 +125,16 @@ def test_doc_blocks_run_offline(path, tmp_path):
 
 def test_skip_list_names_existing_blocks():
     have = {f"{p.relative_to(ROOT).as_posix()}#{k}" for p in FILES for k in range(len(blocks(p)))}
-    assert set(SKIP) | set(HEAVY) <= have, sorted((set(SKIP) | set(HEAVY)) - have)
+    assert set(SKIP) | set(RUN_ELSEWHERE) <= have, sorted((set(SKIP) | set(RUN_ELSEWHERE)) - have)
+    assert not set(SKIP) & set(RUN_ELSEWHERE)
+
+
+def test_blocks_run_elsewhere_name_a_test_that_exists():
+    for key, where in RUN_ELSEWHERE.items():
+        file, name = where.split("::")
+        tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
+        tests = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in tests, f"{key}: {where} is not a test"
 
 
 def _code_lines(code: str) -> list[str]:
@@ -138,8 +144,6 @@ def _code_lines(code: str) -> list[str]:
 def test_readme_quick_start_is_the_tested_example():
     """The README quick start is examples/quickstart.py (run by tests/test_examples.py) plus its
     closing ``rsa.plot`` line: an edit to one without the other fails here."""
-    import ast
-
     example = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
     tree = ast.parse(example)
     body = ast.get_source_segment(example, tree.body[1]) or ""  # after the docstring

@@ -576,6 +576,7 @@ def rsa(
         typer.Option(help="Cross-validated best layer: 'subjects' (leave one out) or 'stimuli'."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """RSA of every layer with every ROI: value, bootstrap CI and noise ceiling (subjects as the
     unit: sessions of a subject are averaged)."""
@@ -621,7 +622,7 @@ def rsa(
             over=over,
             seed=seed,
             select=select,
-            quiet=True,
+            quiet=quiet,
         )
         table = result.table
         _write_table(table, out_file)
@@ -655,6 +656,7 @@ def cka_command(
     biased: Annotated[
         bool, typer.Option("--biased", help="Use the biased HSIC estimator.")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """CKA between every layer and every layer of another model (or every ROI of responses)."""
     import numpy as np
@@ -673,7 +675,7 @@ def cka_command(
             is_responses = "data" in z or "repetitions" in z
         b = load_responses(other) if is_responses else load_activations(other)
         table = cka_table(
-            load_activations(features), b, kernel=kernel, debiased=not biased, quiet=True
+            load_activations(features), b, kernel=kernel, debiased=not biased, quiet=quiet
         ).table
         _write_table(table, out_file)
     except (NeuroalignError, OSError, ValueError) as exc:

@@ -100,6 +100,7 @@ def top_command(
     roi_means: Annotated[bool, typer.Option(help="Also each roi's mean response.")] = False,
     memory_budget: Annotated[str, typer.Option(help="Score blocks held at once.")] = "1GB",
     device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Top and bottom stimuli of each target by predicted response (in-silico screening)."""
     from ..core import load_activations
@@ -118,6 +119,7 @@ def top_command(
             roi_means=roi_means,
             memory_budget=memory_budget,
             device=device,
+            quiet=quiet,
         )
         _save(res, out_file)
     except (NeuroalignError, OSError) as exc:

@@ -36,6 +36,7 @@ def _features(
     layers: str | None,
     context: int,
     cache: Path | None,
+    quiet: bool = False,
 ) -> Any:
     from ..core import TimedEvents, load_timeseries
 
@@ -62,7 +63,7 @@ def _features(
 
     events = TimedEvents.read_tsv(words)  # type: ignore[arg-type]
     spec: Any = [s.strip() for s in layers.split(",")] if layers else None
-    return word_features(model, events, spec, context=context, cache=cache)
+    return word_features(model, events, spec, context=context, cache=cache, quiet=quiet)
 
 
 def narrative_command(
@@ -101,6 +102,7 @@ def narrative_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Story / movie encoding: features with their timing → TRs → delays → ridge per voxel."""
     from ..core import load_timeseries
@@ -112,7 +114,7 @@ def narrative_command(
         resp = load_timeseries(responses)
         if isinstance(resp, dict):
             raise ValidationError(f"{str(responses)!r} holds layers of features, not responses.")
-        feats = _features(features, words, model, layers, context, cache)
+        feats = _features(features, words, model, layers, context, cache, quiet)
         tests = [s.strip() for s in test_runs.split(",") if s.strip()] if test_runs else None
         result = narrative_encoding(
             feats,
@@ -123,6 +125,7 @@ def narrative_command(
             test_runs=tests,
             n_folds=n_folds,
             model=model or (features.stem if features else ""),
+            quiet=quiet,
         )
         saved, csv, page = save_outputs(result, out, report)
         maps = []

@@ -81,6 +81,7 @@ def trf_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Temporal response function (forward or backward) with leave-one-run-out r per target."""
     import numpy as np
@@ -129,7 +130,16 @@ def trf_command(
             X, y = y, X
             names = [f"{label}[{i}]" for i in range(np.shape(y[0])[1])]
         result = cross_validate_trf(
-            X, y, tmin, tmax, rate, grid, layer=label, target_names=names, direction=direction
+            X,
+            y,
+            tmin,
+            tmax,
+            rate,
+            grid,
+            layer=label,
+            target_names=names,
+            direction=direction,
+            quiet=quiet,
         )
         saved, csv, page = save_outputs(result, out, report)
     except (NeuroalignError, OSError) as exc:

@@ -48,6 +48,7 @@ def trf_over_time_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Stimulus reconstruction r per window of the recording (or of lags), leave-one-run-out."""
     import numpy as np
@@ -88,6 +89,7 @@ def trf_over_time_command(
             window=window,
             step=step,
             layer=label,
+            quiet=quiet,
         )
         saved, csv, page = save_outputs(result, out, report)
     except (NeuroalignError, OSError) as exc:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Result, TimeSeries, align_runs, make_table
+from ..core._progress import track
 from ..core._registry import register
 from ..core._resample import RESAMPLERS, resample
 from ..core._validation import check_choice
@@ -127,8 +128,9 @@ def ridge(
     Xs: list[np.ndarray], Y: np.ndarray, groups: np.ndarray, n_delays: int, **kw: Any
 ) -> dict[str, Any]:
     """One ridge per layer, α per target by group k-fold over runs."""
+    quiet = kw.pop("quiet", False)
     cv_r2, coefs, intercepts, alphas, energy = [], [], [], [], []
-    for X in Xs:
+    for X in track(Xs, len(Xs), "ridge per layer", quiet):
         res = solve_ridge_cv(X, Y, groups=groups, **kw)
         cv_r2.append(res.best_r2)
         coefs.append(res.coef)
@@ -153,7 +155,7 @@ def banded(
     kw["scoring"] = "r2_score"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeuroalignWarning)
-        res = solve_banded_ridge_cv(Xs, Y, groups=groups, quiet=True, **kw)
+        res = solve_banded_ridge_cv(Xs, Y, groups=groups, **kw)
     n = len(Xs)
     # one joint model: its CV R² on every row; the layers ranked by their weight γ
     return {
@@ -218,8 +220,10 @@ def narrative_encoding(
         A label for the ``model`` column.
     n_iter : int
         Space-weight candidates of the banded solver.
-    device, memory_budget, seed, quiet :
+    device, memory_budget, seed :
         As in :func:`solve_ridge_cv`.
+    quiet : bool
+        No progress bar (over the layers of ``"ridge"``, the candidates of ``"banded"``).
 
     Returns
     -------
@@ -289,6 +293,7 @@ def narrative_encoding(
         device=device,
         memory_budget=memory_budget,
         seed=seed,
+        quiet=quiet,
     )
     if solver == "banded":
         kw["n_iter"] = n_iter

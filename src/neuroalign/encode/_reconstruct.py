@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Result, make_table
+from ..core._progress import track
 from ..core._validation import check_choice
 from ..core.exceptions import ValidationError
 from ._trf_cv import cross_validate_trf
@@ -101,6 +102,7 @@ def reconstruct_over_time(
     model: str = "",
     layer: str = "",
     target_names: Sequence[str] | None = None,
+    quiet: bool = False,
 ) -> Result:
     """Stimulus reconstruction accuracy over time (or over lags), leave-one-epoch-out.
 
@@ -128,6 +130,8 @@ def reconstruct_over_time(
         Window width and step in seconds (default step = width: no overlap).
     model, layer, target_names :
         Labels in the table.
+    quiet : bool
+        No progress bar over the windows (shown by default in a terminal).
 
     Returns
     -------
@@ -174,9 +178,17 @@ def reconstruct_over_time(
         X, y, float(sfreq), tmin, tmax, float(window), float(step or window)
     )
     rows, folds, starts, stops = [], [], [], []
-    for centre, xs, ys, lo, hi in windows:
+    for centre, xs, ys, lo, hi in track(windows, len(windows), f"windows over {over}", quiet):
         res = cross_validate_trf(
-            xs, ys, lo, hi, sfreq, alpha, direction="backward", target_names=target_names
+            xs,
+            ys,
+            lo,
+            hi,
+            sfreq,
+            alpha,
+            direction="backward",
+            target_names=target_names,
+            quiet=True,
         )
         per = res.table[res.table["aggregate"] == "none"]
         for target, value, se in zip(per["target"], per["value"], per["se"], strict=True):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Result, make_table
+from ..core._progress import track
 from ..core.exceptions import ValidationError
 from ._trf import ReceptiveField, _pearson
 
@@ -29,6 +30,7 @@ def cross_validate_trf(
     feature_names: Sequence[str] | None = None,
     direction: str = "forward",
     dtype: str = "float32",
+    quiet: bool = False,
 ) -> Result:
     """Per-target Pearson r of a TRF predicting each held-out epoch from the others.
 
@@ -49,6 +51,8 @@ def cross_validate_trf(
     target_names, feature_names : sequences of str, optional
     direction : {"forward", "backward"}
         Stored in the table's ``method`` column (``trf`` or ``trf_backward``).
+    quiet : bool
+        No progress bar over the held-out epochs (shown by default in a terminal).
 
     Returns
     -------
@@ -79,7 +83,7 @@ def cross_validate_trf(
         return ReceptiveField(tmin, tmax, sfreq, alpha=a, scoring="corrcoef", dtype=dtype)
 
     fold = np.zeros((len(X), n_targets))
-    for k in range(len(X)):
+    for k in track(range(len(X)), len(X), "TRF, leave one epoch out", quiet):
         train = [i for i in range(len(X)) if i != k]
         rf = make(len(train)).fit([X[i] for i in train], [ys[i] for i in train])
         vs = rf.valid_samples_
