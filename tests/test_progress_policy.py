@@ -112,6 +112,9 @@ def test_every_command_has_quiet_or_a_reason():
     # every analysis (a command that writes a Result or a report) is in the policy's reach
     analyses = {c for c, opts in commands.items() if "--report" in opts}
     assert analyses and not analyses & set(NO_QUIET)
+    # one spelling everywhere: every --quiet also answers to -q
+    no_short = sorted(c for c, opts in commands.items() if "--quiet" in opts and "-q" not in opts)
+    assert no_short == [], f"commands whose --quiet has no -q: {no_short}"
 
 
 @pytest.fixture(scope="module")

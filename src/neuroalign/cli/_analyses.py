@@ -28,7 +28,7 @@ OutOpt = Annotated[
 ReportOpt = Annotated[
     Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 ActsOpt = Annotated[Path, typer.Option("--activations", help="Activations file (.npz).")]
 RespOpt = Annotated[Path, typer.Option("--responses", help="Responses file (.npz).")]
 LayerOpt = Annotated[str | None, typer.Option(help="Layer (default: the last).")]

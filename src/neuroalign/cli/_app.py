@@ -208,7 +208,7 @@ def extract_command(
     ] = False,
     arch: _ARCH = None,
     trust_pickle: _TRUST = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Activations of a model's layers for a set of stimuli, every layer from one pass."""
     from ..core import StimulusSet, save_activations

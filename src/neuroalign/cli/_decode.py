@@ -133,7 +133,7 @@ def decode_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Decode labels or model embeddings from brain responses; writes decoding.npz (the
     Result: ``neuroalign report`` reads it), decoding.csv and decoding.png."""
