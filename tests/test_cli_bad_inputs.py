@@ -396,7 +396,7 @@ def test_explain_concepts_images_without_the_encoders_layer(tmp_path):
     args = ["explain", "concepts", "--encoder", str(tmp_path / "e.npz"), "--vocabulary", str(vocab)]
     args += ["--model", "stub", "--images", str(tmp_path / "wrong.npz")]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ex, "embed_concepts", lambda model, words: space)
+        mp.setattr(ex, "embed_concepts", lambda model, words, **kw: space)
         res = runner.invoke(app, [*args, "--out", str(tmp_path / "c.csv")])
         line = _one_line_error(res, "'emb'")
         assert "wrong.npz" in line and "other" in line and "more" in line

@@ -42,7 +42,7 @@ MARKUP = "ch<i>0</i>"
 
 #: command path → (arguments, a user text the page must show). ``{a}``: the fixtures of
 #: tests/test_cli_analyses.py (``files``); ``{s}``: its ``subjects``; ``{e}``: its ``encoder``;
-#: ``{t}``: the time series built here. ``--out``, ``--report`` and ``--quiet`` are added.
+#: ``{t}``: the time series built here; ``{c}``: the EfficientNet-Lite0 encoder built here. ``--out``, ``--report`` and ``--quiet`` are added.
 CASES: dict[str, tuple[list[str], str]] = {
     "encode": (["--features", "{a}/acts.npz", "--responses", "{a}/resp.npz", "--cv", "3"], "l2"),
     "readouts": (
@@ -73,6 +73,16 @@ CASES: dict[str, tuple[list[str], str]] = {
         ["--encoder", "{e}", "--model", "tiny_cnn:seed=0", "--targets", "roi:A", "--size", "32",
          "--steps", "3"],
         "roi:A",
+    ),
+    "rsa": (["--features", "{a}/acts.npz", "--responses", "{a}/resp.npz", "--n-boot", "20"], "l1"),
+    "cka": (["--features", "{a}/acts.npz", "--other", "{a}/resp.npz"], "l2"),
+    "explain top": (
+        ["--encoder", "{c}/enc.npz", "--candidates", "{c}/f.npz", "--k", "3"], MARKUP,
+    ),
+    "explain concepts": (
+        ["--encoder", "{c}/enc.npz", "--classifier", "efficientnet_lite:lite0", "--method",
+         "weight", "--k", "3"],
+        MARKUP,
     ),
     "trf": (
         ["--tmin", "0", "--tmax", "0.03", "--stimulus", "{t}/stim.npz", "--responses",
@@ -140,6 +150,30 @@ def series(tmp_path_factory):
     y = np.tile([0, 1], 30)
     data = rng.normal(size=(60, 6)) + y[:, None]
     np.savez(d / "labels.npz", data=data, y=y, run=np.repeat([0, 1, 2], 20))
+    return d
+
+
+@pytest.fixture(scope="module")
+def concepts(tmp_path_factory):
+    """A ridge encoder (``explain fit``) on features in EfficientNet-Lite0's ``_avg_pooling``
+    space (the space of its ImageNet classifier, so ``explain concepts --classifier`` applies),
+    with a target named ``MARKUP``; the features are the candidates of ``explain top``."""
+    from neuroalign.core import Activations, Responses, save_activations, save_responses
+
+    d = tmp_path_factory.mktemp("concepts")
+    rng = np.random.default_rng(0)
+    ids = np.array([f"s{i:03d}" for i in range(60)])
+    x = rng.normal(size=(60, 1280)).astype(np.float32)
+    save_activations(Activations("efficientnet_lite:lite0", ids, {"_avg_pooling": x}), d / "f.npz")
+    y = (x @ rng.normal(size=(1280, 4))).astype(np.float32)
+    names = pd.DataFrame({"target": [MARKUP, "v1", "v2", "v3"], "roi": ["A", "A", "B", "B"]})
+    save_responses(Responses(ids, y, targets=names), d / "r.npz")
+    run = CliRunner().invoke(
+        app,
+        ["explain", "fit", "--features", str(d / "f.npz"), "--responses", str(d / "r.npz"),
+         "--out", str(d / "enc.npz"), "--cv", "3"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
     return d
 
 
@@ -222,6 +256,7 @@ def test_every_command_report_opens_clean_in_chromium(
     subjects,  # noqa: F811
     encoder,  # noqa: F811
     series,
+    concepts,
     chromium,
     tmp_path_factory,
 ):
@@ -230,7 +265,7 @@ def test_every_command_report_opens_clean_in_chromium(
     pages = {}
     for command, (args, needle) in sorted(CASES.items()):
         name = command.replace(" ", "-")
-        args = [a.format(a=files, s=subjects, e=encoder, t=series) for a in args]
+        args = [a.format(a=files, s=subjects, e=encoder, t=series, c=concepts) for a in args]
         out = out_dir / (name if command == "decode" else f"{name}.npz")  # decode: a folder
         page = out_dir / f"{name}.html"
         res = runner.invoke(
@@ -251,8 +286,9 @@ def test_every_command_report_opens_clean_in_chromium(
             )
         )
     problems = {}
-    if MARKUP in pages["trf"][0].read_text(encoding="utf-8"):  # the user's text, unescaped
-        problems["trf"] = [f"{MARKUP!r} written as markup"]
+    for name, (page, needle) in pages.items():
+        if needle == MARKUP and MARKUP in page.read_text(encoding="utf-8"):  # unescaped
+            problems[name] = [f"{MARKUP!r} written as markup"]
     for name, (m, log) in shown.items():
         _keep(out_dir / f"{name}.png", f"command-report-{name}.png")
         found = page_problems(m, log, pages[name][1])

@@ -75,8 +75,6 @@ NO_QUIET = {
     "bench leaderboard": "renders a saved sweep as HTML; no analysis runs",
     "report": "renders saved Results as HTML; no analysis runs",
     "explain fit": "one ridge fit (GCV by default): fit_readout has no loop to show progress over",
-    "explain concepts": "a matrix product over the concepts; rank_concepts and embed_concepts "
-    "take no quiet (a follow-up for large vocabularies)",
 }
 
 

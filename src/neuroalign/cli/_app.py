@@ -18,7 +18,7 @@ from ..core._io import check_output, check_output_dir
 from ..core.exceptions import NeuroalignError, ValidationError
 from ._analyses import register as register_analyses
 from ._bench import register as register_bench
-from ._console import err, out, show_warnings
+from ._console import check_outputs, err, out, save_table_or_result, show_warnings
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
@@ -555,8 +555,16 @@ def rsa(
         ),
     ] = None,
     out_file: Annotated[
-        Path, typer.Option("--out", help="Results table (CSV): one row per layer × ROI.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Results table (.csv: one row per layer × ROI) or the Result (.npz, with its "
+            ".csv beside it).",
+        ),
     ] = Path("rsa.csv"),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
     method: Annotated[
         str,
         typer.Option(help="spearman, pearson, kendall_tau_a, rho_a, cosine, corr_cov, cosine_cov."),
@@ -585,7 +593,8 @@ def rsa(
     from ..core import load_activations, load_responses
 
     try:
-        check_output(out_file, "--out")
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        check_outputs(None, report)
         check_n_boot(n_boot, "--n-boot")
         if (responses is None) == (rdms_file is None):
             raise NeuroalignError("give exactly one of --responses FILE or --rdms FILE.")
@@ -625,7 +634,7 @@ def rsa(
             quiet=quiet,
         )
         table = result.table
-        _write_table(table, out_file)
+        written = save_table_or_result(result, out_file, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -642,7 +651,7 @@ def rsa(
             row = cv.iloc[0]
             line += f"; cross-validated choice {row['layer']}: held-out {row['value']:.3f}"
         out.print(escape(line))
-    out.print(f"wrote {escape(str(out_file))}")
+    out.print("wrote " + escape(", ".join(str(p) for p in written)))
 
 
 @app.command(name="cka")
@@ -651,7 +660,15 @@ def cka_command(
     other: Annotated[
         Path, typer.Option("--other", help="A second Activations .npz, or a Responses .npz.")
     ],
-    out_file: Annotated[Path, typer.Option("--out", help="Results table (CSV).")] = Path("cka.csv"),
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Results table (.csv) or the Result (.npz, with its .csv beside it)."
+        ),
+    ] = Path("cka.csv"),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
     kernel: Annotated[str, typer.Option(help="linear or rbf.")] = "linear",
     biased: Annotated[
         bool, typer.Option("--biased", help="Use the biased HSIC estimator.")
@@ -665,7 +682,8 @@ def cka_command(
     from ..core import load_activations, load_responses
 
     try:
-        check_output(out_file, "--out")
+        check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        check_outputs(None, report)
     except NeuroalignError as exc:
         _fail(exc)
     _npz_or_fail(features, "--features")
@@ -674,10 +692,11 @@ def cka_command(
         with np.load(other, allow_pickle=False) as z:
             is_responses = "data" in z or "repetitions" in z
         b = load_responses(other) if is_responses else load_activations(other)
-        table = cka_table(
+        result = cka_table(
             load_activations(features), b, kernel=kernel, debiased=not biased, quiet=quiet
-        ).table
-        _write_table(table, out_file)
+        )
+        table = result.table
+        written = save_table_or_result(result, out_file, report)
     except (NeuroalignError, OSError, ValueError) as exc:
         _fail(exc)
         return
@@ -685,7 +704,7 @@ def cka_command(
         c for c in ("layer", "layer_other", "roi", "value") if c in table and (table[c] != "").any()
     ]
     out.print(escape(table[shown].to_string(index=False)))
-    out.print(f"wrote {escape(str(out_file))}")
+    out.print("wrote " + escape(", ".join(str(p) for p in written)))
 
 
 #: Commands whose finished work survives an interruption (content-addressed stores).

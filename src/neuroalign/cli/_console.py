@@ -45,6 +45,22 @@ def save_outputs(result: Any, out: Any, report: Any) -> tuple[Any, Any, Any]:
     return npz, csv, page
 
 
+def save_table_or_result(result: Any, out: Any, report: Any) -> list[Any]:
+    """``--out`` as a table (``.csv``) or as the Result (``.npz``, with its ``.csv`` beside it),
+    and ``--report`` (HTML); returns the paths written. For the commands whose ``--out`` has
+    always accepted a CSV (``rsa``, ``cka``, ``explain top``, ``explain concepts``)."""
+    from pathlib import Path
+
+    from ..core._io import atomic_write
+
+    if out is not None and Path(out).suffix.lower() != ".npz":
+        atomic_write(out, lambda tmp: result.table.to_csv(tmp, index=False))
+        written = [Path(out), *save_outputs(result, None, report)]
+    else:
+        written = list(save_outputs(result, out, report))
+    return [p for p in written if p is not None]
+
+
 def fail(exc: BaseException, prefix: str = "") -> NoReturn:
     """One line on stderr (user text escaped: a path with ``[`` is not rich markup), exit code 1."""
     msg = prefix + (" ".join(str(exc).split()) or type(exc).__name__)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._console import check_outputs, save_table_or_result
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -18,16 +19,6 @@ explain_app = typer.Typer(
     help="What a voxel, region or unit responds to: top stimuli and concepts of a saved encoder.",
     no_args_is_help=True,
 )
-
-
-def _save(result: object, out_file: Path) -> None:
-    from ..core._io import atomic_write
-
-    if out_file.suffix.lower() == ".npz":
-        result.save(out_file)  # type: ignore[attr-defined]
-    else:
-        table = result.table  # type: ignore[attr-defined]
-        atomic_write(out_file, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def _images_layer(layer: str | None, have: list[str], images: Path) -> str:
@@ -91,9 +82,13 @@ def top_command(
     candidates: Annotated[
         Path, typer.Option("--candidates", help="Candidate features .npz (save_activations).")
     ],
-    out_file: Annotated[Path, typer.Option("--out", help="Table (.csv) or result (.npz).")] = Path(
-        "top_stimuli.csv"
-    ),
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="Table (.csv) or the Result (.npz, with its .csv beside it)."),
+    ] = Path("top_stimuli.csv"),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Stimuli per target and direction.")] = 10,
     targets: Annotated[str | None, typer.Option(help="Comma-separated target ids.")] = None,
     rois: Annotated[str | None, typer.Option(help="Comma-separated rois.")] = None,
@@ -109,6 +104,7 @@ def top_command(
 
     try:
         check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        check_outputs(None, report)
         readout = load_readout(encoder)
         res = top_stimuli(
             readout,
@@ -121,7 +117,7 @@ def top_command(
             device=device,
             quiet=quiet,
         )
-        _save(res, out_file)
+        written = save_table_or_result(res, out_file, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -131,7 +127,8 @@ def top_command(
             f"{escape(str(target))}: {', '.join(escape(str(s)) for s in grp['stimulus'][:5])}",
             highlight=False,
         )
-    _out.print(f"{t['target'].nunique()} targets -> {escape(str(out_file))}", highlight=False)
+    shown = ", ".join(str(p) for p in written)
+    _out.print(f"{t['target'].nunique()} targets -> {escape(shown)}", highlight=False)
 
 
 @explain_app.command("concepts")
@@ -162,9 +159,16 @@ def concepts_command(
         str, typer.Option(help="softmax_projection or weight.")
     ] = "softmax_projection",
     k: Annotated[int, typer.Option("--k", help="Concepts per target.")] = 5,
-    out_file: Annotated[Path, typer.Option("--out", help="Table (.csv) or result (.npz).")] = Path(
-        "concepts.csv"
-    ),
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="Table (.csv) or the Result (.npz, with its .csv beside it)."),
+    ] = Path("concepts.csv"),
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress display (embedding --vocabulary).")
+    ] = False,
 ) -> None:
     """Rank concepts for each target (BrainSCUBA projection or plain weights)."""
     from ..core import load_activations
@@ -174,6 +178,7 @@ def concepts_command(
 
     try:
         check_output(out_file, "--out", suffix=(".csv", ".npz"))
+        check_outputs(None, report)
         if (vocabulary is None) == (classifier is None):
             raise ConfigurationError("give either --vocabulary (with --model) or --classifier.")
         if vocabulary is not None:
@@ -182,7 +187,7 @@ def concepts_command(
             words = [
                 w.strip() for w in vocabulary.read_text(encoding="utf-8").splitlines() if w.strip()
             ]
-            space = embed_concepts(model, words)
+            space = embed_concepts(model, words, quiet=quiet)
         else:
             space = classifier_concepts(classifier)  # type: ignore[arg-type]
         readout = load_readout(encoder)
@@ -191,7 +196,7 @@ def concepts_command(
             acts = load_activations(images)
             emb = acts[_images_layer(readout.layer, list(acts.layer_names), images)]
         res = rank_concepts(readout, space, emb, method=method, k=k)
-        _save(res, out_file)
+        written = save_table_or_result(res, out_file, report)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -201,5 +206,6 @@ def concepts_command(
             highlight=False,
         )
     _out.print(
-        f"{res.table['target'].nunique()} targets -> {escape(str(out_file))}", highlight=False
+        f"{res.table['target'].nunique()} targets -> " + escape(", ".join(str(p) for p in written)),
+        highlight=False,
     )

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core import StimulusSet
 from ..core.exceptions import ConfigurationError, ValidationError
+from ..core._progress import track
 from ..extract import LoadedModel, load_model
 from ..extract._text import tokenize
 from ._concepts import ConceptSpace, check_vocabulary
@@ -41,10 +42,15 @@ def _joint(loaded: LoadedModel, need: str) -> None:
 
 
 def embed_concepts(
-    model: LoadedModel | str, concepts: Sequence[str], batch_size: int = 64, device: str = "cpu"
+    model: LoadedModel | str,
+    concepts: Sequence[str],
+    batch_size: int = 64,
+    device: str = "cpu",
+    quiet: bool = False,
 ) -> ConceptSpace:
     """Embed a vocabulary with a joint model's text tower (CLIP's ``get_text_features`` /
-    open_clip's ``encode_text``); the embeddings share the space of :func:`embed_images`."""
+    open_clip's ``encode_text``); the embeddings share the space of :func:`embed_images`.
+    A progress bar over the batches is shown in a terminal unless ``quiet``."""
     import torch
 
     names = check_vocabulary(concepts)
@@ -56,7 +62,8 @@ def embed_concepts(
     )
     out = []
     with torch.inference_mode():
-        for s in range(0, len(names), batch_size):
+        starts = range(0, len(names), batch_size)
+        for s in track(starts, len(starts), "embedding concepts", quiet):
             # the project's one tokenisation policy (hf fast tokenizers and open_clip's)
             inputs = tokenize(
                 loaded.tokenizer, texts, np.arange(s, min(len(names), s + batch_size))
@@ -72,10 +79,15 @@ def embed_concepts(
 
 
 def embed_images(
-    model: LoadedModel | str, stimuli: StimulusSet, batch_size: int = 32, device: str = "cpu"
+    model: LoadedModel | str,
+    stimuli: StimulusSet,
+    batch_size: int = 32,
+    device: str = "cpu",
+    quiet: bool = False,
 ) -> np.ndarray:
     """Image-tower embeddings (n_stimuli, n_features) of a joint model (CLIP's
-    ``get_image_features`` / open_clip's ``encode_image``): fit encoders and project onto these."""
+    ``get_image_features`` / open_clip's ``encode_image``): fit encoders and project onto these.
+    A progress bar over the batches is shown in a terminal unless ``quiet``."""
     import torch
 
     loaded = _loaded(model)
@@ -89,7 +101,8 @@ def embed_images(
         )
     out = []
     with torch.inference_mode():
-        for s in range(0, len(stimuli), batch_size):
+        starts = range(0, len(stimuli), batch_size)
+        for s in track(starts, len(starts), "embedding images", quiet):
             idx = range(s, min(len(stimuli), s + batch_size))
             batch = torch.stack([preprocess(stimuli.load_image(i)) for i in idx])
             emb = loaded.forward["image"](module, batch.to(device))
