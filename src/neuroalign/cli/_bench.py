@@ -43,8 +43,9 @@ def _card_rows(cards: list[dict[str, Any]]) -> Any:
     from ..bench._cards import format_count, format_metric, short_citation
 
     table = Table(box=box.SQUARE, show_lines=True, expand=False, padding=(0, 1))
-    table.add_column("benchmark · metric", overflow="fold", ratio=3, min_width=19)
-    table.add_column("data", overflow="fold", ratio=2, min_width=13)
+    # (a min_width would let rich draw the table wider than the terminal and crop its edge)
+    table.add_column("benchmark · metric", overflow="fold", ratio=3)
+    table.add_column("data", overflow="fold", width=13)
     table.add_column("ceiling", overflow="fold", ratio=3)
     table.add_column("source", overflow="fold", ratio=3)
     for c in cards:
