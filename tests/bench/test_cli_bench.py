@@ -114,6 +114,11 @@ def test_bench_run_leaderboard_and_report(tmp_path):
         "tiny_cnn:seed=1",
     }
     assert page.is_file() and (tmp_path / "lb.csv").is_file()
+    # the sweep keeps each benchmark's data card, with the counts it scored (after a reload)
+    card = result.params["benchmarks"]["Simulated.mid-encoding"]
+    assert card["n_stimuli_scored"] == card["n_stimuli"] == 120
+    assert card["data_status"] == "simulated" and card["metric_params"]["cv"] == 5
+    assert 'class="card" id="card-0-Simulated.mid-encoding"' in page.read_text()
     res = runner.invoke(app, ["bench", "leaderboard", str(out), "--out", str(tmp_path / "b.html")])
     assert res.exit_code == 0 and (tmp_path / "b.html").is_file()
     res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep.html")])
