@@ -64,7 +64,9 @@ def test_bench_list_is_a_table_that_wraps_in_80_columns(tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert all(line[-1] in "│┐┤┘" for line in lines)  # the right edge is drawn, not cropped
+    drawn = [line for line in lines if line[:1] in "┌│├└"]
+    assert all(line[-1] in "│┐┤┘" for line in drawn)  # the right edge is drawn, not cropped
+    assert _flat(f"looked for in {tmp_path}") in _flat(res.output)  # the caption, wrapped
     assert "…" not in res.output
     rows = _columns(res.output)
     header, body = rows[0], rows[1:]

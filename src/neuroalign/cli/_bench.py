@@ -101,7 +101,15 @@ def list_command(
         {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
         for r in table.to_dict(orient="records")
     ]
-    _out.print(_card_rows(cards), soft_wrap=False)
+    from ..data import get_data_dir
+
+    table = _card_rows(cards)
+    table.caption = escape(
+        f"{len(cards)} benchmark{'' if len(cards) == 1 else 's'}; fetched data are looked for in "
+        f"{get_data_dir()} "
+        "($NEUROALIGN_DATA); --json prints every card in full."
+    )
+    _out.print(table, soft_wrap=False)
 
 
 @bench_app.command("run")
