@@ -134,13 +134,26 @@ BUILTIN_DATA: dict[str, dict[str, Any]] = {
     },
     "Hebart2023.*-encoding": dict(
         data_source="things-fmri",
-        n_stimuli=8740,  # 8640 training images seen once + 100 test images (12 repetitions)
+        n_stimuli=8740,  # subject 1: 8640 training images (one trial) + 100 test images (12)
         n_subjects=1,
         url="https://doi.org/10.7554/eLife.82580",
         data_files=(
-            "derivatives/betas_csv/sub-01_ResponseData.h5",
-            "derivatives/betas_csv/sub-01_VoxelMetadata.csv",
-            "derivatives/betas_csv/sub-01_StimulusMetadata.csv",
+            "betas_csv/sub-01_ResponseData.h5",
+            "betas_csv/sub-01_VoxelMetadata.csv",
+            "betas_csv/sub-01_StimulusMetadata.csv",
+            "images/*/*",
+        ),
+    ),
+    "Gifford2022.EEG-encoding": dict(
+        data_source="things-eeg2",
+        n_stimuli=16740,  # subject 1: 16 540 training + 200 test images
+        n_subjects=1,
+        url="https://doi.org/10.1016/j.neuroimage.2022.119754",
+        data_files=(
+            "preprocessed_data/sub-01/preprocessed_eeg_training.npy",
+            "preprocessed_data/sub-01/preprocessed_eeg_test.npy",
+            "training_images/*/*",
+            "test_images/*/*",
         ),
     ),
 }
