@@ -55,6 +55,11 @@ def test_declared_counts_match_the_loaded_data(bid):
     assert data_counts(data) == (card["n_stimuli"], card["n_subjects"])
     scored = benchmark_card(bench, data)
     assert (scored["n_stimuli_scored"], scored["n_subjects_scored"]) == data_counts(data)
+    if (
+        bid == "Kriegeskorte2008.hIT-rsa"
+    ):  # two parts (as across subjects): ids united, subjects summed
+        both = benchmark_card(bench, [data, load_benchmark("Kriegeskorte2008.mIT-rsa").load()])
+        assert (both["n_stimuli_scored"], both["n_subjects_scored"]) == (92, 5)
 
 
 def test_builtin_patterns_each_match_a_registered_benchmark():

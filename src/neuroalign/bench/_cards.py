@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,16 +264,20 @@ def short_citation(citation: str) -> str:
 
 
 def benchmark_card(
-    bench: Benchmark, data: BenchmarkData | None = None, data_dir: str | Path | None = None
+    bench: Benchmark,
+    data: BenchmarkData | Sequence[BenchmarkData] | None = None,
+    data_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """The data card of a benchmark, without loading its data.
 
     Parameters
     ----------
     bench : Benchmark
-    data : BenchmarkData, optional
+    data : BenchmarkData or sequence of them, optional
         The loaded data, when at hand (``bench.run``): adds ``n_stimuli_scored`` and
-        ``n_subjects_scored``, the counts actually scored.
+        ``n_subjects_scored``, the counts actually scored. Several (one per subject of a
+        benchmark scored across subjects): the distinct stimuli over all of them and the sum of
+        their subjects.
     data_dir : path, optional
         The data folder to look in (default :func:`neuroalign.data.get_data_dir`).
 
@@ -311,7 +315,10 @@ def benchmark_card(
         "data_missing": missing,
     }
     if data is not None:
-        card["n_stimuli_scored"], card["n_subjects_scored"] = data_counts(data)
+        parts = [data] if not isinstance(data, Sequence) else list(data)
+        ids = {str(i) for d in parts for i in d.stimuli.ids}
+        card["n_stimuli_scored"] = len(ids)
+        card["n_subjects_scored"] = sum(data_counts(d)[1] for d in parts)
     return card
 
 
