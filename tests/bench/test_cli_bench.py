@@ -18,10 +18,73 @@ runner = CliRunner()
 
 
 def test_bench_list_json():
+    from neuroalign.bench import benchmark_card, load_benchmark
+
     res = runner.invoke(app, ["bench", "list", "--json"])
     assert res.exit_code == 0, res.output
-    ids = {row["id"] for row in json.loads(res.output)}
-    assert {"Kriegeskorte2008.hIT-rsa", "Algonauts2019.IT92-rsa", "Simulated.late-encoding"} <= ids
+    rows = {row["id"]: row for row in json.loads(res.output)}
+    assert {"Kriegeskorte2008.hIT-rsa", "Algonauts2019.IT92-rsa", "Simulated.late-encoding"} <= set(
+        rows
+    )
+    # the full data card of each benchmark (the one benchmark_card), nothing shortened
+    for bid in ("Kriegeskorte2008.hIT-rsa", "Allen2022.V1-encoding"):
+        assert rows[bid] == json.loads(json.dumps(benchmark_card(load_benchmark(bid))))
+
+
+def _flat(text: str) -> str:
+    return "".join(str(text).split())
+
+
+def _columns(text: str) -> list[list[str]]:
+    """The cells of a rich table with lines between rows: per row, each column's wrapped lines
+    joined (a folded id is whole again)."""
+    rows, current = [], None
+    for line in text.splitlines():
+        if line.startswith(("├", "└")):
+            if current is not None:
+                rows.append(["".join(parts) for parts in current])
+            current = None
+        elif line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            if current is None:
+                current = [[] for _ in cells]
+            for parts, c in zip(current, cells, strict=True):
+                parts.append(c)
+    return rows
+
+
+def test_bench_list_is_a_table_that_wraps_in_80_columns(tmp_path):
+    """Every card fact of every benchmark is in the table, whole, at 80 columns: lines never
+    wider than the terminal, nothing cut with an ellipsis; the data status follows the folder."""
+    from neuroalign.bench import list_benchmarks
+
+    res = runner.invoke(
+        app, ["bench", "list"], env={"COLUMNS": "80", "NEUROALIGN_DATA": str(tmp_path)}
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    drawn = [line for line in lines if line[:1] in "┌│├└"]
+    assert all(line[-1] in "│┐┤┘" for line in drawn)  # the right edge is drawn, not cropped
+    assert _flat(f"looked for in {tmp_path}") in _flat(res.output)  # the caption, wrapped
+    assert "…" not in res.output
+    rows = _columns(res.output)
+    header, body = rows[0], rows[1:]
+    assert header == ["benchmark · metric", "data", "ceiling", "source"]
+    cards = list_benchmarks().to_dict(orient="records")
+    assert len(body) == len(cards)
+    for cells, card in zip(body, cards, strict=True):
+        bench, data, ceiling, source = (_flat(c) for c in cells)
+        assert bench.startswith(_flat(f"{card['id']} v{card['version']} {card['metric']}")), bench
+        src, status = card["data_source"], card["data_status"]
+        assert data.startswith(status if src == status else src + status), data
+        assert _flat(f"{card['n_stimuli']} stimuli") in data
+        assert f"{card['n_subjects']}subject" in data
+        assert ceiling == _flat(card["ceiling"])
+        assert _flat(card["licence"]) in source and _flat(card["url"]) in source
+    statuses = {c["id"]: d for (_, d, _, _), c in zip(body, cards, strict=True)}
+    assert "missing" in statuses["Allen2022.V1-encoding"]  # empty data folder
+    assert "bundled" in statuses["Kriegeskorte2008.hIT-rsa"]
 
 
 def test_bench_run_leaderboard_and_report(tmp_path):
@@ -53,6 +116,11 @@ def test_bench_run_leaderboard_and_report(tmp_path):
         "tiny_cnn:seed=1",
     }
     assert page.is_file() and (tmp_path / "lb.csv").is_file()
+    # the sweep keeps each benchmark's data card, with the counts it scored (after a reload)
+    card = result.params["benchmarks"]["Simulated.mid-encoding"]
+    assert card["n_stimuli_scored"] == card["n_stimuli"] == 120
+    assert card["data_status"] == "simulated" and card["metric_params"]["cv"] == 5
+    assert 'class="card" id="card-0-Simulated.mid-encoding"' in page.read_text()
     res = runner.invoke(app, ["bench", "leaderboard", str(out), "--out", str(tmp_path / "b.html")])
     assert res.exit_code == 0 and (tmp_path / "b.html").is_file()
     res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep.html")])

@@ -27,6 +27,35 @@ def model_names(n: int) -> list[str]:
     return names
 
 
+#: A URL with no break opportunity, longer than a card is wide (must wrap, not overflow).
+LONG_URL = "https://example.org/" + "averylongdatasetpath_" * 12 + "end"
+
+
+def card(bench: str) -> dict:
+    """The data card ``bench.benchmark_card`` makes for ``bench`` (declared like the built-ins,
+    with long texts: a full author list, a long unbroken URL, many metric parameters)."""
+    from neuroalign.bench import Benchmark, benchmark_card
+
+    metric = bench.rsplit("-", 1)[1]
+    params = {"alphas": [10.0**k for k in range(-3, 8)], "cv": 5} if metric == "encoding" else {}
+    b = Benchmark(
+        bench,
+        loader=_no_loader,
+        metric=metric,
+        metric_params=params,
+        ceiling="subject-RDM noise ceiling (lower: leave-one-subject-out, upper: all subjects)",
+        citation=", ".join(f"Author{k} A" for k in range(30)) + " (2020). A long title. doi:x",
+        licence="CC BY 4.0",
+        description="synthetic board",
+        url=LONG_URL,
+    )
+    return benchmark_card(b)
+
+
+def _no_loader():
+    raise AssertionError("a board's benchmarks are never loaded")
+
+
 def make_board(n_models: int, n_layers: int = 6, seed: int = 0) -> Result:
     """A ``bench.sweep`` result for ``n_models`` models on :data:`BENCHMARKS`; the score rows
     are the committed layer's test rows (value and interval of the same split)."""
@@ -77,10 +106,7 @@ def make_board(n_models: int, n_layers: int = 6, seed: int = 0) -> Result:
                 }
             )
     table = make_table(rows, analysis="bench")
-    cards = {
-        b: {"id": b, "version": "1", "metric": b.rsplit("-", 1)[1], "ceiling": "split-half"}
-        for b, *_ in BENCHMARKS
-    }
+    cards = {b: card(b) for b, *_ in BENCHMARKS}
     envs = {"a1b2c3d4e5f6": {"python": "3.12.0", "numpy": "2.1.0", "neuroalign": "0.1.0"}}
     return Result(
         table,

@@ -219,13 +219,52 @@ var tables=Array.prototype.map.call(document.querySelectorAll('table'),function(
 var body=document.body;
 var order=Array.prototype.map.call(document.querySelectorAll('#leaderboard tbody tr'),
   function(r){return r.cells[1].textContent;});
+function box(e){var b=e.getBoundingClientRect();
+  return {text:e.textContent.slice(0,60),l:b.left,r:b.right,t:b.top,b:b.bottom,
+  sw:e.scrollWidth,cw:e.clientWidth};}
+var heads=Array.prototype.map.call(
+  document.querySelectorAll('#leaderboard thead tr:nth-child(2) th'),function(h){
+  var a=h.querySelector('a.card-link');var id=a?a.getAttribute('href').slice(1):null;
+  var el=id?document.getElementById(id):null;
+  return {title:h.title,link:id,card:el&&el.classList.contains('card')?
+    el.querySelector('h3').textContent:null};});
+var cards=Array.prototype.map.call(document.querySelectorAll('section.card'),function(c){
+  var o=box(c);o.id=c.id;o.labels=Array.prototype.map.call(c.querySelectorAll('dt'),
+    function(d){return d.textContent;});
+  o.kids=Array.prototype.map.call(c.querySelectorAll('h3,dt,dd'),box);return o;});
+var link=document.querySelector('#leaderboard a.card-link');var unsorted=null;
+if(link){link.click();unsorted=Array.prototype.map.call(
+  document.querySelectorAll('#leaderboard tbody tr'),function(r){return r.cells[1].textContent;});}
 var th=document.querySelector('#leaderboard th[data-col="1"]');
 var sorted=null;if(th){th.click();sorted=Array.prototype.map.call(
   document.querySelectorAll('#leaderboard tbody tr'),function(r){return r.cells[1].textContent;});}
 window.__out={scrollWidth:de.scrollWidth,clientWidth:de.clientWidth,bodyScroll:body.scrollWidth,
   bodyClient:body.clientWidth,height:de.scrollHeight,imgs:imgs,tables:tables,order:order,
-  sorted:sorted};
+  sorted:sorted,heads:heads,cards:cards,unsorted:unsorted,hash:location.hash};
 """
+
+
+#: What every benchmark card shows (issue 18, point 8).
+CARD_LABELS = {"dataset", "data", "stimuli", "subjects", "metric", "ceiling method"}
+CARD_LABELS |= {"citation", "licence"}
+
+
+def check_cards(m: dict, benches: list[str]) -> None:
+    """Each benchmark's column header links to its card; every card shows the data-card fields;
+    no card's text overflows its box or overlaps another text of the card."""
+    assert [h["card"] for h in m["heads"]] == benches
+    assert [c["id"] for c in m["cards"]] == [h["link"] for h in m["heads"]]
+    for c in m["cards"]:
+        assert CARD_LABELS <= set(c["labels"]), (c["id"], CARD_LABELS - set(c["labels"]))
+        assert c["sw"] <= c["cw"], f"{c['id']}: text overflows the card"
+        for k in c["kids"]:
+            assert k["sw"] <= k["cw"] + 1, f"{c['id']}: {k['text']!r} overflows"
+            assert c["l"] - 0.5 <= k["l"] and k["r"] <= c["r"] + 0.5, (c["id"], k["text"])
+        texts = [(k["text"], np.array([k["l"], k["t"], k["r"], k["b"]])) for k in c["kids"]]
+        assert overlaps([(t, b, 0.0) for t, b in texts]) == [], c["id"]
+    # a click on a header's card link opens the card and does not sort the table
+    assert m["hash"] == "#" + m["heads"][0]["link"]
+    assert m["unsorted"] == m["order"]
 
 
 def _keep(png: Path, name: str) -> None:
@@ -258,5 +297,10 @@ def test_leaderboard_in_chromium(boards, min_text_px, chromium, tmp_path_factory
     assert m["order"] == sorted(avg.index, key=lambda k: -avg[k])
     tiny = [s for s in m["sorted"] if s.startswith("tiny_cnn")]
     assert tiny == sorted(tiny, key=lambda s: int(s.split("=")[1]))
+    check_cards(m, [b for b, *_ in BENCHMARKS])
+    if n == SIZES[0]:  # a phone-width window: the page still never scrolls sideways
+        narrow, _ = run_in_page(chromium, page, MEASURE, width=480)
+        assert narrow["scrollWidth"] <= narrow["clientWidth"]
+        check_cards(narrow, [b for b, *_ in BENCHMARKS])
     png = screenshot(chromium, page, out_dir / f"leaderboard-{n}.png", 1280, min(m["height"], 6000))
     _keep(png, f"leaderboard-{n}.png")

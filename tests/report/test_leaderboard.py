@@ -84,6 +84,16 @@ def _bench_result(models=("alpha", "beta", "gamma"), layer_names=("l1", "l2", "l
             "metric": b.rsplit("-", 1)[1],
             "citation": "<b>cite</b>",
             "description": EVIL_STIM,
+            "licence": EVIL_MODEL,
+            "data_source": EVIL_LAYER,
+            "data_status": "fetched",
+            "n_stimuli": 92,
+            "n_subjects": 4,
+            "n_stimuli_scored": 90,
+            "n_subjects_scored": 4,
+            "url": "javascript:alert(document.domain)"
+            if b.endswith("rsa")
+            else "https://example.org/data?a=1&b=2",
         }
         for b in benches
     }
@@ -154,6 +164,30 @@ def test_leaderboard_writes_csv_and_json(tmp_path):
     text = page.read_text()
     assert 'download="lb.csv"' in text and "mean of ceiled" in text
     assert text.count("<img") == 1 + 2 + 1 + 1  # bars, 2 curves, 1 brain map, 1 scatter
+
+
+def test_leaderboard_cards_are_linked_escaped_and_complete(tmp_path):
+    """One card per benchmark, linked from its column header; every card text escaped; only
+    http(s) URLs become links; the scored count is shown next to the declared one."""
+    text = write_leaderboard(_bench_result(), tmp_path / "lb.html").read_text()
+    cards = re.findall(r'<section class="card" id="([^"]+)"><h3>([^<]+)</h3>', text)
+    assert [h for _, h in cards] == ["Toy2024.A-rsa", "Toy2024.B-encoding"]
+    for anchor, _ in cards:
+        assert f'<a class="card-link" href="#{anchor}">' in text
+    body = text.split("<h2>Benchmarks</h2>", 1)[1]
+    for label in ("dataset", "data", "stimuli", "subjects", "metric", "ceiling method"):
+        assert f"<dt>{label}</dt>" in body
+    assert "<dd>90 scored (92 declared)</dd>" in body and "<dd>4</dd>" in body
+    assert "&lt;b&gt;cite&lt;/b&gt;" in body and "<script>document" not in body
+    assert "<img src=x" not in body and "&lt;img src=x" in body  # data_source escaped
+    assert 'href="javascript:' not in text and "javascript:alert(document.domain)" in body
+    assert '<a href="https://example.org/data?a=1&amp;b=2" rel="noopener">' in body
+    new = _bench_result()
+    old_cards = {"Toy2024.A-rsa": {"id": "Toy2024.A-rsa", "metric": "rsa"}}
+    old = Result(new.table, new.kind, dict(new.arrays), {**new.params, "benchmarks": old_cards})
+    text = write_leaderboard(old, tmp_path / "old.html").read_text()
+    assert "No card was recorded with this result." in text  # B has none
+    assert "<dd>not recorded</dd>" in text  # A's card predates data cards
 
 
 @pytest.mark.browser

@@ -21,6 +21,7 @@ from ._benchmark import (
     register_benchmark,
 )
 from ._builtin import SIMULATED_ROIS
+from ._cards import benchmark_card
 from ._dask import WORKER_CONFIG, local_cluster
 from ._metrics import METRICS, Split, commitment_split
 from ._run import run
@@ -36,6 +37,7 @@ __all__ = [
     "BenchmarkData",
     "ResultStore",
     "Split",
+    "benchmark_card",
     "benchmark_from_toml",
     "commit_layer",
     "commitment_split",

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core import COLUMNS, Result, make_table
 from ..core.exceptions import NeuroalignError
+from ._cards import benchmark_card
 from ._store import Prepared, ResultStore, environment, environment_hash
 
 __all__ = ["AGGREGATION", "assemble", "commit_layer"]
@@ -113,7 +114,7 @@ def assemble(
     params = {
         "models": [label for label, _ in refs],
         "layers": {label: list(o["layers"]) for (label, _), o in zip(refs, outs, strict=True)},
-        "benchmarks": {bid: p.benchmark.card() for bid, p in preps.items()},
+        "benchmarks": {bid: benchmark_card(p.benchmark, p.data) for bid, p in preps.items()},
         "data_info": {bid: dict(p.data.info) for bid, p in preps.items()},
         "aggregation": AGGREGATION,
         "environments": envs,

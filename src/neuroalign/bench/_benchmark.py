@@ -141,6 +141,19 @@ class Benchmark:
     ceiling : str
         How the ceiling is estimated (shown on the card).
     citation, licence, description : str
+    data_source : str
+        Where the data come from (shown on the card): a key of
+        :data:`neuroalign.data.DATASETS` (fetched into the data folder), ``"bundled"``,
+        ``"simulated"`` or ``"local"`` (your own files); ``""``: not declared (built-ins declare it
+        in ``bench._cards.BUILTIN_DATA``).
+    n_stimuli, n_subjects : int, optional
+        How many stimuli and subjects the loader returns (the card shows them without loading).
+    url : str
+        URL or DOI of the dataset.
+    data_files : tuple of str
+        Files the loader reads (globs allowed): under ``<data dir>/<data_source>/`` for a
+        fetched dataset, else relative to the working directory; the card says whether they
+        are there. None of the card fields enters a cell's key (they do not change a score).
     """
 
     id: str
@@ -155,6 +168,11 @@ class Benchmark:
     citation: str = ""
     licence: str = ""
     description: str = ""
+    data_source: str = ""
+    n_stimuli: int | None = None
+    n_subjects: int | None = None
+    url: str = ""
+    data_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         m = _ID.match(self.id) if isinstance(self.id, str) else None
@@ -179,6 +197,31 @@ class Benchmark:
         if not callable(self.loader):
             raise ValidationError(f"loader must be callable; got {type(self.loader).__name__}.")
         object.__setattr__(self, "metric_params", dict(self.metric_params))
+        self._check_card_fields()
+
+    def _check_card_fields(self) -> None:
+        from ..data import DATASETS
+        from ._cards import LOCAL_SOURCES
+
+        for name in ("n_stimuli", "n_subjects"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValidationError(
+                    f"{self.id}: {name} must be a positive int or None; got {v!r}."
+                )
+        allowed = [*LOCAL_SOURCES, *DATASETS]
+        if self.data_source and self.data_source not in allowed:
+            raise ValidationError(
+                f"{self.id}: data_source {self.data_source!r} is neither a dataset of "
+                f"neuroalign.data.DATASETS nor one of {list(LOCAL_SOURCES)}; allowed: {allowed}."
+                + close_matches(self.data_source, allowed)
+            )
+        files = self.data_files
+        if isinstance(files, str) or not all(isinstance(f, str) for f in files):
+            raise ValidationError(
+                f"{self.id}: data_files must be a list of paths (str); got {files!r}."
+            )
+        object.__setattr__(self, "data_files", tuple(files))
 
     @property
     def dataset(self) -> str:
@@ -199,21 +242,10 @@ class Benchmark:
         return data
 
     def card(self) -> dict[str, Any]:
-        """The benchmark's descriptors (for listings and leaderboard cards)."""
-        return {
-            "id": self.id,
-            "version": self.version,
-            "dataset": self.dataset,
-            "roi": self.roi,
-            "metric": self.metric,
-            "metric_params": dict(self.metric_params),
-            "commit_split": self.commit_split,
-            "commit_fraction": self.commit_fraction,
-            "ceiling": self.ceiling,
-            "description": self.description,
-            "citation": self.citation,
-            "licence": self.licence,
-        }
+        """The benchmark's data card (:func:`~neuroalign.bench.benchmark_card`; loads nothing)."""
+        from ._cards import benchmark_card
+
+        return benchmark_card(self)
 
 
 #: Benchmark id → zero-argument factory returning the :class:`Benchmark` (lazy: nothing loads).
@@ -260,12 +292,13 @@ def load_benchmark(benchmark: str | Benchmark | Path) -> Benchmark:
 
 
 def list_benchmarks(pattern: str | None = None) -> pd.DataFrame:
-    """The registered benchmarks (ids containing ``pattern``) with their cards; loads no data."""
+    """The registered benchmarks (ids containing ``pattern``) with their data cards
+    (:func:`~neuroalign.bench.benchmark_card`: dataset, counts, metric, ceiling method, citation,
+    licence, whether the data are here); loads no data."""
+    from ._cards import CARD_FIELDS
+
     rows = [load_benchmark(k).card() for k in BENCHMARKS if pattern is None or pattern in k]
-    cols = ["id", "version", "dataset", "roi", "metric", "commit_split", "ceiling", "citation"]
-    return pd.DataFrame(
-        rows, columns=[*cols, *(c for c in (rows[0] if rows else {}) if c not in cols)]
-    )
+    return pd.DataFrame(rows, columns=list(CARD_FIELDS))
 
 
 def _resolve(path: str) -> Callable[..., Any]:

@@ -21,12 +21,72 @@ bench_app = typer.Typer(
 )
 
 
+#: Colour of each data status in ``bench list``.
+_STATUS_STYLE = {
+    "fetched": "green",
+    "bundled": "green",
+    "simulated": "green",
+    "local": "green",
+    "partial": "yellow",
+    "missing": "red",
+    "undeclared": "dim",
+}
+
+
+def _card_rows(cards: list[dict[str, Any]]) -> Any:
+    """The data cards as one rich table that wraps (never cuts) in an 80-column terminal: four
+    columns of stacked facts, the citation shortened to first author + year next to its DOI
+    (the full text is in ``--json`` and on the leaderboard's cards)."""
+    from rich import box
+    from rich.table import Table
+
+    from ..bench._cards import format_count, format_metric, short_citation
+
+    table = Table(box=box.SQUARE, show_lines=True, expand=False, padding=(0, 1))
+    # (a min_width would let rich draw the table wider than the terminal and crop its edge)
+    table.add_column("benchmark · metric", overflow="fold", ratio=3)
+    table.add_column("data", overflow="fold", width=13)
+    table.add_column("ceiling", overflow="fold", ratio=3)
+    table.add_column("source", overflow="fold", ratio=3)
+    for c in cards:
+        dataset, _, rest = str(c["id"]).partition(".")
+        params = c.get("metric_params") or {}
+        head = [
+            f"[bold]{escape(dataset)}.[/]",
+            f"[bold]{escape(rest)}[/] v{escape(str(c['version']))}",
+            escape(str(c["metric"])),
+            *(escape(format_metric({"metric_params": {k: v}})) for k, v in params.items()),
+        ]
+        status = str(c["data_status"])
+        style = _STATUS_STYLE.get(status, "")
+        shown = f"[{style}]{escape(status)}[/]" if style else escape(status)
+        source_name = c["data_source"] or ""
+        data = [shown] if source_name in ("", status) else [escape(source_name), shown]
+        for key, unit in (("n_stimuli", "stimuli"), ("n_subjects", "subjects")):
+            n = format_count(c, key)
+            data.append(f"{escape(n)} {unit[:-1] if n == '1' else unit}")
+        if status == "partial":
+            data.append("missing: " + escape(", ".join(c.get("data_missing") or [])))
+        source = [escape(short_citation(c["citation"]) or "no citation")]
+        if c.get("url"):
+            source.append(escape(c["url"]))
+        source.append("licence: " + escape(c["licence"] or "not stated"))
+        table.add_row(
+            "\n".join(head), "\n".join(data), escape(c["ceiling"] or "none"), "\n".join(source)
+        )
+    return table
+
+
 @bench_app.command("list")
 def list_command(
     pattern: Annotated[str | None, typer.Argument(help="Only ids containing this.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the full data cards as JSON.")
+    ] = False,
 ) -> None:
-    """The registered benchmarks: id, metric, ceiling, citation (loads no data)."""
+    """The registered benchmarks' data cards: dataset, stimuli, subjects, whether the data are
+    here (fetched / bundled / missing), metric, ceiling method, citation, licence (loads no
+    data)."""
     from ..bench import list_benchmarks
 
     table = list_benchmarks(pattern)
@@ -37,13 +97,19 @@ def list_command(
     if as_json:
         _out.print_json(table.to_json(orient="records", default_handler=str))
         return
-    for row in table.itertuples():
-        _out.print(
-            f"[bold]{escape(row.id)}[/] (v{escape(str(row.version))}, {row.metric})",
-            highlight=False,
-        )
-        _out.print(f"    ceiling: {escape(row.ceiling or 'none')}", highlight=False)
-        _out.print(f"    cite: {escape(row.citation)}", highlight=False)
+    cards = [
+        {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+        for r in table.to_dict(orient="records")
+    ]
+    from ..data import get_data_dir
+
+    table = _card_rows(cards)
+    table.caption = escape(
+        f"{len(cards)} benchmark{'' if len(cards) == 1 else 's'}; fetched data are looked for in "
+        f"{get_data_dir()} "
+        "($NEUROALIGN_DATA); --json prints every card in full."
+    )
+    _out.print(table, soft_wrap=False)
 
 
 @bench_app.command("run")

@@ -6,7 +6,8 @@ interval, committed layer, cell and environment hash in the cell's tooltip), sor
 a header (numbers numerically, names in natural order) and filterable by model name with a small
 script written here (no vendored library); wide tables scroll inside their own box. Below the table:
 the layer each model commits per region, per-layer curves, scatter plots of benchmark pairs,
-benchmark cards, the aggregation rule, the environments and CSV / JSON downloads (also written next
+a data card per benchmark (``bench.benchmark_card``, linked from its column header), the
+aggregation rule, the environments and CSV / JSON downloads (also written next
 to the page). Every text is HTML-escaped.
 """
 
@@ -18,6 +19,7 @@ import html
 import io
 import itertools
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,8 +49,11 @@ th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}th.sortable{
 th.sortable:after{content:" \\2195";color:#aaa}th[aria-sort=ascending]:after{content:" \\2191";color:#222}
 th[aria-sort=descending]:after{content:" \\2193";color:#222}td.na{color:#999}.meta{font-size:.85em;color:#444}
 figure{display:inline-block;margin:.5em;vertical-align:top}figure.half{max-width:47%}figure img{max-width:100%;border:1px solid #eee}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}.card dt{font-weight:600}
-.card dd{margin:0 0 .4em 1em}input#filter{padding:3px 6px;width:18em}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0;overflow-wrap:anywhere}
+.card dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.25em 1em;margin:.4em 0}
+.card dt{font-weight:600}.card dd{margin:0;min-width:0}.card:target{border-color:#4a7bd0;box-shadow:0 0 0 2px #c9dbf7}
+.card .status-missing,.card .status-partial{color:#a33}input#filter{padding:3px 6px;width:18em}
+th a.card-link{color:inherit}
 .scroll{overflow-x:auto;max-width:100%}th.group{text-align:center}td.rank{color:#555}
 #leaderboard td{white-space:nowrap}#leaderboard td:nth-child(2),#leaderboard th[data-col="1"]{text-align:left}
 th .sub{display:block;font-weight:400;font-size:.85em;color:#666}
@@ -58,7 +63,7 @@ figure.full{display:block;margin:.5em 0}
 # Sorting and filtering, written for this page: numbers sort numerically (cells carry data-sort),
 # text in natural order (``seed=2`` before ``seed=10``), empty cells last whatever the direction;
 # the first click sorts text A→Z and scores high→low; the filter hides rows whose model name lacks
-# the text. Sortable headers carry the column they sort (``data-col``; the header has two rows).
+# the text. A click on a header's link to its benchmark card follows the link without sorting. Sortable headers carry the column they sort (``data-col``; the header has two rows).
 _SCRIPT = """
 (function(){
   var table=document.getElementById('leaderboard');
@@ -83,7 +88,8 @@ _SCRIPT = """
   }
   Array.prototype.forEach.call(table.querySelectorAll('th[data-col]'),function(th){
     var i=parseInt(th.getAttribute('data-col'),10);
-    th.classList.add('sortable');th.addEventListener('click',function(){sortBy(i,th);});});
+    th.classList.add('sortable');th.addEventListener('click',function(e){
+      if(e.target.closest&&e.target.closest('a')){return;}sortBy(i,th);});});
   var box=document.getElementById('filter');
   box.addEventListener('input',function(){var q=box.value.toLowerCase();
     Array.prototype.forEach.call(body.rows,function(r){
@@ -186,7 +192,8 @@ def _main_table(board: pd.DataFrame, models: list[str], benches: list[str]) -> s
     )
     ceiled = {b for b in benches if np.isfinite(board.loc[board["benchmark"] == b, "ceiled"]).any()}
     sub = "".join(
-        f'<th data-col="{3 + i}" title="{_esc(b)}">{_esc(b.split(".", 1)[-1])}'
+        f'<th data-col="{3 + i}" title="{_esc(b)}: click to sort; the name opens its card">'
+        f'<a class="card-link" href="#{card_anchor(b, benches)}">{_esc(b.split(".", 1)[-1])}</a>'
         f'<span class="sub">{"ceiled" if b in ceiled else "raw (no ceiling)"}</span></th>'
         for i, b in enumerate(benches)
     )
@@ -255,24 +262,70 @@ def _commit_table(board: pd.DataFrame, models: list[str], benches: list[str]) ->
     )
 
 
-def _cards(cards: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+def card_anchor(bench: str, benches: list[str]) -> str:
+    """The HTML id of a benchmark's card (letters, digits, ``._-`` only; numbered: unique)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", str(bench))
+    return f"card-{benches.index(bench)}-{safe}"
+
+
+def _link(url: Any) -> str:
+    """An http(s) URL as a link, anything else (a DOI string, another scheme) as text."""
+    text = str(url)
+    if re.match(r"^https?://[^\s\"'<>]+$", text):
+        return f'<a href="{_esc(text)}" rel="noopener">{_esc(text)}</a>'
+    return _esc(text)
+
+
+def _cards(cards: Mapping[str, Any], info: Mapping[str, Any], benches: list[str]) -> str:
+    """One card per benchmark (``bench.benchmark_card`` as recorded when the sweep ran):
+    dataset, stimuli, subjects, whether its data were fetched, metric and parameters, ceiling
+    method, commitment, citation, licence and URL. Fields a card does not have (results written
+    before data cards) say so."""
+    from ..bench._cards import DATA_STATUSES, format_count, format_metric
+
     out = []
-    for bid, c in cards.items():
-        fields = [
-            ("version", c.get("version")),
-            ("data", c.get("description")),
-            ("metric", f"{c.get('metric')} {json.dumps(c.get('metric_params', {}), default=str)}"),
-            ("ceiling", c.get("ceiling") or "none"),
+    for bid in benches:
+        c = dict(cards.get(bid) or {})
+        anchor = card_anchor(bid, benches)
+        if not c:
+            out.append(
+                f'<section class="card" id="{anchor}"><h3>{_esc(bid)}</h3>'
+                "<p class='meta'>No card was recorded with this result.</p></section>"
+            )
+            continue
+        unknown = "not recorded"
+        status = c.get("data_status")
+        fields: list[tuple[str, str]] = [
+            ("dataset", _esc(c.get("data_source") or unknown)),
+            (
+                "data",
+                f'<span class="status-{_esc(status)}">{_esc(status)}</span>: '
+                + _esc(DATA_STATUSES.get(str(status), ""))
+                + ("" if status in ("bundled", "simulated") else " (when the sweep ran)")
+                if status
+                else unknown,
+            ),
+            ("stimuli", _esc(format_count(c, "n_stimuli"))),
+            ("subjects", _esc(format_count(c, "n_subjects"))),
+            ("metric", _esc(format_metric(c))),
+            ("ceiling method", _esc(c.get("ceiling") or "none")),
             (
                 "layer commitment",
-                f"{c.get('commit_split')} split, {c.get('commit_fraction')} commit",
+                _esc(f"{c.get('commit_split')} split, {c.get('commit_fraction')} commit")
+                if c.get("commit_split")
+                else "",
             ),
-            ("data details", json.dumps(dict(info.get(bid, {})), default=str)),
-            ("citation", c.get("citation")),
-            ("licence", c.get("licence")),
+            ("version", _esc(c.get("version") or "")),
+            ("description", _esc(c.get("description") or "")),
+            ("data details", _esc(json.dumps(dict(info.get(bid, {})), default=str))),
+            ("citation", _esc(c.get("citation") or unknown)),
+            ("licence", _esc(c.get("licence") or unknown)),
+            ("URL / DOI", _link(c["url"]) if c.get("url") else ""),
         ]
-        dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in fields if v)
-        out.append(f'<div class="card"><h3>{_esc(bid)}</h3><dl>{dl}</dl></div>')
+        dl = "".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in fields if v and v != "{}")
+        out.append(
+            f'<section class="card" id="{anchor}"><h3>{_esc(bid)}</h3><dl>{dl}</dl></section>'
+        )
     return "".join(out)
 
 
@@ -385,7 +438,8 @@ def write_leaderboard(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(title)}</h1><p class='meta'>Generated {now}; {len(models)} models × "
-        f"{len(benches)} benchmarks. Click a column header to sort; hover a score for details.</p>",
+        f"{len(benches)} benchmarks. Click a column header to sort (a benchmark's name opens its "
+        "data card); hover a score for details.</p>",
         "<h2>Scores</h2>",
         _main_table(board, models, benches),
         f"<p class='meta'><b>Aggregation.</b> {_esc(params.get('aggregation', ''))}</p>",
@@ -401,7 +455,8 @@ def write_leaderboard(
         *figures,
         *(["<h2>Benchmark pairs</h2>", *scatters] if scatters else []),
         "<h2>Benchmarks</h2>",
-        _cards(params.get("benchmarks", {}), params.get("data_info", {})),
+        "<p class='meta'>Each benchmark's data card (a column header's name links to it).</p>",
+        _cards(params.get("benchmarks", {}), params.get("data_info", {}), benches),
         "<h2>Environment</h2>",
         _environments(board, params),
         f"<script>{_SCRIPT}</script>",
