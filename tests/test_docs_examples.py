@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,6 @@ SKIP: dict[str, str] = {
     "docs/data.md#1": "reads the EEGLAB file from its own download",
     "docs/encode.md#0": _FRAGMENT.format("X_train, Y_train"),
     "docs/explain.md#2": "needs the CLIP weights (hf:openai/clip-vit-base-patch32), a download",
-    "docs/extract.md#0": "needs torchvision's ResNet-50 weights (a download) and a stimuli/ folder",
     "docs/extract.md#1": _FRAGMENT.format("video_net, clips, net, loader"),
     "docs/readouts.md#0": _FRAGMENT.format("F_train, Y_train"),
     "docs/readouts.md#1": _FRAGMENT.format("tokens, Y"),
@@ -64,6 +64,25 @@ SKIP: dict[str, str] = {
 #: ``test_readme_quick_start_is_the_tested_example`` below fails on any difference.
 RUN_ELSEWHERE: dict[str, str] = {
     "README.md#0": "tests/test_examples.py::test_quickstart_runs_and_recovers_layers",
+}
+
+
+def _image_folder(cwd: Path) -> None:
+    """``stimuli/``: eight small PNG images, the folder a block names as the user's own."""
+    import numpy as np
+    from PIL import Image
+
+    (cwd / "stimuli").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(img).save(cwd / "stimuli" / f"img{i}.png")
+
+
+#: "<file>#<block index>" → writes, in the block's working folder, the input files it names as
+#: the user's own (the block then runs as written; ``~`` is that folder too).
+SETUP: dict[str, Callable[[Path], None]] = {
+    "docs/extract.md#0": _image_folder,
 }
 
 
@@ -104,8 +123,12 @@ def test_doc_blocks_run_offline(path, tmp_path):
     ]
     if not todo:
         pytest.skip(f"every block of {rel} is in SKIP or RUN_ELSEWHERE")
+    for key, _ in todo:
+        if key in SETUP:
+            SETUP[key](tmp_path)
     env = {
         **os.environ,
+        "HOME": str(tmp_path),
         "HF_HUB_OFFLINE": "1",
         "MPLBACKEND": "Agg",
         "NEUROALIGN_BENCH_STORE": str(tmp_path / "bench-store"),
@@ -127,6 +150,7 @@ def test_skip_list_names_existing_blocks():
     have = {f"{p.relative_to(ROOT).as_posix()}#{k}" for p in FILES for k in range(len(blocks(p)))}
     assert set(SKIP) | set(RUN_ELSEWHERE) <= have, sorted((set(SKIP) | set(RUN_ELSEWHERE)) - have)
     assert not set(SKIP) & set(RUN_ELSEWHERE)
+    assert set(SETUP) <= have - set(SKIP), "SETUP names a block that does not run"
 
 
 def test_blocks_run_elsewhere_name_a_test_that_exists():
@@ -138,7 +162,9 @@ def test_blocks_run_elsewhere_name_a_test_that_exists():
 
 
 def _code_lines(code: str) -> list[str]:
-    return [ln.rstrip() for ln in code.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return [
+        ln.rstrip() for ln in code.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
 
 
 def test_readme_quick_start_is_the_tested_example():
