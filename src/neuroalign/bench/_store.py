@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Iterable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 from ..core._identity import code_hash, hash_parts
 from ..core._io import atomic_write_text
 from ..core._registry import lookup
+from ..core.exceptions import NeuroalignWarning
 from ._benchmark import Benchmark, BenchmarkData
 from ._metrics import Split, commitment_split
 
@@ -38,6 +40,7 @@ __all__ = [
     "default_store",
     "environment_hash",
     "metric_identity",
+    "part_key",
     "prepare",
 ]
 
@@ -119,20 +122,42 @@ class ResultStore:
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """A benchmark with its data loaded, its commitment split drawn and its data fingerprint."""
+    """A benchmark (or one subject of a benchmark across subjects) with its data loaded, its
+    commitment split drawn and its data fingerprint; ``excluded`` lists the benchmark's subjects
+    left out (``{label: reason}``)."""
 
     benchmark: Benchmark
     data: BenchmarkData
     split: Split
     fingerprint: str
+    subject: str = ""
+    excluded: Mapping[str, str] = field(default_factory=dict)
+
+
+def part_key(benchmark_id: str, subject: str = "") -> str:
+    """The key of one scored part: the benchmark id, ``<id>/<subject>`` for one subject of a
+    benchmark across subjects."""
+    return f"{benchmark_id}/{subject}" if subject else benchmark_id
 
 
 def prepare(benchmarks: Iterable[Benchmark]) -> dict[str, Prepared]:
-    """Load every benchmark's data once and draw its commitment split."""
+    """Load every benchmark's data once and draw its commitment split: one part per benchmark,
+    one per subject present for a benchmark across subjects (keys: :func:`part_key`). Subjects
+    whose data are missing are warned about and kept in each part's ``excluded``."""
     out = {}
     for b in benchmarks:
-        data = b.load()
-        out[b.id] = Prepared(b, data, commitment_split(b, data), data.fingerprint)
+        parts, excluded = b.load_subjects()
+        if excluded:
+            warnings.warn(
+                f"{b.id}: {len(excluded)} of {len(b.subjects)} subjects excluded (not in the "
+                f"data folder): {sorted(excluded)}; the score is the mean over {sorted(parts)}.",
+                NeuroalignWarning,
+                stacklevel=3,
+            )
+        for subject, data in parts.items():
+            out[part_key(b.id, subject)] = Prepared(
+                b, data, commitment_split(b, data), data.fingerprint, subject, dict(excluded)
+            )
     return out
 
 
@@ -162,5 +187,8 @@ def cell_key(feature_key: str, layer: str, prep: Prepared) -> str:
             "params": dict(b.metric_params),
             "data": prep.fingerprint,
             "split": [b.commit_split, float(b.commit_fraction), int(b.seed)],
+            # one subject of a benchmark across subjects (absent otherwise: keys of benchmarks
+            # without subjects are unchanged)
+            **({"subject": prep.subject} if prep.subject else {}),
         }
     )
