@@ -159,6 +159,7 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=425)
     ap.add_argument("--model", default="efficientnet_lite:lite0")
     ap.add_argument("--layers", default="_blocks.1,_blocks.5,_blocks.10,_blocks.15")
+    ap.add_argument("--width", type=int, default=8, help="tiny_cnn's channels (8, 16, 32 × this/8)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--workdir", default=None, help="default: a temporary folder")
@@ -233,7 +234,7 @@ def run_all(args: argparse.Namespace, tmp: Path, n_train: int, n_test: int) -> N
     if args.model == "tiny_cnn":
         from neuroalign.bench import tiny_cnn
 
-        model: Any = {"tiny_cnn": functools.partial(tiny_cnn, seed=0)}
+        model: Any = {"tiny_cnn": functools.partial(tiny_cnn, seed=0, width=args.width)}
     else:
         model = args.model
     layers = args.layers.split(",")
@@ -330,7 +331,7 @@ def reduction_seconds(args: argparse.Namespace, layers: list[str], n: int) -> fl
     if args.model == "tiny_cnn":
         from neuroalign.bench import tiny_cnn
 
-        loaded = tiny_cnn(seed=0)
+        loaded = tiny_cnn(seed=0, width=args.width)
     else:
         loaded = load_model(args.model)
     shapes: dict[str, tuple[int, ...]] = {}
