@@ -253,7 +253,7 @@ def _one_subject(b, subject):
 def test_nsd_across_subjects_is_the_mean_of_the_per_subject_scores(nsd_two_subjects, tmp_path):
     from scipy import stats
 
-    from neuroalign.report import leaderboard_table
+    from neuroalign.report import leaderboard_table, write_leaderboard
 
     b = load_benchmark("Allen2022.V1-encoding")
     model = {"m": functools.partial(tiny_cnn, seed=0)}
@@ -305,6 +305,8 @@ def test_nsd_across_subjects_is_the_mean_of_the_per_subject_scores(nsd_two_subje
     # one leaderboard row per model x benchmark, from the across-subject rows
     board = leaderboard_table(res)
     assert len(board) == 1 and board["raw"].iloc[0] == pytest.approx(np.mean(per), rel=1e-12)
+    page = write_leaderboard(res, tmp_path / "board.html").read_text()
+    assert "excluded_subjects" in page and "subj08" in page  # on the benchmark's card
     # the store: one cell per subject x layer, distinct keys, all served on a re-run
     assert len(set(t[t.statistic == "subject_layer_score"]["cell"])) == 2 * len(layers)
     again = run(model, b, layers=layers, store=tmp_path / "s", quiet=True)
