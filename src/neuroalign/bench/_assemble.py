@@ -6,6 +6,11 @@ For each model and benchmark the committed layer is the one with the best ``comm
 (every split) is kept as ``statistic="layer_score"`` rows. The ``score`` and ``ceiled`` rows are
 the committed layer's ``test`` row as the metric wrote it: value and interval of the same split
 (NaN interval where the metric has none on the test split), never the ``all`` row's interval.
+
+A benchmark across subjects (``Benchmark.subjects``) has one part per subject; one layer is
+committed for all of them (the best mean commit score) and the ``layer_score`` / ``score`` /
+``ceiled`` rows are means over subjects with a Student-t interval over subjects, the subjects'
+own rows kept as ``subject_layer_score`` / ``subject_score`` / ``subject_ceiled``.
 """
 
 from __future__ import annotations
