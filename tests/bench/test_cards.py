@@ -104,7 +104,7 @@ def _k92(**kw) -> Benchmark:
 
 #: Benchmark fields that change a score (in the cell key) and those shown on the card only.
 IN_KEY = {"id", "loader", "metric", "version", "metric_params", "commit_split", "commit_fraction"}
-IN_KEY |= {"seed"}
+IN_KEY |= {"seed", "subjects"}
 CARD_ONLY = {"ceiling", "citation", "licence", "description", *DATA_FIELDS}
 
 

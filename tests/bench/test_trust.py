@@ -134,6 +134,35 @@ def test_a_metric_re_registered_with_new_code_recomputes(tmp_path):
     _same_as_fresh(again, fresh)
 
 
+def test_an_edit_to_a_scoring_kernel_changes_every_cell_key(monkeypatch):
+    """The ridge solver (or any module a score passes through) edited: new cell keys, so no
+    cell computed by the old code is served (the metric function itself is unchanged)."""
+    from pathlib import Path
+
+    from neuroalign.bench import _store
+    from neuroalign.bench._metrics import commitment_split
+
+    bench = _bench()
+    data = bench.load()
+    prep = _store.Prepared(bench, data, commitment_split(bench, data), data.fingerprint)
+    _store.scoring_code_hash.cache_clear()
+    before = _store.cell_key("f" * 64, "conv1", prep)
+    ridge = (Path(_store.__file__).parents[1] / "encode" / "_ridge.py").resolve()
+    real = Path.read_bytes
+
+    def edited(self):
+        data = real(self)
+        return data + b"\n# edited\n" if self.resolve() == ridge else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    _store.scoring_code_hash.cache_clear()
+    try:
+        after = _store.cell_key("f" * 64, "conv1", prep)
+    finally:
+        _store.scoring_code_hash.cache_clear()
+    assert after != before
+
+
 # ------------------------------------------------------------------------------------ join
 def test_brain_ids_that_are_not_the_stimuli_raise_naming_them():
     n = 12

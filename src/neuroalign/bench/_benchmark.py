@@ -138,6 +138,13 @@ class Benchmark:
         Share of the split used to commit a layer; the rest scores it.
     seed : int
         Seed of the commitment split.
+    subjects : tuple of int or str
+        Empty (default): the loader returns one subject's (or pooled) data. Otherwise the
+        benchmark is scored across these subjects: the loader is called as
+        ``loader(subject=s)`` for each, every subject is scored on its own data and split, and
+        the benchmark's score is the mean over the subjects present (per-subject rows kept; a
+        subject whose loader raises :class:`~neuroalign.core.exceptions.DataNotFoundError` is
+        excluded and reported, never silently dropped). See :func:`~neuroalign.bench.run`.
     ceiling : str
         How the ceiling is estimated (shown on the card).
     citation, licence, description : str
@@ -164,6 +171,7 @@ class Benchmark:
     commit_split: str = "stimuli"
     commit_fraction: float = 0.5
     seed: int = 0
+    subjects: tuple[Any, ...] = ()
     ceiling: str = ""
     citation: str = ""
     licence: str = ""
@@ -197,6 +205,13 @@ class Benchmark:
         if not callable(self.loader):
             raise ValidationError(f"loader must be callable; got {type(self.loader).__name__}.")
         object.__setattr__(self, "metric_params", dict(self.metric_params))
+        if isinstance(self.subjects, (str, int)) or len(set(map(str, self.subjects))) != len(
+            tuple(self.subjects)
+        ):
+            raise ValidationError(
+                f"subjects must be a sequence of distinct subject ids; got {self.subjects!r}."
+            )
+        object.__setattr__(self, "subjects", tuple(self.subjects))
         self._check_card_fields()
 
     def _check_card_fields(self) -> None:
@@ -231,9 +246,13 @@ class Benchmark:
     def roi(self) -> str:
         return _ID.match(self.id)["roi"]  # type: ignore[index]
 
-    def load(self) -> BenchmarkData:
-        """Run the loader and check what it returns."""
-        data = self.loader()
+    def load(self, subject: Any = None) -> BenchmarkData:
+        """Run the loader (``loader(subject=subject)`` when a subject is given) and check what
+        it returns. A benchmark across :attr:`subjects` loads its first subject when none is
+        given (:meth:`load_subjects` loads them all)."""
+        if subject is None and self.subjects:
+            subject = self.subjects[0]
+        data = self.loader() if subject is None else self.loader(subject=subject)
         if not isinstance(data, BenchmarkData):
             raise ValidationError(
                 f"the loader of {self.id} returned {type(data).__name__}; it must return "
@@ -241,11 +260,43 @@ class Benchmark:
             )
         return data
 
+    def load_subjects(self) -> tuple[dict[str, BenchmarkData], dict[str, str]]:
+        """Every subject's data (``{subject label: data}``, in :attr:`subjects` order) and the
+        subjects excluded (``{label: reason}``: their loader raised
+        :class:`~neuroalign.core.exceptions.DataNotFoundError`). Labels are ``subjNN`` for
+        integer subjects, else the id as given. Any other error is raised; no subject present
+        raises a :class:`~neuroalign.core.exceptions.ConfigurationError` naming every reason."""
+        from ..core.exceptions import DataNotFoundError
+
+        if not self.subjects:
+            return {"": self.load()}, {}
+        parts: dict[str, BenchmarkData] = {}
+        excluded: dict[str, str] = {}
+        for s in self.subjects:
+            label = subject_label(s)
+            try:
+                parts[label] = self.load(s)
+            except DataNotFoundError as err:
+                excluded[label] = str(err)
+        if not parts:
+            raise ConfigurationError(
+                f"{self.id}: none of the subjects {[subject_label(s) for s in self.subjects]} "
+                "is in the data folder: " + "; ".join(f"{k}: {v}" for k, v in excluded.items())
+            )
+        return parts, excluded
+
     def card(self) -> dict[str, Any]:
         """The benchmark's data card (:func:`~neuroalign.bench.benchmark_card`; loads nothing)."""
         from ._cards import benchmark_card
 
         return benchmark_card(self)
+
+
+def subject_label(subject: Any) -> str:
+    """The table's label of a benchmark subject: ``subjNN`` for an integer, else ``str``."""
+    if isinstance(subject, (int, np.integer)) and not isinstance(subject, bool):
+        return f"subj{int(subject):02d}"
+    return str(subject)
 
 
 #: Benchmark id → zero-argument factory returning the :class:`Benchmark` (lazy: nothing loads).

@@ -114,16 +114,20 @@ BUILTIN_DATA: dict[str, dict[str, Any]] = {
     ),
     "Allen2022.*-encoding": dict(
         data_source="nsd",
-        n_stimuli=10000,  # subject 1's images (all 40 sessions); 1000 of them are shared-1000
-        n_subjects=1,
+        # the 8 subjects' images: 9000 own images each + the shared 1000 (NSD's design; subjects
+        # who did not finish 40 sessions saw fewer of them)
+        n_stimuli=73000,
+        n_subjects=8,
         url="https://doi.org/10.1038/s41593-021-00962-x",
         data_files=_NSD_SUBJ01,
     ),
     **{
         f"Algonauts2023.{h}-encoding": dict(
             data_source="algonauts2023",
-            n_stimuli=9841,  # subject 1's training images
-            n_subjects=1,
+            # subject 1's training images (subjects 1-8: 9841, 9841, 9082, 8779, 9841, 9082,
+            # 9841, 8779; the distinct images over subjects are not known offline)
+            n_stimuli=9841,
+            n_subjects=8,
             url="https://doi.org/10.48550/arXiv.2301.03198",
             data_files=(
                 f"subj01/training_split/training_fmri/{h}_training_fmri.npy",
@@ -168,6 +172,7 @@ CARD_FIELDS: dict[str, str] = {
     "data_status": "data",
     "n_stimuli": "stimuli",
     "n_subjects": "subjects",
+    "subjects": "subjects scored",
     "metric": "metric",
     "metric_params": "metric parameters",
     "ceiling": "ceiling method",
@@ -292,6 +297,8 @@ def benchmark_card(
         ``citation``, ``licence``, ``url`` and the benchmark's other descriptors.
     """
     declared = declared_data(bench)
+    from ._benchmark import subject_label
+
     status, missing, folder = data_status(declared["data_source"], declared["data_files"], data_dir)
     card: dict[str, Any] = {
         "id": bench.id,
@@ -302,6 +309,7 @@ def benchmark_card(
         "data_status": status,
         "n_stimuli": declared["n_stimuli"],
         "n_subjects": declared["n_subjects"],
+        "subjects": [subject_label(s) for s in bench.subjects],  # scored one by one
         "metric": bench.metric,
         "metric_params": dict(bench.metric_params),
         "ceiling": bench.ceiling,

@@ -220,6 +220,7 @@ def cell_job(
     seconds = time.perf_counter() - t0
     record = {
         "benchmark": b.id,
+        "subject": prep.subject,
         "version": b.version,
         "layer": layer,
         "features": feature_key,

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Iterable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 from ..core._identity import code_hash, hash_parts
 from ..core._io import atomic_write_text
 from ..core._registry import lookup
+from ..core.exceptions import NeuroalignWarning
 from ._benchmark import Benchmark, BenchmarkData
 from ._metrics import Split, commitment_split
 
@@ -38,7 +40,9 @@ __all__ = [
     "default_store",
     "environment_hash",
     "metric_identity",
+    "part_key",
     "prepare",
+    "scoring_code_hash",
 ]
 
 #: Bumped when the computation of a cell changes in a way its inputs do not show.
@@ -119,20 +123,42 @@ class ResultStore:
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """A benchmark with its data loaded, its commitment split drawn and its data fingerprint."""
+    """A benchmark (or one subject of a benchmark across subjects) with its data loaded, its
+    commitment split drawn and its data fingerprint; ``excluded`` lists the benchmark's subjects
+    left out (``{label: reason}``)."""
 
     benchmark: Benchmark
     data: BenchmarkData
     split: Split
     fingerprint: str
+    subject: str = ""
+    excluded: Mapping[str, str] = field(default_factory=dict)
+
+
+def part_key(benchmark_id: str, subject: str = "") -> str:
+    """The key of one scored part: the benchmark id, ``<id>/<subject>`` for one subject of a
+    benchmark across subjects."""
+    return f"{benchmark_id}/{subject}" if subject else benchmark_id
 
 
 def prepare(benchmarks: Iterable[Benchmark]) -> dict[str, Prepared]:
-    """Load every benchmark's data once and draw its commitment split."""
+    """Load every benchmark's data once and draw its commitment split: one part per benchmark,
+    one per subject present for a benchmark across subjects (keys: :func:`part_key`). Subjects
+    whose data are missing are warned about and kept in each part's ``excluded``."""
     out = {}
     for b in benchmarks:
-        data = b.load()
-        out[b.id] = Prepared(b, data, commitment_split(b, data), data.fingerprint)
+        parts, excluded = b.load_subjects()
+        if excluded:
+            warnings.warn(
+                f"{b.id}: {len(excluded)} of {len(b.subjects)} subjects excluded (not in the "
+                f"data folder): {sorted(excluded)}; the score is the mean over {sorted(parts)}.",
+                NeuroalignWarning,
+                stacklevel=3,
+            )
+        for subject, data in parts.items():
+            out[part_key(b.id, subject)] = Prepared(
+                b, data, commitment_split(b, data), data.fingerprint, subject, dict(excluded)
+            )
     return out
 
 
@@ -144,11 +170,32 @@ def metric_identity(name: str) -> str:
     return code_hash(lookup(METRICS, name, "benchmark metric"))
 
 
+#: The code a cell's score is computed by, beyond the metric function itself: these packages
+#: and modules of neuroalign (ridge, RSA, CKA, decoding, ceilings, alignment, the adapters).
+SCORING_CODE = ("core", "encode", "compare", "decode", "bench/_metrics.py", "bench/_adapters.py")
+
+
+@lru_cache(maxsize=1)
+def scoring_code_hash() -> str:
+    """SHA-256 (``core._identity``) of the source of :data:`SCORING_CODE`: an edit to any
+    kernel a score passes through (a ridge solver's α choice, a ceiling formula) gives new cell
+    keys, so a cell computed by older code is never served as if it were today's."""
+    import neuroalign
+
+    root = Path(neuroalign.__file__).parent
+    files: list[Path] = []
+    for part in SCORING_CODE:
+        path = root / part
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return hash_parts({p.relative_to(root).as_posix(): p.read_bytes() for p in files})
+
+
 def cell_key(feature_key: str, layer: str, prep: Prepared) -> str:
     """A cell's key: the feature-store key of the exact features it scores (which holds the
     model's weights and code, the stimuli, preprocessing, tokenizer, reducer and every option,
     device, precision and the layer), the layer, the benchmark's id and version, the metric's
-    name, code and parameters, the benchmark data's fingerprint and the commitment split."""
+    name, code and parameters, the code of every kernel it passes through
+    (:func:`scoring_code_hash`), the benchmark data's fingerprint and the commitment split."""
     b = prep.benchmark
     return hash_parts(
         {
@@ -159,8 +206,12 @@ def cell_key(feature_key: str, layer: str, prep: Prepared) -> str:
             "version": b.version,
             "metric": b.metric,
             "metric_code": metric_identity(b.metric),
+            "scoring_code": scoring_code_hash(),
             "params": dict(b.metric_params),
             "data": prep.fingerprint,
             "split": [b.commit_split, float(b.commit_fraction), int(b.seed)],
+            # one subject of a benchmark across subjects (absent otherwise: keys of benchmarks
+            # without subjects are unchanged)
+            **({"subject": prep.subject} if prep.subject else {}),
         }
     )

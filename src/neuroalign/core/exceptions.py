@@ -14,6 +14,7 @@ from collections.abc import Iterable
 __all__ = [
     "CacheError",
     "ConfigurationError",
+    "DataNotFoundError",
     "DependencyError",
     "LayerNotFoundError",
     "ModelLoadError",
@@ -46,6 +47,11 @@ class StimulusMismatchError(ValidationError):
 
 class ConfigurationError(ValidationError):
     """An option is unknown or options contradict each other; the message lists allowed values."""
+
+
+class DataNotFoundError(ConfigurationError):
+    """A dataset's files for one unit (e.g. one subject) are not in the data folder; a
+    benchmark over several subjects reports that subject as excluded instead of failing."""
 
 
 class LayerNotFoundError(NeuroalignError, KeyError):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..core._io import atomic_write_text, sha256_file
@@ -68,6 +69,9 @@ class RemoteDataset:
     homepage: str = ""
     notes: str = ""
     subjects: tuple[str, ...] = field(default_factory=tuple)
+    #: Files whose names are known only from files already on disk: ``derived(data_root)``
+    #: lists them at fetch time (e.g. the Algonauts 2023 training images, named from NSD's design).
+    derived: Any = None
 
     def select(self, subject: str | Sequence[str] | None = None) -> list[DatasetFile]:
         """Files for ``subject`` (plus the shared ones); all files when None."""
@@ -131,11 +135,68 @@ def nsd_files(subjects: Sequence[int] = tuple(NSD_SESSIONS)) -> tuple[DatasetFil
         ]
         betas = f"nsddata_betas/ppdata/{subj}/func1pt8mm/{NSD_BETAS}"
         files.append(DatasetFile(f"{betas}/ncsnr.nii.gz", subject=subj))
+        # fsaverage ncsnr (163842 vertices per hemisphere): the Algonauts 2023 ceiling
+        files += [
+            DatasetFile(
+                f"nsddata_betas/ppdata/{subj}/fsaverage/{NSD_BETAS}/{h}.ncsnr.mgh", subject=subj
+            )
+            for h in ("lh", "rh")
+        ]
         files += [
             DatasetFile(f"{betas}/betas_session{k:02d}.nii.gz", subject=subj)
             for k in range(1, NSD_SESSIONS[s] + 1)
         ]
     return tuple(files)
+
+
+#: Algonauts 2023: of each subject's NSD sessions (:data:`NSD_SESSIONS`), the last 3 were
+#: withheld as the challenge's test split; the training split is the images of the others.
+ALGONAUTS2023_TEST_SESSIONS = 3
+
+
+def algonauts2023_training_trials(design: str | Path, subject: int) -> np.ndarray:
+    """The 0-based 73k image index of each trial of an Algonauts 2023 subject's training
+    sessions, from NSD's ``nsd_expdesign.mat``.
+
+    The challenge's own preparation (gifale95/algonauts_2023,
+    ``code/01_challenge_data_preparation/challenge_data_preparation.py`` l.54-73) takes
+    ``subjectim[sub - 1, masterordering - 1] - 1`` over the subject's completed sessions (40, 40,
+    32, 30, 40, 32, 40, 30), keeps the first ``completed - 3`` sessions (750 trials each) as
+    training, and names the training images ``train-<i+1:04d>_nsd-<index:05d>.png`` over the
+    sorted unique indices (l.350-358).
+    """
+    import scipy.io as sio
+
+    d = sio.loadmat(str(design), variable_names=["masterordering", "subjectim"])
+    order = np.asarray(d["masterordering"]).ravel().astype(np.int64) - 1
+    subjectim = np.atleast_2d(d["subjectim"]).astype(np.int64) - 1
+    n_train = (NSD_SESSIONS[subject] - ALGONAUTS2023_TEST_SESSIONS) * 750
+    return subjectim[subject - 1, order[:n_train]]
+
+
+def algonauts2023_training_images(data_root: str | Path) -> tuple[DatasetFile, ...]:
+    """The Algonauts 2023 training images of every subject (``subjNN/training_split/
+    training_images/train-NNNN_nsd-KKKKK.png``), named from NSD's experiment design (fetch it
+    first: ``neuroalign data fetch nsd --files nsd_expdesign.mat``); the images are the NSD
+    73k images the challenge saved as PNG."""
+    design = Path(data_root) / "nsd/nsddata/experiments/nsd/nsd_expdesign.mat"
+    if not design.is_file():
+        raise ConfigurationError(
+            f"the Algonauts 2023 training images are named from NSD's design, {str(design)!r}, "
+            "which is missing; fetch it first with `neuroalign data fetch nsd --files "
+            "nsd_expdesign.mat --accept-terms` (a 2 MB file), then fetch algonauts2023 again."
+        )
+    out = []
+    for s in range(1, 9):
+        uniq = np.unique(algonauts2023_training_trials(design, s))
+        out += [
+            DatasetFile(
+                f"subj{s:02d}/training_split/training_images/train-{i + 1:04d}_nsd-{k:05d}.png",
+                subject=f"subj{s:02d}",
+            )
+            for i, k in enumerate(uniq.tolist())
+        ]
+    return tuple(out)
 
 
 ALGONAUTS2019_CITATION = (
@@ -239,20 +300,22 @@ DATASETS: dict[str, RemoteDataset] = {
         "subjects to ~10,000 images each, with ROI masks",
         base_url="https://algonauts.csail.mit.edu/challenge_data/",
         files=tuple(
-            DatasetFile(
-                f"subj{s:02d}/training_split/training_fmri/{h}_training_fmri.npy",
-                subject=f"subj{s:02d}",
-            )
+            DatasetFile(f"subj{s:02d}/{part}", subject=f"subj{s:02d}")
             for s in range(1, 9)
             for h in ("lh", "rh")
+            for part in (
+                f"training_split/training_fmri/{h}_training_fmri.npy",
+                f"roi_masks/{h}.all-vertices_fsaverage_space.npy",  # challenge → fsaverage
+            )
         ),
         licence="NSD Terms and Conditions (the challenge data are derived from NSD)",
         citation="Gifford AT, Lahner B, Saba-Sadiya S, Vilas MG, Lascelles A, Oliva A, Kay K, Roig "
         "G, Cichy RM (2023). The Algonauts Project 2023 Challenge: How the human brain makes sense "
         "of natural scenes. arXiv:2301.03198. " + _NSD_CITATION,
-        size="~10 GB in all",
+        size="~10 GB in all (fMRI ~3 GB, training images ~7 GB)",
         terms=_NSD_TERMS,
         homepage="http://algonauts.csail.mit.edu/",
+        derived=algonauts2023_training_images,
         notes="The official download link is sent after a form; set base_url to the link received "
         "(or $NEUROALIGN_MIRROR_ALGONAUTS2023). URL not verified offline.",
         subjects=tuple(f"subj{s:02d}" for s in range(1, 9)),
@@ -422,6 +485,21 @@ def fetch_dataset(
     root = (base_url or os.environ.get(env) or ds.base_url).rstrip("/") + "/"
     mirrored = bool(base_url or os.environ.get(env))
     wanted = ds.select(subject)
+    if ds.derived is not None:
+        subjects = (
+            set(ds.subjects)
+            if subject is None
+            else {subject}
+            if isinstance(subject, str)
+            else set(subject)
+        )
+        try:
+            more = ds.derived(get_data_dir(data_dir))
+        except ConfigurationError:
+            if files is None:  # a whole fetch must get them: say what is missing
+                raise
+            more = ()  # a selection (files=...) of other files does not need them
+        wanted += [f for f in more if f.subject is None or f.subject in subjects]
     if files is not None:
         wanted = [f for f in wanted if any(s in f.path for s in files)]
         if not wanted:

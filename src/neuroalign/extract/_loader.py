@@ -3,6 +3,7 @@ preprocessed in one vectorised call per batch, and a cheap up-front check of ima
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,6 +75,8 @@ def image_batches(
         return
     if num_workers is None:
         num_workers = 0 if in_memory else min(4, max(0, (os.cpu_count() or 1) - 1))
+    if num_workers and multiprocessing.current_process().daemon:
+        num_workers = 0  # a daemonic process (a Dask worker) cannot start DataLoader workers
     loader: Any = torch.utils.data.DataLoader(
         _Images(stimuli, rows, preprocess),  # type: ignore[arg-type]
         batch_size=batch_size,
