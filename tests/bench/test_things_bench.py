@@ -81,7 +81,13 @@ def test_bench_run_tiny_cnn_on_every_things_benchmark(data_dir, tmp_path):
     scores = t[t.statistic == "score"].set_index("benchmark")
     assert set(scores.index) == HEBART | {"Gifford2022.EEG-encoding"}
     assert np.isfinite(scores["value"]).all() and np.isfinite(scores["ceiling_high"]).all()
-    assert (scores["n"] == np.where(scores.index.str.startswith("Hebart"), N_TEST, 8)).all()
+    # scored across subjects: the tree holds subject 1 only, the others are excluded and reported
+    assert (scores["n"] == 1).all() and (scores["resampled"] == "subjects").all()
+    assert "excluded" in res.output and "subj02" in res.output
+    per_subject = t[t.statistic == "subject_score"].set_index("benchmark")
+    assert set(per_subject["subject"]) == {"subj01"}
+    want = np.where(per_subject.index.str.startswith("Hebart"), N_TEST, 8)
+    assert (per_subject["n"] == want).all()  # each subject scored on its test images
     # the responses are linear in the pixels: a model sees it on the held-out test images
     assert scores["value"].mean() > 0.2, scores["value"]
 

@@ -138,8 +138,8 @@ BUILTIN_DATA: dict[str, dict[str, Any]] = {
     },
     "Hebart2023.*-encoding": dict(
         data_source="things-fmri",
-        n_stimuli=8740,  # subject 1: 8640 training images (one trial) + 100 test images (12)
-        n_subjects=1,
+        n_stimuli=8740,  # 8640 training images (one trial) + 100 test images (12), every subject
+        n_subjects=3,
         url="https://doi.org/10.7554/eLife.82580",
         data_files=(
             "betas_csv/sub-01_ResponseData.h5",
@@ -150,8 +150,8 @@ BUILTIN_DATA: dict[str, dict[str, Any]] = {
     ),
     "Gifford2022.EEG-encoding": dict(
         data_source="things-eeg2",
-        n_stimuli=16740,  # subject 1: 16 540 training + 200 test images
-        n_subjects=1,
+        n_stimuli=16740,  # 16 540 training + 200 test images, the same for every subject
+        n_subjects=10,
         url="https://doi.org/10.1016/j.neuroimage.2022.119754",
         data_files=(
             "preprocessed_data/sub-01/preprocessed_eeg_training.npy",

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core import Responses, StimulusSet
 from ._benchmark import BenchmarkData
+from ..data._things import THINGS_FMRI_SUBJECTS
 
 __all__ = ["THINGS_FMRI_BENCH_ROIS", "THINGS_GROUPS", "things_benchmarks"]
 
@@ -130,33 +131,39 @@ def things_benchmarks() -> dict[str, dict[str, Any]]:
     for roi, columns in THINGS_FMRI_BENCH_ROIS.items():
         out[f"Hebart2023.{roi}-encoding"] = dict(
             loader=functools.partial(load_things_fmri_roi, columns),
+            subjects=THINGS_FMRI_SUBJECTS,
+            version="2",  # 2: across the 3 subjects (was subject 1)
             commit_split="groups",
             ceiling="the release's per-voxel noise ceiling of the 12-trial test average "
             "(nc_testset, NSD formula), mean sqrt(nc_testset / 100) over voxels",
             citation=fmri.citation,
             licence=fmri.licence,
             description=(
-                f"THINGS-fMRI subject 1, {roi} ({' + '.join(columns)} of VoxelMetadata.csv); "
+                f"THINGS-fMRI subjects 1-3 (those fetched; the others are reported as excluded), "
+                f"{roi} ({' + '.join(columns)} of VoxelMetadata.csv); "
                 "single-trial responses z-scored per session, averaged per image; a layer is "
                 "committed on the 8 640 training images (one trial each) and scored on the 100 "
-                "test images (12 trials each); images <data>/things-fmri/images/<concept>/<file> "
-                "(other subjects: loader_args subject=2, 3 in a TOML)"
+                "test images (12 trials each), per subject, then averaged over subjects; images "
+                "<data>/things-fmri/images/<concept>/<file>"
             ),
         )
     lo, hi = THINGS_EEG2_ENCODING_WINDOW
     out["Gifford2022.EEG-encoding"] = dict(
         loader=load_things_eeg2_encoding,
+        subjects=tuple(range(1, 11)),
+        version="2",  # 2: across the 10 subjects (was subject 1)
         commit_split="groups",
         ceiling="split-half noise ceiling of the 80 test repetitions (20 random halves, "
         "Spearman-Brown to 80), mean over targets",
         citation=eeg.citation,
         licence=eeg.licence,
         description=(
-            f"THINGS-EEG2 subject 1; targets: 17 channels x the samples in {lo}-{hi} s of the "
+            f"THINGS-EEG2 subjects 1-10 (those fetched; the others are reported as excluded); "
+            f"targets: 17 channels x the samples in {lo}-{hi} s of the "
             "repetition-averaged EEG; a layer is committed on the 16 540 training images (4 "
             "repetitions) and scored on the 200 test images (80 repetitions); images "
             "training_images/ and test_images/ (<concept>/<file>) unpacked into "
-            "<data>/things-eeg2/ (other subjects: loader_args subject=2..10 in a TOML)"
+            "<data>/things-eeg2/; scored per subject, then averaged over subjects"
         ),
     )
     return out

@@ -54,7 +54,13 @@ import pandas as pd
 
 from ..core import Responses, StimulusSet
 from ..core._validation import parse_memory_budget, require
-from ..core.exceptions import ConfigurationError, ShapeError, ValidationError, close_matches
+from ..core.exceptions import (
+    ConfigurationError,
+    DataNotFoundError,
+    ShapeError,
+    ValidationError,
+    close_matches,
+)
 from ._pickled_npy import read_pickled_npy, unpickle_numpy
 
 __all__ = [
@@ -110,8 +116,8 @@ def _fmri_files(root: Path, subject: int) -> dict[str, Path]:
         for part in ("ResponseData.h5", "VoxelMetadata.csv", "StimulusMetadata.csv")
     }
     missing = [str(p) for p in files.values() if not p.is_file()]
-    if missing:
-        raise ConfigurationError(
+    if missing:  # this subject's files (a benchmark across subjects excludes and reports it)
+        raise DataNotFoundError(
             f"THINGS-fMRI subject {subject}: missing {missing}. Unpack the release's "
             "betas_csv.zip (figshare doi:10.25452/figshare.plus.20492835; `neuroalign data fetch "
             f"things-fmri`) so that {str(root / 'betas_csv')!r} holds "
@@ -431,8 +437,8 @@ def load_things_eeg2(
         raise ConfigurationError(f"THINGS-EEG2 subject must be 1..10; got {subject!r}.")
     root = Path(root).expanduser()
     path = root / "preprocessed_data" / f"sub-{subject:02d}" / f"preprocessed_eeg_{partition}.npy"
-    if not path.is_file():
-        raise ConfigurationError(
+    if not path.is_file():  # this subject's file (a benchmark across subjects excludes it)
+        raise DataNotFoundError(
             f"THINGS-EEG2: {str(path)!r} is missing; fetch it with `neuroalign data fetch "
             "things-eeg2`."
         )
