@@ -281,7 +281,11 @@ def _n_jobs(n_jobs: int | None) -> int:
 
 
 def _ranked_subject_ceilings(
-    d: np.ndarray, subj_idx: np.ndarray, method: str, n_jobs: int | None = None
+    d: np.ndarray,
+    subj_idx: np.ndarray,
+    method: str,
+    n_jobs: int | None = None,
+    ranks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lower/upper ceilings of every subject resample for the rank-based methods, batched.
 
@@ -295,7 +299,7 @@ def _ranked_subject_ceilings(
     release the GIL); each chunk writes its own rows of the result.
     """
     n_boot, n_subj = subj_idx.shape
-    S = 2.0 * rank_rows(d)
+    S = 2.0 * rank_rows(d) if ranks is None else ranks  # twice the ranks, if already known
     m = S.shape[1]
     counts = np.zeros((n_boot, n_subj))
     np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
@@ -381,31 +385,37 @@ def _subject_bootstrap(
     method: str,
     subj_idx: np.ndarray,
     n_jobs: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subject resampling leaves every RDM whole: model-subject similarities are computed once,
-    and each resample only averages columns and recomputes the pooled RDMs of its ceiling."""
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
+    """Subject resampling leaves every RDM whole: model-subject similarities are computed once
+    (the point estimate and every resample are column means of them), and each resample only
+    recomputes the pooled RDMs of its ceiling.
+
+    Returns the values, lower and upper ceilings of the data (as :func:`_evaluate`), the samples
+    ``(n_boot, n_models)`` and the ceiling samples ``(n_boot, 2)``."""
     n_boot = subj_idx.shape[0]
-    if method in _FAST:
+    parts = _group_rows(d.shape[0], None)
+    if method in _FAST:  # ranked (Spearman) and z-scored once, for the values and the ceilings
         src, z = _transform(np.vstack([m, d]), method)
         sim = z[: len(m)] @ z[len(m) :].T
         src_d, zd = src[len(m) :], z[len(m) :]
+        low, high = _fast_ceiling(src_d, zd, parts, method) if len(parts) > 1 else (np.nan,) * 2
     else:
         sim = fn(m, d)
+        low, high = _noise_ceiling(d, method, None) if len(parts) > 1 else (np.nan,) * 2
+    values = sim.mean(1)
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
-        return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
-    if method == "pearson":
-        return samples, _pearson_subject_ceilings(zd, subj_idx)
-    ceil = np.full((n_boot, 2), np.nan)
-    for k, idx in enumerate(subj_idx):
-        parts = _group_rows(len(idx), idx)
-        if len(parts) < 2:
-            continue
-        if method in _FAST:
-            ceil[k] = _fast_ceiling(src_d[idx], zd[idx], parts, method)
-        else:
-            ceil[k] = _noise_ceiling(d[idx], method, idx)
-    return samples, ceil
+        ranks = 2.0 * src_d if method == "spearman" else None
+        ceil = _ranked_subject_ceilings(d, subj_idx, method, n_jobs, ranks)
+    elif method == "pearson":
+        ceil = _pearson_subject_ceilings(zd, subj_idx)
+    else:
+        ceil = np.full((n_boot, 2), np.nan)
+        for k, idx in enumerate(subj_idx):
+            parts = _group_rows(len(idx), idx)
+            if len(parts) >= 2:
+                ceil[k] = _noise_ceiling(d[idx], method, idx)
+    return values, low, high, samples, ceil
 
 
 def check_n_boot(n_boot: Any, name: str = "n_boot") -> int:
@@ -502,7 +512,6 @@ def bootstrap_rsa(
     n = models.n_stimuli
     m = np.asarray(models.dissimilarities, dtype=np.float64)
     d = np.asarray(subjects.rdms.dissimilarities, dtype=np.float64)
-    values, low, high = _evaluate(fn, m, d, method)
     stim_idx: np.ndarray | None = None
     if indices is not None:
         if resampled == "subjects":
@@ -524,11 +533,13 @@ def bootstrap_rsa(
     elif resampled != "subjects":
         stim_idx = bootstrap_indices(n, n_boot, seed)
     subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if resampled != "stimuli" else None
-    samples = np.empty((n_boot, m.shape[0]))
-    ceil = np.full((n_boot, 2), np.nan)
     if resampled == "subjects":
         assert subj_idx is not None
-        samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
+        values, low, high, samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
+    else:
+        values, low, high = _evaluate(fn, m, d, method)
+        samples = np.empty((n_boot, m.shape[0]))
+        ceil = np.full((n_boot, 2), np.nan)
     loop = range(n_boot if resampled != "subjects" else 0)
     ranker = (
         _ResampleRanks(np.vstack([m, d]))
@@ -553,30 +564,35 @@ def bootstrap_rsa(
         mk, dk = m[:, cols], dk[:, cols]
         samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
     alpha = (1 - ci) / 2
+    if np.isfinite(samples).all():  # the same quantiles as nanquantile, one call for all columns
+        ci_low, ci_high = np.quantile(samples, [alpha, 1 - alpha], axis=0)
+    else:
+        with np.errstate(invalid="ignore"):
+            ci_low, ci_high = np.nanquantile(samples, [alpha, 1 - alpha], axis=0)
     with np.errstate(invalid="ignore"):
-        table = make_table(
-            rdm_labels(models).assign(
-                value=values,
-                ci_low=np.nanquantile(samples, alpha, axis=0),
-                ci_high=np.nanquantile(samples, 1 - alpha, axis=0),
-                se=np.nanstd(samples, axis=0, ddof=1),
-                ceiling_low=low,
-                ceiling_high=high,
-            ),
-            analysis="rsa",
-            roi=roi_label(data, roi_label(models)),
-            statistic="similarity",
-            method=method,
-            metric=data.metric,
-            aggregate="mean",
-            split="all",
-            n=subjects.n_subjects,
-            resampled=resampled,
-            n_boot=n_boot,
-            group_by=subjects.group_by,
-            n_rdms=subjects.n_rdms,
-            resampling_note=note,
-        )
+        se = np.nanstd(samples, axis=0, ddof=1)
+    table = make_table(
+        rdm_labels(models),
+        value=values,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        se=se,
+        ceiling_low=low,
+        ceiling_high=high,
+        analysis="rsa",
+        roi=roi_label(data, roi_label(models)),
+        statistic="similarity",
+        method=method,
+        metric=data.metric,
+        aggregate="mean",
+        split="all",
+        n=subjects.n_subjects,
+        resampled=resampled,
+        n_boot=n_boot,
+        group_by=subjects.group_by,
+        n_rdms=subjects.n_rdms,
+        resampling_note=note,
+    )
     arrays = {"samples": samples, "ceiling_samples": ceil}
     if stim_idx is not None:
         arrays["stimulus_indices"] = stim_idx
