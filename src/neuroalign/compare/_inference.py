@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from ..core._progress import track
 from ..core._registry import lookup
 from ..core.exceptions import ValidationError
 from ._ranks import (
+    Workspace,
     code_rows,
     kendall_ref,
     kendall_ref_codes,
@@ -310,14 +312,25 @@ def _ranked_subject_ceilings(
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
 
+    local = threading.local()  # one Workspace per thread: buffers reused from chunk to chunk
+
     def chunk(lo: int) -> None:
+        ws = getattr(local, "ws", None)
+        if ws is None:
+            ws = local.ws = Workspace()
         c = counts[lo : lo + _CHUNK]
-        totals = c @ S  # exact: integers far below 2**53
         k_idx, u_idx = np.nonzero(c)
-        pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
-        loo = np.arange(len(c), len(pools))
+        n_c = len(c)
+        pools = ws.get("pools", (n_c + len(k_idx), m), np.float64)
+        totals = pools[:n_c]
+        np.matmul(c, S, out=totals)  # exact: integers far below 2**53
+        loo_pools = pools[n_c:]
+        np.take(S, u_idx, axis=0, out=loo_pools)
+        loo_pools *= c[k_idx, u_idx][:, None]
+        np.subtract(totals[k_idx], loo_pools, out=loo_pools)
+        loo = np.arange(n_c, len(pools))
         if method == "kendall_tau_a":
-            codes, ties = code_rows(pools)
+            codes, ties = code_rows(pools, ws)
             high = np.array(
                 [tau_a_with(refs[u], codes[k], ties[k]) for k, u in zip(k_idx, u_idx, strict=True)]
             )
@@ -325,7 +338,7 @@ def _ranked_subject_ceilings(
                 [tau_a_with(refs[u], codes[j], ties[j]) for j, u in zip(loo, u_idx, strict=True)]
             )
         else:
-            ranks = rank_integer_rows(pools)
+            ranks = rank_integer_rows(pools, ws)
             dots = ranks @ centred.T  # (n_pools, n_subjects)
             if method == "spearman":  # Σr² − m·mean², the mean of ranks being (m+1)/2
                 sq = np.einsum("ij,ij->i", ranks, ranks) - m * ((m + 1) / 2) ** 2
@@ -342,13 +355,28 @@ def _ranked_subject_ceilings(
 
     starts = range(0, n_boot, _CHUNK)
     workers = _n_jobs(n_jobs)
-    if workers == 1 or len(starts) == 1:
-        for lo in starts:
-            chunk(lo)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(chunk, starts))
+    with _one_blas_thread():
+        if workers == 1 or len(starts) == 1:
+            for lo in starts:
+                chunk(lo)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(chunk, starts))
     return out
+
+
+_BLAS: list[Any] = []
+
+
+def _one_blas_thread() -> Any:
+    """BLAS held to one thread while resamples run: their products are small (pools × pairs by
+    subjects), and OpenBLAS waking its threads for each costs more than the product — several
+    times the whole ceiling computation on a busy machine. Parallelism comes from the chunks."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:
