@@ -247,7 +247,17 @@ def _evaluate_ranked(
 def _evaluate_tau_a(
     rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
 ) -> tuple[np.ndarray, float, float]:
-    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors.
+    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors (see
+    :func:`_tau_a_parts`)."""
+    sim, low, high = _tau_a_parts(rm, rd, groups)
+    return sim.mean(1), low, high
+
+
+def _tau_a_parts(
+    rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """τ_a of every model vector with every data vector ``(n_models, n_data)`` and the lower and
+    upper noise ceilings, from the ranks of the vectors.
 
     Twice the ranks, and twice the summed ranks of every pooled RDM the ceilings need, are
     integers with the order and ties of the vectors (and of the pooled averages), so one batched
@@ -262,16 +272,16 @@ def _evaluate_tau_a(
     n_m, n_d = len(rm), len(rd)
     refs_m = [kendall_ref_codes(codes[i], int(ties[i])) for i in range(n_m)]
     data_codes = [(codes[n_m + j], int(ties[n_m + j])) for j in range(n_d)]
-    values = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m]).mean(1)
+    sim = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m])
     if len(parts) < 2:
-        return values, np.nan, np.nan
+        return sim, np.nan, np.nan
     base = n_m + n_d
     high, low = [], []
     for g, rows in enumerate(parts):  # rows of one group are copies of one subject
         ref = kendall_ref_codes(codes[n_m + rows[0]], int(ties[n_m + rows[0]]))
         high.append(tau_a_with(ref, codes[base], int(ties[base])))
         low.append(tau_a_with(ref, codes[base + 1 + g], int(ties[base + 1 + g])))
-    return values, float(np.mean(low)), float(np.mean(high))
+    return sim, float(np.mean(low)), float(np.mean(high))
 
 
 _RANKED = ("spearman", "rho_a", "kendall_tau_a")
@@ -427,13 +437,17 @@ def _subject_bootstrap(
         sim = z[: len(m)] @ z[len(m) :].T
         src_d, zd = src[len(m) :], z[len(m) :]
         low, high = _fast_ceiling(src_d, zd, parts, method) if len(parts) > 1 else (np.nan,) * 2
+    elif method == "kendall_tau_a":  # ranked once: τ_a is an integer count, equal on the ranks
+        ranked = rank_rows(np.vstack([m, d]))
+        sim, low, high = _tau_a_parts(ranked[: len(m)], ranked[len(m) :], None)
+        src_d = ranked[len(m) :]
     else:
         sim = fn(m, d)
         low, high = _noise_ceiling(d, method, None) if len(parts) > 1 else (np.nan,) * 2
     values = sim.mean(1)
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
-        ranks = 2.0 * src_d if method == "spearman" else None
+        ranks = 2.0 * src_d if method in ("spearman", "kendall_tau_a") else None
         ceil = _ranked_subject_ceilings(d, subj_idx, method, n_jobs, ranks)
     elif method == "pearson":
         ceil = _pearson_subject_ceilings(zd, subj_idx)
