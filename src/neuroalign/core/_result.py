@@ -173,17 +173,18 @@ def make_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]], **constants: An
             cols[k] = v.reindex(index) if isinstance(v, pd.Series) else pd.Series(v, index=index)
             scalars.pop(k, None)
     out: dict[Any, Any] = {}
+    n = len(index)
     for name, (kind, _) in COLUMNS.items():
-        if name in scalars:
-            out[name] = _coerce_scalar(scalars[name], kind, name)
-        elif name in cols:
+        if name in cols:
             out[name] = _coerce(cols[name], kind, name)
-        else:
-            out[name] = _FILL[kind]
+        else:  # one value on every row, as an array: pandas broadcasting a scalar costs ~2x
+            v = _coerce_scalar(scalars[name], kind, name) if name in scalars else _FILL[kind]
+            out[name] = np.full(n, v, dtype=object if kind == "str" else None)
     order = [*df.columns, *constants]
     for c in dict.fromkeys(order):
         if c not in COLUMNS:
-            out[c] = scalars[c] if c in scalars else cols[c]
+            v = scalars[c] if c in scalars else cols[c]
+            out[c] = np.full(n, v, dtype=object) if isinstance(v, str) else v
     return pd.DataFrame(out, index=index)
 
 
