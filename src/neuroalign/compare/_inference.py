@@ -429,7 +429,21 @@ def _subject_bootstrap(
     recomputes the pooled RDMs of its ceiling.
 
     Returns the values, lower and upper ceilings of the data (as :func:`_evaluate`), the samples
-    ``(n_boot, n_models)`` and the ceiling samples ``(n_boot, 2)``."""
+    ``(n_boot, n_models)`` and the ceiling samples ``(n_boot, 2)``. Every product here is small
+    (RDMs × RDMs, resamples × subjects): BLAS runs them on one thread (see
+    :func:`_one_blas_thread`)."""
+    with _one_blas_thread():
+        return _subject_bootstrap_body(fn, m, d, method, subj_idx, n_jobs)
+
+
+def _subject_bootstrap_body(
+    fn: Any,
+    m: np.ndarray,
+    d: np.ndarray,
+    method: str,
+    subj_idx: np.ndarray,
+    n_jobs: int | None,
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
     n_boot = subj_idx.shape[0]
     parts = _group_rows(d.shape[0], None)
     if method in _FAST:  # ranked (Spearman) and z-scored once, for the values and the ceilings
