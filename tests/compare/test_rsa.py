@@ -155,6 +155,23 @@ def test_rank_kernels_equal_scipy_with_ties(rng):
             assert t == (counts * (counts - 1) // 2).sum()
 
 
+def test_rank_kernels_with_one_reused_workspace_equal_scipy(rng):
+    """One Workspace through calls of growing and shrinking shapes, int32 and int64 keys (values
+    past 2**31 >> bits), ranks and codes in turn: every result equals scipy's."""
+    from scipy.stats import rankdata
+
+    from neuroalign.compare._ranks import Workspace, code_rows, rank_integer_rows
+
+    ws = Workspace()
+    for rows, m, top in [(3, 50, 4), (9, 301, 5000), (2, 17, 2**40), (6, 120, 30), (1, 5, 0)]:
+        x = rng.integers(0, top + 1, size=(rows, m)).astype(float)
+        ranks = rank_integer_rows(x, ws)
+        np.testing.assert_array_equal(ranks, rankdata(x, axis=1))
+        codes, ties = code_rows(x, ws)
+        np.testing.assert_array_equal(codes, rankdata(x, axis=1, method="min"))
+        np.testing.assert_array_equal(ties, code_rows(x)[1])
+
+
 def _tau_a_by_definition(a, b):
     i, j = np.triu_indices(len(a), 1)
     return float(np.mean(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])))

@@ -151,3 +151,56 @@ def test_plot_dispatches_to_report():
     fig = _result().plot()
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "fc"]
+
+
+def _table_column_by_column(rows, **constants):
+    """The schema table built as make_table did before it gathered columns first: one column
+    assigned at a time (the reference the one-pass build must equal, dtypes included)."""
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df = df.reset_index(drop=True)
+    for k, v in constants.items():
+        df[k] = v
+    for name, (kind, _) in COLUMNS.items():
+        if name not in df:
+            df[name] = {"str": "", "float": np.nan, "int": -1}[kind]
+        elif kind == "str":
+            df[name] = df[name].astype(object).where(df[name].notna(), "").map(str)
+        elif kind == "float":
+            df[name] = pd.to_numeric(df[name]).astype(np.float64)
+        else:
+            df[name] = pd.to_numeric(df[name]).fillna(-1).astype(np.int64)
+    return df[[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "constants"),
+    [
+        ([{"layer": "a", "value": 1.0}], {}),
+        (
+            [{"layer": "a", "value": 1.0, "n": 3.0, "alpha": 2}],
+            dict(analysis="rsa", n=4, note="", flag=True, z=None, f32=np.float32(1.5), nan=np.nan),
+        ),
+        (
+            pd.DataFrame({"layer": ["a", "b"], "x": [1, 2]}, index=[5, 7]),
+            dict(value=np.array([3.0, 4.0]), roi=None, n_boot=5, resampling_note=""),
+        ),
+        (
+            pd.DataFrame({"layer": ["a", None], "subject": [1, 2], "time": [0.1, None]}),
+            dict(extra=pd.Series([9, 8], index=[1, 0])),
+        ),
+        (pd.DataFrame({"layer": pd.Series([], dtype=object)}), dict(analysis="rsa", n=3)),
+        ([], dict(analysis="x")),
+        (
+            [{"value": 1, "model": np.nan, "layer": pd.NA}],
+            dict(statistic="s", ci_low=np.int64(2), n=np.int64(3), roi=np.str_("V1")),
+        ),
+        (
+            pd.DataFrame({"value": [1.0, 2.0], "n": [1, None]}),
+            dict(chance=[0.5, 0.25], split=["a", "b"]),
+        ),
+    ],
+)
+def test_make_table_equals_the_column_by_column_build(rows, constants):
+    pd.testing.assert_frame_equal(
+        make_table(rows, **constants), _table_column_by_column(rows, **constants)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from ..core._progress import track
 from ..core._registry import lookup
 from ..core.exceptions import ValidationError
 from ._ranks import (
+    Workspace,
     code_rows,
     kendall_ref,
     kendall_ref_codes,
@@ -245,7 +247,17 @@ def _evaluate_ranked(
 def _evaluate_tau_a(
     rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
 ) -> tuple[np.ndarray, float, float]:
-    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors.
+    """:func:`_evaluate` for τ_a from the ranks of the model and data vectors (see
+    :func:`_tau_a_parts`)."""
+    sim, low, high = _tau_a_parts(rm, rd, groups)
+    return sim.mean(1), low, high
+
+
+def _tau_a_parts(
+    rm: np.ndarray, rd: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """τ_a of every model vector with every data vector ``(n_models, n_data)`` and the lower and
+    upper noise ceilings, from the ranks of the vectors.
 
     Twice the ranks, and twice the summed ranks of every pooled RDM the ceilings need, are
     integers with the order and ties of the vectors (and of the pooled averages), so one batched
@@ -260,16 +272,16 @@ def _evaluate_tau_a(
     n_m, n_d = len(rm), len(rd)
     refs_m = [kendall_ref_codes(codes[i], int(ties[i])) for i in range(n_m)]
     data_codes = [(codes[n_m + j], int(ties[n_m + j])) for j in range(n_d)]
-    values = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m]).mean(1)
+    sim = np.array([[tau_a_with(r, c, t) for c, t in data_codes] for r in refs_m])
     if len(parts) < 2:
-        return values, np.nan, np.nan
+        return sim, np.nan, np.nan
     base = n_m + n_d
     high, low = [], []
     for g, rows in enumerate(parts):  # rows of one group are copies of one subject
         ref = kendall_ref_codes(codes[n_m + rows[0]], int(ties[n_m + rows[0]]))
         high.append(tau_a_with(ref, codes[base], int(ties[base])))
         low.append(tau_a_with(ref, codes[base + 1 + g], int(ties[base + 1 + g])))
-    return values, float(np.mean(low)), float(np.mean(high))
+    return sim, float(np.mean(low)), float(np.mean(high))
 
 
 _RANKED = ("spearman", "rho_a", "kendall_tau_a")
@@ -281,7 +293,11 @@ def _n_jobs(n_jobs: int | None) -> int:
 
 
 def _ranked_subject_ceilings(
-    d: np.ndarray, subj_idx: np.ndarray, method: str, n_jobs: int | None = None
+    d: np.ndarray,
+    subj_idx: np.ndarray,
+    method: str,
+    n_jobs: int | None = None,
+    ranks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lower/upper ceilings of every subject resample for the rank-based methods, batched.
 
@@ -295,7 +311,7 @@ def _ranked_subject_ceilings(
     release the GIL); each chunk writes its own rows of the result.
     """
     n_boot, n_subj = subj_idx.shape
-    S = 2.0 * rank_rows(d)
+    S = 2.0 * rank_rows(d) if ranks is None else ranks  # twice the ranks, if already known
     m = S.shape[1]
     counts = np.zeros((n_boot, n_subj))
     np.add.at(counts, (np.repeat(np.arange(n_boot), n_subj), subj_idx.ravel()), 1)
@@ -306,14 +322,25 @@ def _ranked_subject_ceilings(
         centred = S - S.mean(1, keepdims=True)
         ref_norm = np.sqrt((centred * centred).sum(1))
 
+    local = threading.local()  # one Workspace per thread: buffers reused from chunk to chunk
+
     def chunk(lo: int) -> None:
+        ws = getattr(local, "ws", None)
+        if ws is None:
+            ws = local.ws = Workspace()
         c = counts[lo : lo + _CHUNK]
-        totals = c @ S  # exact: integers far below 2**53
         k_idx, u_idx = np.nonzero(c)
-        pools = np.vstack([totals, totals[k_idx] - c[k_idx, u_idx][:, None] * S[u_idx]])
-        loo = np.arange(len(c), len(pools))
+        n_c = len(c)
+        pools = ws.get("pools", (n_c + len(k_idx), m), np.float64)
+        totals = pools[:n_c]
+        np.matmul(c, S, out=totals)  # exact: integers far below 2**53
+        loo_pools = pools[n_c:]
+        np.take(S, u_idx, axis=0, out=loo_pools)
+        loo_pools *= c[k_idx, u_idx][:, None]
+        np.subtract(totals[k_idx], loo_pools, out=loo_pools)
+        loo = np.arange(n_c, len(pools))
         if method == "kendall_tau_a":
-            codes, ties = code_rows(pools)
+            codes, ties = code_rows(pools, ws)
             high = np.array(
                 [tau_a_with(refs[u], codes[k], ties[k]) for k, u in zip(k_idx, u_idx, strict=True)]
             )
@@ -321,7 +348,7 @@ def _ranked_subject_ceilings(
                 [tau_a_with(refs[u], codes[j], ties[j]) for j, u in zip(loo, u_idx, strict=True)]
             )
         else:
-            ranks = rank_integer_rows(pools)
+            ranks = rank_integer_rows(pools, ws)
             dots = ranks @ centred.T  # (n_pools, n_subjects)
             if method == "spearman":  # Σr² − m·mean², the mean of ranks being (m+1)/2
                 sq = np.einsum("ij,ij->i", ranks, ranks) - m * ((m + 1) / 2) ** 2
@@ -338,13 +365,28 @@ def _ranked_subject_ceilings(
 
     starts = range(0, n_boot, _CHUNK)
     workers = _n_jobs(n_jobs)
-    if workers == 1 or len(starts) == 1:
-        for lo in starts:
-            chunk(lo)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(chunk, starts))
+    with _one_blas_thread():
+        if workers == 1 or len(starts) == 1:
+            for lo in starts:
+                chunk(lo)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(chunk, starts))
     return out
+
+
+_BLAS: list[Any] = []
+
+
+def _one_blas_thread() -> Any:
+    """BLAS held to one thread while resamples run: their products are small (pools × pairs by
+    subjects), and OpenBLAS waking its threads for each costs more than the product — several
+    times the whole ceiling computation on a busy machine. Parallelism comes from the chunks."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:
@@ -381,31 +423,55 @@ def _subject_bootstrap(
     method: str,
     subj_idx: np.ndarray,
     n_jobs: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subject resampling leaves every RDM whole: model-subject similarities are computed once,
-    and each resample only averages columns and recomputes the pooled RDMs of its ceiling."""
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
+    """Subject resampling leaves every RDM whole: model-subject similarities are computed once
+    (the point estimate and every resample are column means of them), and each resample only
+    recomputes the pooled RDMs of its ceiling.
+
+    Returns the values, lower and upper ceilings of the data (as :func:`_evaluate`), the samples
+    ``(n_boot, n_models)`` and the ceiling samples ``(n_boot, 2)``. Every product here is small
+    (RDMs × RDMs, resamples × subjects): BLAS runs them on one thread (see
+    :func:`_one_blas_thread`)."""
+    with _one_blas_thread():
+        return _subject_bootstrap_body(fn, m, d, method, subj_idx, n_jobs)
+
+
+def _subject_bootstrap_body(
+    fn: Any,
+    m: np.ndarray,
+    d: np.ndarray,
+    method: str,
+    subj_idx: np.ndarray,
+    n_jobs: int | None,
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
     n_boot = subj_idx.shape[0]
-    if method in _FAST:
+    parts = _group_rows(d.shape[0], None)
+    if method in _FAST:  # ranked (Spearman) and z-scored once, for the values and the ceilings
         src, z = _transform(np.vstack([m, d]), method)
         sim = z[: len(m)] @ z[len(m) :].T
         src_d, zd = src[len(m) :], z[len(m) :]
+        low, high = _fast_ceiling(src_d, zd, parts, method) if len(parts) > 1 else (np.nan,) * 2
+    elif method == "kendall_tau_a":  # ranked once: τ_a is an integer count, equal on the ranks
+        ranked = rank_rows(np.vstack([m, d]))
+        sim, low, high = _tau_a_parts(ranked[: len(m)], ranked[len(m) :], None)
+        src_d = ranked[len(m) :]
     else:
         sim = fn(m, d)
+        low, high = _noise_ceiling(d, method, None) if len(parts) > 1 else (np.nan,) * 2
+    values = sim.mean(1)
     samples = sim[:, subj_idx].mean(2).T
     if method in _RANKED:
-        return samples, _ranked_subject_ceilings(d, subj_idx, method, n_jobs)
-    if method == "pearson":
-        return samples, _pearson_subject_ceilings(zd, subj_idx)
-    ceil = np.full((n_boot, 2), np.nan)
-    for k, idx in enumerate(subj_idx):
-        parts = _group_rows(len(idx), idx)
-        if len(parts) < 2:
-            continue
-        if method in _FAST:
-            ceil[k] = _fast_ceiling(src_d[idx], zd[idx], parts, method)
-        else:
-            ceil[k] = _noise_ceiling(d[idx], method, idx)
-    return samples, ceil
+        ranks = 2.0 * src_d if method in ("spearman", "kendall_tau_a") else None
+        ceil = _ranked_subject_ceilings(d, subj_idx, method, n_jobs, ranks)
+    elif method == "pearson":
+        ceil = _pearson_subject_ceilings(zd, subj_idx)
+    else:
+        ceil = np.full((n_boot, 2), np.nan)
+        for k, idx in enumerate(subj_idx):
+            parts = _group_rows(len(idx), idx)
+            if len(parts) >= 2:
+                ceil[k] = _noise_ceiling(d[idx], method, idx)
+    return values, low, high, samples, ceil
 
 
 def check_n_boot(n_boot: Any, name: str = "n_boot") -> int:
@@ -502,7 +568,6 @@ def bootstrap_rsa(
     n = models.n_stimuli
     m = np.asarray(models.dissimilarities, dtype=np.float64)
     d = np.asarray(subjects.rdms.dissimilarities, dtype=np.float64)
-    values, low, high = _evaluate(fn, m, d, method)
     stim_idx: np.ndarray | None = None
     if indices is not None:
         if resampled == "subjects":
@@ -524,11 +589,13 @@ def bootstrap_rsa(
     elif resampled != "subjects":
         stim_idx = bootstrap_indices(n, n_boot, seed)
     subj_idx = bootstrap_indices(d.shape[0], n_boot, seed + 1) if resampled != "stimuli" else None
-    samples = np.empty((n_boot, m.shape[0]))
-    ceil = np.full((n_boot, 2), np.nan)
     if resampled == "subjects":
         assert subj_idx is not None
-        samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
+        values, low, high, samples, ceil = _subject_bootstrap(fn, m, d, method, subj_idx, n_jobs)
+    else:
+        values, low, high = _evaluate(fn, m, d, method)
+        samples = np.empty((n_boot, m.shape[0]))
+        ceil = np.full((n_boot, 2), np.nan)
     loop = range(n_boot if resampled != "subjects" else 0)
     ranker = (
         _ResampleRanks(np.vstack([m, d]))
@@ -553,30 +620,35 @@ def bootstrap_rsa(
         mk, dk = m[:, cols], dk[:, cols]
         samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
     alpha = (1 - ci) / 2
+    if np.isfinite(samples).all():  # the same quantiles as nanquantile, one call for all columns
+        ci_low, ci_high = np.quantile(samples, [alpha, 1 - alpha], axis=0)
+    else:
+        with np.errstate(invalid="ignore"):
+            ci_low, ci_high = np.nanquantile(samples, [alpha, 1 - alpha], axis=0)
     with np.errstate(invalid="ignore"):
-        table = make_table(
-            rdm_labels(models).assign(
-                value=values,
-                ci_low=np.nanquantile(samples, alpha, axis=0),
-                ci_high=np.nanquantile(samples, 1 - alpha, axis=0),
-                se=np.nanstd(samples, axis=0, ddof=1),
-                ceiling_low=low,
-                ceiling_high=high,
-            ),
-            analysis="rsa",
-            roi=roi_label(data, roi_label(models)),
-            statistic="similarity",
-            method=method,
-            metric=data.metric,
-            aggregate="mean",
-            split="all",
-            n=subjects.n_subjects,
-            resampled=resampled,
-            n_boot=n_boot,
-            group_by=subjects.group_by,
-            n_rdms=subjects.n_rdms,
-            resampling_note=note,
-        )
+        se = np.nanstd(samples, axis=0, ddof=1)
+    table = make_table(
+        rdm_labels(models),
+        value=values,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        se=se,
+        ceiling_low=low,
+        ceiling_high=high,
+        analysis="rsa",
+        roi=roi_label(data, roi_label(models)),
+        statistic="similarity",
+        method=method,
+        metric=data.metric,
+        aggregate="mean",
+        split="all",
+        n=subjects.n_subjects,
+        resampled=resampled,
+        n_boot=n_boot,
+        group_by=subjects.group_by,
+        n_rdms=subjects.n_rdms,
+        resampling_note=note,
+    )
     arrays = {"samples": samples, "ceiling_samples": ceil}
     if stim_idx is not None:
         arrays["stimulus_indices"] = stim_idx

@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "KendallRef",
+    "Workspace",
     "code_rows",
     "kendall_ref",
     "rank_integer_rows",
@@ -47,33 +49,59 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _sorted_integer_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class Workspace:
+    """Scratch arrays reused across calls of the integer rank kernels (one per thread).
+
+    Fresh multi-megabyte temporaries are returned to the system when freed, and every call then
+    pays a page fault per 4 KiB when it writes them again — on a busy machine several times the
+    cost of the sort they serve. Arrays handed out by :meth:`get` are views of buffers that the
+    next call with the same name overwrites.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        size = int(np.prod(shape)) * dtype.itemsize
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self._buffers[name] = np.empty(max(size, dtype.itemsize), dtype=np.uint8)
+        return buf[:size].view(dtype).reshape(shape)
+
+
+def _sorted_integer_rows(
+    x: np.ndarray, ws: Workspace | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(flat positions in sorted order, intp; the sorted values, flat) of rows of non-negative
     integers.
 
     Value and position are packed into one key (int32 when it fits), so one plain sort — SIMD in
     NumPy — yields the order and the sorted values together.
     """
+    ws = Workspace() if ws is None else ws
     rows, m = x.shape
     bits = int(m).bit_length()
     top = int(x.max()) if x.size else 0
     dtype = np.dtype(np.int32 if (top + 1) << bits < 2**31 else np.int64)
-    shift = np.asarray(bits, dtype=dtype)
-    key = x.astype(dtype)
-    key <<= shift
+    key = ws.get("key", (rows, m), dtype)
+    np.multiply(x, float(1 << bits), out=key, casting="unsafe")  # exact: integers below 2**53
     key |= np.arange(m, dtype=dtype)
     key.sort(axis=1)
-    flat = (key & np.asarray((1 << bits) - 1, dtype=dtype)).astype(np.intp)
+    flat = ws.get("flat", (rows, m), np.intp)
+    np.bitwise_and(key, np.asarray((1 << bits) - 1, dtype=dtype), out=flat, casting="unsafe")
     flat += (np.arange(rows, dtype=np.intp) * m)[:, None]
-    key >>= shift
+    key >>= np.asarray(bits, dtype=dtype)
     return flat.ravel(), key.ravel()
 
 
-def _tied_runs(xs: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tied_runs(
+    xs: np.ndarray, m: int, ws: Workspace | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of equal values in rows of length ``m`` (flat, sorted within rows): the flat index of
     each run's first element, the flat indices of its other elements, and how many those are.
     Singletons are left out, so the cost follows the number of ties, not the length."""
-    eq = np.empty(xs.size, dtype=bool)
+    eq = np.empty(xs.size, dtype=bool) if ws is None else ws.get("eq", (xs.size,), bool)
     if xs.size:
         np.equal(xs[1:], xs[:-1], out=eq[1:])
         eq[::m] = False
@@ -87,41 +115,45 @@ def _tied_runs(xs: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return tied[heads] - 1, tied, np.diff(heads, append=tied.size)
 
 
-def rank_integer_rows(x: np.ndarray) -> np.ndarray:
+def rank_integer_rows(x: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
     """:func:`rank_rows` for rows of small non-negative integers (e.g. sums of ranks): several
     times as fast. Sorted positions get ranks 1..m, then each tied run its mean position (work in
-    proportion to the tied elements only)."""
+    proportion to the tied elements only). With a :class:`Workspace` the result is one of its
+    buffers (valid until the next call with that workspace)."""
+    ws = Workspace() if ws is None else ws
     rows, m = x.shape
-    flat, xs = _sorted_integer_rows(x)
-    vals = np.empty((rows, m))
+    flat, xs = _sorted_integer_rows(x, ws)
+    vals = ws.get("vals", (rows, m), np.float64)
     vals[:] = np.arange(1, m + 1, dtype=np.float64)
     vals = vals.ravel()
-    first, others, n_others = _tied_runs(xs, m)
+    first, others, n_others = _tied_runs(xs, m, ws)
     if first.size:
         mean = vals[first] + n_others * 0.5
         vals[first] = mean
         vals[others] = np.repeat(mean, n_others)
-    ranks = np.empty(rows * m)
-    ranks[flat] = vals
-    return ranks.reshape(rows, m)
+    ranks = ws.get("ranks", (rows, m), np.float64)
+    ranks.ravel()[flat] = vals
+    return ranks
 
 
-def code_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def code_rows(x: np.ndarray, ws: Workspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Order-preserving positive codes of rows of non-negative integers — their minimum ranks
     (1..m, ``intp``; ties share the first position of their run) — and the number of tied pairs
-    of each row. What the Fenwick count of :func:`tau_a_with` needs, without a cumulative sum."""
+    of each row. What the Fenwick count of :func:`tau_a_with` needs, without a cumulative sum.
+    With a :class:`Workspace` the codes are one of its buffers (valid until the next call)."""
+    ws = Workspace() if ws is None else ws
     rows, m = x.shape
-    flat, xs = _sorted_integer_rows(x)
-    vals = np.empty((rows, m), dtype=np.intp)
+    flat, xs = _sorted_integer_rows(x, ws)
+    vals = ws.get("vals", (rows, m), np.intp)
     vals[:] = np.arange(1, m + 1, dtype=np.intp)
     vals = vals.ravel()
-    first, others, n_others = _tied_runs(xs, m)
+    first, others, n_others = _tied_runs(xs, m, ws)
     if first.size:
         vals[others] = np.repeat(vals[first], n_others)
-    codes = np.empty(rows * m, dtype=np.intp)
-    codes[flat] = vals
+    codes = ws.get("codes", (rows, m), np.intp)
+    codes.ravel()[flat] = vals
     ties = np.bincount(first // m, weights=(n_others + 1) * n_others // 2, minlength=rows)
-    return codes.reshape(rows, m), ties.astype(np.int64)
+    return codes, ties.astype(np.int64)
 
 
 def _dense_codes(v: np.ndarray) -> tuple[np.ndarray, int]:

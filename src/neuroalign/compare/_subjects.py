@@ -166,7 +166,7 @@ def rdm_labels(rdms: RDMs) -> pd.DataFrame:
     assert desc is not None
     out = desc.reset_index(drop=True).copy()
     if "layer" not in out and len(out.columns):
-        out = out.rename(columns={out.columns[0]: "layer"})
+        out.columns = ["layer", *out.columns[1:]]  # rename the first (rename() costs ~3 ms)
     if "model" not in out and rdms.meta.get("model"):
         out.insert(0, "model", str(rdms.meta["model"]))
     return out

@@ -101,9 +101,17 @@ _LABELS = (
 )
 _NUMBERS = ("value", "ci_low", "ci_high", "se", "ceiling_low", "ceiling_high", "p_value", "chance")
 _NPZ_VERSION = 1
+#: dtypes a column of each kind already has after :func:`_coerce`
+_DONE = {
+    "str": pd.Series(["a"]).astype(object).map(str).dtype,
+    "float": np.dtype(np.float64),
+    "int": np.dtype(np.int64),
+}
 
 
 def _coerce(col: pd.Series, kind: str, name: str) -> pd.Series:
+    if len(col) and col.dtype == _DONE[kind] and not (kind == "str" and col.hasnans):
+        return col  # already what the conversion below gives
     if kind == "str":
         return col.astype(object).where(col.notna(), "").map(str)
     try:
@@ -113,6 +121,22 @@ def _coerce(col: pd.Series, kind: str, name: str) -> pd.Series:
     except (TypeError, ValueError) as err:
         raise ValidationError(
             f"result column {name!r} must be {kind}; got values like {col.iloc[:3].tolist()}."
+        ) from err
+
+
+def _coerce_scalar(v: Any, kind: str, name: str) -> Any:
+    """:func:`_coerce` of one value (a constant column) without building a Series."""
+    missing = v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
+    if kind == "str":
+        return "" if missing else str(v)
+    if missing:
+        return np.float64(np.nan) if kind == "float" else np.int64(-1)
+    try:
+        number = pd.to_numeric(v, errors="raise")
+        return np.float64(number) if kind == "float" else np.int64(number)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(
+            f"result column {name!r} must be {kind}; got values like [{v!r}]."
         ) from err
 
 
@@ -132,14 +156,52 @@ def make_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]], **constants: An
     >>> list(t.columns[:4]), t.loc[0, "roi"], t.loc[0, "n"]
     (['analysis', 'model', 'layer', 'benchmark'], '', np.int64(-1))
     """
-    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if not len(df) or not df.columns.is_unique:  # column by column: empty columns keep their
+        return _table_by_columns(df, constants)  # dtypes, repeated names pandas' handling
+    index = pd.RangeIndex(len(df))
+    # every column is gathered first and the frame built once: inserting ~30 columns one by one
+    # (and coercing scalars as whole columns) cost ~0.1 s per table
+    cols: dict[Any, Any] = {c: _reindexed(df[c], index) for c in df.columns}
+    scalars: dict[Any, Any] = {}
+    for k, v in constants.items():
+        if pd.api.types.is_scalar(v) or v is None:
+            cols.pop(k, None)
+            scalars[k] = v
+        else:
+            # a Series aligns on the (reset) row labels, as assigning it to the frame would
+            cols[k] = v.reindex(index) if isinstance(v, pd.Series) else pd.Series(v, index=index)
+            scalars.pop(k, None)
+    out: dict[Any, Any] = {}
+    n = len(index)
+    for name, (kind, _) in COLUMNS.items():
+        if name in cols:
+            out[name] = _coerce(cols[name], kind, name)
+        else:  # one value on every row, as an array: pandas broadcasting a scalar costs ~2x
+            v = _coerce_scalar(scalars[name], kind, name) if name in scalars else _FILL[kind]
+            out[name] = np.full(n, v, dtype=object if kind == "str" else None)
+    order = [*df.columns, *constants]
+    for c in dict.fromkeys(order):
+        if c not in COLUMNS:
+            v = scalars[c] if c in scalars else cols[c]
+            out[c] = np.full(n, v, dtype=object) if isinstance(v, str) else v
+    return pd.DataFrame(out, index=index)
+
+
+def _table_by_columns(df: pd.DataFrame, constants: Mapping[str, Any]) -> pd.DataFrame:
     df = df.reset_index(drop=True)
     for k, v in constants.items():
         df[k] = v
     for name, (kind, _) in COLUMNS.items():
         df[name] = _FILL[kind] if name not in df else _coerce(df[name], kind, name)
-    extra = [c for c in df.columns if c not in COLUMNS]
-    return df[[*COLUMNS, *extra]]
+    return df[[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)]]
+
+
+def _reindexed(col: pd.Series, index: pd.RangeIndex) -> pd.Series:
+    """``col`` on ``index`` by position (make_table resets the row index)."""
+    if col.index.equals(index):
+        return col
+    return pd.Series(col.to_numpy(copy=False), index=index, name=col.name, dtype=col.dtype)
 
 
 def _check_table(table: pd.DataFrame) -> pd.DataFrame:
