@@ -1,11 +1,13 @@
 """The forward loop behind ``extract``: hooks that reduce each layer's output on the device, the
 model's state kept and restored, out-of-memory back-off, the fitted-reducer pass, and reduced
-rows streamed into per-chunk buffers that go to the store as each chunk completes."""
+rows streamed into per-chunk buffers that go to the store as each chunk completes, written by a
+background thread while the next chunk is computed (two chunk buffers, each half the budget)."""
 
 from __future__ import annotations
 
 import contextlib
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -148,13 +150,57 @@ def _check_calls(capture: Capture, preset: bool) -> None:
     )
 
 
+class _Writer:
+    """Writes complete chunks to the store on one background thread while the forward pass goes
+    on: at most one chunk is being written while the next is filled (two buffer sets, so the
+    budget is halved for the chunk size). The next chunk waits for the previous write, whose
+    error (a full disk) is raised there in the calling thread; :meth:`close` waits for the last
+    one, so every chunk handed over is recorded (an interrupted run resumes from it)."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="neuroalign-store")
+        self.pending: Future[None] | None = None
+        self.busy: dict[str, np.ndarray] = {}
+
+    def submit(self, job: Callable[[], None], buffers: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Start writing ``buffers`` (after the previous write ended); returns the buffers that
+        write used, free for the next chunk."""
+        self.wait()
+        spare, self.busy = self.busy, buffers
+        self.pending = self.pool.submit(job)
+        return spare
+
+    def wait(self) -> None:
+        """The previous write's end (its error raised here)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self, failed: bool) -> None:
+        """Wait for the last write; after a failure elsewhere, its own error is not raised
+        over the first one."""
+        try:
+            self.wait()
+        except Exception:
+            if not failed:
+                raise
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 class _Rows:
     """Reduced rows, arriving in stimulus order, copied into one reusable buffer per layer
-    (``chunk_size`` rows); a complete chunk goes to the store. Rows of chunks already stored are
-    dropped. Without a store the chunk is the whole result."""
+    (``chunk_size`` rows); a complete chunk goes to the store (through ``writer`` when given).
+    Rows of chunks already stored are dropped. Without a store the chunk is the whole result."""
 
-    def __init__(self, n: int, chunk_size: int, entries: dict[str, LayerEntry]) -> None:
-        self.n, self.size, self.entries = n, chunk_size, entries
+    def __init__(
+        self,
+        n: int,
+        chunk_size: int,
+        entries: dict[str, LayerEntry],
+        writer: _Writer | None = None,
+    ) -> None:
+        self.n, self.size, self.entries, self.writer = n, chunk_size, entries, writer
         self.buffers: dict[str, np.ndarray] = {}
         self.skip: set[int] = set()
 
@@ -174,10 +220,22 @@ class _Rows:
                         self.buffers[nm] = np.empty((self.size, arr.shape[1]), dtype=np.float32)
                     self.buffers[nm][at : at + take] = arr[i : i + take]
                 if pos + take == end and self.entries:
-                    for nm in arrays:
-                        block = self.buffers[nm][: end - c * self.size]
-                        self.entries[nm].write_chunk(c, self.size, block)
+                    self._store(c, end - c * self.size, list(arrays))
             i += take
+
+    def _store(self, c: int, rows: int, names: list[str]) -> None:
+        """Chunk ``c`` (its first ``rows`` rows) of every layer to the store."""
+        full = self.buffers
+        blocks = {nm: full[nm][:rows] for nm in names}
+
+        def job() -> None:
+            for nm, block in blocks.items():
+                self.entries[nm].write_chunk(c, self.size, block)
+
+        if self.writer is None:
+            job()
+            return
+        self.buffers = self.writer.submit(job, full)
 
 
 def run_passes(
@@ -300,16 +358,17 @@ def run_passes(
         announce(per_stim)
     if not stored:
         chunk_size = n
-    elif chunk_size is None:
+    elif chunk_size is None:  # two chunk buffers (one written while the other fills)
         b = opts["batch_size"]
-        chunk_size = min(n, max(b, opts["budget"] // max(1, per_stim) // b * b))
+        chunk_size = min(n, max(b, opts["budget"] // 2 // max(1, per_stim) // b * b))
         done = set.intersection(*(e.claim(chunk_size) for e in entries.values()))
     assert chunk_size is not None
     for nm, e in entries.items():  # the forward order, stored with each entry
         if capture.ranks is not None and nm in capture.ranks:
             e.forward_rank = capture.ranks[nm]
 
-    rows_out = _Rows(n, chunk_size, entries)
+    writer = _Writer() if stored and chunk_size < n else None
+    rows_out = _Rows(n, chunk_size, entries, writer)
     rows_out.skip = set(done)
     n_chunks = -(-n // chunk_size)
 
@@ -338,23 +397,29 @@ def run_passes(
         for _ in sel:
             next(bar, None)
 
-    if source.random_access:
-        for c in range(n_chunks):
-            refresh()
-            if c in rows_out.skip:
-                continue
-            rows = np.arange(c * chunk_size, min(n, (c + 1) * chunk_size))
-            for sel, x, pool in source.batches(rows, opts["batch_size"]):
-                consume(sel, x, pool)
-    else:
-        refresh()
-        for sel, x, pool in source.batches(None, opts["batch_size"]):
-            chunks = set(range(int(sel[0]) // chunk_size, int(sel[-1]) // chunk_size + 1))
-            if chunks <= rows_out.skip:
-                continue
-            consume(sel, x, pool)
-            if (int(sel[-1]) + 1) % chunk_size == 0:
+    failed = True
+    try:
+        if source.random_access:
+            for c in range(n_chunks):
                 refresh()
+                if c in rows_out.skip:
+                    continue
+                rows = np.arange(c * chunk_size, min(n, (c + 1) * chunk_size))
+                for sel, x, pool in source.batches(rows, opts["batch_size"]):
+                    consume(sel, x, pool)
+        else:
+            refresh()
+            for sel, x, pool in source.batches(None, opts["batch_size"]):
+                chunks = set(range(int(sel[0]) // chunk_size, int(sel[-1]) // chunk_size + 1))
+                if chunks <= rows_out.skip:
+                    continue
+                consume(sel, x, pool)
+                if (int(sel[-1]) + 1) % chunk_size == 0:
+                    refresh()
+        failed = False
+    finally:
+        if writer is not None:
+            writer.close(failed)
     for _ in bar:  # close the bar
         pass
     if stored:
