@@ -49,7 +49,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 FIVE = ["layer1", "layer2", "layer3", "layer4", "avgpool"]
-BLOCKS = [f"layer{s}.{b}" for s, n in zip((1, 2, 3, 4), (3, 4, 6, 3)) for b in range(n)]
+BLOCKS = [f"layer{s}.{b}" for s, n in ((1, 3), (2, 4), (3, 6), (4, 3)) for b in range(n)]
 TASKS = ["bare", "na_mem5", "tv_mem5", "na_disk16", "tv_disk16"]
 
 _TF_STUB = '''"""Stand-in for TensorFlow (bench_extract_peers): THINGSvision imports it at module level;
@@ -177,7 +177,7 @@ def child(task: str, cfg: dict) -> dict:
 
         warnings.filterwarnings("ignore")
         if not hasattr(np, "AxisError"):  # numpy 2 moved it; THINGSvision pins numpy < 2
-            np.AxisError = np.exceptions.AxisError  # type: ignore[attr-defined]
+            setattr(np, "AxisError", np.exceptions.AxisError)  # noqa: B010
         from thingsvision import get_extractor_from_model
         from thingsvision.utils.data import DataLoader, ImageDataset
 
@@ -332,7 +332,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"round {r + 1} {task:10s} {res['sec']:7.2f} s  peak RSS "
                     f"{res['peak_rss_gb']:.2f} GB"
-                    + (f"  (decode+preprocess {res['decode_s']:.1f} s)" if "decode_s" in res else "")
+                    + (
+                        f"  (decode+preprocess {res['decode_s']:.1f} s)"
+                        if "decode_s" in res
+                        else ""
+                    )
                     + f"  load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
@@ -377,10 +381,18 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
     print("ratios per round (speed: other's time / neuroalign's; RSS: other's peak / ours)")
     show("5 layers in memory: vs bare forward", ratio("na_mem5", "bare"), 0.9)
     show("5 layers in memory: vs THINGSvision", ratio("na_mem5", "tv_mem5"), 1.3)
-    show("5 layers in memory: peak RSS vs THINGSvision", ratio("na_mem5", "tv_mem5", "peak_rss_gb"), 1.0)
+    show(
+        "5 layers in memory: peak RSS vs THINGSvision",
+        ratio("na_mem5", "tv_mem5", "peak_rss_gb"),
+        1.0,
+    )
     show("16 blocks to disk: vs bare forward", ratio("na_disk16", "bare"), 0.9)
     show("16 blocks to disk: vs THINGSvision", ratio("na_disk16", "tv_disk16"), 1.3)
-    show("16 blocks to disk: peak RSS vs THINGSvision", ratio("na_disk16", "tv_disk16", "peak_rss_gb"), 1.0)
+    show(
+        "16 blocks to disk: peak RSS vs THINGSvision",
+        ratio("na_disk16", "tv_disk16", "peak_rss_gb"),
+        1.0,
+    )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ torch = pytest.importorskip("torch")
 
 from neuroalign import StimulusSet  # noqa: E402
 from neuroalign.core.exceptions import CacheError, NeuroalignWarning  # noqa: E402
-from neuroalign.extract import extract  # noqa: E402
 from neuroalign.extract import _store as store  # noqa: E402
+from neuroalign.extract import extract  # noqa: E402
 from neuroalign.extract._store import LayerEntry  # noqa: E402
 
 from .helpers import tiny  # noqa: E402
@@ -57,14 +57,16 @@ def _same(got, ref):
         assert np.asarray(got[k]).tobytes() == np.asarray(ref[k]).tobytes(), k
 
 
-def test_in_place_entries_equal_memory_with_no_join_copy(images, ref, tmp_path, inplace, monkeypatch):
+def test_in_place_entries_equal_memory_with_no_join_copy(
+    images, ref, tmp_path, inplace, monkeypatch
+):
     def no_copy(self, chunks):
         raise AssertionError("the chunks were copied into a new file")
 
     monkeypatch.setattr(LayerEntry, "_join", no_copy)
     got = extract(tiny(), images, cache=tmp_path, **KW)
     _same(got, ref)
-    for layer, entry in _entries(tmp_path).items():
+    for entry in _entries(tmp_path).values():
         names = sorted(p.name for p in entry.iterdir())
         assert names == [".lock", ".writer", "features.npy", "manifest.json"], names
         final = json.loads((entry / "manifest.json").read_text())["final"]
@@ -89,7 +91,9 @@ def _interrupt_after(monkeypatch, n_chunks):
     return real
 
 
-def test_interrupted_in_place_run_resumes_bit_identical(images, ref, tmp_path, inplace, monkeypatch):
+def test_interrupted_in_place_run_resumes_bit_identical(
+    images, ref, tmp_path, inplace, monkeypatch
+):
     real = _interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         extract(tiny(), images, cache=tmp_path, **KW)
