@@ -21,7 +21,9 @@ from neuroalign.extract._store import LayerEntry  # noqa: E402
 
 from .helpers import tiny  # noqa: E402
 
-KW = dict(layers=["conv1", "fc"], memory_budget=2 * 8 * 500 * 4, batch_size=4, quiet=True)
+# chunks of 4 rows (half the budget over 4 116 bytes per stimulus) for batches of 2 and 4
+KW = dict(layers=["conv1", "fc"], memory_budget=2 * 4 * 4116, batch_size=2, quiet=True)
+FULL = -(-23 // 2)  # batches of a whole run
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def ref(images):
-    return extract(tiny(), images, layers=["conv1", "fc"], quiet=True)
+    return extract(tiny(), images, layers=KW["layers"], batch_size=KW["batch_size"], quiet=True)
 
 
 @pytest.fixture
@@ -57,14 +59,18 @@ def _same(got, ref):
         assert np.asarray(got[k]).tobytes() == np.asarray(ref[k]).tobytes(), k
 
 
-def test_in_place_entries_equal_memory_with_no_join_copy(
-    images, ref, tmp_path, inplace, monkeypatch
+@pytest.mark.parametrize("batch_size", [2, 4])  # 2: each chunk of 4 rows from two batches, 4: one
+def test_in_place_entries_equal_memory_with_no_copy(
+    images, tmp_path, inplace, monkeypatch, batch_size
 ):
-    def no_copy(self, chunks):
-        raise AssertionError("the chunks were copied into a new file")
+    def no_copy(*args):
+        raise AssertionError("the rows were copied into a buffer or a new file")
 
     monkeypatch.setattr(LayerEntry, "_join", no_copy)
-    got = extract(tiny(), images, cache=tmp_path, **KW)
+    monkeypatch.setattr(LayerEntry, "write_chunk", no_copy)  # the buffered path
+    kw = {**KW, "batch_size": batch_size}
+    got = extract(tiny(), images, cache=tmp_path, **kw)
+    ref = extract(tiny(), images, **kw)  # the same batches: the same floating-point sums
     _same(got, ref)
     for entry in _entries(tmp_path).values():
         names = sorted(p.name for p in entry.iterdir())
@@ -72,22 +78,22 @@ def test_in_place_entries_equal_memory_with_no_join_copy(
         final = json.loads((entry / "manifest.json").read_text())["final"]
         # the checksum computed on the way is the file's (what verify_cache re-checks)
         assert final["sha256"] == hashlib.sha256((entry / "features.npy").read_bytes()).hexdigest()
-    hit = extract(tiny(), images, cache=tmp_path, verify_cache=True, **KW)
+    hit = extract(tiny(), images, cache=tmp_path, verify_cache=True, **kw)
     _same(hit, ref)
 
 
 def _interrupt_after(monkeypatch, n_chunks):
-    """write_chunk raises once ``n_chunks`` chunks of every layer are recorded."""
-    real = LayerEntry.write_chunk
+    """Interrupted once ``n_chunks`` chunks of every layer are recorded in place."""
+    real = LayerEntry._record
     seen = {}
 
-    def write_chunk(self, index, chunk_size, rows):
+    def record(self, *args):
         seen[self.key] = seen.get(self.key, 0) + 1
         if seen[self.key] > n_chunks:
             raise KeyboardInterrupt
-        return real(self, index, chunk_size, rows)
+        return real(self, *args)
 
-    monkeypatch.setattr(LayerEntry, "write_chunk", write_chunk)
+    monkeypatch.setattr(LayerEntry, "_record", record)
     return real
 
 
@@ -97,7 +103,7 @@ def test_interrupted_in_place_run_resumes_bit_identical(
     real = _interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         extract(tiny(), images, cache=tmp_path, **KW)
-    monkeypatch.setattr(LayerEntry, "write_chunk", real)
+    monkeypatch.setattr(LayerEntry, "_record", real)
     entries = _entries(tmp_path)
     for entry in entries.values():
         m = json.loads((entry / "manifest.json").read_text())
@@ -112,7 +118,7 @@ def test_interrupted_in_place_run_resumes_bit_identical(
     with pytest.warns(NeuroalignWarning, match="truncated or corrupt"):
         got = extract(model, images, cache=tmp_path, **KW)
     _same(got, ref)
-    assert 0 < model.module.calls < -(-23 // 4)  # resumed: not every batch recomputed
+    assert 0 < model.module.calls < FULL  # resumed: not every batch recomputed
     assert not list(tmp_path.rglob("partial.npy")) and not list(tmp_path.rglob("chunk-*"))
 
 
@@ -138,7 +144,7 @@ def test_writer_thread_errors_reach_the_caller_and_written_chunks_stay(
     model = tiny()
     got = extract(model, images, cache=tmp_path, **KW)
     _same(got, ref)
-    assert model.module.calls <= -(-23 // 4) - 2  # chunks 0 and 1 were not recomputed
+    assert model.module.calls <= FULL - 4  # chunks 0 and 1 (4 batches) were not recomputed
 
 
 def test_second_writer_writes_chunk_files_and_joins_the_in_place_rows(
@@ -147,7 +153,7 @@ def test_second_writer_writes_chunk_files_and_joins_the_in_place_rows(
     real = _interrupt_after(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         extract(tiny(), images, cache=tmp_path, **KW)
-    monkeypatch.setattr(LayerEntry, "write_chunk", real)
+    monkeypatch.setattr(LayerEntry, "_record", real)
     held = []
     for entry in _entries(tmp_path).values():  # another live writer holds partial.npy
         fd = os.open(entry / ".writer", os.O_RDWR)

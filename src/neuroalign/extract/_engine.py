@@ -1,7 +1,8 @@
 """The forward loop behind ``extract``: hooks that reduce each layer's output on the device, the
 model's state kept and restored, out-of-memory back-off, the fitted-reducer pass, and reduced
-rows streamed into per-chunk buffers that go to the store as each chunk completes, written by a
-background thread while the next chunk is computed (two chunk buffers, each half the budget)."""
+rows streamed to the store (large layers straight from each batch to their place in the entry's
+file, others through per-chunk buffers), written by a background thread while the next batch is
+computed."""
 
 from __future__ import annotations
 
@@ -151,34 +152,29 @@ def _check_calls(capture: Capture, preset: bool) -> None:
 
 
 class _Writer:
-    """Writes complete chunks to the store on one background thread while the forward pass goes
-    on: at most one chunk is being written while the next is filled (two buffer sets, so the
-    budget is halved for the chunk size). The next chunk waits for the previous write, whose
-    error (a full disk) is raised there in the calling thread; :meth:`close` waits for the last
-    one, so every chunk handed over is recorded (an interrupted run resumes from it)."""
+    """Writes to the store on one background thread while the forward pass goes on: one job at a
+    time, the next job waits for the previous one, whose error (a full disk) is raised there in
+    the calling thread; :meth:`close` waits for the last one, so every chunk handed over is
+    recorded (an interrupted run resumes from it)."""
 
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="neuroalign-store")
         self.pending: Future[None] | None = None
-        self.busy: dict[str, np.ndarray] = {}
 
-    def submit(self, job: Callable[[], None], buffers: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Start writing ``buffers`` (after the previous write ended); returns the buffers that
-        write used, free for the next chunk."""
+    def submit(self, job: Callable[[], None]) -> None:
+        """Start ``job`` once the previous one has ended."""
         self.wait()
-        spare, self.busy = self.busy, buffers
         self.pending = self.pool.submit(job)
-        return spare
 
     def wait(self) -> None:
-        """The previous write's end (its error raised here)."""
+        """The previous job's end (its error raised here)."""
         if self.pending is not None:
             pending, self.pending = self.pending, None
             pending.result()
 
     def close(self, failed: bool) -> None:
-        """Wait for the last write; after a failure elsewhere, its own error is not raised
-        over the first one."""
+        """Wait for the last job; after a failure elsewhere, its own error is not raised over
+        the first one."""
         try:
             self.wait()
         except Exception:
@@ -189,9 +185,12 @@ class _Writer:
 
 
 class _Rows:
-    """Reduced rows, arriving in stimulus order, copied into one reusable buffer per layer
-    (``chunk_size`` rows); a complete chunk goes to the store (through ``writer`` when given).
-    Rows of chunks already stored are dropped. Without a store the chunk is the whole result."""
+    """Reduced rows, arriving in stimulus order. Layers the store writes in place (large ones)
+    go from each batch straight to their offset in the entry's file (no buffer, no copy);
+    the others are copied into one buffer per layer (``chunk_size`` rows), and a complete chunk
+    goes to the store. With ``writer``, the writes run on its thread while the next batch is
+    computed (a second buffer set fills meanwhile, so each is half the budget). Rows of chunks
+    already stored are dropped. Without a store the chunk is the whole result."""
 
     def __init__(
         self,
@@ -202,11 +201,21 @@ class _Rows:
     ) -> None:
         self.n, self.size, self.entries, self.writer = n, chunk_size, entries, writer
         self.buffers: dict[str, np.ndarray] = {}
+        self.writing: dict[str, np.ndarray] = {}  # the buffer set handed to the writer last
         self.skip: set[int] = set()
+        self.direct: set[str] | None = None
 
     def put(self, start: int, pieces: dict[str, Any]) -> None:
         arrays = {nm: p.cpu().numpy() for nm, p in pieces.items()}
+        if self.direct is None:  # decided with the first rows: which layers go in place
+            self.direct = {
+                nm
+                for nm, a in arrays.items()
+                if self.entries and self.entries[nm].in_place(a.shape[1], self.size)
+            }
+        buffered = [nm for nm in arrays if nm not in self.direct]
         rows = len(next(iter(arrays.values())))
+        segments: list[tuple[int, int, int, int]] = []  # (chunk, row in chunk, row here, rows)
         i = 0
         while i < rows:
             pos = start + i
@@ -215,16 +224,27 @@ class _Rows:
             take = min(rows - i, end - pos)
             if c not in self.skip:
                 at = pos - c * self.size
-                for nm, arr in arrays.items():
+                segments.append((c, at, i, take))
+                for nm in buffered:
+                    arr = arrays[nm]
                     if nm not in self.buffers:
                         self.buffers[nm] = np.empty((self.size, arr.shape[1]), dtype=np.float32)
                     self.buffers[nm][at : at + take] = arr[i : i + take]
-                if pos + take == end and self.entries:
-                    self._store(c, end - c * self.size, list(arrays))
+                if pos + take == end and self.entries and buffered:
+                    self._store(c, end - c * self.size, buffered)
             i += take
+        if self.direct and segments:
+            direct = {nm: arrays[nm] for nm in self.direct}
+
+            def job() -> None:
+                for c, at, i, take in segments:
+                    for nm, arr in direct.items():
+                        self.entries[nm].write_rows(c, self.size, at, arr[i : i + take])
+
+            self._run(job)
 
     def _store(self, c: int, rows: int, names: list[str]) -> None:
-        """Chunk ``c`` (its first ``rows`` rows) of every layer to the store."""
+        """Chunk ``c`` (its first ``rows`` rows) of the buffered layers to the store."""
         full = self.buffers
         blocks = {nm: full[nm][:rows] for nm in names}
 
@@ -232,10 +252,15 @@ class _Rows:
             for nm, block in blocks.items():
                 self.entries[nm].write_chunk(c, self.size, block)
 
+        self._run(job)
+        if self.writer is not None:  # every earlier job has ended: their buffers are free
+            self.buffers, self.writing = self.writing, full
+
+    def _run(self, job: Callable[[], None]) -> None:
         if self.writer is None:
             job()
-            return
-        self.buffers = self.writer.submit(job, full)
+        else:
+            self.writer.submit(job)
 
 
 def run_passes(
@@ -367,7 +392,7 @@ def run_passes(
         if capture.ranks is not None and nm in capture.ranks:
             e.forward_rank = capture.ranks[nm]
 
-    writer = _Writer() if stored and chunk_size < n else None
+    writer = _Writer() if stored else None
     rows_out = _Rows(n, chunk_size, entries, writer)
     rows_out.skip = set(done)
     n_chunks = -(-n // chunk_size)

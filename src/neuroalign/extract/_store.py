@@ -226,6 +226,7 @@ class LayerEntry:
         self._layout: tuple[int, int] | None = None
         self._running: Any = None
         self._hashed = 0
+        self._open_chunks: dict[int, tuple[Any, int]] = {}  # chunk → (its SHA-256 so far, rows)
 
     def _fresh(self) -> dict[str, Any]:
         return {
@@ -375,10 +376,8 @@ class LayerEntry:
         Large chunks go in place into ``partial.npy`` when this writer holds the entry's
         ``.writer`` lock (see the module doc)."""
         rows = np.ascontiguousarray(rows, dtype=np.float32)
-        if self._inplace is None:  # decided at the first chunk of the run
-            self._inplace = rows.nbytes >= INPLACE_MIN_BYTES and self._open_partial(rows.shape[1])
-        if self._inplace:
-            self._write_in_place(index, chunk_size, rows)
+        if self.in_place(rows.shape[1], len(rows)):
+            self.write_rows(index, chunk_size, 0, rows)
             return
         name = f"chunk-{index:05d}.npy"
         tmp = self.dir / f".{name}.{os.getpid()}.tmp"
@@ -492,18 +491,33 @@ class LayerEntry:
             self._hashed = 0
         return True
 
-    def _write_in_place(self, index: int, chunk_size: int, rows: np.ndarray) -> None:
-        """Rows at their offset in ``partial.npy``, then their checksum in the manifest."""
+    def in_place(self, width: int, chunk_rows: int) -> bool:
+        """Whether this run writes the entry in place (decided once, at its first rows): when a
+        chunk of ``chunk_rows`` rows of ``width`` float32 is at least :data:`INPLACE_MIN_BYTES`
+        and no other writer holds ``partial.npy``."""
+        if self._inplace is None:
+            big = chunk_rows * width * 4 >= INPLACE_MIN_BYTES
+            self._inplace = big and self._open_partial(width)
+        return self._inplace
+
+    def write_rows(self, index: int, chunk_size: int, at: int, rows: np.ndarray) -> None:
+        """In place: rows ``at``, ``at + 1``, … of chunk ``index`` at their offset in
+        ``partial.npy`` (consecutive calls continue the chunk); the chunk's checksum goes to the
+        manifest with its last rows. Needs :meth:`in_place` to have said True."""
         assert self._layout is not None and self._data is not None
         offset, width = self._layout
-        start = index * chunk_size
-        if rows.shape[1] != width or start + len(rows) > self.n_stimuli:
+        first = index * chunk_size
+        start, length = first + at, min(chunk_size, self.n_stimuli - first)
+        sha, done = self._open_chunks.pop(index, (hashlib.sha256(), 0))
+        if rows.shape[1] != width or at != done or at + len(rows) > length:
             raise CacheError(
                 f"feature store {str(self.dir)!r}: rows {start}-{start + len(rows)} of width "
-                f"{rows.shape[1]} do not fit {_PARTIAL} ({self.n_stimuli}, {width})."
+                f"{rows.shape[1]} do not continue chunk {index} of {_PARTIAL} "
+                f"({self.n_stimuli}, {width}) at row {first + done}."
             )
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
         data = memoryview(rows).cast("B")
-        sha = hashlib.sha256(data).hexdigest()
+        sha.update(data)
         with _store_errors(self.dir, f"cannot write rows {start}-{start + len(rows)}"):
             pos, left = offset + start * width * 4, data
             while left:
@@ -514,7 +528,14 @@ class LayerEntry:
             self._hashed += len(rows)
         else:
             self._running = None
-        with self._locked(f"cannot record rows {start}-{start + len(rows)}"):
+        if at + len(rows) < length:
+            self._open_chunks[index] = (sha, at + len(rows))
+            return
+        self._record(index, chunk_size, first, length, sha.hexdigest())
+
+    def _record(self, index: int, chunk_size: int, start: int, length: int, sha: str) -> None:
+        """A chunk written in place, in the manifest (unless another writer recorded it)."""
+        with self._locked(f"cannot record rows {start}-{start + length}"):
             rec = self.manifest["chunks"].get(str(index))
             if self.manifest["final"] or rec is not None:
                 self._running = None  # another writer's chunk file is copied in at the join
@@ -526,7 +547,7 @@ class LayerEntry:
             self.manifest["chunks"][str(index)] = {
                 "file": _PARTIAL,
                 "sha256": sha,
-                "rows": [start, start + len(rows)],
+                "rows": [start, start + length],
             }
             if self.forward_rank is not None:
                 self.manifest["forward_rank"] = self.forward_rank
@@ -591,6 +612,7 @@ class LayerEntry:
             os.close(self._writer)  # releases the lock
             self._writer = None
         self._inplace, self._running = None, None
+        self._open_chunks = {}
 
     def finalize(self) -> None:
         """Join the chunks into ``features.npy`` (streamed, one chunk in memory, each chunk's
