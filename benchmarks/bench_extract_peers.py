@@ -16,7 +16,8 @@ Each measurement runs in its own subprocess, the tools interleaved and the round
   ``--tv-one-file`` to let it join them into one file per layer as neuroalign's store does).
 
 Times are the extraction call alone (model built and imports done before the clock; image
-decoding inside it for both tools). Peak RSS is each subprocess's own ``VmHWM``. The first
+decoding inside it for both tools), as wall time and as CPU seconds (user + system) of the
+process and its DataLoader workers: on a shared machine the CPU ratio moves less with the load. Peak RSS is each subprocess's own ``VmHWM``. The first
 ``--check`` rows of every layer are compared bit for bit between the tools (and, on disk, with
 the in-memory run). Ratios are printed next to the goals of issue 21: neuroalign ≥ 0.9× the bare
 forward pass, ≥ 1.3× THINGSvision, peak RSS ≤ THINGSvision's. ``--quick`` (6 images, no
@@ -113,6 +114,17 @@ def tf_stub(root: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- child side
+def _cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (DataLoader workers), user + sys."""
+    import resource
+
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _hwm_gb() -> float:
     with open("/proc/self/status") as f:
         line = next(x for x in f if x.startswith("VmHWM"))
@@ -153,11 +165,11 @@ def child(task: str, cfg: dict) -> dict:
             batches.append(torch.stack(ims))
         extra["decode_s"] = time.perf_counter() - t0
         module = loaded.module.eval()
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(), time.perf_counter()
         with torch.inference_mode():
             for x in batches:
                 module(x)
-        sec = time.perf_counter() - t0
+        sec, cpu = time.perf_counter() - t0, _cpu_s() - c0
     elif task.startswith("na_"):
         from neuroalign import StimulusSet
         from neuroalign.extract import extract
@@ -166,9 +178,9 @@ def child(task: str, cfg: dict) -> dict:
         kw = dict(layers=layers, reduce="flatten", batch_size=b, quiet=True)
         if task == "na_disk16":
             kw.update(cache=str(work / "na_store"), memory_budget=cfg["budget"])
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(), time.perf_counter()
         acts = extract(loaded, stim, **kw)
-        sec = time.perf_counter() - t0
+        sec, cpu = time.perf_counter() - t0, _cpu_s() - c0
         rows = {nm: np.array(acts[nm][:check]) for nm in layers}
     else:
         sys.path.insert(0, cfg["thingsvision"])
@@ -193,12 +205,12 @@ def child(task: str, cfg: dict) -> dict:
             transforms=loaded.preprocess.transform,
         )
         batches = DataLoader(dataset=ds, batch_size=b, backend="pt")
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(), time.perf_counter()
         if task == "tv_mem5":
             feats = ext.extract_features(
                 batches=batches, module_names=layers, flatten_acts=True, output_type="ndarray"
             )
-            sec = time.perf_counter() - t0
+            sec, cpu = time.perf_counter() - t0, _cpu_s() - c0
             rows = {nm: np.array(feats[nm][:check]) for nm in layers}
         else:
             out = work / "tv_disk"
@@ -211,12 +223,12 @@ def child(task: str, cfg: dict) -> dict:
                 step_size=cfg["step_size"],
                 save_in_one_file=cfg["tv_one_file"],
             )
-            sec = time.perf_counter() - t0
+            sec, cpu = time.perf_counter() - t0, _cpu_s() - c0
             for nm in layers:
                 files = sorted((out / nm).glob("features*.npy"), key=lambda p: p.stat().st_mtime)
                 rows[nm] = np.array(np.load(files[0], mmap_mode="r")[:check])
     np.savez(work / f"rows_{task}.npz", **rows)
-    return {"sec": sec, "peak_rss_gb": _hwm_gb(), **extra}
+    return {"sec": sec, "cpu_s": cpu, "peak_rss_gb": _hwm_gb(), **extra}
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -345,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
                 res = run_child(task, cfg, env)
                 results[task].append(res)
                 print(
-                    f"round {r + 1} {task:10s} {res['sec']:7.2f} s  peak RSS "
+                    f"round {r + 1} {task:10s} {res['sec']:7.2f} s (CPU {res['cpu_s']:7.2f} s)  peak RSS "
                     f"{res['peak_rss_gb']:.2f} GB"
                     + (
                         f"  (decode+preprocess {res['decode_s']:.1f} s)"
@@ -393,16 +405,24 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
             f"  {task:10s} {min(secs):7.2f}-{max(secs):7.2f} s  {n / min(secs):6.1f} img/s  "
             f"peak RSS {min(rss):.2f}-{max(rss):.2f} GB"
         )
-    print("ratios per round (speed: other's time / neuroalign's; RSS: other's peak / ours)")
+    print(
+        "ratios per round (speed: other's wall time / neuroalign's, then the same for CPU "
+        "seconds of the process and its workers, steadier on a shared machine; RSS: other's "
+        "peak / ours)"
+    )
     show("5 layers in memory: vs bare forward", ratio("na_mem5", "bare"), 0.9)
+    show("  (CPU seconds)", ratio("na_mem5", "bare", "cpu_s"), 0.9)
     show("5 layers in memory: vs THINGSvision", ratio("na_mem5", "tv_mem5"), 1.3)
+    show("  (CPU seconds)", ratio("na_mem5", "tv_mem5", "cpu_s"), 1.3)
     show(
         "5 layers in memory: peak RSS vs THINGSvision",
         ratio("na_mem5", "tv_mem5", "peak_rss_gb"),
         1.0,
     )
     show("16 blocks to disk: vs bare forward", ratio("na_disk16", "bare"), 0.9)
+    show("  (CPU seconds)", ratio("na_disk16", "bare", "cpu_s"), 0.9)
     show("16 blocks to disk: vs THINGSvision", ratio("na_disk16", "tv_disk16"), 1.3)
+    show("  (CPU seconds)", ratio("na_disk16", "tv_disk16", "cpu_s"), 1.3)
     show(
         "16 blocks to disk: peak RSS vs THINGSvision",
         ratio("na_disk16", "tv_disk16", "peak_rss_gb"),
