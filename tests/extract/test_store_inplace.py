@@ -170,3 +170,29 @@ def test_second_writer_writes_chunk_files_and_joins_the_in_place_rows(
     again = extract(tiny(), images, cache=tmp_path, **KW)  # a hit sweeps the released file
     _same(again, ref)
     assert not list(tmp_path.rglob("partial.npy"))
+
+
+def test_in_place_writer_copies_in_the_chunk_files_it_resumed_from(
+    images, ref, tmp_path, monkeypatch
+):
+    real = LayerEntry.write_chunk
+
+    def stop_at_2(self, index, chunk_size, rows):
+        if index == 2:
+            raise KeyboardInterrupt
+        return real(self, index, chunk_size, rows)
+
+    monkeypatch.setattr(LayerEntry, "write_chunk", stop_at_2)  # chunk files (small chunks)
+    with pytest.raises(KeyboardInterrupt):
+        extract(tiny(), images, cache=tmp_path, **KW)
+    monkeypatch.setattr(LayerEntry, "write_chunk", real)
+    assert len(list(tmp_path.rglob("chunk-*.npy"))) == 4  # chunks 0 and 1 of both layers
+    monkeypatch.setattr(store, "INPLACE_MIN_BYTES", 0)  # the rest in place
+    model = tiny()
+    got = extract(model, images, cache=tmp_path, **KW)
+    _same(got, ref)
+    assert model.module.calls == FULL - 4
+    for entry in _entries(tmp_path).values():
+        final = json.loads((entry / "manifest.json").read_text())["final"]
+        assert final["sha256"] == hashlib.sha256((entry / "features.npy").read_bytes()).hexdigest()
+    assert not list(tmp_path.rglob("chunk-*.npy")) and not list(tmp_path.rglob("partial.npy"))
