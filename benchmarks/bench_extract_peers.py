@@ -145,6 +145,8 @@ def child(task: str, cfg: dict) -> dict:
     """One measurement; returns seconds, VmHWM and the first ``check`` rows of each layer."""
     import torch
 
+    label, task = task, task.removesuffix(":base")
+
     loaded = _model(cfg["threads"])
     paths, b, check, work = cfg["paths"], cfg["batch"], cfg["check"], Path(cfg["work"])
     layers = FIVE if task.endswith("mem5") else BLOCKS
@@ -227,7 +229,7 @@ def child(task: str, cfg: dict) -> dict:
             for nm in layers:
                 files = sorted((out / nm).glob("features*.npy"), key=lambda p: p.stat().st_mtime)
                 rows[nm] = np.array(np.load(files[0], mmap_mode="r")[:check])
-    np.savez(work / f"rows_{task}.npz", **rows)
+    np.savez(work / f"rows_{label}.npz", **rows)
     return {"sec": sec, "cpu_s": cpu, "peak_rss_gb": _hwm_gb(), **extra}
 
 
@@ -238,6 +240,8 @@ def run_child(task: str, cfg: dict, env: dict) -> dict:
         shutil.rmtree(work / d, ignore_errors=True)
     (work / "cfg.json").write_text(json.dumps(cfg))
     cmd = [sys.executable, __file__, "--child", task, "--cfg", str(work / "cfg.json")]
+    if task.endswith(":base"):  # neuroalign from another source tree (e.g. before a change)
+        env = {**env, "PYTHONPATH": os.pathsep.join([cfg["baseline_src"], env["PYTHONPATH"]])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate()
     if proc.returncode:
@@ -261,6 +265,8 @@ def compare_rows(work: Path, tasks: list[str]) -> list[str]:
         ("na_disk16", "tv_disk16"),
         ("na_mem5", "na_disk16"),
         ("tv_mem5", "tv_disk16"),
+        ("na_mem5", "na_mem5:base"),
+        ("na_disk16", "na_disk16:base"),
     ]
     for a, b in pairs:
         if a not in tasks or b not in tasks:
@@ -298,6 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tv-one-file", action="store_true", help="THINGSvision save_in_one_file")
     ap.add_argument("--thingsvision", default=os.environ.get("THINGSVISION_PATH", ""))
     ap.add_argument("--work", default=None, help="folder for images and outputs (default: tmp)")
+    ap.add_argument(
+        "--baseline-src",
+        default="",
+        help="another neuroalign src folder (e.g. main's): each na_ task also runs with it",
+    )
     ap.add_argument("--quick", action="store_true", help="6 images, batch 4, no THINGSvision")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cfg", default=None, help=argparse.SUPPRESS)
@@ -310,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
         args.n_images, args.batch, args.repeats, args.check = 6, 4, 1, 3
     tasks = args.tasks.split(",")
     unknown = sorted(set(tasks) - set(TASKS))
+    if args.baseline_src:
+        tasks = [x for t in tasks for x in ([t, f"{t}:base"] if t.startswith("na_") else [t])]
     if unknown:
         raise SystemExit(f"--tasks: unknown {unknown}; choose from {TASKS}")
     has_tv = bool(args.thingsvision) and (Path(args.thingsvision) / "thingsvision").is_dir()
@@ -339,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
             step_size=args.step_size or max(1, 64 // args.batch),
             tv_one_file=args.tv_one_file,
             thingsvision=str(Path(args.thingsvision).resolve()) if has_tv else "",
+            baseline_src=str(Path(args.baseline_src).resolve()) if args.baseline_src else "",
             tf_stub="",
         )
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
@@ -423,6 +437,8 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
     show("  (CPU seconds)", ratio("na_disk16", "bare", "cpu_s"), 0.9)
     show("16 blocks to disk: vs THINGSvision", ratio("na_disk16", "tv_disk16"), 1.3)
     show("  (CPU seconds)", ratio("na_disk16", "tv_disk16", "cpu_s"), 1.3)
+    show("5 layers in memory: vs the baseline source", ratio("na_mem5", "na_mem5:base"), 1.0)
+    show("16 blocks to disk: vs the baseline source", ratio("na_disk16", "na_disk16:base"), 1.0)
     show(
         "16 blocks to disk: peak RSS vs THINGSvision",
         ratio("na_disk16", "tv_disk16", "peak_rss_gb"),
