@@ -4,8 +4,7 @@
    a bare loop ``model(x)`` under ``torch.inference_mode()`` over the same preprocessed tensors,
    then ``extract`` for 1 layer and for ~10 layers (avgpool / cls reductions) on in-memory
    uint8 images of the model's input size (so preprocessing is only the normalisation).
-2. THINGSvision, if it imports (it pins numpy<2, torchvision==0.15.2, tensorflow<2.16 and
-   transformers==4.40.1, which cannot coexist with this environment's torch 2.14 / numpy 2).
+2. THINGSvision: side by side in ``bench_extract_peers.py``.
 3. The feature store: a cache hit on a large entry (size + mtime trusted, the default) vs the same
    hit with ``verify_cache=True`` (full SHA-256) vs ``np.load(mmap_mode="r")`` of the same file
    (the floor); and the store's cost while writing (per-chunk lock, manifest, fsync) vs the
@@ -111,17 +110,11 @@ def bench_throughput(n: int, device: str) -> None:
 
 
 def bench_thingsvision() -> None:
-    try:
-        import thingsvision  # noqa: F401
-    except Exception as err:  # not installable next to numpy 2 / torch 2.14
-        print(
-            f"THINGSvision: not run ({type(err).__name__}: {err}). Its 2.7.3 wheel requires "
-            "numpy<2, torchvision==0.15.2 (torch 2.0), tensorflow<2.16 and transformers==4.40.1; "
-            "installing those would replace this environment's torch 2.14 with another multi-GB "
-            "build, which this project forbids."
-        )
-        return
-    print("THINGSvision imported; add the comparison here.")
+    print(
+        "THINGSvision: see benchmarks/bench_extract_peers.py (same ResNet-50, JPEG files and "
+        "transform, each tool in its own process; THINGSvision installed with --no-deps in its "
+        "own folder, so its numpy<2 / torchvision==0.15.2 pins never touch this environment)."
+    )
 
 
 def bench_store(megabytes: int) -> None:

@@ -250,3 +250,22 @@ def test_responses_memmapped_data_checked_without_full_temporaries(tmp_path, mon
     reps_bad[0, 1, 3] = np.nan
     with pytest.raises(ValidationError, match="only some targets of repetition 0, stimulus 1"):
         Responses(ids[:5], repetitions=reps_bad)
+
+
+def test_finite_check_fast_path_is_exact():
+    """The sum shortcut of check_finite: any NaN or inf is still found (also where a sum
+    overflows), and finite values whose sum overflows are still accepted."""
+    from neuroalign.core._validation import check_finite
+
+    big = np.full((100, 100), 3e38, dtype=np.float32)  # finite; the float32 sum overflows
+    check_finite(big, "x")
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0), (57, 13), (99, 99)):
+            arr = np.ones((100, 100), dtype=np.float32)
+            arr[where] = bad
+            with pytest.raises(ValidationError, match="1 NaN or infinite"):
+                check_finite(arr, "x")
+            big2 = big.copy()
+            big2[where] = bad
+            with pytest.raises(ValidationError, match="1 NaN or infinite"):
+                check_finite(big2, "x")

@@ -24,6 +24,8 @@ SCRIPT = textwrap.dedent(
     import neuroalign.extract._store as store
 
     cache, out, go, mode = sys.argv[1:5]
+    if mode == "in-place":  # every chunk in place (the threshold is for large features)
+        store.INPLACE_MIN_BYTES = 0
     if mode == "hang-in-join":  # write the whole joined file, then stop before the rename
         real = store.atomic_write
         def atomic_write(path, write, durable=False):
@@ -74,16 +76,18 @@ def _assert_clean_complete_store(cache: Path, n_layers: int) -> None:
         assert rec["final"] and rec["chunks"] == {}
         assert (m.parent / "features.npy").is_file()
     leftovers = [p.name for p in cache.rglob("*") if p.is_file()]
-    assert not [p for p in leftovers if p.endswith(".tmp") or p.startswith("chunk-")], leftovers
+    bad = [p for p in leftovers if p.endswith(".tmp") or p.startswith(("chunk-", "partial"))]
+    assert not bad, leftovers
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_writers", [2, 4])
-def test_concurrent_writers_give_identical_complete_entries(tmp_path, n_writers):
+@pytest.mark.parametrize(("n_writers", "mode"), [(2, "-"), (4, "-"), (3, "in-place")])
+def test_concurrent_writers_give_identical_complete_entries(tmp_path, n_writers, mode):
+    """In place, one writer holds partial.npy and the others write chunk files."""
     script, cache, go = _script(tmp_path), tmp_path / "cache", tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(cache), str(tmp_path / f"{k}.npz"), str(go), "-"],
+            [sys.executable, str(script), str(cache), str(tmp_path / f"{k}.npz"), str(go), mode],
             env=_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -102,6 +106,19 @@ def test_concurrent_writers_give_identical_complete_entries(tmp_path, n_writers)
         for layer in results[0].files:
             assert r[layer].tobytes() == results[0][layer].tobytes()
     _assert_clean_complete_store(cache, 3)
+    from neuroalign import StimulusSet
+    from neuroalign.extract import extract
+
+    from .helpers import tiny
+
+    rng = np.random.default_rng(1)
+    stim = StimulusSet(
+        ids=[f"s{k}" for k in range(48)],
+        images=rng.integers(0, 255, (48, 20, 20, 3), dtype=np.uint8),
+    )
+    ref = extract(tiny(), stim, batch_size=4, quiet=True)  # in memory, one process
+    for layer in results[0].files:
+        np.testing.assert_allclose(results[0][layer], ref[layer], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.slow

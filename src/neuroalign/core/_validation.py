@@ -129,7 +129,15 @@ def check_array(
 
 
 def check_finite(arr: np.ndarray, name: str, axis_name: str = "column") -> None:
-    """Raise :class:`ValidationError` if ``arr`` holds NaN or inf, saying where."""
+    """Raise :class:`ValidationError` if ``arr`` holds NaN or inf, saying where.
+
+    A finite sum proves every value finite (a NaN or an infinity makes the sum NaN or infinite):
+    one pass and no boolean copy of a large array; only a sum that is not finite (an overflow of
+    large values, or a bad value) looks at every element."""
+    if arr.size > 4096 and np.issubdtype(arr.dtype, np.floating):
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(arr, axis=None)):
+                return
     finite = np.isfinite(arr)
     if finite.all():
         return

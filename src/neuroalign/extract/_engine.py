@@ -1,12 +1,15 @@
 """The forward loop behind ``extract``: hooks that reduce each layer's output on the device, the
 model's state kept and restored, out-of-memory back-off, the fitted-reducer pass, and reduced
-rows streamed into per-chunk buffers that go to the store as each chunk completes."""
+rows streamed to the store (large layers straight from each batch to their place in the entry's
+file, others through per-chunk buffers), written by a background thread while the next batch is
+computed."""
 
 from __future__ import annotations
 
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -148,19 +151,71 @@ def _check_calls(capture: Capture, preset: bool) -> None:
     )
 
 
-class _Rows:
-    """Reduced rows, arriving in stimulus order, copied into one reusable buffer per layer
-    (``chunk_size`` rows); a complete chunk goes to the store. Rows of chunks already stored are
-    dropped. Without a store the chunk is the whole result."""
+class _Writer:
+    """Writes to the store on one background thread while the forward pass goes on: one job at a
+    time, the next job waits for the previous one, whose error (a full disk) is raised there in
+    the calling thread; :meth:`close` waits for the last one, so every chunk handed over is
+    recorded (an interrupted run resumes from it)."""
 
-    def __init__(self, n: int, chunk_size: int, entries: dict[str, LayerEntry]) -> None:
-        self.n, self.size, self.entries = n, chunk_size, entries
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="neuroalign-store")
+        self.pending: Future[None] | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Start ``job`` once the previous one has ended."""
+        self.wait()
+        self.pending = self.pool.submit(job)
+
+    def wait(self) -> None:
+        """The previous job's end (its error raised here)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self, failed: bool) -> None:
+        """Wait for the last job; after a failure elsewhere, its own error is not raised over
+        the first one."""
+        try:
+            self.wait()
+        except Exception:
+            if not failed:
+                raise
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+class _Rows:
+    """Reduced rows, arriving in stimulus order. Layers the store writes in place (large ones)
+    go from each batch straight to their offset in the entry's file (no buffer, no copy);
+    the others are copied into one buffer per layer (``chunk_size`` rows), and a complete chunk
+    goes to the store. With ``writer``, the writes run on its thread while the next batch is
+    computed (a second buffer set fills meanwhile, so each is half the budget). Rows of chunks
+    already stored are dropped. Without a store the chunk is the whole result."""
+
+    def __init__(
+        self,
+        n: int,
+        chunk_size: int,
+        entries: dict[str, LayerEntry],
+        writer: _Writer | None = None,
+    ) -> None:
+        self.n, self.size, self.entries, self.writer = n, chunk_size, entries, writer
         self.buffers: dict[str, np.ndarray] = {}
+        self.writing: dict[str, np.ndarray] = {}  # the buffer set handed to the writer last
         self.skip: set[int] = set()
+        self.direct: set[str] | None = None
 
     def put(self, start: int, pieces: dict[str, Any]) -> None:
         arrays = {nm: p.cpu().numpy() for nm, p in pieces.items()}
+        if self.direct is None:  # decided with the first rows: which layers go in place
+            self.direct = {
+                nm
+                for nm, a in arrays.items()
+                if self.entries and self.entries[nm].in_place(a.shape[1], self.size)
+            }
+        buffered = [nm for nm in arrays if nm not in self.direct]
         rows = len(next(iter(arrays.values())))
+        segments: list[tuple[int, int, int, int]] = []  # (chunk, row in chunk, row here, rows)
         i = 0
         while i < rows:
             pos = start + i
@@ -169,15 +224,43 @@ class _Rows:
             take = min(rows - i, end - pos)
             if c not in self.skip:
                 at = pos - c * self.size
-                for nm, arr in arrays.items():
+                segments.append((c, at, i, take))
+                for nm in buffered:
+                    arr = arrays[nm]
                     if nm not in self.buffers:
                         self.buffers[nm] = np.empty((self.size, arr.shape[1]), dtype=np.float32)
                     self.buffers[nm][at : at + take] = arr[i : i + take]
-                if pos + take == end and self.entries:
-                    for nm in arrays:
-                        block = self.buffers[nm][: end - c * self.size]
-                        self.entries[nm].write_chunk(c, self.size, block)
+                if pos + take == end and self.entries and buffered:
+                    self._store(c, end - c * self.size, buffered)
             i += take
+        if self.direct and segments:
+            direct = {nm: arrays[nm] for nm in self.direct}
+
+            def job() -> None:
+                for c, at, i, take in segments:
+                    for nm, arr in direct.items():
+                        self.entries[nm].write_rows(c, self.size, at, arr[i : i + take])
+
+            self._run(job)
+
+    def _store(self, c: int, rows: int, names: list[str]) -> None:
+        """Chunk ``c`` (its first ``rows`` rows) of the buffered layers to the store."""
+        full = self.buffers
+        blocks = {nm: full[nm][:rows] for nm in names}
+
+        def job() -> None:
+            for nm, block in blocks.items():
+                self.entries[nm].write_chunk(c, self.size, block)
+
+        self._run(job)
+        if self.writer is not None:  # every earlier job has ended: their buffers are free
+            self.buffers, self.writing = self.writing, full
+
+    def _run(self, job: Callable[[], None]) -> None:
+        if self.writer is None:
+            job()
+        else:
+            self.writer.submit(job)
 
 
 def run_passes(
@@ -300,16 +383,17 @@ def run_passes(
         announce(per_stim)
     if not stored:
         chunk_size = n
-    elif chunk_size is None:
+    elif chunk_size is None:  # two chunk buffers (one written while the other fills)
         b = opts["batch_size"]
-        chunk_size = min(n, max(b, opts["budget"] // max(1, per_stim) // b * b))
+        chunk_size = min(n, max(b, opts["budget"] // 2 // max(1, per_stim) // b * b))
         done = set.intersection(*(e.claim(chunk_size) for e in entries.values()))
     assert chunk_size is not None
     for nm, e in entries.items():  # the forward order, stored with each entry
         if capture.ranks is not None and nm in capture.ranks:
             e.forward_rank = capture.ranks[nm]
 
-    rows_out = _Rows(n, chunk_size, entries)
+    writer = _Writer() if stored else None
+    rows_out = _Rows(n, chunk_size, entries, writer)
     rows_out.skip = set(done)
     n_chunks = -(-n // chunk_size)
 
@@ -338,23 +422,29 @@ def run_passes(
         for _ in sel:
             next(bar, None)
 
-    if source.random_access:
-        for c in range(n_chunks):
-            refresh()
-            if c in rows_out.skip:
-                continue
-            rows = np.arange(c * chunk_size, min(n, (c + 1) * chunk_size))
-            for sel, x, pool in source.batches(rows, opts["batch_size"]):
-                consume(sel, x, pool)
-    else:
-        refresh()
-        for sel, x, pool in source.batches(None, opts["batch_size"]):
-            chunks = set(range(int(sel[0]) // chunk_size, int(sel[-1]) // chunk_size + 1))
-            if chunks <= rows_out.skip:
-                continue
-            consume(sel, x, pool)
-            if (int(sel[-1]) + 1) % chunk_size == 0:
+    failed = True
+    try:
+        if source.random_access:
+            for c in range(n_chunks):
                 refresh()
+                if c in rows_out.skip:
+                    continue
+                rows = np.arange(c * chunk_size, min(n, (c + 1) * chunk_size))
+                for sel, x, pool in source.batches(rows, opts["batch_size"]):
+                    consume(sel, x, pool)
+        else:
+            refresh()
+            for sel, x, pool in source.batches(None, opts["batch_size"]):
+                chunks = set(range(int(sel[0]) // chunk_size, int(sel[-1]) // chunk_size + 1))
+                if chunks <= rows_out.skip:
+                    continue
+                consume(sel, x, pool)
+                if (int(sel[-1]) + 1) % chunk_size == 0:
+                    refresh()
+        failed = False
+    finally:
+        if writer is not None:
+            writer.close(failed)
     for _ in bar:  # close the bar
         pass
     if stored:

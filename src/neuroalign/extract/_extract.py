@@ -465,6 +465,10 @@ def _run_plan(plan: ExtractionPlan) -> Activations:
                 chunk_size,
                 opts,
             )
+        except BaseException:
+            for e in entries.values():  # the chunks recorded stay for the next run
+                e.close()
+            raise
         finally:
             state.restore()
         ranks = dict(capture.ranks or {})
@@ -477,13 +481,17 @@ def _run_plan(plan: ExtractionPlan) -> Activations:
     registered = {nm: i for i, nm in enumerate(dict(module.named_modules()))}
     kept.sort(key=lambda nm: (nm not in ranks, ranks.get(nm, registered[nm])))
     layers_out: dict[str, Any] = {}
-    for nm in kept:
-        if nm in entries:
-            if nm in results:
-                entries[nm].finalize()
-            layers_out[nm] = entries[nm].open()
-        else:
-            layers_out[nm] = results[nm]
+    try:
+        for nm in kept:
+            if nm in entries:
+                if nm in results:
+                    entries[nm].finalize()
+                layers_out[nm] = entries[nm].open()
+            else:
+                layers_out[nm] = results[nm]
+    finally:
+        for e in entries.values():
+            e.close()
     if entries:
         meta["cache"] = {nm: str(entries[nm].dir) for nm in layers_out}
     return Activations(loaded.model_id, source.ids, layers_out, reduce=plan.label, meta=meta)

@@ -15,6 +15,7 @@ parts never share a key); :func:`neuroalign.extract.feature_keys` gives the keys
     <root>/<key[:2]>/<key>/manifest.json     parts, chunk size, per-chunk SHA-256, final record
                           .lock              the entry's lock (``fcntl.flock``)
                           chunk-00000.npy …  rows [i·chunk, (i+1)·chunk) while a run is going
+                          partial.npy        or: every chunk written in place (large features)
                           features.npy       (n_stimuli, n_features) float32 once complete
 
 **Writes.** Every file is written under a temporary name carrying the writer's pid
@@ -24,8 +25,19 @@ entry's lock is held, so concurrent writers never overwrite each other's records
 skips chunks another one has finished. Under the lock, temporary files of processes that no longer
 exist (a run killed mid-write) and chunk files that no manifest lists are removed.
 
+**In place.** A chunk of at least :data:`INPLACE_MIN_BYTES` is not a file of its own: the writer
+that holds the entry's ``.writer`` lock (taken without waiting, held until the run ends) writes
+its rows at their offset in ``partial.npy``, a ``features.npy`` of the full shape created
+(atomically, sparse) at the first chunk, and records the chunk's SHA-256 in the manifest as for a
+chunk file. The whole file's SHA-256 is computed on the way when the chunks arrive in order, so
+the join is a flush and a rename, not a copy of every byte (a resumed or shared entry is hashed
+once more at the join). A second writer meanwhile writes chunk files as before; whichever joins
+copies the other kind in. The chunk's data is flushed to disk at the join (a chunk lost to a
+crash before it fails its checksum on resume and is recomputed).
+
 **Trust.** The manifest is validated (a malformed one is recomputed with a warning) and only
-names ``chunk-NNNNN.npy`` / ``features.npy`` inside the entry are ever read or deleted. Each
+names ``chunk-NNNNN.npy`` / ``partial.npy`` / ``features.npy`` inside the entry are ever read or
+deleted. Each
 chunk's SHA-256 is computed while it is written and checked when a run resumes from it and while
 it is joined; ``features.npy``'s checksum is computed while it is written, and a later hit trusts
 its size and modification time (``verify=True`` re-hashes it). Files are plain ``.npy`` (no
@@ -57,6 +69,8 @@ __all__ = ["LayerEntry", "default_cache_dir", "layer_key", "module_fingerprint",
 
 STORE_FORMAT = 3  # 3: keys from core._identity (typed fields)
 _CHUNK = re.compile(r"chunk-(\d{5})\.npy")
+_PARTIAL = "partial.npy"
+INPLACE_MIN_BYTES = 8 * 2**20  # a chunk of one layer this large is written in place
 _TMP = re.compile(r"\..+\.(\d+)\.tmp")
 _HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -204,6 +218,15 @@ class LayerEntry:
         self.manifest_path = self.dir / "manifest.json"
         self.forward_rank: int | None = None  # set by extract for the entries it writes
         self.manifest: dict[str, Any] = self._fresh()
+        # writing in place (see the module doc): the .writer lock, partial.npy, its layout
+        # (header bytes, features per row) and the SHA-256 of its bytes written in order so far
+        self._inplace: bool | None = None
+        self._writer: int | None = None
+        self._data: int | None = None
+        self._layout: tuple[int, int] | None = None
+        self._running: Any = None
+        self._hashed = 0
+        self._open_chunks: dict[int, tuple[Any, int]] = {}  # chunk → (its SHA-256 so far, rows)
 
     def _fresh(self) -> dict[str, Any]:
         return {
@@ -252,7 +275,7 @@ class LayerEntry:
             return self.manifest
         dropped = False
         for k, rec in list(m["chunks"].items()):  # only chunk names, only inside the entry
-            if rec["file"] != f"chunk-{int(k):05d}.npy":
+            if rec["file"] not in (f"chunk-{int(k):05d}.npy", _PARTIAL):
                 self._warn(
                     f"manifest record {rec['file']!r} of {str(self.dir)!r} is not a chunk name "
                     "of this entry; it is ignored and the chunk recomputed."
@@ -279,6 +302,8 @@ class LayerEntry:
                 p.unlink(missing_ok=True)
             elif self.manifest["final"] and _CHUNK.fullmatch(p.name) and p.name not in listed:
                 p.unlink(missing_ok=True)
+        if self.manifest["final"] and (self.dir / _PARTIAL).exists():
+            self._drop_partial()  # left by a writer that was killed after another one joined
 
     @staticmethod
     def _warn(msg: str) -> None:
@@ -320,11 +345,17 @@ class LayerEntry:
             good: set[int] = set()
             for k, rec in list(self.manifest["chunks"].items()):
                 path = self.dir / rec["file"]
-                if path.is_file() and sha256_file(path) == rec["sha256"]:
+                if rec["file"] == _PARTIAL:
+                    data = self._region(rec)
+                    ok = data is not None and hashlib.sha256(data).hexdigest() == rec["sha256"]
+                else:
+                    ok = path.is_file() and sha256_file(path) == rec["sha256"]
+                if ok:
                     good.add(int(k))
                 else:
+                    what = f"rows {rec['rows']} of " if rec["file"] == _PARTIAL else ""
                     self._warn(
-                        f"cache chunk {str(path)!r} is missing, truncated or corrupt; it is "
+                        f"cache chunk {what}{str(path)!r} is missing, truncated or corrupt; it is "
                         "recomputed."
                     )
                     del self.manifest["chunks"][k]
@@ -341,7 +372,13 @@ class LayerEntry:
     # ------------------------------------------------------------------ writes
     def write_chunk(self, index: int, chunk_size: int, rows: np.ndarray) -> None:
         """Write rows ``[index·chunk_size, …)``; the file is written outside the lock and renamed
-        into place under it, unless another writer recorded that chunk (or the whole entry)."""
+        into place under it, unless another writer recorded that chunk (or the whole entry).
+        Large chunks go in place into ``partial.npy`` when this writer holds the entry's
+        ``.writer`` lock (see the module doc)."""
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if self.in_place(rows.shape[1], len(rows)):
+            self.write_rows(index, chunk_size, 0, rows)
+            return
         name = f"chunk-{index:05d}.npy"
         tmp = self.dir / f".{name}.{os.getpid()}.tmp"
         with _store_errors(self.dir, f"cannot write {name}"):
@@ -372,11 +409,218 @@ class LayerEntry:
                 self.manifest["forward_rank"] = self.forward_rank
             self._write_manifest()
 
+    def _writer_lock(self) -> int | None:
+        """The entry's ``.writer`` lock, taken without waiting (its descriptor), or None when
+        another writer holds it."""
+        fd = os.open(self.dir / ".writer", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _partial_layout(self) -> tuple[int, int] | None:
+        """(header bytes, features per row) of ``partial.npy``; None when it is missing or not a
+        complete float32 (n_stimuli, width) array file."""
+        fmt = np.lib.format
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+        try:
+            with open(self.dir / _PARTIAL, "rb") as f:
+                version = fmt.read_magic(f)
+                if version not in read:
+                    return None
+                shape, fortran, dtype = read[version](f)
+                offset, size = f.tell(), os.fstat(f.fileno()).st_size
+        except (OSError, ValueError):
+            return None
+        if len(shape) != 2 or shape[0] != self.n_stimuli or fortran or dtype != np.dtype("<f4"):
+            return None
+        if size != offset + shape[0] * shape[1] * 4:
+            return None
+        return offset, int(shape[1])
+
+    def _region(self, rec: dict[str, Any]) -> bytes | None:
+        """The bytes of a chunk recorded in ``partial.npy`` (None when the file cannot hold it)."""
+        layout = self._partial_layout()
+        if layout is None:
+            return None
+        offset, width = layout
+        a, b = rec["rows"]
+        if not 0 <= a <= b <= self.n_stimuli:
+            return None
+        with open(self.dir / _PARTIAL, "rb") as f:
+            f.seek(offset + a * width * 4)
+            data = f.read((b - a) * width * 4)
+        return data if len(data) == (b - a) * width * 4 else None
+
+    def _open_partial(self, width: int) -> bool:
+        """Take the ``.writer`` lock and open (creating when needed) ``partial.npy`` for rows of
+        ``width`` features; False when another writer holds the lock (write chunk files)."""
+        with _store_errors(self.dir, f"cannot create {_PARTIAL}"):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = self._writer_lock()
+            if fd is None:
+                return False
+            self._writer = fd
+        with self._locked(f"cannot create {_PARTIAL}"):
+            layout = self._partial_layout()
+            if layout is None or layout[1] != width:
+                stale = [k for k, r in self.manifest["chunks"].items() if r["file"] == _PARTIAL]
+                for k in stale:
+                    del self.manifest["chunks"][k]
+                tmp = self.dir / f".{_PARTIAL}.{os.getpid()}.tmp"
+                try:
+                    with open(tmp, "wb") as f:
+                        header = {"descr": "<f4", "fortran_order": False}
+                        header["shape"] = (self.n_stimuli, width)  # type: ignore[assignment]
+                        np.lib.format.write_array_header_1_0(f, header)
+                        f.truncate(f.tell() + self.n_stimuli * width * 4)  # sparse until written
+                    os.replace(tmp, self.dir / _PARTIAL)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+                _fsync_dir(self.dir)
+                if stale:
+                    self._write_manifest()
+                layout = self._partial_layout()
+                assert layout is not None
+            self._layout = layout
+            self._data = os.open(self.dir / _PARTIAL, os.O_RDWR)
+            self._running = hashlib.sha256(os.pread(self._data, layout[0], 0))
+            self._hashed = 0
+        return True
+
+    def in_place(self, width: int, chunk_rows: int) -> bool:
+        """Whether this run writes the entry in place (decided once, at its first rows): when a
+        chunk of ``chunk_rows`` rows of ``width`` float32 is at least :data:`INPLACE_MIN_BYTES`
+        and no other writer holds ``partial.npy``."""
+        if self._inplace is None:
+            big = chunk_rows * width * 4 >= INPLACE_MIN_BYTES
+            self._inplace = big and self._open_partial(width)
+        return self._inplace
+
+    def write_rows(self, index: int, chunk_size: int, at: int, rows: np.ndarray) -> None:
+        """In place: rows ``at``, ``at + 1``, … of chunk ``index`` at their offset in
+        ``partial.npy`` (consecutive calls continue the chunk); the chunk's checksum goes to the
+        manifest with its last rows. Needs :meth:`in_place` to have said True."""
+        assert self._layout is not None and self._data is not None
+        offset, width = self._layout
+        first = index * chunk_size
+        start, length = first + at, min(chunk_size, self.n_stimuli - first)
+        sha, done = self._open_chunks.pop(index, (hashlib.sha256(), 0))
+        if rows.shape[1] != width or at != done or at + len(rows) > length:
+            raise CacheError(
+                f"feature store {str(self.dir)!r}: rows {start}-{start + len(rows)} of width "
+                f"{rows.shape[1]} do not continue chunk {index} of {_PARTIAL} "
+                f"({self.n_stimuli}, {width}) at row {first + done}."
+            )
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        data = memoryview(rows).cast("B")
+        sha.update(data)
+        with _store_errors(self.dir, f"cannot write rows {start}-{start + len(rows)}"):
+            pos, left = offset + start * width * 4, data
+            while left:
+                k = os.pwrite(self._data, left, pos)
+                pos, left = pos + k, left[k:]
+        if self._running is not None and start == self._hashed:
+            self._running.update(data)  # the whole file's checksum, while the rows are hot
+            self._hashed += len(rows)
+        else:
+            self._running = None
+        if at + len(rows) < length:
+            self._open_chunks[index] = (sha, at + len(rows))
+            return
+        self._record(index, chunk_size, first, length, sha.hexdigest())
+
+    def _record(self, index: int, chunk_size: int, start: int, length: int, sha: str) -> None:
+        """A chunk written in place, in the manifest (unless another writer recorded it)."""
+        with self._locked(f"cannot record rows {start}-{start + length}"):
+            rec = self.manifest["chunks"].get(str(index))
+            if self.manifest["final"] or rec is not None:
+                self._running = None  # another writer's chunk file is copied in at the join
+                return
+            if self.manifest["chunk_size"] not in (None, chunk_size):
+                self._running = None
+                return
+            self.manifest["chunk_size"] = chunk_size
+            self.manifest["chunks"][str(index)] = {
+                "file": _PARTIAL,
+                "sha256": sha,
+                "rows": [start, start + length],
+            }
+            if self.forward_rank is not None:
+                self.manifest["forward_rank"] = self.forward_rank
+            self._write_manifest()
+
+    def _finish_in_place(self, chunks: list[tuple[str, dict[str, Any]]]) -> str:
+        """Copy other writers' chunk files into ``partial.npy``, flush it and rename it to
+        ``features.npy``; returns its SHA-256 (hashed on the way when every chunk was written
+        here in order, else read once, each chunk checked against its record)."""
+        assert self._layout is not None and self._data is not None
+        offset, width = self._layout
+        copied = False
+        for _, rec in chunks:
+            if rec["file"] != _PARTIAL:
+                left, pos = self._chunk_data(rec, width), offset + rec["rows"][0] * width * 4
+                while left:
+                    k = os.pwrite(self._data, left, pos)
+                    pos, left = pos + k, left[k:]
+                copied = True
+        if copied or self._running is None or self._hashed != self.n_stimuli:
+            h = hashlib.sha256(os.pread(self._data, offset, 0))
+            for _, rec in chunks:
+                a, b = rec["rows"]
+                data = os.pread(self._data, (b - a) * width * 4, offset + a * width * 4)
+                if rec["file"] == _PARTIAL and hashlib.sha256(data).hexdigest() != rec["sha256"]:
+                    raise CacheError(
+                        f"feature store {str(self.dir)!r}: rows {a}-{b} of {_PARTIAL} changed "
+                        "since they were written; run extract again to recompute them."
+                    )
+                h.update(data)
+            digest = h.hexdigest()
+        else:
+            digest = self._running.hexdigest()
+        os.fsync(self._data)
+        os.replace(self.dir / _PARTIAL, self.dir / "features.npy")
+        _fsync_dir(self.dir)
+        os.close(self._data)
+        self._data = None
+        return digest
+
+    def _drop_partial(self) -> None:
+        """Remove ``partial.npy`` once the entry is complete, unless a live writer holds it."""
+        if self._data is not None:
+            os.close(self._data)
+            self._data = None
+        path = self.dir / _PARTIAL
+        if not path.exists():
+            return
+        fd = self._writer if self._writer is not None else self._writer_lock()
+        if fd is not None:
+            path.unlink(missing_ok=True)
+            if fd != self._writer:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Release the ``.writer`` lock and ``partial.npy`` (at the end of a run, or its
+        failure: the recorded chunks stay for the next run)."""
+        if self._data is not None:
+            os.close(self._data)
+            self._data = None
+        if self._writer is not None:
+            os.close(self._writer)  # releases the lock
+            self._writer = None
+        self._inplace, self._running = None, None
+        self._open_chunks = {}
+
     def finalize(self) -> None:
         """Join the chunks into ``features.npy`` (streamed, one chunk in memory, each chunk's
-        checksum verified on the way) and drop them; nothing to do when another writer did."""
+        checksum verified on the way) and drop them; nothing to do when another writer did.
+        Written in place, the join is a flush and a rename (see the module doc)."""
         with self._locked("cannot join the chunks"):
             if self.manifest["final"] and (self.dir / "features.npy").is_file():
+                self._drop_partial()
                 return
             chunks = sorted(self.manifest["chunks"].items(), key=lambda kv: int(kv[0]))
             stops = [0] + [rec["rows"][1] for _, rec in chunks]
@@ -386,22 +630,13 @@ class LayerEntry:
                     f"feature store {str(self.dir)!r}: the chunks on disk do not cover all "
                     f"{self.n_stimuli} stimuli; run extract again to compute the missing ones."
                 )
-            first = np.load(self.dir / chunks[0][1]["file"], mmap_mode="r")
-            shape = (self.n_stimuli, int(first.shape[1]))
-            del first
-            digest: list[str] = []
-
-            def write(tmp: Path) -> None:
-                with open(tmp, "wb") as f:
-                    sink = _HashingWriter(f)
-                    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
-                    np.lib.format.write_array_header_1_0(sink, header)  # type: ignore[arg-type]
-                    for _, rec in chunks:
-                        sink.write(self._chunk_data(rec, shape[1]))
-                    digest.append(sink.sha.hexdigest())
-
-            final = atomic_write(self.dir / "features.npy", write, durable=True)
-            _fsync_dir(self.dir)
+            if self._data is not None and self._partial_layout() == self._layout:
+                assert self._layout is not None
+                shape = (self.n_stimuli, self._layout[1])
+                digest = [self._finish_in_place(chunks)]
+                final = self.dir / "features.npy"
+            else:
+                shape, final, digest = self._join(chunks)
             st = final.stat()
             self.manifest["final"] = {
                 "file": "features.npy",
@@ -415,12 +650,55 @@ class LayerEntry:
                 self.manifest["forward_rank"] = self.forward_rank
             self._write_manifest()
             for _, rec in chunks:
-                (self.dir / rec["file"]).unlink(missing_ok=True)
+                if rec["file"] != _PARTIAL:
+                    (self.dir / rec["file"]).unlink(missing_ok=True)
+            self._drop_partial()
             _fsync_dir(self.dir)
+
+    def _join(
+        self, chunks: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[tuple[int, int], Path, list[str]]:
+        """Copy the chunks into a new ``features.npy`` (hashed while written)."""
+        rec0 = chunks[0][1]
+        if rec0["file"] == _PARTIAL:
+            layout = self._partial_layout()
+            width = layout[1] if layout is not None else 0
+        else:
+            first = np.load(self.dir / rec0["file"], mmap_mode="r")
+            width = int(first.shape[1])
+            del first
+        shape = (self.n_stimuli, width)
+        digest: list[str] = []
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                sink = _HashingWriter(f)
+                header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(sink, header)  # type: ignore[arg-type]
+                for _, rec in chunks:
+                    sink.write(self._chunk_data(rec, shape[1]))
+                digest.append(sink.sha.hexdigest())
+
+        final = atomic_write(self.dir / "features.npy", write, durable=True)
+        _fsync_dir(self.dir)
+        return shape, final, digest
 
     def _chunk_data(self, rec: dict[str, Any], width: int) -> memoryview:
         """A chunk's float32 rows as bytes, after checking its checksum and shape (one read,
         no copy of the data)."""
+        if rec["file"] == _PARTIAL:
+            region = self._region(rec)
+            if region is None or hashlib.sha256(region).hexdigest() != rec["sha256"]:
+                raise CacheError(
+                    f"feature store {str(self.dir)!r}: rows {rec['rows']} of {_PARTIAL} changed "
+                    "since they were written; run extract again to recompute them."
+                )
+            if len(region) != (rec["rows"][1] - rec["rows"][0]) * width * 4:
+                raise CacheError(
+                    f"feature store {str(self.dir)!r}: {_PARTIAL} rows are not {width} wide; "
+                    "run extract again."
+                )
+            return memoryview(region)
         data = (self.dir / rec["file"]).read_bytes()
         if hashlib.sha256(data).hexdigest() != rec["sha256"]:
             raise CacheError(
