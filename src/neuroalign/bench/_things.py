@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Responses, StimulusSet
-from ._benchmark import BenchmarkData
 from ..data._things import THINGS_FMRI_SUBJECTS
+from ._benchmark import BenchmarkData
 
 __all__ = ["THINGS_FMRI_BENCH_ROIS", "THINGS_GROUPS", "things_benchmarks"]
 

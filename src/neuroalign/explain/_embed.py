@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core import StimulusSet
-from ..core.exceptions import ConfigurationError, ValidationError
 from ..core._progress import track
+from ..core.exceptions import ConfigurationError, ValidationError
 from ..extract import LoadedModel, load_model
 from ..extract._text import tokenize
 from ._concepts import ConceptSpace, check_vocabulary
