@@ -92,10 +92,16 @@ def _chromium_cmd(chromium: str, profile: Path, *extra: str) -> list[str]:
 
 
 def run_in_page(
-    chromium: str, html_path: Path, script: str, width: int = 1280
+    chromium: str,
+    html_path: Path,
+    script: str,
+    width: int = 1280,
+    height: int = 900,
+    png: Path | None = None,
 ) -> tuple[object, str]:
-    """Load ``html_path`` in a ``width``-pixel window, run ``script`` after load (it must set
-    ``window.__out`` to something JSON-serialisable) and return (that value, Chromium's log)."""
+    """Load ``html_path`` in a ``width`` × ``height`` window, run ``script`` after load (it must
+    set ``window.__out`` to something JSON-serialisable) and return (that value, Chromium's log);
+    with ``png``, the same run also writes a screenshot there."""
     import html
     import json
 
@@ -114,8 +120,9 @@ def run_in_page(
         cmd = _chromium_cmd(
             chromium,
             Path(tmp) / "profile",
-            f"--window-size={width},900",
+            f"--window-size={width},{height}",
             "--virtual-time-budget=5000",
+            *([f"--screenshot={png}"] if png is not None else []),
             "--dump-dom",
             page.as_uri(),
         )

@@ -36,6 +36,15 @@ def find_chromium() -> str | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser of the figure and report checks (skips when none is installed)."""
+    path = find_chromium()
+    if path is None:
+        pytest.skip("no Chromium binary found")
+    return path
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -12,11 +12,6 @@ command with ``--report`` and no case here fails, browser or not.
 
 from __future__ import annotations
 
-import html
-import json
-import re
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,8 +27,7 @@ from typer.testing import CliRunner
 
 from neuroalign.cli import app
 from neuroalign.core import TimeSeries, load_result, save_timeseries
-from tests.browser import _chromium_cmd, console_errors
-from tests.conftest import find_chromium
+from tests.browser import console_errors, run_in_page
 from tests.report.test_figure_checks import _keep
 from tests.test_cli_analyses import encoder, files, subjects  # noqa: F401 (fixtures)
 
@@ -177,14 +171,6 @@ def concepts(tmp_path_factory):
     return d
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("no Chromium binary found")
-    return path
-
-
 #: Measured after load: the page's title, heading and text, its images and its widths.
 PROBE = """
 var de=document.documentElement, body=document.body;
@@ -198,35 +184,13 @@ window.__out={title:document.title, h1:(document.querySelector('h1')||{}).textCo
 
 
 def open_page(chromium: str, page: Path, png: Path | None = None) -> tuple[dict, str]:
-    """Load a copy of ``page`` with ``PROBE`` in a 1280-pixel-wide window (one Chromium run
-    that also writes a 1280 × 2400 screenshot to ``png``); return (the measures, the log)."""
-    probe = (
-        "<script>window.addEventListener('load',function(){"
-        + PROBE
-        + ";var d=document.createElement('div');d.id='__out';"
-        "d.textContent=JSON.stringify(window.__out);document.body.appendChild(d);});</script>"
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "page.html"
-        copy.write_text(
-            page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"),
-            encoding="utf-8",
-        )
-        shot = [f"--screenshot={png}"] if png is not None else []
-        cmd = _chromium_cmd(
-            chromium,
-            Path(tmp) / "profile",
-            "--window-size=1280,2400",
-            "--virtual-time-budget=5000",
-            *shot,
-            "--dump-dom",
-            copy.as_uri(),
-        )
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    match = re.search(r'<div id="__out">(.*?)</div>', res.stdout, re.S)
-    if not match:
-        raise AssertionError(f"{page.name} did not load; chromium rc={res.returncode}")
-    return json.loads(html.unescape(match.group(1))), res.stderr
+    """Load ``page`` with ``PROBE`` in a 1280-pixel-wide window (one Chromium run that also
+    writes a 1280 × 2400 screenshot to ``png``); return (the measures, the log)."""
+    try:
+        measures, log = run_in_page(chromium, page, PROBE, height=2400, png=png)
+    except AssertionError as err:
+        raise AssertionError(f"{page.name} did not load: {err}") from None
+    return measures, log  # type: ignore[return-value]
 
 
 def page_problems(measures: dict, log: str, needle: str) -> list[str]:

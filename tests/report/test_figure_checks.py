@@ -32,7 +32,6 @@ from neuroalign.report import (
 from neuroalign.report._bench_plots import FEW, bench_model_order
 from neuroalign.report._leaderboard import DPI
 from tests.browser import console_errors, run_in_page, screenshot
-from tests.conftest import find_chromium
 from tests.report._boards import BENCHMARKS, make_board
 
 SIZES = (4, 20, 100)
@@ -201,14 +200,6 @@ def test_shown_interval_is_the_test_splits(boards):
 
 
 # ----------------------------------------------------------------------------- Chromium
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("no Chromium binary found")
-    return path
-
-
 MEASURE = """
 var de=document.documentElement;
 var imgs=Array.prototype.map.call(document.images,function(i){

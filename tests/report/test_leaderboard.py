@@ -30,7 +30,6 @@ from neuroalign.report import (
     write_report,
 )
 from tests.browser import console_errors, probe_page
-from tests.conftest import find_chromium
 
 EVIL_MODEL = '<script>document.body.setAttribute("data-pwned","model")</script>'
 EVIL_LAYER = "<img src=x onerror=\"document.body.setAttribute('data-pwned','layer')\">"
@@ -134,14 +133,6 @@ def _dom(chromium: str, page: Path, script: str = "") -> tuple[str, str]:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         shutil.rmtree(Path(tmp) / "profile", ignore_errors=True)
     return res.stdout, res.stderr
-
-
-@pytest.fixture
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("no Chromium binary found")
-    return path
 
 
 # --------------------------------------------------------------------------- leaderboard

@@ -17,7 +17,6 @@ from neuroalign.cli import app
 from neuroalign.core.exceptions import ValidationError
 from neuroalign.report import write_result_report
 from tests.browser import console_errors, run_in_page, screenshot
-from tests.conftest import find_chromium
 from tests.report._boards import make_board
 from tests.report._results import make_results
 from tests.report.test_figure_checks import MEASURE, _keep, drawn_texts, overlaps
@@ -84,14 +83,6 @@ def test_report_of_a_folder_and_of_several_results(results, tmp_path):
     assert res.exit_code == 1 and "does not exist" in res.output
     with pytest.raises(ValidationError, match="not a neuroalign result"):
         write_result_report(tmp_path / "results" / "not-a-result.npz", tmp_path / "x.html")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("no Chromium binary found")
-    return path
 
 
 @pytest.mark.slow
