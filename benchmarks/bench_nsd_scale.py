@@ -137,6 +137,11 @@ class PhaseRSS:
         return {k: round(v, 3) for k, v in self.peaks.items()}
 
 
+def _sig(x: float, digits: int = 3) -> float:
+    """``x`` to ``digits`` significant digits (a small quick-mode bound is not rounded to 0)."""
+    return float(f"{x:.{digits}g}")
+
+
 def ridge_flops(n: int, n_test: int, p: int, t: int, k: int, n_alphas: int) -> float:
     """Matrix-product FLOPs of ``solve_ridge_cv`` (k-fold, primal, p < n) + the final fit +
     the predictions, as ``encode/_ridge`` computes them."""
@@ -308,7 +313,7 @@ def run_all(args: argparse.Namespace, tmp: Path, n_train: int, n_test: int) -> N
             {
                 "p": r["p"],
                 "s": round(r["fit_s"] + r.get("predict_s", 0), 2),
-                "gemm_bound_s": round(f / (gemm * 1e9), 2),
+                "gemm_bound_s": _sig(f / (gemm * 1e9)),
             }
             for r, f in zip(ridge, flops, strict=True)
         ],
@@ -317,8 +322,8 @@ def run_all(args: argparse.Namespace, tmp: Path, n_train: int, n_test: int) -> N
         "other_s (model build, planning, assembly)": round(
             wall - timing["load_s"] - timing["extract_s"] - timing["cells_s"], 1
         ),
-        "ridge_gflop": round(sum(flops) / 1e9, 1),
-        "ridge_gemm_bound_s": round(bound_s, 2),
+        "ridge_gflop": _sig(sum(flops) / 1e9),
+        "ridge_gemm_bound_s": _sig(bound_s),
         "ridge_over_gemm_bound": round(ridge_s / bound_s, 2) if bound_s else None,
         "committed_layer": score["layer"],
         "score": round(float(score["value"]), 4),
