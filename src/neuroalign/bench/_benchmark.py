@@ -31,6 +31,7 @@ __all__ = [
     "Benchmark",
     "BenchmarkData",
     "benchmark_from_toml",
+    "fetched_dataset",
     "list_benchmarks",
     "load_benchmark",
     "register_benchmark",
@@ -472,3 +473,17 @@ def resolve_benchmarks(
     if not out:
         raise ValidationError("no benchmarks given.")
     return out
+
+
+def fetched_dataset(name: str) -> Path:
+    """The folder of a fetched dataset (``neuroalign.data.get_data_dir() / name``); a clear error
+    saying how to fetch it when it is absent."""
+    from ..data import get_data_dir
+
+    root = get_data_dir() / name
+    if not root.is_dir():
+        raise ConfigurationError(
+            f"this benchmark needs the {name!r} dataset, not found at {str(root)!r}; fetch it with "
+            f"`neuroalign data fetch {name}` (or set $NEUROALIGN_DATA)."
+        )
+    return root

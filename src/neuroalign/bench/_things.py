@@ -54,9 +54,11 @@ def load_things_fmri_roi(columns: tuple[str, ...], subject: int = 1) -> Benchmar
     units, the units of the encoding score (as ``load_nsd_roi``'s ``sqrt(NC)``).
     """
     from ..data import load_things_fmri, things_fmri_noise_ceiling
-    from ._builtin import _fetched
+    from ._benchmark import fetched_dataset
 
-    stim, resp = load_things_fmri(_fetched("things-fmri"), subject, rois=list(columns), zscore=True)
+    stim, resp = load_things_fmri(
+        fetched_dataset("things-fmri"), subject, rois=list(columns), zscore=True
+    )
     groups = np.where(stim.metadata["trial_type"].to_numpy() == "test", *THINGS_GROUPS[::-1])
     assert resp.targets is not None
     ceiling = float(np.mean(things_fmri_noise_ceiling(resp.targets["nc_testset"])))
@@ -83,9 +85,9 @@ def load_things_eeg2_encoding(
     units).
     """
     from ..data import compute_noise_ceiling, load_things_eeg2
-    from ._builtin import _fetched
+    from ._benchmark import fetched_dataset
 
-    root = _fetched("things-eeg2")
+    root = fetched_dataset("things-eeg2")
     train_stim, train = load_things_eeg2(root, subject, "training", window=window)
     test_stim, test = load_things_eeg2(root, subject, "test", window=window, keep_repetitions=True)
     assert test.repetitions is not None and train.targets is not None
