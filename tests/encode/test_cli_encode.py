@@ -54,3 +54,20 @@ def test_missing_output_directory_is_caught_before_the_fit(files, monkeypatch):
     res, lines = _run("--features", f, "--responses", r, "--out", tmp / "missing" / "x.csv")
     assert res.exit_code == 1 and len(lines) == 1
     assert "does not exist; create it first" in lines[0] and not called
+
+
+def test_out_npz_writes_the_result_with_its_table_and_csv_out_the_targets(files):
+    """The one output rule of the analysis commands: ``--out R.npz`` is the Result and its table
+    ``R.csv``; a table ``--out`` also gets the per-target scores (``<stem>_targets.csv``)."""
+    import pandas as pd
+
+    from neuroalign.core import load_result
+
+    f, r, tmp = files
+    res, _ = _run("--features", f, "--responses", r, "--out", tmp / "e.npz", "--cv", "3")
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp / "e.csv")
+    assert len(table) == len(load_result(tmp / "e.npz").table)
+    res, _ = _run("--features", f, "--responses", r, "--out", tmp / "t.csv", "--cv", "3")
+    assert res.exit_code == 0, res.output
+    assert (tmp / "t_targets.csv").is_file() and not (tmp / "t.npz").exists()

@@ -478,15 +478,10 @@ def encode(
             readout=readout if readout == "ridge" else built,
             **encoder_params,
         )
-        if targets_file is None:
-            res.save(out_file)
-        else:
-            _write_table(res.table, out_file)
+        written = save_table_or_result(res, out_file, report)
+        if targets_file is not None:  # a table --out: the per-target scores beside it
             _write_table(sweep_targets(res), targets_file)
-        if report is not None:
-            from ..report import write_result_report
-
-            write_result_report(res, report)
+            written.append(targets_file)
     except (NeuroalignError, OSError) as exc:
         _fail(exc)
         return
@@ -509,9 +504,7 @@ def encode(
             highlight=False,
             markup=False,
         )
-    wrote = f"{out_file} and {targets_file}" if targets_file else str(out_file)
-    wrote += f" and {report}" if report is not None else ""
-    out.print(f"wrote {wrote}", highlight=False, markup=False)
+    out.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
 
 
 def _npz_or_fail(path: Path, option: str) -> None:
