@@ -129,10 +129,13 @@ def check_extract(device: str, small: bool) -> Check:
     return Check("extraction (AMP bf16)", cpu_s, dev_s, err, 5e-2, "max rel. diff of features")
 
 
-def check_ridge(device: str, small: bool, cv: Any) -> Check:
+def check_ridge(device: str, small: bool, cv: Any, wide: bool = False) -> Check:
     from neuroalign.encode import solve_ridge_cv
 
-    n, p, t = (200, 40, 60) if small else (3000, 1024, 20000)
+    if wide:  # p > n: the kernel (dual) path
+        n, p, t = (60, 200, 50) if small else (1500, 4096, 20000)
+    else:
+        n, p, t = (200, 40, 60) if small else (3000, 1024, 20000)
     X, Y = ridge_problem(n, p, t)
     alphas = np.logspace(-1, 5, 8)
     kw = dict(alphas=alphas, cv=cv, memory_budget="256MB")
@@ -141,7 +144,7 @@ def check_ridge(device: str, small: bool, cv: Any) -> Check:
     same = float(np.mean(np.isclose(got.best_alphas, ref.best_alphas, rtol=1e-5)))
     keep = np.isclose(got.best_alphas, ref.best_alphas, rtol=1e-5)
     err = max(1.0 - same, rel(got.coef[:, keep], ref.coef[:, keep]) if keep.any() else 1.0)
-    label = "ridge k-fold" if cv != "gcv" else "ridge GCV"
+    label = ("ridge k-fold" if cv != "gcv" else "ridge GCV") + (" p>n" if wide else "")
     peer = himalaya_time("kfold" if cv != "gcv" else "gcv", X, Y, alphas, device)
     return Check(label, cpu_s, dev_s, err, 1e-3, "max(share of α differing, coef rel. diff)", peer)
 
@@ -258,6 +261,7 @@ CHECKS: dict[str, Callable[[str, bool], Check]] = {
     "extract": check_extract,
     "ridge_kfold": lambda d, s: check_ridge(d, s, 5),
     "ridge_gcv": lambda d, s: check_ridge(d, s, "gcv"),
+    "ridge_kfold_wide": lambda d, s: check_ridge(d, s, 5, wide=True),
     "banded": check_banded,
     "rsa": check_rsa,
     "cka": check_cka,
@@ -273,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="torch on the CPU, small sizes")
     ap.add_argument("--device", default=None, help="default: cuda (torch with --dry-run)")
     ap.add_argument("--only", default="", help="comma-separated check names: " + ",".join(CHECKS))
+    ap.add_argument("--json", default=None, help="also write the table to this JSON file")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     device = args.device or ("torch" if args.dry_run else "cuda")
@@ -290,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'path':24s} {'cpu s':>8s} {'dev s':>8s} {'speed-up':>9s} {'error':>9s} {'tol':>7s}  ok"
     )
+    rows: list[dict[str, Any]] = []
     for name in names:
         try:
+            if not args.dry_run:  # warm up: CUDA context, kernels, cuBLAS handles stay out
+                CHECKS[name](device, True)
             c = CHECKS[name](device, args.dry_run)
         except Exception:  # one failing path must not hide the others
             failed += 1
@@ -306,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; {c.peer}" if c.peer else "")
             + ")"
         )
+        rows.append({"check": name, "ok": ok, **c.__dict__})
+        if args.json:  # after every check, so a run stopped at its limit keeps what it measured
+            import json
+
+            meta = {"device": device, "gemm_peak_gflops": peak, "dry_run": args.dry_run}
+            with open(args.json, "w") as fh:
+                json.dump({**meta, "checks": rows}, fh, indent=1)
     print(f"{len(names) - failed} of {len(names)} paths agree with the CPU")
     return 1 if failed else 0
 

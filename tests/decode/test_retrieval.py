@@ -98,6 +98,44 @@ def test_torch_backend_matches_numpy(rng):
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-12)
 
 
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_torch_float32_counts_equal_numpy_with_ties(rng, similarity):
+    """The torch path counts competitors above and tied with the true item on the device; its
+    float32 thresholds must give the NumPy path's counts exactly, ties (duplicate candidates of
+    the true item, and items within the tolerance) included."""
+    pytest.importorskip("torch")
+    C = rng.standard_normal((3000, 24)).astype(np.float32)
+    C[1000:1300] = C[:300]  # an exact duplicate of each true item: a tie
+    C[1300:1400] = C[:100] * np.float32(1 + 3e-7)  # within the tolerance: ties for cosine
+    Q = (C[:300] + 0.8 * rng.standard_normal((300, 24))).astype(np.float32)
+    kw = dict(k=3, true_index=np.arange(300), memory_budget="200KB", similarity=similarity)
+    a = retrieve(Q, C, **kw)
+    b = retrieve(Q, C, device="torch", **kw)
+    assert a.ties.sum() >= 300  # the duplicates are counted as ties
+    np.testing.assert_array_equal(a.greater, b.greater)
+    np.testing.assert_array_equal(a.ties, b.ties)
+
+
+def test_device_counts_are_exact_at_the_float32_rounding_of_the_thresholds(rng):
+    """Scores equal to the float32 roundings of the float64 thresholds (and their neighbours):
+    the device's float32 comparisons count exactly what the float64 comparisons count."""
+    torch = pytest.importorskip("torch")
+    from neuroalign.decode._retrieval import _count_torch
+
+    s_true = rng.standard_normal(50) * 10
+    tol = np.abs(rng.standard_normal(50)) * 1e-6
+    cols = []
+    for x in (s_true + tol, s_true - tol):
+        x32 = x.astype(np.float32)
+        cols += [x32, np.nextafter(x32, np.float32(np.inf)), np.nextafter(x32, np.float32(-np.inf))]
+    S = np.stack(cols, 1).astype(np.float32)
+    own = np.full(50, -1)
+    above, close = _count_torch(torch.as_tensor(S), s_true, tol, own)
+    S64 = S.astype(np.float64)
+    np.testing.assert_array_equal(above, (S64 > (s_true + tol)[:, None]).sum(1))
+    np.testing.assert_array_equal(close, (S64 >= (s_true - tol)[:, None]).sum(1))
+
+
 def test_float32_dot_ranks_equal_float64_brute_force_at_large_scores():
     """Dot products near 500 are ~30 float32 ulps apart per 1e-3: a fixed 1e-5 tie tolerance
     counted the true item above itself (rank < 1, 2-AFC > 1). The tolerance is now relative to

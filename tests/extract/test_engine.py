@@ -271,3 +271,23 @@ def test_run_killed_between_last_chunk_and_join_still_returns_every_layer(
     assert got.layer_names == ref.layer_names
     for layer in ref.layer_names:
         np.testing.assert_allclose(got[layer], ref[layer], rtol=1e-6, atol=1e-6)
+
+
+def test_float32_extraction_on_cuda_turns_tf32_off_and_restores_it():
+    """cuDNN convolutions default to TF32 on CUDA (ResNet-18 features moved by 7e-3 from the CPU's
+    on an H100): without ``amp`` the forward runs with TF32 off, and the user's flags come back."""
+    from types import SimpleNamespace
+
+    from neuroalign.extract._engine import _full_float32
+
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with _full_float32(SimpleNamespace(type="cuda")):
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with _full_float32(SimpleNamespace(type="cpu")):  # nothing to do off CUDA
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old

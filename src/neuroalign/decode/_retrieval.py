@@ -252,11 +252,14 @@ def retrieve(
                 _merge_numpy(S, cs.start, topv[qs], topi[qs], k, mask)  # views: updated in place
             else:
                 _merge_torch(S, cs.start, topv[qs], topi[qs], k)  # views: updated in place
-            if true is not None:
-                St = xb.to_numpy(S) if xb.name != "numpy" else S
+            if true is not None and xb.name != "numpy":  # counted on the device
+                n_above, n_close = _count_torch(S, s_true[qs], tol[qs], true[qs] - cs.start)
+                greater[qs] += n_above
+                ties[qs] += n_close - n_above
+            elif true is not None:
                 ref, t = s_true[qs, None], tol[qs, None]
-                above = St > ref + t  # boolean temporaries only
-                close = St >= ref - t
+                above = S > ref + t  # boolean temporaries only
+                close = S >= ref - t
                 # the true item itself is not a competitor: take it out where it is in the block
                 own = np.flatnonzero((true[qs] >= cs.start) & (true[qs] < cs.stop))
                 above[own, true[qs][own] - cs.start] = False
@@ -270,6 +273,33 @@ def retrieve(
         None if true is None else greater,
         None if true is None else ties,
     )
+
+
+def _count_torch(
+    S: Any, s_true: np.ndarray, tol: np.ndarray, own: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a torch score block, the entries above ``s_true + tol`` and at or above
+    ``s_true − tol``, the true item itself (column ``own`` where it lies in the block) left out:
+    the NumPy path's counts without moving the block to the host. The float64 thresholds are
+    rounded outwards to the block's dtype, which keeps every comparison exact (for a float32
+    ``s``: ``s > x ⟺ s > ⌊x⌋₃₂`` and ``s ≥ x ⟺ s ≥ ⌈x⌉₃₂``)."""
+    torch = __import__("torch")
+    ft = np.float32 if S.dtype == torch.float32 else np.float64
+    hi, lo = s_true + tol, s_true - tol
+    hi_t, lo_t = hi.astype(ft), lo.astype(ft)
+    hi_t = np.where(hi_t > hi, np.nextafter(hi_t, ft(-np.inf)), hi_t)
+    lo_t = np.where(lo_t < lo, np.nextafter(lo_t, ft(np.inf)), lo_t)
+    as_dev = dict(device=S.device, dtype=S.dtype)
+    above = S > torch.as_tensor(hi_t, **as_dev)[:, None]
+    close = S >= torch.as_tensor(lo_t, **as_dev)[:, None]
+    rows = np.flatnonzero((own >= 0) & (own < S.shape[1]))
+    if len(rows):
+        r = torch.as_tensor(rows, device=S.device)
+        c = torch.as_tensor(own[rows], device=S.device)
+        above[r, c] = False
+        close[r, c] = False
+    counts = torch.stack([above.sum(1), close.sum(1)]).cpu().numpy().astype(np.int64)
+    return counts[0], counts[1]
 
 
 def _merge_torch(S: Any, off: int, topv: np.ndarray, topi: np.ndarray, k: int) -> None:

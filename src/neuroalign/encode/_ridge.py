@@ -131,11 +131,27 @@ def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
         return bk.eigh(gram)
 
 
-def _fold_workers(bk: Backend, n_folds: int) -> int:
-    """Folds factorised at once: one per core with NumPy (each on one BLAS thread), else 1."""
+def _fold_workers(bk: Backend, n_folds: int, per_fold: int, memory_budget: int) -> int:
+    """Folds factorised at once: one per core with NumPy (each on one BLAS thread), else 1.
+    Each fold in flight holds its own temporaries (``per_fold`` bytes: the standardised training
+    and validation rows, the Gram matrix and its eigenvectors), so every fold beyond the first
+    counts against ``memory_budget``: with a budget that cannot hold a second fold's, the folds
+    run one after another and the peak stays that of one fold."""
     import os
 
-    return min(n_folds, os.cpu_count() or 1) if bk.name == "numpy" else 1
+    if bk.name != "numpy":
+        return 1
+    extra = memory_budget // max(per_fold, 1)  # folds beyond the first that fit the budget
+    return int(max(1, min(n_folds, os.cpu_count() or 1, 1 + extra)))
+
+
+def _fold_bytes(bk: Backend, X: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> int:
+    """Temporaries of one fold's factorisation: Z_tr, Z_va, the Gram matrix and V, and A."""
+    n_tr = max(len(tr) for tr, _ in folds)
+    n_va = max(len(va) for _, va in folds)
+    p = X.shape[1]
+    r = min(n_tr, p)
+    return bk.itemsize() * ((n_tr + n_va) * p + 2 * r * r + n_va * r)
 
 
 def _factorise(bk: Backend, z: Any) -> tuple[Any, Any, bool]:
@@ -326,12 +342,13 @@ def _all_fold_factors(
     fit_intercept: bool,
     standardize: bool,
     weights: np.ndarray | None,
+    memory_budget: int,
 ) -> list[_Fold]:
     """:func:`_fold_factors` of every fold. With NumPy on several cores the folds run on one
     thread each with BLAS held to one thread: the eigensolver barely uses a second BLAS thread
     (see :func:`_eigh`), so decomposing two folds at once nearly halves the time of this phase.
     Each fold's arithmetic is the same as when run alone."""
-    workers = _fold_workers(bk, len(folds))
+    workers = _fold_workers(bk, len(folds), _fold_bytes(bk, X, folds), memory_budget)
 
     def one(fold: tuple[np.ndarray, np.ndarray]) -> _Fold:
         return _fold_factors(bk, X, fold[0], fold[1], fit_intercept, standardize, weights)
@@ -376,7 +393,7 @@ def _kfold_scores(
     # pearson_score's ~8 passes and 5 temporaries of (n_val, t) per α
     pearson = scoring == "pearson_score" and score_fn is SCORES["pearson_score"]
     n, t = reader.n, reader.t
-    parts = _all_fold_factors(bk, X, folds, fit_intercept, standardize, weights)
+    parts = _all_fold_factors(bk, X, folds, fit_intercept, standardize, weights, memory_budget)
     primal = any(not f.dual for f in parts)
     x_full = bk.asarray(X) if primal else None
     p = X.shape[1]
