@@ -136,10 +136,10 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
         setattr(_ridge, name, timed_fn)
 
     for name, label in (
-        ("_all_fold_factors", "fold factors (Gram, eigh, A)"),
+        ("_all_fold_factors", "fold factors (Gram, eigh, A; with the refit's)"),
         ("_eigh", "  of which eigh (summed over threads)"),
         ("_kfold_scores", "k-fold scores (total)"),
-        ("solve_ridge", "refit (Gram, eigh, coefficients)"),
+        ("_solve_ridge", "refit (coefficients)"),
     ):
         wrap(name, label)
     try:
@@ -153,13 +153,13 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
     t, a = Y.shape[1], len(alphas)
     n_va = n / k
     r = min(n - n_va, p)
-    loop = spent["k-fold scores (total)"] - spent["fold factors (Gram, eigh, A)"]
+    loop = spent["k-fold scores (total)"] - spent["fold factors (Gram, eigh, A; with the refit's)"]
     loop_flops = 2 * k * (a * n_va * r + r * (n - n_va if r < p else r)) * t
     print(f"breakdown of one k-fold fit ({total:.2f} s wall):")
     for label in (
-        "fold factors (Gram, eigh, A)",
+        "fold factors (Gram, eigh, A; with the refit's)",
         "  of which eigh (summed over threads)",
-        "refit (Gram, eigh, coefficients)",
+        "refit (coefficients)",
     ):
         print(
             f"  {label:42s} {spent.get(label, 0):7.2f} s  {spent.get(label, 0) / total * 100:5.1f} %"
@@ -168,7 +168,7 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
         f"  {'α loop (B, A·D·B GEMMs, residual, sums)':42s} {loop:7.2f} s  {loop / total * 100:5.1f} %"
         f"   {loop_flops / loop / 1e9:.0f} GFLOP/s = {loop_flops / loop / 1e9 / peak * 100:.0f}% of peak"
     )
-    rest = total - spent["k-fold scores (total)"] - spent.get("refit (Gram, eigh, coefficients)", 0)
+    rest = total - spent["k-fold scores (total)"] - spent.get("refit (coefficients)", 0)
     print(
         f"  {'input checks, constant targets, rest':42s} {rest:7.2f} s  {rest / total * 100:5.1f} %"
     )

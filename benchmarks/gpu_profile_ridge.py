@@ -48,7 +48,7 @@ def time_phases() -> None:
     """Wrap the solver's phases (module globals, looked up at call time) with synced timers."""
     from neuroalign.encode import _ridge
 
-    for name in ["_all_fold_factors", "_kfold_scores", "solve_ridge", "_solve_gcv"]:
+    for name in ["_all_fold_factors", "_kfold_scores", "_solve_ridge", "_solve_gcv"]:
         inner = getattr(_ridge, name)
 
         def wrapper(*a: Any, _inner: Any = inner, _name: str = name, **k: Any) -> Any:

@@ -97,3 +97,30 @@ def test_folds_factorised_at_once_fit_the_memory_budget(monkeypatch):
     assert _ridge._fold_workers(bk, 5, per_fold, 2 * per_fold) == 3
     assert _ridge._fold_workers(bk, 5, per_fold, 100 * per_fold) == 5
     assert _ridge._fold_workers(get_backend("torch", "float32"), 5, per_fold, 2**40) == 1
+
+
+def test_refit_decomposed_beside_the_folds_gives_the_same_fit(monkeypatch):
+    """With folds in parallel the final fit's decomposition is one more job of the fold pool
+    (filling the idle worker of the last round); the fit equals the one decomposed afterwards."""
+    import os
+
+    from neuroalign.encode import _ridge
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    X, Y = _data(600, 40, 50)
+    alphas = np.logspace(-1, 4, 6)
+    seen = []
+    real = _ridge._all_fold_factors
+
+    def spy(*a, **k):
+        parts, full = real(*a, **k)
+        seen.append(full)
+        return parts, full
+
+    monkeypatch.setattr(_ridge, "_all_fold_factors", spy)
+    big = solve_ridge_cv(X, Y, alphas, cv=5, memory_budget="1GB")  # two folds at once
+    small = solve_ridge_cv(X, Y, alphas, cv=5, memory_budget=50_000)  # one at a time
+    assert seen[0] is not None and seen[1] is None
+    np.testing.assert_array_equal(big.best_alphas, small.best_alphas)
+    np.testing.assert_allclose(big.coef, small.coef, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(big.intercept, small.intercept, rtol=1e-4, atol=1e-5)

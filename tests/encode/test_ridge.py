@@ -310,3 +310,13 @@ def test_float32_alphas_and_scores_match_himalaya(rng, n, p):
     assert (mine == other).mean() >= 0.9
     theirs_score = np.asarray(theirs.cv_scores_, dtype=np.float64).ravel()
     np.testing.assert_allclose(theirs_score, best, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_targets_are_refused_with_their_columns(bad):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)).astype(np.float32)
+    Y = rng.standard_normal((50, 6)).astype(np.float32)
+    Y[3, 2] = Y[7, 5] = bad
+    with pytest.raises(ValidationError, match=r"2 NaN or infinite.*2 target\(s\).*\[2, 5\]"):
+        solve_ridge_cv(X, Y, [1.0, 10.0])

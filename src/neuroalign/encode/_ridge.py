@@ -191,6 +191,33 @@ class _Fold:
     dual: bool
 
 
+@dataclass(eq=False)
+class _Full:
+    """The decomposition of all rows for the final fit: scaled X, its moments, eigenpairs."""
+
+    x: Any
+    mean: np.ndarray
+    scale: np.ndarray
+    s: Any
+    v: Any
+    dual: bool
+
+    def nbytes(self, bk: Backend) -> int:
+        return bk.itemsize() * (int(np.prod(self.x.shape)) + int(np.prod(self.v.shape)))
+
+
+def _full_factors(
+    bk: Backend,
+    X: np.ndarray,
+    fit_intercept: bool,
+    standardize: bool,
+    weights: np.ndarray | None,
+) -> _Full:
+    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize, weights)
+    s, v, dual = _factorise(bk, x_all)
+    return _Full(x_all, mean, scale, s, v, dual)
+
+
 def solve_ridge_cv(
     X: Any,
     Y: Any,
@@ -299,7 +326,7 @@ def _solve_checked(
     """:func:`solve_ridge_cv` on inputs that were already checked (no constant targets)."""
     if folds is None:
         return _solve_gcv(X, reader, alphas, **kwargs)
-    cv_scores, cv_r2 = _kfold_scores(
+    cv_scores, cv_r2, full = _kfold_scores(
         X,
         reader,
         alphas,
@@ -311,10 +338,11 @@ def _solve_checked(
         kwargs["dtype"],
         kwargs["memory_budget"],
         kwargs["feature_weights"],
+        refit=True,
     )
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
-    coef, intercept, x_mean, x_scale = solve_ridge(X, reader, best, **kwargs)
+    coef, intercept, x_mean, x_scale = _solve_ridge(X, reader, best, full=full, **kwargs)
     return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale, cv_r2)
 
 
@@ -343,27 +371,39 @@ def _all_fold_factors(
     standardize: bool,
     weights: np.ndarray | None,
     memory_budget: int,
-) -> list[_Fold]:
+    refit: bool = False,
+) -> tuple[list[_Fold], _Full | None]:
     """:func:`_fold_factors` of every fold. With NumPy on several cores the folds run on one
     thread each with BLAS held to one thread: the eigensolver barely uses a second BLAS thread
     (see :func:`_eigh`), so decomposing two folds at once nearly halves the time of this phase.
-    Each fold's arithmetic is the same as when run alone."""
+    Each fold's arithmetic is the same as when run alone.
+
+    With ``refit`` and folds in parallel, the decomposition of all rows that the final fit needs
+    (:func:`_full_factors`) is one more job of the same pool, started first: five folds on two
+    workers leave one idle in their last round, which the refit's eigh then fills. Returned as
+    the second item (``None`` when the folds run one after another: the final fit then
+    decomposes on its own, after the α loop, so its copy of X is not held during it)."""
     workers = _fold_workers(bk, len(folds), _fold_bytes(bk, X, folds), memory_budget)
 
-    def one(fold: tuple[np.ndarray, np.ndarray]) -> _Fold:
+    def one(fold: tuple[np.ndarray, np.ndarray] | None) -> _Fold | _Full:
+        if fold is None:
+            return _full_factors(bk, X, fit_intercept, standardize, weights)
         return _fold_factors(bk, X, fold[0], fold[1], fit_intercept, standardize, weights)
 
     if workers < 2:
-        return [one(f) for f in folds]
+        return [one(f) for f in folds], None  # type: ignore[misc]
     from concurrent.futures import ThreadPoolExecutor
 
+    jobs: list[tuple[np.ndarray, np.ndarray] | None] = ([None] if refit else []) + list(folds)
     with _blas_controller().limit(limits=1, user_api="blas"):
         _ONE_THREAD[0] = True
         try:
             with ThreadPoolExecutor(workers) as pool:
-                return list(pool.map(one, folds))
+                done = list(pool.map(one, jobs))
         finally:
             _ONE_THREAD[0] = False
+    full = done.pop(0) if refit else None
+    return done, full  # type: ignore[return-value]
 
 
 def _kfold_scores(
@@ -378,8 +418,11 @@ def _kfold_scores(
     dtype: str,
     memory_budget: int,
     weights: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Criterion and R² of every α for every target, averaged over folds: 2 × (n_alphas, n_targets).
+    refit: bool = False,
+) -> tuple[np.ndarray, np.ndarray, _Full | None]:
+    """Criterion and R² of every α for every target, averaged over folds: 2 × (n_alphas, n_targets),
+    and with ``refit`` the decomposition of all rows when it was computed beside the folds'
+    (see :func:`_all_fold_factors`), else ``None``.
 
     Each fold's decomposition is computed once; targets are then read chunk by chunk (one pass
     over Y). In the primal case the fold's training cross-products come from one shared
@@ -393,7 +436,11 @@ def _kfold_scores(
     # pearson_score's ~8 passes and 5 temporaries of (n_val, t) per α
     pearson = scoring == "pearson_score" and score_fn is SCORES["pearson_score"]
     n, t = reader.n, reader.t
-    parts = _all_fold_factors(bk, X, folds, fit_intercept, standardize, weights, memory_budget)
+    parts, full = _all_fold_factors(
+        bk, X, folds, fit_intercept, standardize, weights, memory_budget, refit
+    )
+    if full is not None:  # held through the α loop: its bytes come out of the chunks' budget
+        memory_budget = max(memory_budget - full.nbytes(bk), memory_budget // 4)
     primal = any(not f.dual for f in parts)
     x_full = bk.asarray(X) if primal else None
     p = X.shape[1]
@@ -450,7 +497,7 @@ def _kfold_scores(
             del pred, b_mat, resid, y_va, c
     crit /= len(folds)
     r2 /= len(folds)
-    return np.nan_to_num(crit, nan=-np.inf), r2
+    return np.nan_to_num(crit, nan=-np.inf), r2, full
 
 
 def _idx(bk: Backend, idx: np.ndarray) -> Any:
@@ -534,7 +581,8 @@ def _solve_gcv(
         # each target's own shrinkage: 1/(σ²+α_j) on every component, in one product
         g = bk.asarray(1.0 / (s_np[:, None] + alphas[idx][None, :])) * z
         w = x_all.T @ (v @ g) if dual else v @ (sigma_b[:, None] * g)
-        w_np = bk.to_numpy(w).astype(np.float64) / scale[:, None]
+        w_np = bk.to_numpy(w).astype(np.float64)
+        w_np /= scale[:, None]  # in place: one float64 (p, t_chunk) array, not two
         del g, w
         if coef is not None:
             coef[:, sl] = w_np
@@ -613,13 +661,43 @@ def solve_ridge(
     ``Y`` is an array (n_stimuli, n_targets) or a :class:`TargetReader`. Returns
     ``(coef (n_features, n_targets) or None, intercept (n_targets,), x_mean, x_scale)``.
     """
+    return _solve_ridge(
+        X,
+        Y,
+        alphas,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget,
+        keep_coef=keep_coef,
+        feature_weights=feature_weights,
+    )
+
+
+def _solve_ridge(
+    X: Any,
+    Y: Any,
+    alphas: np.ndarray,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    device: str | None = None,
+    dtype: str = "float32",
+    memory_budget: int | str = 2**30,
+    keep_coef: bool = True,
+    feature_weights: np.ndarray | None = None,
+    full: _Full | None = None,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`solve_ridge`, with the decomposition of all rows given when already computed
+    (``full``, from :func:`_all_fold_factors`; the same arithmetic as computing it here)."""
     X = np.asarray(X)
     reader = Y if isinstance(Y, TargetReader) else TargetReader(np.asarray(Y))
     bk = get_backend(device, dtype)
     n, t = reader.n, reader.t
     alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
-    x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize, feature_weights)
-    s, v, dual = _factorise(bk, x_all)
+    if full is None:
+        full = _full_factors(bk, X, fit_intercept, standardize, feature_weights)
+    x_all, mean, scale, s, v, dual = full.x, full.mean, full.scale, full.s, full.v, full.dual
     coef = np.zeros((X.shape[1], t), dtype=_DTYPES[dtype]) if keep_coef else None
     intercept = np.zeros(t)
     per_target = bk.itemsize() * (n + 2 * v.shape[0] + X.shape[1])
@@ -633,7 +711,8 @@ def solve_ridge(
         inv = 1.0 / (s[:, None] + bk.asarray(alphas[sl])[None, :])
         w = v @ (inv * b_mat)
         w = x_all.T @ w if dual else w  # primal coefficients on the scaled features
-        w_np = bk.to_numpy(w).astype(np.float64) / scale[:, None]
+        w_np = bk.to_numpy(w).astype(np.float64)
+        w_np /= scale[:, None]  # in place: one float64 (p, t_chunk) array, not two
         if coef is not None:
             coef[:, sl] = w_np
         intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
