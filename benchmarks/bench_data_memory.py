@@ -31,11 +31,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine
+from _common import child_env, machine
 
 CHILD = r"""
-import json, resource, sys, time, tracemalloc, warnings
+import json, sys, time, tracemalloc, warnings
 import numpy as np
+from _common import peak_rss_gb  # the benchmarks folder is on PYTHONPATH (child_env)
 warnings.simplefilter("ignore")
 mode, root, out, keep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 tracemalloc.start()
@@ -64,7 +65,7 @@ else:
 sec = time.perf_counter() - t0
 print(json.dumps({"mode": mode, "seconds": sec, "shape": list(shape),
                   "peak_heap_gb": tracemalloc.get_traced_memory()[1] / 1e9,
-                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+                  "peak_rss_gb": peak_rss_gb()}))
 """
 
 
@@ -133,7 +134,9 @@ def main() -> None:
 
 
 def _run(args: list[str]) -> dict | None:
-    res = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=child_env()
+    )
     if res.returncode != 0:
         print(args[0], "failed:", res.stderr[-2000:])
         return None

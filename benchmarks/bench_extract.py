@@ -28,7 +28,7 @@ import tempfile
 import time
 
 import numpy as np
-from _common import machine, peak_rss_gb
+from _common import child_env, machine, peak_rss_gb
 
 
 def bare_loop(module, batches, device) -> float:
@@ -156,7 +156,7 @@ def bench_store(megabytes: int) -> None:
 
 
 MEMORY_RUN = """
-import json, sys, tempfile, time, resource
+import json, sys, tempfile, time
 import numpy as np
 from neuroalign import StimulusSet
 from neuroalign.extract import extract, load_model
@@ -171,9 +171,8 @@ with tempfile.TemporaryDirectory() as d:
                    cache=d, memory_budget=budget, batch_size=32, quiet=True)
     sec = time.perf_counter() - t0
     total = sum(acts[k].nbytes for k in acts.layer_names)
-# VmHWM is this process's own peak (ru_maxrss would carry the parent's peak over fork + exec)
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
-peak = int(hwm[0].split()[1]) / 1e6 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+from _common import peak_rss_gb  # this process's own peak (see its docstring)
+peak = peak_rss_gb()
 print(json.dumps({"layers": len(acts), "features_gb": total / 1e9, "sec": sec, "peak_rss_gb": peak}))
 """
 
@@ -184,7 +183,10 @@ def bench_memory(sizes: list[int], budgets: list[str], side: int) -> None:
             with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
                 f.write(MEMORY_RUN)
             res = subprocess.run(
-                [sys.executable, f.name, str(n), budget, str(side)], capture_output=True, text=True
+                [sys.executable, f.name, str(n), budget, str(side)],
+                capture_output=True,
+                text=True,
+                env=child_env(),
             )
             if res.returncode:
                 print(res.stderr[-2000:])

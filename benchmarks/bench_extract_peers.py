@@ -125,12 +125,6 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _hwm_gb() -> float:
-    with open("/proc/self/status") as f:
-        line = next(x for x in f if x.startswith("VmHWM"))
-    return int(line.split()[1]) * 1024 / 1e9
-
-
 def _model(threads: int):  # type: ignore[no-untyped-def]
     import torch
 
@@ -230,7 +224,9 @@ def child(task: str, cfg: dict) -> dict:
                 files = sorted((out / nm).glob("features*.npy"), key=lambda p: p.stat().st_mtime)
                 rows[nm] = np.array(np.load(files[0], mmap_mode="r")[:check])
     np.savez(work / f"rows_{label}.npz", **rows)
-    return {"sec": sec, "cpu_s": cpu, "peak_rss_gb": _hwm_gb(), **extra}
+    from _common import peak_rss_gb  # the child runs this file: its folder is on sys.path
+
+    return {"sec": sec, "cpu_s": cpu, "peak_rss_gb": peak_rss_gb(), **extra}
 
 
 # ----------------------------------------------------------------------------- driver side

@@ -17,12 +17,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import machine
+from _common import child_env, machine
 
 CHILD = r"""
-import json, sys, time, warnings, resource
+import json, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
+from _common import peak_rss_gb  # the benchmarks folder is on PYTHONPATH (see run below)
 from neuroalign.encode import RidgeEncoder
 path, n, p, t, cv = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 X = np.load(path + ".X.npy")
@@ -30,7 +31,7 @@ Y = np.memmap(path, dtype=np.float32, mode="r", shape=(n, 200_000))[:, :t]
 t0 = time.perf_counter()
 enc = RidgeEncoder(alphas=np.logspace(-1, 6, 10), cv=int(cv) if cv.isdigit() else cv).fit(X, Y)
 sec = time.perf_counter() - t0
-print(json.dumps({"t": t, "cv": cv, "seconds": sec, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+print(json.dumps({"t": t, "cv": cv, "seconds": sec, "peak_rss_gb": peak_rss_gb(),
                   "coef_gb": enc.coef_.nbytes / 1e9}))
 """
 
@@ -70,6 +71,7 @@ def main() -> None:
         for t, cv in runs:
             out = subprocess.run(
                 [sys.executable, "-c", CHILD, path, str(n), str(p), str(t), cv],
+                env=child_env(),
                 capture_output=True,
                 text=True,
                 check=True,
