@@ -117,14 +117,14 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
     """One k-fold fit with timers around neuroalign's internals: where the time goes."""
     import time
 
-    from neuroalign.encode import _ridge
+    from neuroalign.encode import _ridge, _ridge_folds
 
     spent: dict[str, float] = {}
-    originals = {}
+    originals = []
 
-    def wrap(name: str, label: str) -> None:
-        fn = getattr(_ridge, name)
-        originals[name] = fn
+    def wrap(module, name: str, label: str) -> None:  # where the call resolves the name
+        fn = getattr(module, name)
+        originals.append((module, name, fn))
 
         def timed_fn(*a, **kw):
             t0 = time.perf_counter()
@@ -133,22 +133,22 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
             finally:
                 spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
 
-        setattr(_ridge, name, timed_fn)
+        setattr(module, name, timed_fn)
 
-    for name, label in (
-        ("_all_fold_factors", "fold factors (Gram, eigh, A; with the refit's)"),
-        ("_eigh", "  of which eigh (summed over threads)"),
-        ("_kfold_scores", "k-fold scores (total)"),
-        ("_solve_ridge", "refit (coefficients)"),
+    for module, name, label in (
+        (_ridge_folds, "_all_fold_factors", "fold factors (Gram, eigh, A; with the refit's)"),
+        (_ridge_folds, "_eigh", "  of which eigh (summed over threads)"),
+        (_ridge, "_kfold_scores", "k-fold scores (total)"),
+        (_ridge, "_solve_ridge", "refit (coefficients)"),
     ):
-        wrap(name, label)
+        wrap(module, name, label)
     try:
         t0 = time.perf_counter()
         RidgeEncoder(alphas=alphas, cv=k).fit(X, Y)
         total = time.perf_counter() - t0
     finally:
-        for name, fn in originals.items():
-            setattr(_ridge, name, fn)
+        for module, name, fn in originals:
+            setattr(module, name, fn)
     n, p = X.shape
     t, a = Y.shape[1], len(alphas)
     n_va = n / k

@@ -46,17 +46,22 @@ def timed(fn: Any) -> tuple[float, Any]:
 
 def time_phases() -> None:
     """Wrap the solver's phases (module globals, looked up at call time) with synced timers."""
-    from neuroalign.encode import _ridge
+    from neuroalign.encode import _ridge, _ridge_folds
 
-    for name in ["_all_fold_factors", "_kfold_scores", "_solve_ridge", "_solve_gcv"]:
-        inner = getattr(_ridge, name)
+    for module, name in [
+        (_ridge_folds, "_all_fold_factors"),  # called inside _ridge_folds
+        (_ridge, "_kfold_scores"),  # called by _ridge._solve_checked
+        (_ridge, "_solve_ridge"),
+        (_ridge, "_solve_gcv"),
+    ]:
+        inner = getattr(module, name)
 
         def wrapper(*a: Any, _inner: Any = inner, _name: str = name, **k: Any) -> Any:
             sec, out = timed(lambda: _inner(*a, **k))
             PHASES[_name] = PHASES.get(_name, 0.0) + sec
             return out
 
-        setattr(_ridge, name, wrapper)
+        setattr(module, name, wrapper)
 
 
 def main() -> None:

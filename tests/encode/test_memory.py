@@ -85,7 +85,7 @@ def test_folds_factorised_at_once_fit_the_memory_budget(monkeypatch):
     import os
 
     from neuroalign.core import get_backend
-    from neuroalign.encode import _ridge
+    from neuroalign.encode import _ridge_folds as _ridge
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     bk = get_backend(None, "float32")
@@ -104,7 +104,7 @@ def test_refit_decomposed_beside_the_folds_gives_the_same_fit(monkeypatch):
     (filling the idle worker of the last round); the fit equals the one decomposed afterwards."""
     import os
 
-    from neuroalign.encode import _ridge
+    from neuroalign.encode import _ridge_folds as _ridge
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     X, Y = _data(600, 40, 50)

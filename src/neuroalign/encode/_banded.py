@@ -25,7 +25,8 @@ from ..core._validation import check_array, check_same_length, parse_memory_budg
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import r2_score
 from ._estimators import LinearEncoderMixin
-from ._ridge import DEFAULT_ALPHAS, _kfold_scores, solve_ridge
+from ._ridge import DEFAULT_ALPHAS, solve_ridge
+from ._ridge_folds import _kfold_scores
 from ._ridge_inputs import _check_inputs, _constant_targets, make_folds
 
 __all__ = [
