@@ -139,7 +139,7 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
         (_ridge_folds, "_all_fold_factors", "fold factors (Gram, eigh, A; with the refit's)"),
         (_ridge_folds, "_eigh", "  of which eigh (summed over threads)"),
         (_ridge, "_kfold_scores", "k-fold scores (total)"),
-        (_ridge, "_solve_ridge", "refit (coefficients)"),
+        (_ridge, "_fit_with", "refit (coefficients)"),
     ):
         wrap(module, name, label)
     try:

@@ -51,7 +51,7 @@ def time_phases() -> None:
     for module, name in [
         (_ridge_folds, "_all_fold_factors"),  # called inside _ridge_folds
         (_ridge, "_kfold_scores"),  # called by _ridge._solve_checked
-        (_ridge, "_solve_ridge"),
+        (_ridge, "_fit_with"),
         (_ridge, "_solve_gcv"),
     ]:
         inner = getattr(module, name)

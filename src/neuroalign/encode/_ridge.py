@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core._backend import chunk_slices, get_backend, targets_per_chunk
+from ..core._backend import Backend, chunk_slices, get_backend, targets_per_chunk
 from ..core._registry import lookup
 from ..core._validation import parse_memory_budget
 from ..core.exceptions import NeuroalignWarning, ValidationError
@@ -232,7 +232,14 @@ def _solve_checked(
     )
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
-    coef, intercept, x_mean, x_scale = _solve_ridge(X, reader, best, full=full, **kwargs)
+    if full is None:  # folds decomposed one at a time: the refit decomposes now
+        coef, intercept, x_mean, x_scale = solve_ridge(X, reader, best, **kwargs)
+    else:
+        bk = get_backend(kwargs["device"], kwargs["dtype"])
+        fit = (kwargs["fit_intercept"], kwargs["dtype"], kwargs["memory_budget"])
+        coef, intercept, x_mean, x_scale = _fit_with(
+            bk, X, reader, best, full, *fit, kwargs["keep_coef"]
+        )
     return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale, cv_r2)
 
 
@@ -393,42 +400,28 @@ def solve_ridge(
     ``Y`` is an array (n_stimuli, n_targets) or a :class:`TargetReader`. Returns
     ``(coef (n_features, n_targets) or None, intercept (n_targets,), x_mean, x_scale)``.
     """
-    return _solve_ridge(
-        X,
-        Y,
-        alphas,
-        fit_intercept=fit_intercept,
-        standardize=standardize,
-        device=device,
-        dtype=dtype,
-        memory_budget=memory_budget,
-        keep_coef=keep_coef,
-        feature_weights=feature_weights,
-    )
+    X = np.asarray(X)
+    bk = get_backend(device, dtype)
+    full = _full_factors(bk, X, fit_intercept, standardize, feature_weights)
+    return _fit_with(bk, X, Y, alphas, full, fit_intercept, dtype, memory_budget, keep_coef)
 
 
-def _solve_ridge(
-    X: Any,
+def _fit_with(
+    bk: Backend,
+    X: np.ndarray,
     Y: Any,
     alphas: np.ndarray,
-    fit_intercept: bool = True,
-    standardize: bool = False,
-    device: str | None = None,
-    dtype: str = "float32",
-    memory_budget: int | str = 2**30,
-    keep_coef: bool = True,
-    feature_weights: np.ndarray | None = None,
-    full: _Full | None = None,
+    full: _Full,
+    fit_intercept: bool,
+    dtype: str,
+    memory_budget: int | str,
+    keep_coef: bool,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`solve_ridge`, with the decomposition of all rows given when already computed
-    (``full``, from :func:`_all_fold_factors`; the same arithmetic as computing it here)."""
-    X = np.asarray(X)
+    """:func:`solve_ridge` given the decomposition of all rows (``full``: computed there, or
+    beside the folds' by :func:`._ridge_folds._all_fold_factors`; the same arithmetic)."""
     reader = Y if isinstance(Y, TargetReader) else TargetReader(np.asarray(Y))
-    bk = get_backend(device, dtype)
     n, t = reader.n, reader.t
     alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
-    if full is None:
-        full = _full_factors(bk, X, fit_intercept, standardize, feature_weights)
     x_all, mean, scale, s, v, dual = full.x, full.mean, full.scale, full.s, full.v, full.dual
     coef = np.zeros((X.shape[1], t), dtype=_DTYPES[dtype]) if keep_coef else None
     intercept = np.zeros(t)
