@@ -105,7 +105,8 @@ def _difference_interval(result, b, store, models, n_boot=1000):
         return float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
     from neuroalign.bench import ResultStore
     from neuroalign.compare import compare_rdms, compute_rdm
-    from neuroalign.compare._inference import _pairs, bootstrap_indices
+    from neuroalign.compare._evaluate import _pairs
+    from neuroalign.compare._inference import bootstrap_indices
     from neuroalign.extract import extract
 
     data = b.load()

@@ -12,7 +12,7 @@ from neuroalign.compare import (
     compute_rdms,
     rdm_noise_ceiling,
 )
-from neuroalign.compare._inference import _pairs
+from neuroalign.compare._evaluate import _pairs
 from neuroalign.core.exceptions import ConfigurationError, StimulusMismatchError, ValidationError
 
 
@@ -118,7 +118,7 @@ def test_bootstrap_rsa_ci_and_shared_indices(rng):
 @pytest.mark.parametrize("method", ["pearson", "spearman", "cosine"])
 def test_fast_evaluation_equals_reference(rng, method):
     from neuroalign.compare import SIMILARITIES
-    from neuroalign.compare._inference import _evaluate
+    from neuroalign.compare._evaluate import _evaluate
 
     models = rng.normal(size=(3, 105))
     data = models[0] + rng.normal(size=(5, 105))
@@ -207,8 +207,11 @@ def test_batched_subject_ceilings_equal_the_reference(rng, method):
     """The batched pooled-sum paths equal rdm_noise_ceiling on every resample, also when the
     data RDMs hold ties (the tied-in-both count of τ_a). Pearson: from the subjects' Gram
     matrix of z-scored rows."""
-    from neuroalign.compare._inference import _pearson_subject_ceilings, _ranked_subject_ceilings
     from neuroalign.compare._similarity import _zscore_rows
+    from neuroalign.compare._subject_boot import (
+        _pearson_subject_ceilings,
+        _ranked_subject_ceilings,
+    )
 
     data = rng.normal(size=(6, 66))
     data[:3, :20] = np.round(data[:3, :20])

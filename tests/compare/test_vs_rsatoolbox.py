@@ -171,7 +171,7 @@ def test_grouped_noise_ceiling_equals_rsatoolbox(rng, method):
     from rsatoolbox.inference import boot_noise_ceiling
 
     from neuroalign.compare import SIMILARITIES
-    from neuroalign.compare._inference import _evaluate
+    from neuroalign.compare._evaluate import _evaluate
 
     truth = rng.normal(size=(10, 20))
     data = np.stack(

@@ -5,7 +5,8 @@ Every analysis returns a :class:`neuroalign.core.Result` (kinds ``rsa.*``, ``cka
 ``shape.table``)."""
 
 from ._cka import CKA_KERNELS, cka, minibatch_cka
-from ._inference import bootstrap_indices, bootstrap_rsa, rdm_noise_ceiling
+from ._evaluate import rdm_noise_ceiling
+from ._inference import bootstrap_indices, bootstrap_rsa
 from ._rdm import RDM_METRICS, compute_crossnobis_rdm, compute_rdm, compute_rdms, noise_precision
 from ._rdm_io import load_rdms, save_rdms
 from ._select import select_layer

@@ -19,7 +19,8 @@ from ..core import RDMs, Result, make_table
 from ..core._registry import lookup
 from ..core._validation import check_choice
 from ..core.exceptions import ValidationError
-from ._inference import _evaluate, bootstrap_indices
+from ._evaluate import _evaluate
+from ._inference import bootstrap_indices
 from ._similarity import SIMILARITIES, check_same_stimuli
 from ._subjects import pool_subjects, rdm_labels, roi_label
 
