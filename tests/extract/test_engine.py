@@ -28,17 +28,6 @@ from neuroalign.extract import (  # noqa: E402
 
 from .helpers import PRE, Tiny, tiny  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    return StimulusSet(
-        ids=[f"s{k:02d}" for k in range(23)],
-        images=rng.integers(0, 255, (23, 20, 20, 3), dtype=np.uint8),
-    )
-
 
 def test_cache_serves_stored_layers_and_keys_on_every_ingredient(images, tmp_path):
     model = tiny()
@@ -188,8 +177,8 @@ def test_bad_requests_are_clear_errors(images):
 
 
 @pytest.mark.realdata
-def test_cifar_resnet20_real_weights_through_file_source():
-    ckpt = SHARED / "resnet20_cifar10" / "resnet20-12fca82f.th"
+def test_cifar_resnet20_real_weights_through_file_source(shared_data):
+    ckpt = shared_data / "resnet20_cifar10" / "resnet20-12fca82f.th"
     if not ckpt.exists():
         pytest.skip("../shared/data/resnet20_cifar10 is absent")
     model = load_model(f"file:{ckpt}", arch="cifar_resnet20")

@@ -26,15 +26,6 @@ from neuroalign.extract import ImagePreprocess, LoadedModel, extract, load_model
 from .helpers import PRE, Tiny, tiny  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    return StimulusSet(
-        ids=[f"s{k:02d}" for k in range(23)],
-        images=rng.integers(0, 255, (23, 20, 20, 3), dtype=np.uint8),
-    )
-
-
 def _entries(root: Path) -> list[Path]:
     return sorted(p.parent for p in Path(root).rglob("manifest.json"))
 

@@ -13,7 +13,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neuroalign import StimulusSet  # noqa: E402
 from neuroalign.core.exceptions import CacheError, NeuroalignWarning  # noqa: E402
 from neuroalign.extract import _store as store  # noqa: E402
 from neuroalign.extract import extract  # noqa: E402
@@ -24,15 +23,6 @@ from .helpers import tiny  # noqa: E402
 # chunks of 4 rows (half the budget over 4 116 bytes per stimulus) for batches of 2 and 4
 KW = dict(layers=["conv1", "fc"], memory_budget=2 * 4 * 4116, batch_size=2, quiet=True)
 FULL = -(-23 // 2)  # batches of a whole run
-
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    return StimulusSet(
-        ids=[f"s{k:02d}" for k in range(23)],
-        images=rng.integers(0, 255, (23, 20, 20, 3), dtype=np.uint8),
-    )
 
 
 @pytest.fixture(scope="module")
