@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs, save_outputs
+from ._console import QuietOpt, ReportOpt, check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -25,10 +25,6 @@ __all__ = ["finish", "register"]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Write the Result (.npz) and its table (.csv).")
 ]
-ReportOpt = Annotated[
-    Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 ActsOpt = Annotated[Path, typer.Option("--activations", help="Activations file (.npz).")]
 RespOpt = Annotated[Path, typer.Option("--responses", help="Responses file (.npz).")]
 LayerOpt = Annotated[str | None, typer.Option(help="Layer (default: the last).")]

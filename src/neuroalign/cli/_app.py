@@ -19,7 +19,15 @@ from ..core.exceptions import NeuroalignError, ValidationError
 from ._analyses import register as register_analyses
 from ._bench import register as register_bench
 from ._compare import cka_command, rsa_command
-from ._console import check_outputs, err, out, save_table_or_result, show_warnings
+from ._console import (
+    QuietOpt,
+    ReportOpt,
+    check_outputs,
+    err,
+    out,
+    save_table_or_result,
+    show_warnings,
+)
 from ._console import fail as _fail
 from ._data import data_app
 from ._decode import decode_command
@@ -75,7 +83,7 @@ def demo(
     n_synthetic: Annotated[int, typer.Option(help="Synthetic images for the encoding part.")] = 600,
     n_boot: Annotated[int, typer.Option(help="Bootstrap samples for RSA intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the built-in demo: RSA of a pretrained model with human/monkey IT (92 images), and
     voxelwise encoding of simulated ROIs with known true layers. Writes report.html."""
@@ -423,10 +431,8 @@ def encode(
     epochs: Annotated[
         int, typer.Option(help="Most training epochs of a factorized / attention readout.")
     ] = 50,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    report: ReportOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Encoding from every layer of saved features to saved responses (ridge by default, or a
     factorized / attention readout); best layer per ROI chosen on training data; test-set Pearson

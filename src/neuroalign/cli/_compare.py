@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..core._io import check_output
 from ..core.exceptions import NeuroalignError
-from ._console import check_outputs, out, save_table_or_result
+from ._console import QuietOpt, ReportOpt, check_outputs, out, save_table_or_result
 from ._console import fail as _fail
 
 
@@ -62,9 +62,7 @@ def rsa_command(
             ".csv beside it).",
         ),
     ] = Path("rsa.csv"),
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
+    report: ReportOpt = None,
     method: Annotated[
         str,
         typer.Option(help="spearman, pearson, kendall_tau_a, rho_a, cosine, corr_cov, cosine_cov."),
@@ -84,7 +82,7 @@ def rsa_command(
         typer.Option(help="Cross-validated best layer: 'subjects' (leave one out) or 'stimuli'."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """RSA of every layer with every ROI: value, bootstrap CI and noise ceiling (subjects as the
     unit: sessions of a subject are averaged)."""
@@ -165,14 +163,12 @@ def cka_command(
             "--out", help="Results table (.csv) or the Result (.npz, with its .csv beside it)."
         ),
     ] = Path("cka.csv"),
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
+    report: ReportOpt = None,
     kernel: Annotated[str, typer.Option(help="linear or rbf.")] = "linear",
     biased: Annotated[
         bool, typer.Option("--biased", help="Use the biased HSIC estimator.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """CKA between every layer and every layer of another model (or every ROI of responses)."""
     import numpy as np

@@ -5,16 +5,23 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["err", "fail", "out", "show_warnings"]
+__all__ = ["QuietOpt", "ReportOpt", "err", "fail", "out", "show_warnings"]
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+
+#: the ``--report`` and ``--quiet`` options, spelled once for every command
+ReportOpt = Annotated[
+    Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
 def check_outputs(out: Any, report: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
+from ._console import QuietOpt, ReportOpt
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -130,10 +131,8 @@ def decode_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
         "neuroalign-decode"
     ),
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    report: ReportOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Decode labels or model embeddings from brain responses; writes decoding.npz (the
     Result: ``neuroalign report`` reads it), decoding.csv and decoding.png."""

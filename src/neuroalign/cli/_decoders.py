@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._analyses import LayerOpt, OutOpt, QuietOpt, ReportOpt, _layer, finish
-from ._console import check_outputs
+from ._analyses import LayerOpt, OutOpt, _layer, finish
+from ._console import QuietOpt, ReportOpt, check_outputs
 from ._console import fail as _fail
 
 __all__ = ["register"]

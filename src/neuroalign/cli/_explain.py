@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
-from ._console import check_outputs, save_table_or_result
+from ._console import QuietOpt, ReportOpt, check_outputs, save_table_or_result
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -86,16 +86,14 @@ def top_command(
         Path,
         typer.Option("--out", help="Table (.csv) or the Result (.npz, with its .csv beside it)."),
     ] = Path("top_stimuli.csv"),
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
+    report: ReportOpt = None,
     k: Annotated[int, typer.Option("--k", help="Stimuli per target and direction.")] = 10,
     targets: Annotated[str | None, typer.Option(help="Comma-separated target ids.")] = None,
     rois: Annotated[str | None, typer.Option(help="Comma-separated rois.")] = None,
     roi_means: Annotated[bool, typer.Option(help="Also each roi's mean response.")] = False,
     memory_budget: Annotated[str, typer.Option(help="Score blocks held at once.")] = "1GB",
     device: Annotated[str, typer.Option(help="cpu, torch or cuda.")] = "cpu",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Top and bottom stimuli of each target by predicted response (in-silico screening)."""
     from ..core import load_activations
@@ -163,9 +161,7 @@ def concepts_command(
         Path,
         typer.Option("--out", help="Table (.csv) or the Result (.npz, with its .csv beside it)."),
     ] = Path("concepts.csv"),
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
-    ] = None,
+    report: ReportOpt = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress display (embedding --vocabulary).")
     ] = False,

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs, save_outputs
+from ._console import QuietOpt, check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -102,7 +102,7 @@ def narrative_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Story / movie encoding: features with their timing → TRs → delays → ridge per voxel."""
     from ..core import load_timeseries

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from ..core.exceptions import NeuroalignError, StimulusMismatchError, ValidationError
-from ._console import check_outputs, save_outputs
+from ._console import QuietOpt, check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -81,7 +81,7 @@ def trf_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Temporal response function (forward or backward) with leave-one-run-out r per target."""
     import numpy as np

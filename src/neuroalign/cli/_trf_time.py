@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ..core.exceptions import NeuroalignError, ValidationError
-from ._console import check_outputs, save_outputs
+from ._console import QuietOpt, check_outputs, save_outputs
 from ._console import fail as _fail
 from ._console import out as _out
 from ._trf import _epochs_from_files
@@ -48,7 +48,7 @@ def trf_over_time_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Self-contained HTML report.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Stimulus reconstruction r per window of the recording (or of lags), leave-one-run-out."""
     import numpy as np
