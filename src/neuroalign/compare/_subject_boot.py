@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core._threads import one_blas_thread
 from ._evaluate import (
     _FAST,
     _fast_ceiling,
@@ -121,18 +122,11 @@ def _ranked_subject_ceilings(
     return out
 
 
-_BLAS: list[Any] = []
-
-
 def _one_blas_thread() -> Any:
     """BLAS held to one thread while resamples run: their products are small (pools × pairs by
     subjects), and OpenBLAS waking its threads for each costs more than the product — several
     times the whole ceiling computation on a busy machine. Parallelism comes from the chunks."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return one_blas_thread()
 
 
 def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:

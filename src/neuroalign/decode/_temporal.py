@@ -20,6 +20,7 @@ from ..core import Result, make_table
 from ..core._backend import Backend, chunk_slices, get_backend
 from ..core._progress import track
 from ..core._registry import lookup
+from ..core._threads import one_blas_thread
 from ..core._validation import check_same_length, parse_memory_budget
 from ..core.exceptions import ValidationError
 from ._batched import TIME_ESTIMATORS, predict_classes, ridge_targets
@@ -99,9 +100,7 @@ def _one_blas_thread(xb: Backend) -> Any:
     so the batched fits run with one BLAS thread. Torch batches natively and is left alone."""
     if xb.name != "numpy":
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return one_blas_thread()
 
 
 def _fold_generic(

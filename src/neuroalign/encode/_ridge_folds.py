@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core._backend import Backend, chunk_slices, get_backend, targets_per_chunk
 from ..core._registry import lookup
+from ..core._threads import one_blas_thread
 from ..core.metrics import SCORES
 from ._ridge_inputs import (
     _DTYPES,
@@ -26,16 +27,7 @@ from ._ridge_inputs import (
     _scaled_rows,
 )
 
-_BLAS: list[Any] = []
 _ONE_THREAD: list[bool] = [False]  # True while BLAS is already held to one thread (fold pool)
-
-
-def _blas_controller() -> Any:
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0]
 
 
 def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
@@ -45,7 +37,7 @@ def _eigh(bk: Backend, gram: Any) -> tuple[Any, Any]:
     while other processes compete for the cores)."""
     if bk.name != "numpy" or _ONE_THREAD[0]:
         return bk.eigh(gram)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         return bk.eigh(gram)
 
 
@@ -185,7 +177,7 @@ def _all_fold_factors(
     from concurrent.futures import ThreadPoolExecutor
 
     jobs: list[tuple[np.ndarray, np.ndarray] | None] = ([None] if refit else []) + list(folds)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         _ONE_THREAD[0] = True
         try:
             with ThreadPoolExecutor(workers) as pool:
