@@ -4,6 +4,7 @@ Only this subpackage imports torch model zoos (torchvision, timm, transformers, 
 only inside functions.
 """
 
+from ..core._identity import module_fingerprint
 from . import _file, _hf  # noqa: F401  (register the hf, open_clip and file sources)
 from ._acoustic import ACOUSTIC_FEATURES, acoustic_features, event_rate
 from ._extract import ExtractionPlan, extract, plan_extraction
@@ -12,7 +13,7 @@ from ._layers import list_layers, resolve_layers
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess
 from ._reducers import ACTIVATIONS, REDUCERS, make_reducer
 from ._sources import MODEL_SOURCES, LoadedModel, load_model
-from ._store import default_cache_dir, module_fingerprint
+from ._store_format import default_cache_dir
 from ._timed import audio_features, conv_frame_times, video_features, word_features
 from ._tiny import tiny_cnn
 

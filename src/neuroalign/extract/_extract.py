@@ -32,7 +32,8 @@ from ._layers import LayerSpec, resolve_layers
 from ._loader import check_image_files
 from ._reducers import Reducer, make_reducer, reducer_key
 from ._sources import LoadedModel, load_model
-from ._store import LayerEntry, layer_key, store_root
+from ._store import LayerEntry
+from ._store_format import layer_key, store_root
 
 __all__ = ["ExtractionPlan", "extract", "plan_extraction"]
 

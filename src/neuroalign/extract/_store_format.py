@@ -1,0 +1,175 @@
+"""The feature store's on-disk format: how an entry is keyed and laid out, the store folder, the
+manifest's validation, and the file-system helpers its writes use (see :mod:`._store` for the
+entry that reads and writes it).
+
+**Key.** One entry per layer and per everything that can change its values: the model's weights,
+buffers and architecture (:func:`module_fingerprint`), the preprocessing or tokenizer by content,
+the reducer by name and options (a custom callable only with an explicit ``cache_key``), the
+stimulus content (:attr:`StimulusSet.fingerprint`, or a hash of the input tensors), the batch
+size when a reducer is fitted on the data (``ipca``), the device, AMP and memory format, the
+torch, neuroalign and store-format versions. The key is ``core._identity.hash_parts`` of those
+parts (the one identity of every store: typed, length-prefixed fields, so two different sets of
+parts never share a key); :func:`neuroalign.extract.feature_keys` gives the keys without running.
+
+**Layout.** An entry is a directory
+
+    <root>/<key[:2]>/<key>/manifest.json     parts, chunk size, per-chunk SHA-256, final record
+                          .lock              the entry's lock (``fcntl.flock``)
+                          chunk-00000.npy …  rows [i·chunk, (i+1)·chunk) while a run is going
+                          partial.npy        or: every chunk written in place (large features)
+                          features.npy       (n_stimuli, n_features) float32 once complete
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from ..core._identity import hash_parts
+from ..core._io import writable_dir
+from ..core.exceptions import CacheError, ValidationError
+
+__all__ = ["STORE_FORMAT", "default_cache_dir", "layer_key", "store_root"]
+
+STORE_FORMAT = 3  # 3: keys from core._identity (typed fields)
+_CHUNK = re.compile(r"chunk-(\d{5})\.npy")
+_PARTIAL = "partial.npy"
+_TMP = re.compile(r"\..+\.(\d+)\.tmp")
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def default_cache_dir() -> Path:
+    """``$NEUROALIGN_CACHE``, else ``~/.cache/neuroalign/features``."""
+    env = os.environ.get("NEUROALIGN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "neuroalign" / "features"
+
+
+def store_root(cache: str | Path | bool) -> Path:
+    """The store's folder for ``extract(cache=...)``, created and checked writable *before* any
+    work: a path that is a file, or a folder that cannot be written, is a clear error."""
+    if not isinstance(cache, (str, os.PathLike, bool)):
+        raise ValidationError(f"cache must be a folder path, True or None; got {cache!r}.")
+    root = default_cache_dir() if cache is True else Path(cast("str | Path", cache))
+    return writable_dir(root, "cache")
+
+
+@contextlib.contextmanager
+def _store_errors(where: Path, doing: str) -> Iterator[None]:
+    """An OSError (disk full, permission denied, read-only file system) as one CacheError."""
+    try:
+        yield
+    except CacheError:
+        raise
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise CacheError(
+            f"feature store {str(where)!r}: {doing}: {reason}. Free space, fix the "
+            "permissions, choose another cache=, or pass cache=None to keep features in memory."
+        ) from err
+
+
+def _canonical(parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts as the manifest stores them (JSON: tuples become lists, NumPy scalars numbers),
+    so the key hashed and the record compared on the next run are the same values. A value JSON
+    cannot hold exactly (an object) is refused rather than keyed by its ``repr``."""
+
+    def plain(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        raise TypeError(
+            f"a feature-store key part is a {type(o).__name__} ({o!r}); only numbers, strings, "
+            "lists and dicts can be keyed by content."
+        )
+
+    out: dict[str, Any] = json.loads(json.dumps(parts, default=plain, sort_keys=True))
+    return out
+
+
+def layer_key(parts: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A layer entry's parts as stored (with the store format) and its key: the one place a
+    feature-store key is made (``extract`` and ``bench`` both call it)."""
+    canonical = _canonical({**parts, "store_format": STORE_FORMAT})
+    return canonical, hash_parts(canonical)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (the renames in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**31  # exists but is someone else's (overflow: not a pid at all)
+    return True
+
+
+class _HashingWriter:
+    """A binary file that hashes what is written to it (so a file is not read back to hash)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_manifest(m: Any, n: int) -> str | None:
+    """Why ``m`` is not a well-formed manifest for ``n`` stimuli (None when it is)."""
+    if not isinstance(m, dict):
+        return f"it is a {type(m).__name__}, not an object"
+    if not _is_int(m.get("n_stimuli")) or m["n_stimuli"] != n:
+        return "n_stimuli is missing or wrong"
+    size = m.get("chunk_size")
+    if size is not None and not (_is_int(size) and size > 0):
+        return f"chunk_size {size!r} is not a positive integer"
+    if not isinstance(m.get("chunks"), dict):
+        return "chunks is not an object"
+    for k, rec in m["chunks"].items():
+        if not (isinstance(k, str) and k.isdigit() and isinstance(rec, dict)):
+            return f"chunk {k!r} is not an index with a record"
+        rows = rec.get("rows")
+        if not (
+            isinstance(rec.get("file"), str)
+            and isinstance(rec.get("sha256"), str)
+            and isinstance(rows, list)
+            and len(rows) == 2
+            and all(_is_int(r) for r in rows)
+        ):
+            return f"chunk {k!r} has no file, sha256 and rows [start, stop]"
+    final = m.get("final")
+    if final is not None and not (
+        isinstance(final, dict)
+        and final.get("file") == "features.npy"
+        and isinstance(final.get("sha256"), str)
+        and _HEX.fullmatch(final["sha256"])
+        and _is_int(final.get("size"))
+        and _is_int(final.get("mtime_ns"))
+    ):
+        return "final is not a record of features.npy (sha256, size, mtime_ns)"
+    rank = m.get("forward_rank")
+    if rank is not None and not _is_int(rank):
+        return "forward_rank is not an integer"
+    return None
