@@ -13,7 +13,11 @@ Each measurement runs in its own subprocess, the tools interleaved and the round
   flatten_acts=True)``);
 - ``na_disk16`` / ``tv_disk16``: the 16 bottleneck blocks flattened, to disk (neuroalign's
   feature store, ``cache=``; THINGSvision ``output_dir=`` with ``step_size`` batches per file,
-  ``--tv-one-file`` to let it join them into one file per layer as neuroalign's store does).
+  ``--tv-one-file`` to let it join them into one file per layer as neuroalign's store does);
+- ``na_mem5_cl`` / ``na_disk16_cl``: the same with ``channels_last=True`` (the convolutions in
+  NHWC: oneDNN's faster kernels on this CPU). Not bit-identical to the NCHW runs (another
+  summation order): compared with them to a relative tolerance of 1e-4 of each layer's largest
+  value instead.
 
 Times are the extraction call alone (model built and imports done before the clock; image
 decoding inside it for both tools), as wall time and as CPU seconds (user + system) of the
@@ -52,7 +56,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 FIVE = ["layer1", "layer2", "layer3", "layer4", "avgpool"]
 BLOCKS = [f"layer{s}.{b}" for s, n in ((1, 3), (2, 4), (3, 6), (4, 3)) for b in range(n)]
-TASKS = ["bare", "na_mem5", "tv_mem5", "na_disk16", "tv_disk16"]
+TASKS = [
+    "bare",
+    "na_mem5",
+    "tv_mem5",
+    "na_disk16",
+    "tv_disk16",
+    "na_mem5_cl",
+    "na_disk16_cl",
+]
+CL_RTOL = 1e-4  # channels-last vs NCHW: max |Δ| over each layer's max |value|
 
 _TF_STUB = '''"""Stand-in for TensorFlow (bench_extract_peers): THINGSvision imports it at module level;
 its PyTorch path never calls it."""
@@ -143,7 +156,7 @@ def child(task: str, cfg: dict) -> dict:
 
     loaded = _model(cfg["threads"])
     paths, b, check, work = cfg["paths"], cfg["batch"], cfg["check"], Path(cfg["work"])
-    layers = FIVE if task.endswith("mem5") else BLOCKS
+    layers = FIVE if "mem5" in task else BLOCKS
     with torch.inference_mode():  # one-time kernel set-up, outside every clock
         loaded.module.eval()(torch.zeros(b, 3, cfg["side"], cfg["side"]))
     rows: dict[str, np.ndarray] = {}
@@ -171,8 +184,14 @@ def child(task: str, cfg: dict) -> dict:
         from neuroalign.extract import extract
 
         stim = StimulusSet(ids=[Path(p).stem for p in paths], images=paths)
-        kw = dict(layers=layers, reduce="flatten", batch_size=b, quiet=True)
-        if task == "na_disk16":
+        kw = dict(
+            layers=layers,
+            reduce="flatten",
+            batch_size=b,
+            quiet=True,
+            channels_last=task.endswith("_cl"),
+        )
+        if task.startswith("na_disk16"):
             kw.update(cache=str(work / "na_store"), memory_budget=cfg["budget"])
         c0, t0 = _cpu_s(), time.perf_counter()
         acts = extract(loaded, stim, **kw)
@@ -254,7 +273,8 @@ STAGE_END = {"layer1": "layer1.2", "layer2": "layer2.3", "layer3": "layer3.5", "
 
 def compare_rows(work: Path, tasks: list[str]) -> list[str]:
     """Bit-for-bit comparison of the saved rows between the tools, and between the in-memory
-    and on-disk runs (the four stage outputs both hold)."""
+    and on-disk runs (the four stage outputs both hold); channels-last runs against their NCHW
+    twins within :data:`CL_RTOL`."""
     lines = []
     pairs = [
         ("na_mem5", "tv_mem5"),
@@ -263,12 +283,14 @@ def compare_rows(work: Path, tasks: list[str]) -> list[str]:
         ("tv_mem5", "tv_disk16"),
         ("na_mem5", "na_mem5:base"),
         ("na_disk16", "na_disk16:base"),
+        ("na_mem5", "na_mem5_cl"),
+        ("na_disk16", "na_disk16_cl"),
     ]
     for a, b in pairs:
         if a not in tasks or b not in tasks:
             continue
         ra, rb = np.load(work / f"rows_{a}.npz"), np.load(work / f"rows_{b}.npz")
-        if a.endswith("mem5") and b.endswith("disk16"):
+        if "mem5" in a and "disk16" in b:
             common = [(k, STAGE_END[k]) for k in ra.files if k in STAGE_END]
         else:
             common = [(k, k) for k in ra.files]
@@ -277,12 +299,20 @@ def compare_rows(work: Path, tasks: list[str]) -> list[str]:
             raise AssertionError(f"{b} saved no rows for {missing or ra.files}")
         same = all(np.array_equal(ra[ka], rb[kb]) for ka, kb in common)
         worst = max(float(np.max(np.abs(ra[ka] - rb[kb]))) for ka, kb in common)
-        lines.append(
-            f"features {a} vs {b}: {len(common)} layers x {ra[common[0][0]].shape[0]} rows "
-            f"{'identical' if same else f'DIFFER (max abs {worst:.3g})'}"
-        )
+        n_rows = ra[common[0][0]].shape[0]
+        if b.endswith("_cl"):  # another summation order: close, not identical
+            rel = max(
+                float(np.max(np.abs(ra[ka] - rb[kb])) / max(float(np.max(np.abs(ra[ka]))), 1e-30))
+                for ka, kb in common
+            )
+            same = rel <= CL_RTOL
+            verdict = f"within {CL_RTOL:g} (max |Δ| / max |value| {rel:.1e})"
+            lines.append(f"features {a} vs {b}: {len(common)} layers x {n_rows} rows {verdict}")
+        else:
+            verdict = "identical" if same else f"DIFFER (max abs {worst:.3g})"
+            lines.append(f"features {a} vs {b}: {len(common)} layers x {n_rows} rows {verdict}")
         if not same:
-            raise AssertionError(lines[-1])
+            raise AssertionError(f"{lines[-1]}: DIFFER (max abs {worst:.3g})")
     return lines
 
 
@@ -372,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
                 res = run_child(task, cfg, env)
                 results[task].append(res)
                 print(
-                    f"round {r + 1} {task:10s} {res['sec']:7.2f} s (CPU {res['cpu_s']:7.2f} s)  peak RSS "
+                    f"round {r + 1} {task:13s} {res['sec']:7.2f} s (CPU {res['cpu_s']:7.2f} s)  peak RSS "
                     f"{res['peak_rss_gb']:.2f} GB"
                     + (
                         f"  (decode+preprocess {res['decode_s']:.1f} s)"
@@ -409,7 +439,7 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
         if vals:
             ok = "meets" if min(vals) >= goal else "MISSES"
             span = ", ".join(f"{v:.2f}" for v in vals)
-            print(f"  {label:48s} {span:18s} goal >= {goal}  ({ok})")
+            print(f"  {label:52s} {span:18s} goal >= {goal}  ({ok})")
 
     n = args.n_images
     print(f"summary: {n} images, batch {args.batch}, {args.threads} threads, {rounds} rounds")
@@ -417,7 +447,7 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
         secs = [x["sec"] for x in res]
         rss = [x["peak_rss_gb"] for x in res]
         print(
-            f"  {task:10s} {min(secs):7.2f}-{max(secs):7.2f} s  {n / min(secs):6.1f} img/s  "
+            f"  {task:13s} {min(secs):7.2f}-{max(secs):7.2f} s  {n / min(secs):6.1f} img/s  "
             f"peak RSS {min(rss):.2f}-{max(rss):.2f} GB"
         )
     print(
@@ -438,6 +468,14 @@ def summary(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
     show("  (CPU seconds)", ratio("na_disk16", "bare", "cpu_s"), 0.9)
     show("16 blocks to disk: vs THINGSvision", ratio("na_disk16", "tv_disk16"), 1.3)
     show("  (CPU seconds)", ratio("na_disk16", "tv_disk16", "cpu_s"), 1.3)
+    show("5 layers in memory, channels_last: vs bare forward", ratio("na_mem5_cl", "bare"), 0.9)
+    show("5 layers in memory, channels_last: vs THINGSvision", ratio("na_mem5_cl", "tv_mem5"), 1.3)
+    show("  (CPU seconds)", ratio("na_mem5_cl", "tv_mem5", "cpu_s"), 1.3)
+    show("16 blocks to disk, channels_last: vs bare forward", ratio("na_disk16_cl", "bare"), 0.9)
+    show(
+        "16 blocks to disk, channels_last: vs THINGSvision", ratio("na_disk16_cl", "tv_disk16"), 1.3
+    )
+    show("  (CPU seconds)", ratio("na_disk16_cl", "tv_disk16", "cpu_s"), 1.3)
     show("5 layers in memory: vs the baseline source", ratio("na_mem5", "na_mem5:base"), 1.0)
     show("16 blocks to disk: vs the baseline source", ratio("na_disk16", "na_disk16:base"), 1.0)
     show(

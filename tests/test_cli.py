@@ -227,3 +227,45 @@ def test_extract_command_on_an_image_directory_and_a_text_file(tmp_path):
     assert res.exit_code == 0, res.output
     acts = load_activations(out)
     assert list(acts.stimulus_ids) == ["t0000", "t0001"] and len(acts) == 6
+
+
+def test_extract_command_channels_last_is_keyed_and_agrees(tmp_path):
+    """--channels-last reaches extract (a second store entry per layer: the memory format is in
+    the key) and gives the default's features to float32 rounding."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    import numpy as np
+    from PIL import Image
+
+    from neuroalign.core import load_activations
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(
+            tmp_path / "imgs" / f"c{k}.png"
+        )
+    acts = {}
+    for flag in ([], ["--channels-last"]):
+        torch.manual_seed(0)  # the same random weights in both runs
+        out = tmp_path / f"f{len(flag)}.npz"
+        res = runner.invoke(
+            app,
+            [
+                "extract",
+                *("--model torchvision:resnet18 --random-weights --layers layer2,avgpool".split()),
+                *("--reduce flatten --quiet --stimuli".split()),
+                str(tmp_path / "imgs"),
+                "--out",
+                str(out),
+                "--cache",
+                str(tmp_path / "cache"),
+                *flag,
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        acts[len(flag)] = load_activations(out)
+    assert len(list((tmp_path / "cache").rglob("manifest.json"))) == 4  # 2 layers x 2 formats
+    for layer in ("layer2", "avgpool"):
+        a, b = np.asarray(acts[0][layer]), np.asarray(acts[1][layer])
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(a).max(), layer

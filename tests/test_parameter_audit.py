@@ -319,6 +319,7 @@ CLI_EXTRACT = {
     "memory_budget": "memory_budget",
     "verify_cache": "verify_cache",
     "amp": "amp",
+    "channels_last": "channels_last",
     "skip_bad": "on_error",
     "random_weights": "model",
     "arch": "model",

@@ -211,6 +211,14 @@ def extract_command(
         ),
     ] = False,
     amp: Annotated[str | None, typer.Option(help="bf16 or fp16 autocast.")] = None,
+    channels_last: Annotated[
+        bool,
+        typer.Option(
+            "--channels-last",
+            help="Convolutions in channels-last memory format: faster on CPUs and GPUs "
+            "(ResNet-50 1.4x on 2 CPU cores); values equal to float32 rounding, not bit for bit.",
+        ),
+    ] = False,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Leave out unreadable images (reported).")
     ] = False,
@@ -245,6 +253,7 @@ def extract_command(
             cache=cache,
             memory_budget=memory_budget,
             amp=amp,
+            channels_last=channels_last,
             on_error="skip" if skip_bad else "raise",
             verify_cache=verify_cache,
             quiet=quiet,

@@ -200,7 +200,11 @@ def extract(
     amp : {"bf16", "fp16"}, optional
         Autocast the forward pass (fp16 needs CUDA). Features are stored as float32.
     channels_last : bool
-        Run convolutional models in channels-last memory format (faster on recent GPUs).
+        Run convolutional models in channels-last (NHWC) memory format: faster on CPUs (oneDNN's
+        NHWC kernels; a ResNet-50 forward pass 1.39× and EfficientNet-Lite0 1.48× on 2 cores of
+        an AMD EPYC) and on recent GPUs. Features equal the default's to float32 rounding (a few
+        1e-6 of a layer's largest value: another summation order), not bit for bit; it is part
+        of the cache key.
     on_error : {"raise", "skip"}
         Unreadable image files: one error listing every bad path, or leave those stimuli out
         (listed in a warning and in ``meta["skipped"]``).
