@@ -246,6 +246,7 @@ RUN_AUDIT: dict[str, tuple[str, object]] = {
     "device": (KEY, "through the feature-store key (device_key), see the extract audit"),
     "memory_budget": (NEUTRAL, "the feature store's chunk size only"),
     "threads": (NEUTRAL, "pinned per job; None may change float sums in the last bits only"),
+    "channels_last": (KEY, {"channels_last": True}),
     "quiet": (NEUTRAL, "progress display"),
 }
 
@@ -340,6 +341,7 @@ CLI_BENCH_RUN = {
     "device": "device",
     "batch_size": "batch_size",
     "memory_budget": "memory_budget",
+    "channels_last": "channels_last",
     "quiet": "quiet",
 }
 

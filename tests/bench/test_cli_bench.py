@@ -166,3 +166,25 @@ def test_bench_errors_are_one_line(tmp_path):
         ],
     )
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_bench_run_passes_channels_last_and_the_extraction_options(monkeypatch, tmp_path):
+    """``--channels-last`` (and its neighbours) reach ``bench.run``; the run's own key audit
+    (tests/test_parameter_audit.py) shows the option changes the cells."""
+    import neuroalign.bench as bench
+    from neuroalign.core.exceptions import ValidationError
+
+    seen = {}
+
+    def fake_run(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValidationError("stop here")
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    args = ["bench", "run", "tiny_cnn:seed=0", "--benchmark", "Simulated.*"]
+    args += ["--out", str(tmp_path / "r.npz"), "--batch-size", "7", "--quiet"]
+    res = runner.invoke(app, [*args, "--channels-last"])
+    assert res.exit_code == 1 and "stop here" in res.output
+    assert seen["channels_last"] is True and seen["batch_size"] == 7
+    runner.invoke(app, args)
+    assert seen["channels_last"] is False

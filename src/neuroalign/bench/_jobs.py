@@ -48,6 +48,7 @@ class Options:
     device: str = "cpu"
     memory_budget: int | str = "2GB"
     threads: int | None = 1
+    channels_last: bool = False
 
 
 @contextmanager
@@ -118,6 +119,7 @@ def plan_for(loaded: Any, stimuli: Any, layers: Any, opts: Options, store: Resul
         device=opts.device,
         cache=store.features,
         memory_budget=opts.memory_budget,
+        channels_last=opts.channels_last,
         quiet=True,
     )
 

@@ -68,6 +68,7 @@ def run(
     device: str = "cpu",
     memory_budget: int | str = "2GB",
     threads: int | None = 1,
+    channels_last: bool = False,
     quiet: bool = False,
 ) -> Result:
     """Score every model on every benchmark at every layer; commit one layer per benchmark.
@@ -90,8 +91,11 @@ def run(
         single-threaded processes (closed afterwards).
     resources : mapping, optional
         Dask worker resources each model job needs (e.g. ``{"GPU": 1}``).
-    reduce, reduce_options, preprocess, batch_size, device, memory_budget :
+    reduce, reduce_options, preprocess, batch_size, device, memory_budget, channels_last :
         Passed to :func:`neuroalign.extract.extract` (features are cached in the store).
+        ``channels_last=True`` runs convolutional models in NHWC: 1.3-1.5x faster forward
+        passes on a CPU, features equal to float32 rounding (a different key, so different
+        cells).
     threads : int or None
         BLAS / OpenMP / torch threads of each job (default 1: parallelism comes from the
         executor, and every executor gives bit-identical numbers). None leaves the libraries'
@@ -133,7 +137,15 @@ def run(
         )
     root = writable_dir(Path(store).expanduser() if store is not None else default_store(), "store")
     opts = Options(
-        layers, reduce, reduce_options, preprocess, batch_size, device, memory_budget, threads
+        layers,
+        reduce,
+        reduce_options,
+        preprocess,
+        batch_size,
+        device,
+        memory_budget,
+        threads,
+        bool(channels_last),
     )
     t_start = time.perf_counter()
     preps = prepare(benches)

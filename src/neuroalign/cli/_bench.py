@@ -146,6 +146,14 @@ def run_command(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     memory_budget: Annotated[str, typer.Option("--memory-budget")] = "2GB",
+    channels_last: Annotated[
+        bool,
+        typer.Option(
+            "--channels-last",
+            help="Convolutions in channels-last memory format (faster; features equal to "
+            "float32 rounding, so other cells).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score models on benchmarks; cached cells are reused, an interrupted run resumes."""
@@ -175,6 +183,7 @@ def run_command(
             device=device,
             batch_size=batch_size,
             memory_budget=memory_budget,
+            channels_last=channels_last,
             quiet=quiet,
         )
         saved = result.save(out)

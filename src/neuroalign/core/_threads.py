@@ -21,7 +21,7 @@ def blas_controller() -> Any:
         from threadpoolctl import ThreadpoolController
 
         controller = ThreadpoolController()
-        _CACHE[:] = [(len(sys.modules), controller)]  # after the import threadpoolctl may make
+        _CACHE[:] = [(len(sys.modules), controller)]  # counted after importing threadpoolctl
     return _CACHE[0][1]
 
 
