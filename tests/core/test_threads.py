@@ -6,8 +6,7 @@ import sys
 import types
 
 import pytest
-
-threadpoolctl = pytest.importorskip("threadpoolctl")
+import threadpoolctl
 
 from neuroalign.core._threads import blas_controller, one_blas_thread
 
