@@ -129,6 +129,31 @@ def check_extract(device: str, small: bool) -> Check:
     return Check("extraction (AMP bf16)", cpu_s, dev_s, err, 5e-2, "max rel. diff of features")
 
 
+def check_extract_channels_last(device: str, small: bool) -> Check:
+    """Float32 ResNet-18 (random weights) in channels-last on the device against NCHW on the
+    CPU: the convolutions' other summation order (and TF32 off) keep it at float32 rounding."""
+    import torch
+
+    from neuroalign.extract import extract, load_model
+
+    n, size = (8, 64) if small else (512, 224)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((n, 3, size, size), np.float32))
+    ids = [f"s{i}" for i in range(n)]
+    layers = ["layer2", "layer4"]
+    kw = dict(ids=ids, layers=layers, reduce="avgpool", batch_size=8 if small else 64, quiet=True)
+
+    def model():  # type: ignore[no-untyped-def]
+        torch.manual_seed(0)
+        return load_model("torchvision:resnet18", pretrained=False).module
+
+    cpu_s, ref = _timed(lambda: extract(model(), x, device="cpu", **kw))
+    dev_s, got = _timed(
+        lambda: extract(model(), x, device=device, channels_last=True, **kw), device
+    )
+    err = max(rel(got[name], ref[name]) for name in layers)
+    return Check("extraction (channels_last)", cpu_s, dev_s, err, 1e-4, "max rel. diff of features")
+
+
 def check_ridge(device: str, small: bool, cv: Any, wide: bool = False) -> Check:
     from neuroalign.encode import solve_ridge_cv
 
@@ -259,6 +284,7 @@ def check_readouts(device: str, small: bool) -> Check:
 
 CHECKS: dict[str, Callable[[str, bool], Check]] = {
     "extract": check_extract,
+    "extract_cl": check_extract_channels_last,
     "ridge_kfold": lambda d, s: check_ridge(d, s, 5),
     "ridge_gcv": lambda d, s: check_ridge(d, s, "gcv"),
     "ridge_kfold_wide": lambda d, s: check_ridge(d, s, 5, wide=True),

@@ -29,7 +29,14 @@ def test_dry_run_exercises_every_path_and_agrees_with_the_cpu(gpu_check, capsys)
     assert gpu_check.main(["--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"{len(gpu_check.CHECKS)} of {len(gpu_check.CHECKS)} paths agree" in out
-    for label in ("extraction (AMP bf16)", "ridge k-fold", "ridge GCV", "banded ridge", "RSA"):
+    for label in (
+        "extraction (AMP bf16)",
+        "extraction (channels_last)",
+        "ridge k-fold",
+        "ridge GCV",
+        "banded ridge",
+        "RSA",
+    ):
         assert label in out
 
 
