@@ -306,13 +306,13 @@ def compare_rows(work: Path, tasks: list[str]) -> list[str]:
                 for ka, kb in common
             )
             same = rel <= CL_RTOL
-            verdict = f"within {CL_RTOL:g} (max |Δ| / max |value| {rel:.1e})"
-            lines.append(f"features {a} vs {b}: {len(common)} layers x {n_rows} rows {verdict}")
+            verdict = f"{'within' if same else 'DIFFER beyond'} {CL_RTOL:g} "
+            verdict += f"(max |Δ| / max |value| {rel:.1e})"
         else:
             verdict = "identical" if same else f"DIFFER (max abs {worst:.3g})"
-            lines.append(f"features {a} vs {b}: {len(common)} layers x {n_rows} rows {verdict}")
+        lines.append(f"features {a} vs {b}: {len(common)} layers x {n_rows} rows {verdict}")
         if not same:
-            raise AssertionError(f"{lines[-1]}: DIFFER (max abs {worst:.3g})")
+            raise AssertionError(lines[-1])
     return lines
 
 
