@@ -20,6 +20,7 @@ from ._analyses import register as register_analyses
 from ._bench import register as register_bench
 from ._compare import cka_command, rsa_command
 from ._console import (
+    ChannelsLastOpt,
     QuietOpt,
     ReportOpt,
     check_outputs,
@@ -211,14 +212,7 @@ def extract_command(
         ),
     ] = False,
     amp: Annotated[str | None, typer.Option(help="bf16 or fp16 autocast.")] = None,
-    channels_last: Annotated[
-        bool,
-        typer.Option(
-            "--channels-last",
-            help="Convolutions in channels-last memory format: faster on CPUs and GPUs "
-            "(ResNet-50 1.4x on 2 CPU cores); values equal to float32 rounding, not bit for bit.",
-        ),
-    ] = False,
+    channels_last: ChannelsLastOpt = False,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Leave out unreadable images (reported).")
     ] = False,

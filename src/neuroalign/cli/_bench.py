@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from ..core.exceptions import NeuroalignError
+from ._console import ChannelsLastOpt
 from ._console import fail as _fail
 from ._console import out as _out
 
@@ -146,14 +147,7 @@ def run_command(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     memory_budget: Annotated[str, typer.Option("--memory-budget")] = "2GB",
-    channels_last: Annotated[
-        bool,
-        typer.Option(
-            "--channels-last",
-            help="Convolutions in channels-last memory format (faster; features equal to "
-            "float32 rounding, so other cells).",
-        ),
-    ] = False,
+    channels_last: ChannelsLastOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score models on benchmarks; cached cells are reused, an interrupted run resumes."""

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["QuietOpt", "ReportOpt", "err", "fail", "out", "show_warnings"]
+__all__ = ["ChannelsLastOpt", "QuietOpt", "ReportOpt", "err", "fail", "out", "show_warnings"]
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -22,6 +22,16 @@ ReportOpt = Annotated[
     Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+#: ``--channels-last`` of every command that extracts (``extract``, ``bench run``)
+ChannelsLastOpt = Annotated[
+    bool,
+    typer.Option(
+        "--channels-last",
+        help="Convolutions in channels-last memory format: faster on CPUs and GPUs (ResNet-50 "
+        "1.4x on 2 CPU cores); features equal to float32 rounding, not bit for bit (other "
+        "cache keys).",
+    ),
+]
 
 
 def check_outputs(out: Any, report: Any) -> None:
