@@ -112,7 +112,10 @@ def _ranked_subject_ceilings(
 
     starts = range(0, n_boot, _CHUNK)
     workers = _n_jobs(n_jobs)
-    with _one_blas_thread():
+    # BLAS on one thread while resamples run: their products are small (pools × pairs by
+    # subjects), and OpenBLAS waking its threads for each costs more than the product — several
+    # times the whole ceiling computation on a busy machine. Parallelism comes from the chunks.
+    with one_blas_thread():
         if workers == 1 or len(starts) == 1:
             for lo in starts:
                 chunk(lo)
@@ -120,13 +123,6 @@ def _ranked_subject_ceilings(
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(chunk, starts))
     return out
-
-
-def _one_blas_thread() -> Any:
-    """BLAS held to one thread while resamples run: their products are small (pools × pairs by
-    subjects), and OpenBLAS waking its threads for each costs more than the product — several
-    times the whole ceiling computation on a busy machine. Parallelism comes from the chunks."""
-    return one_blas_thread()
 
 
 def _pearson_subject_ceilings(zd: np.ndarray, subj_idx: np.ndarray) -> np.ndarray:
@@ -171,8 +167,8 @@ def _subject_bootstrap(
     Returns the values, lower and upper ceilings of the data (as :func:`_evaluate`), the samples
     ``(n_boot, n_models)`` and the ceiling samples ``(n_boot, 2)``. Every product here is small
     (RDMs × RDMs, resamples × subjects): BLAS runs them on one thread (see
-    :func:`_one_blas_thread`)."""
-    with _one_blas_thread():
+    :func:`_ranked_subject_ceilings`)."""
+    with one_blas_thread():
         return _subject_bootstrap_body(fn, m, d, method, subj_idx, n_jobs)
 
 
