@@ -35,8 +35,9 @@ def test_haxby_slice_contents():
 def test_haxby_leave_one_run_out_decoding():
     """Sanity check that labels, volumes and runs are aligned (a shift would drop to chance).
 
-    Takes ~20 s on 2 cores (folds on two processes: liblinear is single-threaded). Recipe (PyMVPA's tutorial): every non-rest volume is a sample; voxels z-scored per run against
-    that run's rest volumes; linear SVM (C=1); leave-one-run-out (12 folds).
+    Takes ~20 s on 2 cores (folds on two processes: liblinear is single-threaded). Recipe
+    (PyMVPA's tutorial): every non-rest volume is a sample; voxels z-scored per run against that
+    run's rest volumes; linear SVM (C=1); leave-one-run-out (12 folds).
     """
     from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
     from sklearn.svm import LinearSVC
