@@ -27,7 +27,15 @@ class Capture:
     """Forward hooks on the requested layers: each reduces its output and appends it to a list;
     counts calls so that a module run twice in one pass (a shared activation) is caught. The
     first pass also records the forward order of *every* module (``ranks``), so layers can be
-    ordered the same way whether they were computed now or read from the store."""
+    ordered the same way whether they were computed now or read from the store.
+
+    **Views are not copied, and not trusted blindly.** A reduction that returns a view of the
+    output (``flatten``, a token picked out) is kept without a copy — the copy of every large
+    layer's values is most of an extraction's cost beyond the forward pass — with the output's
+    version counter at capture time (:attr:`watch`). A later module may change those values in
+    place (``Conv → BatchNorm → ReLU(inplace=True)``: BatchNorm's output *is* the ReLU's): after
+    each pass :meth:`changed` names the layers whose counter moved; their pass is run again,
+    and from then on those layers are copied in the hook (:attr:`copy`)."""
 
     def __init__(self, module: Any, names: Sequence[str], reducer: Reducer) -> None:
         self.mods = dict(module.named_modules())
@@ -36,6 +44,35 @@ class Capture:
         self.out: dict[str, list[Any]] = {n: [] for n in names}
         self.calls: dict[str, int] = {}
         self.ranks: dict[str, int] | None = None
+        self.copy: set[str] = set()  # layers whose output the forward changes after the hook
+        self.watch: list[tuple[str, Any, int]] = []  # (layer, kept view, its version then)
+
+    def _keep(self, name: str, out: Any, reduced: Any) -> Any:
+        """``reduced`` as kept: a copy when it shares memory with the output of a layer known
+        to be changed later in the pass (or one whose changes cannot be seen), else itself,
+        watched when it is a view."""
+        from ._reducers import _tensor
+
+        try:
+            base = _tensor(out, name)
+            shared = reduced.untyped_storage().data_ptr() == base.untyped_storage().data_ptr()
+        except Exception:  # no tensor storage to compare (a custom reducer's object)
+            return reduced
+        if not shared or reduced.numel() == 0:
+            return reduced
+        if name not in self.copy:
+            try:
+                self.watch.append((name, reduced, reduced._version))
+                return reduced
+            except RuntimeError:  # an inference tensor (the model's own inference_mode)
+                self.copy.add(name)
+        return reduced.clone()
+
+    def changed(self) -> set[str]:
+        """Layers whose kept view was changed in place since the hook ran (then forgotten)."""
+        moved = {nm for nm, t, v in self.watch if t._version != v}
+        self.watch = []
+        return moved
 
     @contextlib.contextmanager
     def hooks(self) -> Iterator[None]:
@@ -47,7 +84,8 @@ class Capture:
                 self.calls[name] = self.calls.get(name, 0) + 1
                 token = LAYER_MODULE.set((self.mods, name))  # the reducer reads the axes from it
                 try:
-                    self.out[name].append(self.reducer(out, name).detach().float())
+                    reduced = self.reducer(out, name).detach().float()
+                    self.out[name].append(self._keep(name, out, reduced))
                 finally:
                     LAYER_MODULE.reset(token)
 
@@ -326,8 +364,16 @@ def run_passes(
                     if opts["amp_dtype"] is not None
                     else _full_float32(dev)
                 )
-                with cap.hooks(), torch.inference_mode(), autocast:
+                # no_grad, not inference_mode: kept views need their version counters
+                cap.watch = []
+                with cap.hooks(), torch.no_grad(), autocast:
                     call(to_device(slice_batch(x, a, b, total), dev, opts["channels_last"]))
+                moved = cap.changed()
+                if moved:  # values changed in place after their hook: copied from now on
+                    cap.copy |= moved
+                    for nm, k in lengths.items():
+                        del cap.out[nm][k:]
+                    continue
             except Exception as err:
                 if not _is_oom(err) or b - a <= 1:
                     raise

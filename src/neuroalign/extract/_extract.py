@@ -152,7 +152,9 @@ def extract(
     model : LoadedModel, model id str or torch.nn.Module
         A module given images as a StimulusSet needs ``preprocess``. Its parameters, train/eval
         state, device and memory format are the same afterwards (it runs in eval mode under
-        ``torch.inference_mode``).
+        ``torch.no_grad``). Each layer's values are the ones it computed, also when a later
+        module changes its output in place (a BatchNorm before ``ReLU(inplace=True)``, a
+        residual ``out += x``): such changes are detected and those layers copied in the hook.
     stimuli : StimulusSet, tensor/array (n_stimuli, ...) or iterable of batches
         A StimulusSet of images (paths, arrays or PIL; pixel values are never changed: 8-bit,
         16-bit and float images reach ``preprocess`` as they are) or texts (texts need a model

@@ -39,7 +39,8 @@ from ..core.exceptions import CacheError, ValidationError
 
 __all__ = ["STORE_FORMAT", "default_cache_dir", "layer_key", "store_root"]
 
-STORE_FORMAT = 3  # 3: keys from core._identity (typed fields)
+STORE_FORMAT = 4  # 3: keys from core._identity (typed fields); 4: a layer's values as computed
+# even when a later module changes its output in place (entries of 3 may hold the changed values)
 _CHUNK = re.compile(r"chunk-(\d{5})\.npy")
 _PARTIAL = "partial.npy"
 _TMP = re.compile(r"\..+\.(\d+)\.tmp")
