@@ -256,8 +256,8 @@ def test_cache_hits_trust_size_and_mtime_full_check_on_request(images, tmp_path,
 
     extract(tiny(), images, layers=["fc"], cache=tmp_path, quiet=True)
     hashed = []
-    real = store.sha256_file
-    monkeypatch.setattr(store, "sha256_file", lambda p: hashed.append(p) or real(p))
+    real = store.final_matches
+    monkeypatch.setattr(store, "final_matches", lambda p, f: hashed.append(p) or real(p, f))
     model = tiny()
     extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
     assert hashed == [] and model.module.calls == 0  # a hit reads no bytes to check them
@@ -279,6 +279,34 @@ def test_cache_hits_trust_size_and_mtime_full_check_on_request(images, tmp_path,
         f.write(b"\1\2\3\4")
     with pytest.warns(NeuroalignWarning, match="changed"):
         extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
+    assert model.module.calls > calls
+
+
+@pytest.mark.parametrize("where", ["header", "first row", "middle row"])
+def test_verify_rehashes_the_header_and_every_range_of_rows(images, tmp_path, where):
+    """``verify_cache`` checks each row range against its own SHA-256 (the ones computed while
+    the chunks were written) and the header against its: a flipped byte anywhere is seen."""
+    model = tiny()
+    kw = dict(layers=["fc"], cache=tmp_path, memory_budget=2 * 4 * 20, batch_size=2, quiet=True)
+    extract(model, images, **kw)  # chunks of 4 rows of 5 floats
+    (entry,) = _entries(tmp_path)
+    final = json.loads((entry / "manifest.json").read_text())["final"]
+    assert len(final["rows_sha256"]) == 6  # 23 rows in chunks of 4
+    feats = entry / "features.npy"
+    head = feats.stat().st_size - 23 * 5 * 4
+    at = {"header": head - 2, "first row": head, "middle row": head + 11 * 20 + 3}[where]
+    st = feats.stat()
+    with open(feats, "r+b") as f:
+        f.seek(at)
+        old = f.read(1)
+        f.seek(at)  # the header's padding: a tab for a space still parses
+        f.write(b"\t" if where == "header" else bytes([old[0] ^ 0x01]))
+    os.utime(feats, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    calls = model.module.calls
+    extract(model, images, **kw)
+    assert model.module.calls == calls  # a hit trusts size and mtime
+    with pytest.warns(NeuroalignWarning, match="checksum"):
+        extract(model, images, verify_cache=True, **kw)
     assert model.module.calls > calls
 
 

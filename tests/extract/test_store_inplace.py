@@ -65,9 +65,8 @@ def test_in_place_entries_equal_memory_with_no_copy(
     for entry in _entries(tmp_path).values():
         names = sorted(p.name for p in entry.iterdir())
         assert names == [".lock", ".writer", "features.npy", "manifest.json"], names
-        final = json.loads((entry / "manifest.json").read_text())["final"]
-        # the checksum computed on the way is the file's (what verify_cache re-checks)
-        assert final["sha256"] == hashlib.sha256((entry / "features.npy").read_bytes()).hexdigest()
+        # the checksums computed on the way are the file's (what verify_cache re-checks)
+        _checksums_are_the_files(entry)
     hit = extract(tiny(), images, cache=tmp_path, verify_cache=True, **kw)
     _same(hit, ref)
 
@@ -183,6 +182,20 @@ def test_in_place_writer_copies_in_the_chunk_files_it_resumed_from(
     _same(got, ref)
     assert model.module.calls == FULL - 4
     for entry in _entries(tmp_path).values():
-        final = json.loads((entry / "manifest.json").read_text())["final"]
-        assert final["sha256"] == hashlib.sha256((entry / "features.npy").read_bytes()).hexdigest()
+        _checksums_are_the_files(entry)
     assert not list(tmp_path.rglob("chunk-*.npy")) and not list(tmp_path.rglob("partial.npy"))
+
+
+def _checksums_are_the_files(entry):
+    """The final record's SHA-256s are those of features.npy's header and of each range of its
+    rows, the ranges covering every row (recomputed here from the file's bytes)."""
+    final = json.loads((entry / "manifest.json").read_text())["final"]
+    data = (entry / "features.npy").read_bytes()
+    n, width = final["shape"]
+    head = len(data) - n * width * 4
+    assert hashlib.sha256(data[:head]).hexdigest() == final["header_sha256"]
+    bounds = [r[:2] for r in final["rows_sha256"]]
+    assert [a for a, _ in bounds] == [0] + [b for _, b in bounds[:-1]] and bounds[-1][1] == n
+    for a, b, sha in final["rows_sha256"]:
+        rows = data[head + a * width * 4 : head + b * width * 4]
+        assert hashlib.sha256(rows).hexdigest() == sha

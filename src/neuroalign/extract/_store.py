@@ -12,19 +12,22 @@ exist (a run killed mid-write) and chunk files that no manifest lists are remove
 **In place.** A chunk of at least :data:`INPLACE_MIN_BYTES` is not a file of its own: the writer
 that holds the entry's ``.writer`` lock (taken without waiting, held until the run ends) writes
 its rows at their offset in ``partial.npy``, a ``features.npy`` of the full shape created
-(atomically, sparse) at the first chunk, and records the chunk's SHA-256 in the manifest as for a
-chunk file. The whole file's SHA-256 is computed on the way when the chunks arrive in order, so
-the join is a flush and a rename, not a copy of every byte (a resumed or shared entry is hashed
-once more at the join). A second writer meanwhile writes chunk files as before; whichever joins
-copies the other kind in. The chunk's data is flushed to disk at the join (a chunk lost to a
-crash before it fails its checksum on resume and is recomputed).
+(atomically, sparse) at the first chunk, and records the chunk's SHA-256 (of its rows) in the
+manifest as for a chunk file. The join is a flush and a rename, not a copy of every byte, and the
+chunks' SHA-256s become the final record's (``rows_sha256``, one per range of rows, with
+``header_sha256``): every byte is hashed once (rows another run left in ``partial.npy`` are
+checked once more at the join). A second writer meanwhile writes chunk files as before;
+whichever joins copies the other kind in. Each range's writeback starts as it is written and the
+file keeps at most one chunk of rows in the page cache (:class:`._store_format._WriteBehind`);
+everything is flushed at the join (a chunk lost to a crash before it fails its checksum on
+resume and is recomputed).
 
 **Trust.** The manifest is validated (a malformed one is recomputed with a warning) and only
 names ``chunk-NNNNN.npy`` / ``partial.npy`` / ``features.npy`` inside the entry are ever read or
 deleted. Each
 chunk's SHA-256 is computed while it is written and checked when a run resumes from it and while
-it is joined; ``features.npy``'s checksum is computed while it is written, and a later hit trusts
-its size and modification time (``verify=True`` re-hashes it). Files are plain ``.npy`` (no
+it is joined; ``features.npy``'s checksums are its chunks' (and its header's), and a later hit
+trusts its size and modification time (``verify=True`` re-hashes the header and every range). Files are plain ``.npy`` (no
 pickle). The lock is an advisory ``flock``: it holds between processes on one machine (and on
 network file systems that implement it).
 """
@@ -55,6 +58,8 @@ from ._store_format import (
     _fsync_dir,
     _HashingWriter,
     _store_errors,
+    _WriteBehind,
+    final_matches,
     layer_key,
 )
 
@@ -78,14 +83,14 @@ class LayerEntry:
         self.forward_rank: int | None = None  # set by extract for the entries it writes
         self.manifest: dict[str, Any] = self._fresh()
         # writing in place (see the module doc): the .writer lock, partial.npy, its layout
-        # (header bytes, features per row) and the SHA-256 of its bytes written in order so far
+        # (header bytes, features per row) and the chunks this writer recorded in it
         self._inplace: bool | None = None
         self._writer: int | None = None
         self._data: int | None = None
         self._layout: tuple[int, int] | None = None
-        self._running: Any = None
-        self._hashed = 0
+        self._mine: set[int] = set()
         self._open_chunks: dict[int, tuple[Any, int]] = {}  # chunk → (its SHA-256 so far, rows)
+        self._behind: _WriteBehind | None = None  # partial.npy's page cache, one chunk at most
 
     def _fresh(self) -> dict[str, Any]:
         return {
@@ -186,7 +191,7 @@ class LayerEntry:
                 same = st.st_size == final["size"] and st.st_mtime_ns == final["mtime_ns"]
             except FileNotFoundError:
                 same = False
-            if same and (not verify or sha256_file(path) == final["sha256"]):
+            if same and (not verify or final_matches(path, final)):
                 return True
             why = "do not match their checksum" if same else "are missing or changed"
             self._warn(f"cached features {str(path)!r} {why}; they are recomputed.")
@@ -346,8 +351,7 @@ class LayerEntry:
                 assert layout is not None
             self._layout = layout
             self._data = os.open(self.dir / _PARTIAL, os.O_RDWR)
-            self._running = hashlib.sha256(os.pread(self._data, layout[0], 0))
-            self._hashed = 0
+            self._mine = set()
         return True
 
     def in_place(self, width: int, chunk_rows: int) -> bool:
@@ -377,16 +381,14 @@ class LayerEntry:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         data = memoryview(rows).cast("B")
         sha.update(data)
+        if self._behind is None:  # the page cache this file may hold: one chunk of rows
+            self._behind = _WriteBehind(self._data, min(chunk_size, self.n_stimuli) * width * 4)
         with _store_errors(self.dir, f"cannot write rows {start}-{start + len(rows)}"):
             pos, left = offset + start * width * 4, data
             while left:
                 k = os.pwrite(self._data, left, pos)
                 pos, left = pos + k, left[k:]
-        if self._running is not None and start == self._hashed:
-            self._running.update(data)  # the whole file's checksum, while the rows are hot
-            self._hashed += len(rows)
-        else:
-            self._running = None
+            self._behind.wrote(offset + start * width * 4, len(data))
         if at + len(rows) < length:
             self._open_chunks[index] = (sha, at + len(rows))
             return
@@ -397,11 +399,10 @@ class LayerEntry:
         with self._locked(f"cannot record rows {start}-{start + length}"):
             rec = self.manifest["chunks"].get(str(index))
             if self.manifest["final"] or rec is not None:
-                self._running = None  # another writer's chunk file is copied in at the join
-                return
+                return  # another writer's chunk file is copied in at the join
             if self.manifest["chunk_size"] not in (None, chunk_size):
-                self._running = None
                 return
+            self._mine.add(index)
             self.manifest["chunk_size"] = chunk_size
             self.manifest["chunks"][str(index)] = {
                 "file": _PARTIAL,
@@ -412,46 +413,49 @@ class LayerEntry:
                 self.manifest["forward_rank"] = self.forward_rank
             self._write_manifest()
 
-    def _finish_in_place(self, chunks: list[tuple[str, dict[str, Any]]]) -> str:
+    def _finish_in_place(
+        self, chunks: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[str, list[list[Any]]]:
         """Copy other writers' chunk files into ``partial.npy``, flush it and rename it to
-        ``features.npy``; returns its SHA-256 (hashed on the way when every chunk was written
-        here in order, else read once, each chunk checked against its record)."""
+        ``features.npy``; returns the checksums of its header and of each chunk's rows (those
+        written here were hashed on the way; rows another run left in ``partial.npy`` are read
+        once more and checked against their record)."""
         assert self._layout is not None and self._data is not None
         offset, width = self._layout
-        copied = False
-        for _, rec in chunks:
+        rows_sha: list[list[Any]] = []
+        for k, rec in chunks:
+            a, b = rec["rows"]
             if rec["file"] != _PARTIAL:
-                left, pos = self._chunk_data(rec, width), offset + rec["rows"][0] * width * 4
+                data = self._chunk_data(rec, width)
+                left, pos = data, offset + a * width * 4
                 while left:
-                    k = os.pwrite(self._data, left, pos)
-                    pos, left = pos + k, left[k:]
-                copied = True
-        if copied or self._running is None or self._hashed != self.n_stimuli:
-            h = hashlib.sha256(os.pread(self._data, offset, 0))
-            for _, rec in chunks:
-                a, b = rec["rows"]
-                data = os.pread(self._data, (b - a) * width * 4, offset + a * width * 4)
-                if rec["file"] == _PARTIAL and hashlib.sha256(data).hexdigest() != rec["sha256"]:
-                    raise CacheError(
-                        f"feature store {str(self.dir)!r}: rows {a}-{b} of {_PARTIAL} changed "
-                        "since they were written; run extract again to recompute them."
-                    )
-                h.update(data)
-            digest = h.hexdigest()
-        else:
-            digest = self._running.hexdigest()
+                    k_ = os.pwrite(self._data, left, pos)
+                    pos, left = pos + k_, left[k_:]
+                sha = hashlib.sha256(data).hexdigest()
+            else:
+                sha = rec["sha256"]
+                if int(k) not in self._mine:
+                    here = os.pread(self._data, (b - a) * width * 4, offset + a * width * 4)
+                    if hashlib.sha256(here).hexdigest() != sha:
+                        raise CacheError(
+                            f"feature store {str(self.dir)!r}: rows {a}-{b} of {_PARTIAL} "
+                            "changed since they were written; run extract again to recompute "
+                            "them."
+                        )
+            rows_sha.append([a, b, sha])
+        header = hashlib.sha256(os.pread(self._data, offset, 0)).hexdigest()
         os.fsync(self._data)
         os.replace(self.dir / _PARTIAL, self.dir / "features.npy")
         _fsync_dir(self.dir)
         os.close(self._data)
-        self._data = None
-        return digest
+        self._data, self._behind = None, None
+        return header, rows_sha
 
     def _drop_partial(self) -> None:
         """Remove ``partial.npy`` once the entry is complete, unless a live writer holds it."""
         if self._data is not None:
             os.close(self._data)
-            self._data = None
+            self._data, self._behind = None, None
         path = self.dir / _PARTIAL
         if not path.exists():
             return
@@ -466,11 +470,11 @@ class LayerEntry:
         failure: the recorded chunks stay for the next run)."""
         if self._data is not None:
             os.close(self._data)
-            self._data = None
+            self._data, self._behind = None, None
         if self._writer is not None:
             os.close(self._writer)  # releases the lock
             self._writer = None
-        self._inplace, self._running = None, None
+        self._inplace, self._mine = None, set()
         self._open_chunks = {}
 
     def finalize(self) -> None:
@@ -492,14 +496,15 @@ class LayerEntry:
             if self._data is not None and self._partial_layout() == self._layout:
                 assert self._layout is not None
                 shape = (self.n_stimuli, self._layout[1])
-                digest = [self._finish_in_place(chunks)]
+                header, rows_sha = self._finish_in_place(chunks)
                 final = self.dir / "features.npy"
             else:
-                shape, final, digest = self._join(chunks)
+                shape, final, header, rows_sha = self._join(chunks)
             st = final.stat()
             self.manifest["final"] = {
                 "file": "features.npy",
-                "sha256": digest[0],
+                "header_sha256": header,
+                "rows_sha256": rows_sha,
                 "size": st.st_size,
                 "mtime_ns": st.st_mtime_ns,
                 "shape": list(shape),
@@ -516,8 +521,9 @@ class LayerEntry:
 
     def _join(
         self, chunks: list[tuple[str, dict[str, Any]]]
-    ) -> tuple[tuple[int, int], Path, list[str]]:
-        """Copy the chunks into a new ``features.npy`` (hashed while written)."""
+    ) -> tuple[tuple[int, int], Path, str, list[list[Any]]]:
+        """Copy the chunks into a new ``features.npy``; returns its shape and path and the
+        checksums of its header and of each chunk's rows."""
         rec0 = chunks[0][1]
         if rec0["file"] == _PARTIAL:
             layout = self._partial_layout()
@@ -527,20 +533,24 @@ class LayerEntry:
             width = int(first.shape[1])
             del first
         shape = (self.n_stimuli, width)
-        digest: list[str] = []
+        head = io.BytesIO()
+        header_fields = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(head, header_fields)  # type: ignore[arg-type]
+        rows_sha: list[list[Any]] = []
 
         def write(tmp: Path) -> None:
+            rows_sha.clear()
             with open(tmp, "wb") as f:
-                sink = _HashingWriter(f)
-                header = {"descr": "<f4", "fortran_order": False, "shape": shape}
-                np.lib.format.write_array_header_1_0(sink, header)  # type: ignore[arg-type]
+                f.write(head.getvalue())
                 for _, rec in chunks:
-                    sink.write(self._chunk_data(rec, shape[1]))
-                digest.append(sink.sha.hexdigest())
+                    data = self._chunk_data(rec, shape[1])
+                    f.write(data)
+                    sha = rec["sha256"] if rec["file"] == _PARTIAL else None
+                    rows_sha.append([*rec["rows"], sha or hashlib.sha256(data).hexdigest()])
 
         final = atomic_write(self.dir / "features.npy", write, durable=True)
         _fsync_dir(self.dir)
-        return shape, final, digest
+        return shape, final, hashlib.sha256(head.getvalue()).hexdigest(), rows_sha
 
     def _chunk_data(self, rec: dict[str, Any], width: int) -> memoryview:
         """A chunk's float32 rows as bytes, after checking its checksum and shape (one read,

@@ -14,6 +14,8 @@ parts never share a key); :func:`neuroalign.extract.feature_keys` gives the keys
 **Layout.** An entry is a directory
 
     <root>/<key[:2]>/<key>/manifest.json     parts, chunk size, per-chunk SHA-256, final record
+                                             (shape, size, mtime, SHA-256 of the header
+                                             and of each range of rows)
                           .lock              the entry's lock (``fcntl.flock``)
                           chunk-00000.npy …  rows [i·chunk, (i+1)·chunk) while a run is going
                           partial.npy        or: every chunk written in place (large features)
@@ -22,11 +24,14 @@ parts never share a key); :func:`neuroalign.extract.feature_keys` gives the keys
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -39,8 +44,10 @@ from ..core.exceptions import CacheError, ValidationError
 
 __all__ = ["STORE_FORMAT", "default_cache_dir", "layer_key", "store_root"]
 
-STORE_FORMAT = 4  # 3: keys from core._identity (typed fields); 4: a layer's values as computed
-# even when a later module changes its output in place (entries of 3 may hold the changed values)
+# 3: keys from core._identity (typed fields); 4: a layer's values as computed even when a later
+# module changes its output in place (entries of 3 may hold the changed values), and the final
+# record's checksums per range of rows (the chunks') instead of one of the whole file
+STORE_FORMAT = 4
 _CHUNK = re.compile(r"chunk-(\d{5})\.npy")
 _PARTIAL = "partial.npy"
 _TMP = re.compile(r"\..+\.(\d+)\.tmp")
@@ -122,6 +129,61 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _sync_file_range() -> Any:
+    """Linux's ``sync_file_range`` through ctypes (Python's ``os`` lacks it), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNC_RANGE = _sync_file_range()
+_START, _WAIT = 2, 1 | 2 | 4  # SYNC_FILE_RANGE_WRITE; WAIT_BEFORE | WRITE | WAIT_AFTER
+
+
+class _WriteBehind:
+    """Write-behind for a file written in place, its page cache bounded by ``window`` bytes.
+
+    Each range's writeback starts as soon as it is written (``sync_file_range``, not waited
+    for); once more than ``window`` bytes are written and still cached, the oldest ranges are
+    waited for and dropped from the page cache (``posix_fadvise(DONTNEED)``). Without it a
+    store file of tens of GB fills the page cache with dirty pages that the kernel writes back in
+    bursts (stalling the writer) and evicts other data for; with it the store's memory stays
+    within the run's budget and the next ranges reuse the dropped pages (on a VM that hands free
+    guest memory back to its host, a fresh page costs a fault in the host on first touch:
+    0.33–0.41 GB/s here against 1.9 GB/s with the pages reused). The newest ``window`` bytes stay
+    cached; everything is on disk after the join's ``fsync`` as before. Linux only (elsewhere,
+    and on file systems that refuse the calls, a no-op)."""
+
+    def __init__(self, fd: int, window: int) -> None:
+        self.fd, self.window = fd, max(0, int(window))
+        self.ranges: collections.deque[tuple[int, int]] = collections.deque()
+        self.cached = 0
+        self.on = _SYNC_RANGE is not None and hasattr(os, "posix_fadvise")
+
+    def wrote(self, pos: int, length: int) -> None:
+        """``length`` bytes at ``pos`` were just written."""
+        if not self.on or length <= 0:
+            return
+        if _SYNC_RANGE(self.fd, pos, length, _START) != 0:
+            self.on = False  # this file system does not take it: leave the page cache alone
+            return
+        self.ranges.append((pos, length))
+        self.cached += length
+        while self.cached > self.window and self.ranges:
+            a, n = self.ranges.popleft()
+            self.cached -= n
+            if _SYNC_RANGE(self.fd, a, n, _WAIT) != 0:
+                self.on = False
+                return
+            os.posix_fadvise(self.fd, a, n, os.POSIX_FADV_DONTNEED)
+
+
 class _HashingWriter:
     """A binary file that hashes what is written to it (so a file is not read back to hash)."""
 
@@ -135,6 +197,70 @@ class _HashingWriter:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _final_ok(final: Any, n: int) -> bool:
+    """Whether ``final`` records a complete ``features.npy``: its shape, size, mtime, header
+    checksum and one ``[start, stop, sha256]`` per row range, the ranges covering ``0..n``."""
+    if not (
+        isinstance(final, dict)
+        and final.get("file") == "features.npy"
+        and _is_int(final.get("size"))
+        and _is_int(final.get("mtime_ns"))
+        and isinstance(final.get("shape"), list)
+        and len(final["shape"]) == 2
+        and all(_is_int(k) and k >= 0 for k in final["shape"])
+        and final["shape"][0] == n
+        and isinstance(final.get("header_sha256"), str)
+        and _HEX.fullmatch(final["header_sha256"])
+        and isinstance(final.get("rows_sha256"), list)
+    ):
+        return False
+    stop = 0
+    for rec in final["rows_sha256"]:
+        if not (
+            isinstance(rec, list)
+            and len(rec) == 3
+            and _is_int(rec[0])
+            and _is_int(rec[1])
+            and rec[0] == stop
+            and rec[1] > rec[0]
+            and isinstance(rec[2], str)
+            and _HEX.fullmatch(rec[2])
+        ):
+            return False
+        stop = rec[1]
+    return stop == n and final["size"] >= n * final["shape"][1] * 4
+
+
+def _sha_range(fd: int, pos: int, length: int) -> str:
+    """SHA-256 of ``length`` bytes of a file at ``pos``, read in 4 MiB blocks ("" when the file
+    is shorter)."""
+    h, end = hashlib.sha256(), pos + length
+    while pos < end:
+        block = os.pread(fd, min(1 << 22, end - pos), pos)
+        if not block:
+            return ""
+        h.update(block)
+        pos += len(block)
+    return h.hexdigest()
+
+
+def final_matches(path: Path, final: dict[str, Any]) -> bool:
+    """Whether ``features.npy`` still holds the bytes its record's checksums describe: its header
+    and each range of rows re-hashed (reads the whole file)."""
+    n, width = final["shape"]
+    row, header = width * 4, final["size"] - n * width * 4
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _sha_range(fd, 0, header) != final["header_sha256"]:
+            return False
+        return all(
+            _sha_range(fd, header + a * row, (b - a) * row) == sha
+            for a, b, sha in final["rows_sha256"]
+        )
+    finally:
+        os.close(fd)
 
 
 def _check_manifest(m: Any, n: int) -> str | None:
@@ -161,15 +287,11 @@ def _check_manifest(m: Any, n: int) -> str | None:
         ):
             return f"chunk {k!r} has no file, sha256 and rows [start, stop]"
     final = m.get("final")
-    if final is not None and not (
-        isinstance(final, dict)
-        and final.get("file") == "features.npy"
-        and isinstance(final.get("sha256"), str)
-        and _HEX.fullmatch(final["sha256"])
-        and _is_int(final.get("size"))
-        and _is_int(final.get("mtime_ns"))
-    ):
-        return "final is not a record of features.npy (sha256, size, mtime_ns)"
+    if final is not None and not _final_ok(final, n):
+        return (
+            "final is not a record of features.npy (shape, size, mtime_ns, header_sha256 and "
+            "rows_sha256 covering every row)"
+        )
     rank = m.get("forward_rank")
     if rank is not None and not _is_int(rank):
         return "forward_rank is not an integer"
