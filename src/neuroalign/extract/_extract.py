@@ -197,6 +197,9 @@ def extract(
     memory_budget : int or str
         Bytes of reduced features held in memory at once (``10**9`` or ``"2GB"``); sets the
         chunk size with ``cache``. The model and one batch's forward pass come on top of it.
+        Large layers written to the cache keep one chunk of their rows in the page cache (older
+        rows are flushed to disk and dropped as the run goes: a larger budget keeps more of a
+        store cached for reading right after).
     num_workers : int, optional
         DataLoader processes decoding image files (default: up to 4 for files, 0 in memory).
     amp : {"bf16", "fp16"}, optional
@@ -213,9 +216,9 @@ def extract(
     max_length : int, optional
         Token limit for texts (default: the tokenizer's).
     verify_cache : bool
-        Re-hash cached ``features.npy`` files before serving them; by default a file is
-        trusted when its size and modification time are those recorded when it was written
-        (and checksummed).
+        Re-hash cached ``features.npy`` files (their header and every range of rows, each
+        against the SHA-256 computed when it was written) before serving them; by default a
+        file is trusted when its size and modification time are those recorded then.
     quiet : bool
         No progress bar.
     ids : sequence of str, keyword-only
