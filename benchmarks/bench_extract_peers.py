@@ -19,6 +19,11 @@ Each measurement runs in its own subprocess, the tools interleaved and the round
   summation order): compared with them to a relative tolerance of 1e-4 of each layer's largest
   value instead.
 
+Every task builds the model through neuroalign's ``load_model``, so importing neuroalign sets
+PyTorch's ``THP_MEM_ALLOC_ENABLE=1`` (huge pages for large CPU tensors) in every subprocess, the
+bare loop's and THINGSvision's included: the tools are compared on equal terms. Run with
+``THP_MEM_ALLOC_ENABLE=0`` in the environment to compare them without it.
+
 Times are the extraction call alone (model built and imports done before the clock; image
 decoding inside it for both tools), as wall time and as CPU seconds (user + system) of the
 process and its DataLoader workers: on a shared machine the CPU ratio moves less with the load. Peak RSS is each subprocess's own ``VmHWM``. The first

@@ -8,7 +8,11 @@ matplotlib or typer.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .core import (
+from .core._threads import torch_huge_pages
+
+torch_huge_pages()  # before any model is built in this process (see the function)
+
+from .core import (  # noqa: E402
     Activations,
     RDMs,
     Responses,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -9,6 +10,14 @@ import pytest
 import threadpoolctl
 
 from neuroalign.core._threads import blas_controller, one_blas_thread
+
+
+def _thp_mode() -> str:
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _blas_threads() -> list[int]:
@@ -51,3 +60,44 @@ def test_repeated_fits_scan_the_libraries_once(monkeypatch):
     for i in range(5):
         decode_over_time(sim.epochs, sim.labels, cv=3, n_permutations=9, seed=i)
     assert len(built) <= 1, f"{len(built)} threadpoolctl scans for 5 decodes"
+
+
+_PROBE = """
+import os
+import neuroalign  # noqa: F401  (sets the default before torch allocates)
+import torch
+
+def huge_kb():
+    for line in open("/proc/self/smaps_rollup"):
+        if line.startswith("AnonHugePages:"):
+            return int(line.split()[1])
+
+before = huge_kb()
+x = torch.ones(2**24)  # 64 MB
+print(os.environ.get("THP_MEM_ALLOC_ENABLE"), huge_kb() - before >= 32 * 1024)
+"""
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/smaps_rollup")
+    or ("[madvise]" not in _thp_mode() and "[always]" not in _thp_mode()),
+    reason="needs Linux with transparent huge pages in madvise or always mode",
+)
+@pytest.mark.parametrize("user", [None, "0"])
+def test_importing_neuroalign_puts_large_torch_tensors_on_huge_pages_unless_told_not_to(user):
+    """PyTorch honours the switch set at ``import neuroalign``: a 64 MB tensor lands on huge
+    pages (the process's AnonHugePages grow by at least half of it); a user's ``0`` is kept
+    (and, in ``madvise`` mode, gives none)."""
+    pytest.importorskip("torch")
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if user is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = user
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if user is None:
+        assert out == ["1", "True"]
+    else:
+        assert out[0] == "0" and (out[1] == "False" or "[always]" in _thp_mode())
