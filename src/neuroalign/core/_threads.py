@@ -33,6 +33,7 @@ def torch_huge_pages() -> bool:
     os.environ.setdefault(HUGE_PAGES_ENV, "1")
     return os.environ[HUGE_PAGES_ENV] == "1"
 
+
 _CACHE: list[tuple[int, Any]] = []
 
 
