@@ -395,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
             if probe.returncode:
                 cfg["tf_stub"] = str(tf_stub(work / "tf_stub"))
                 print("THINGSvision: TensorFlow missing, an empty stand-in package is on its path")
+        thp = os.environ.get("THP_MEM_ALLOC_ENABLE", "1 (set by neuroalign in each subprocess)")
         print(f"machine: {_machine()}; load average {os.getloadavg()}")
+        print(f"THP_MEM_ALLOC_ENABLE={thp} (huge pages for large torch CPU tensors, every tool)")
         results: dict[str, list[dict]] = {t: [] for t in tasks}
         for r in range(args.repeats):
             # interleaved: every tool once per round, the order reversed every other round. On
