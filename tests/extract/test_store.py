@@ -310,6 +310,27 @@ def test_verify_rehashes_the_header_and_every_range_of_rows(images, tmp_path, wh
     assert model.module.calls > calls
 
 
+@pytest.mark.parametrize("header", [b"(23, 4)", b"(2!, 5)"])
+def test_a_hit_whose_header_changed_is_an_error_not_other_numbers(images, tmp_path, header):
+    """Size and mtime kept, the header rewritten: a shape that still parses would have served
+    other numbers (the first 23 × 4 floats), one that does not parse a raw ValueError."""
+    from neuroalign.core.exceptions import CacheError
+
+    kw = dict(layers=["fc"], cache=tmp_path, quiet=True)
+    extract(tiny(), images, **kw)
+    (entry,) = _entries(tmp_path)
+    feats = entry / "features.npy"
+    st, data = feats.stat(), feats.read_bytes()
+    assert data.count(b"(23, 5)") == 1
+    feats.write_bytes(data.replace(b"(23, 5)", header))
+    os.utime(feats, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(CacheError, match=r"changed after it was written.*verify_cache=True"):
+        extract(tiny(), images, **kw)
+    with pytest.warns(NeuroalignWarning, match="checksum"):  # the fix the message names
+        got = extract(tiny(), images, verify_cache=True, **kw)
+    assert np.asarray(got["fc"]).shape == (23, 5)
+
+
 def test_cache_hit_gives_the_layers_in_forward_order(images, tmp_path):
     class Backwards(torch.nn.Module):  # registered fc, conv; runs conv, fc
         def __init__(self):
