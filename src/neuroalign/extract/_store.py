@@ -61,6 +61,7 @@ from ._store_format import (
     _WriteBehind,
     final_matches,
     layer_key,
+    open_features,
 )
 
 __all__ = ["INPLACE_MIN_BYTES", "LayerEntry"]
@@ -587,22 +588,5 @@ class LayerEntry:
         return memoryview(data)[f.tell() :]
 
     def open(self) -> np.ndarray:
-        """The complete features, memory-mapped read-only; a file whose header no longer
-        describes the array its record holds (a hit trusts size and mtime) is a CacheError."""
-        path = self.dir / "features.npy"
-        final = self.manifest.get("final") or {}
-        with _store_errors(self.dir, "cannot read features.npy"):
-            try:
-                arr = np.load(path, mmap_mode="r", allow_pickle=False)
-            except ValueError as err:
-                arr, why = None, f"its header cannot be read ({err})"
-        if arr is not None:
-            want = tuple(final.get("shape", arr.shape))
-            if arr.shape == want and arr.dtype == np.float32:
-                return arr
-            why = f"it holds {arr.dtype} {arr.shape}, its record ({want[0]}, {want[1]}) float32"
-        raise CacheError(
-            f"feature store {str(self.dir)!r}: features.npy changed after it was written: {why}. "
-            "Run extract again with verify_cache=True (--verify-cache) to recompute it, or delete "
-            "that folder."
-        )
+        """The complete features, memory-mapped read-only (see :func:`open_features`)."""
+        return open_features(self.dir, self.manifest.get("final") or {})

@@ -42,7 +42,14 @@ from ..core._identity import hash_parts
 from ..core._io import writable_dir
 from ..core.exceptions import CacheError, ValidationError
 
-__all__ = ["STORE_FORMAT", "default_cache_dir", "layer_key", "store_root"]
+__all__ = [
+    "STORE_FORMAT",
+    "default_cache_dir",
+    "final_matches",
+    "layer_key",
+    "open_features",
+    "store_root",
+]
 
 # 3: keys from core._identity (typed fields); 4: a layer's values as computed even when a later
 # module changes its output in place (entries of 3 may hold the changed values), and the final
@@ -261,6 +268,27 @@ def final_matches(path: Path, final: dict[str, Any]) -> bool:
         )
     finally:
         os.close(fd)
+
+
+def open_features(entry: Path, final: dict[str, Any]) -> np.ndarray:
+    """An entry's ``features.npy``, memory-mapped read-only. A hit trusts size and mtime, so a
+    file whose header no longer describes the array of its record (``final``) is a CacheError
+    naming the fix, not another array served or a raw ValueError."""
+    with _store_errors(entry, "cannot read features.npy"):
+        try:
+            arr = np.load(entry / "features.npy", mmap_mode="r", allow_pickle=False)
+        except ValueError as err:
+            arr, why = None, f"its header cannot be read ({err})"
+    if arr is not None:
+        want = tuple(final.get("shape", arr.shape))
+        if arr.shape == want and arr.dtype == np.float32:
+            return arr
+        why = f"it holds {arr.dtype} {arr.shape}, its record ({want[0]}, {want[1]}) float32"
+    raise CacheError(
+        f"feature store {str(entry)!r}: features.npy changed after it was written: {why}. Run "
+        "extract again with verify_cache=True (--verify-cache) to recompute it, or delete that "
+        "folder."
+    )
 
 
 def _check_manifest(m: Any, n: int) -> str | None:
