@@ -17,7 +17,7 @@ import numpy as np
 from ..core._progress import track
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ._inputs import batch_len, slice_batch, to_device
-from ._reducers import LAYER_MODULE, TOKEN_POOLING, Reducer, set_fit_batch
+from ._reducers import LAYER_MODULE, TOKEN_POOLING, Reducer, _tensor, set_fit_batch
 from ._store import LayerEntry
 
 __all__ = ["Capture", "ModelState", "run_passes"]
@@ -51,8 +51,6 @@ class Capture:
         """``reduced`` as kept: a copy when it shares memory with the output of a layer known
         to be changed later in the pass (or one whose changes cannot be seen), else itself,
         watched when it is a view."""
-        from ._reducers import _tensor
-
         try:
             base = _tensor(out, name)
             shared = reduced.untyped_storage().data_ptr() == base.untyped_storage().data_ptr()
