@@ -57,6 +57,7 @@ from ._store_format import (
     _check_manifest,
     _fsync_dir,
     _HashingWriter,
+    _pwrite_all,
     _store_errors,
     _WriteBehind,
     final_matches,
@@ -385,10 +386,7 @@ class LayerEntry:
         if self._behind is None:  # the page cache this file may hold: one chunk of rows
             self._behind = _WriteBehind(self._data, min(chunk_size, self.n_stimuli) * width * 4)
         with _store_errors(self.dir, f"cannot write rows {start}-{start + len(rows)}"):
-            pos, left = offset + start * width * 4, data
-            while left:
-                k = os.pwrite(self._data, left, pos)
-                pos, left = pos + k, left[k:]
+            _pwrite_all(self._data, data, offset + start * width * 4)
             self._behind.wrote(offset + start * width * 4, len(data))
         if at + len(rows) < length:
             self._open_chunks[index] = (sha, at + len(rows))
@@ -428,10 +426,7 @@ class LayerEntry:
             a, b = rec["rows"]
             if rec["file"] != _PARTIAL:
                 data = self._chunk_data(rec, width)
-                left, pos = data, offset + a * width * 4
-                while left:
-                    k_ = os.pwrite(self._data, left, pos)
-                    pos, left = pos + k_, left[k_:]
+                _pwrite_all(self._data, data, offset + a * width * 4)
                 sha = hashlib.sha256(data).hexdigest()
             else:
                 sha = rec["sha256"]

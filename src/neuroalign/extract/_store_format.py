@@ -136,6 +136,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _pwrite_all(fd: int, data: Any, pos: int) -> None:
+    """Write all of ``data`` at ``pos`` (``pwrite`` may write less than it was given)."""
+    left = memoryview(data)
+    while left:
+        k = os.pwrite(fd, left, pos)
+        pos, left = pos + k, left[k:]
+
+
 def _sync_file_range() -> Any:
     """Linux's ``sync_file_range`` through ctypes (Python's ``os`` lacks it), or None."""
     if not sys.platform.startswith("linux"):
