@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core._identity import hash_parts
+from ..core._io import os_reason
 from ..core.exceptions import CacheError, NeuroalignError, ValidationError
 from ._metrics import score_cell
 from ._store import Prepared, ResultStore, cell_key, environment_hash
@@ -235,10 +236,9 @@ def cell_job(
     try:
         store.put(key, record)
     except OSError as err:
-        reason = err.strerror or str(err) or type(err).__name__
         raise CacheError(
             f"results store {str(store.root)!r}: cannot write the cell of {b.id} × {layer}: "
-            f"{reason}. The cells already written are kept and a re-run resumes from them; free "
+            f"{os_reason(err)}. The cells already written are kept and a re-run resumes from them; free "
             "space or fix the permissions, or pass another store= (--store)."
         ) from err
     return seconds

@@ -143,20 +143,37 @@ def writable_dir(path: str | Path, argument: str) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        reason = err.strerror or str(err) or type(err).__name__
         raise ValidationError(
-            f"{argument}={str(root)!r} cannot be created or written: {reason}. Choose a folder "
+            f"{argument}={str(root)!r} cannot be created or written: {os_reason(err)}. Choose a folder "
             "you can write to."
         ) from err
     return root
 
 
+def os_reason(err: OSError) -> str:
+    """An OSError's reason in words ("No space left on device"), for a message that names it."""
+    return err.strerror or str(err) or type(err).__name__
+
+
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's bytes, read in 4 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return sha256_range(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+def sha256_range(fd: int, pos: int, length: int) -> str:
+    """SHA-256 of ``length`` bytes of an open file at ``pos``, read in 4 MiB blocks ("" when the
+    file ends before them)."""
+    h, end = hashlib.sha256(), pos + length
+    while pos < end:
+        block = os.pread(fd, min(1 << 22, end - pos), pos)
+        if not block:
+            return ""
+        h.update(block)
+        pos += len(block)
     return h.hexdigest()
 
 

@@ -39,7 +39,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..core._identity import hash_parts
-from ..core._io import writable_dir
+from ..core._io import os_reason, sha256_range, writable_dir
 from ..core.exceptions import CacheError, ValidationError
 
 __all__ = [
@@ -84,9 +84,8 @@ def _store_errors(where: Path, doing: str) -> Iterator[None]:
     except CacheError:
         raise
     except OSError as err:
-        reason = err.strerror or str(err) or type(err).__name__
         raise CacheError(
-            f"feature store {str(where)!r}: {doing}: {reason}. Free space, fix the "
+            f"feature store {str(where)!r}: {doing}: {os_reason(err)}. Free space, fix the "
             "permissions, choose another cache=, or pass cache=None to keep features in memory."
         ) from err
 
@@ -248,19 +247,6 @@ def _final_ok(final: Any, n: int) -> bool:
     return stop == n and final["size"] >= n * final["shape"][1] * 4
 
 
-def _sha_range(fd: int, pos: int, length: int) -> str:
-    """SHA-256 of ``length`` bytes of a file at ``pos``, read in 4 MiB blocks ("" when the file
-    is shorter)."""
-    h, end = hashlib.sha256(), pos + length
-    while pos < end:
-        block = os.pread(fd, min(1 << 22, end - pos), pos)
-        if not block:
-            return ""
-        h.update(block)
-        pos += len(block)
-    return h.hexdigest()
-
-
 def final_matches(path: Path, final: dict[str, Any]) -> bool:
     """Whether ``features.npy`` still holds the bytes its record's checksums describe: its header
     and each range of rows re-hashed (reads the whole file)."""
@@ -268,10 +254,10 @@ def final_matches(path: Path, final: dict[str, Any]) -> bool:
     row, header = width * 4, final["size"] - n * width * 4
     fd = os.open(path, os.O_RDONLY)
     try:
-        if _sha_range(fd, 0, header) != final["header_sha256"]:
+        if sha256_range(fd, 0, header) != final["header_sha256"]:
             return False
         return all(
-            _sha_range(fd, header + a * row, (b - a) * row) == sha
+            sha256_range(fd, header + a * row, (b - a) * row) == sha
             for a, b, sha in final["rows_sha256"]
         )
     finally:
