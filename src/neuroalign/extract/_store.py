@@ -252,8 +252,7 @@ class LayerEntry:
             try:
                 with open(tmp, "wb") as f:
                     sink = _HashingWriter(f)
-                    arr = np.ascontiguousarray(rows, dtype=np.float32)
-                    np.save(sink, arr, allow_pickle=False)  # type: ignore[arg-type]
+                    np.save(sink, rows, allow_pickle=False)  # type: ignore[arg-type]
                     f.flush()
                     os.fsync(f.fileno())
             except BaseException:
