@@ -106,7 +106,8 @@ def test_cv_scores_equal_refitting_each_fold(scoring, fit_intercept):
         for e in range(5):
             train = [k for k in range(5) if k != e]
             m = ReceptiveField(-1, 3, 1.0, alpha=a, **kw).fit(X[:, train], y[:, train])
-            brute[i] += TRF_SCORERS[scoring](y[:, e], m.predict(X[:, e])) / 5
+            vs = m.valid_samples_  # scored as score() scores: rows free of the zero padding
+            brute[i] += TRF_SCORERS[scoring](y[vs, e], m.predict(X[:, e])[vs]) / 5
     np.testing.assert_allclose(rf.cv_scores_, brute, atol=1e-9)
     np.testing.assert_array_equal(rf.alpha_, np.asarray(alphas)[brute.argmax(0)])
 
@@ -230,7 +231,8 @@ def test_list_of_epochs_equals_3d_and_allows_different_lengths():
             keep = [k for k in range(3) if k != e]
             m = ReceptiveField(-1, 2, 1.0, alpha=alpha, dtype="float64")
             m.fit([Xs[k] for k in keep], [ys[k] for k in keep])
-            brute[i] += TRF_SCORERS["r2"](ys[e], m.predict(Xs[e])) / 3
+            vs = m.valid_samples_
+            brute[i] += TRF_SCORERS["r2"](ys[e][vs], m.predict(Xs[e])[vs]) / 3
     np.testing.assert_allclose(rf.cv_scores_, brute, atol=1e-9)
 
 
@@ -245,3 +247,51 @@ def test_fourier_lag_products_equal_direct_products(lags):
     b = lagged_stats(X, y, delays, method="fft")
     assert _rel(b.gram, a.gram) < 1e-10 and _rel(b.cross, a.cross) < 1e-10
     np.testing.assert_allclose(b.zsum, a.zsum)
+
+
+@pytest.mark.parametrize("lags", [(0, 4), (-3, 2), (-4, -1)])
+def test_edge_stats_leave_the_valid_rows(lags):
+    """lagged_stats − edge_stats = the statistics of the explicit delayed design's rows
+    valid_samples_ (ground truth built row by row)."""
+    from neuroalign.encode._lagged import edge_stats, lagged_stats
+
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((40, 3)) + 1.5, rng.standard_normal((40, 2))
+    d = np.arange(lags[0], lags[1] + 1)
+    got = lagged_stats(X, y, d) - edge_stats(X, y, d)
+    n, L = len(X), len(d)
+    Z = np.zeros((n, 3, L))
+    for i, di in enumerate(d):
+        for t in range(n):
+            if 0 <= t - di < n:
+                Z[t, :, i] = X[t - di]
+    rows = np.arange(max(d[-1], 0), min(n, n + d[0]))
+    Zv, yv = Z[rows].reshape(len(rows), -1), y[rows]
+    np.testing.assert_allclose(got.gram.reshape(3 * L, 3 * L), Zv.T @ Zv, atol=1e-10)
+    np.testing.assert_allclose(got.cross.reshape(3 * L, 2), Zv.T @ yv, atol=1e-10)
+    np.testing.assert_allclose(got.zsum, np.einsum("tfd->fd", Z[rows])[:, :, None].repeat(L, 2))
+    np.testing.assert_allclose(got.count, np.full((L, L), len(rows)))
+    np.testing.assert_allclose(got.ysum, yv.sum(0))
+    np.testing.assert_allclose(got.ysq, (yv**2).sum(0))
+    np.testing.assert_allclose(got.ysum_valid, np.tile(yv.sum(0), (L, 1)))
+    assert got.n == len(rows)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cv_choice_ignores_the_features_mean(dtype):
+    """With an intercept the fit is shift-invariant, and so is the α it selects: before held-out
+    epochs were scored on valid_samples_, features 5 SDs from zero moved α from 10 to 100 and
+    50 SDs to 10 000 (the padded zeros dominated the held-out error)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 4, 5))
+    k = rng.standard_normal((6, 5, 3)) * 0.3
+    y = rng.standard_normal((2000, 4, 3))
+    for lag in range(6):
+        y[lag:] += np.einsum("tep,po->teo", X[: 2000 - lag], k[lag])
+    alphas = np.logspace(-2, 4, 7)
+    base = ReceptiveField(0, 5, 1.0, alpha=alphas, cv=4, dtype=dtype).fit(X, y)
+    for offset in (5.0, 50.0):
+        moved = ReceptiveField(0, 5, 1.0, alpha=alphas, cv=4, dtype=dtype).fit(X + offset, y + 1e3)
+        np.testing.assert_array_equal(moved.alpha_, base.alpha_)
+        np.testing.assert_allclose(moved.cv_scores_, base.cv_scores_, atol=1e-4)
+        np.testing.assert_allclose(moved.coef_, base.coef_, atol=1e-4 * np.abs(base.coef_).max())

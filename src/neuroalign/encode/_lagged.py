@@ -232,6 +232,34 @@ def lagged_stats(
     )
 
 
+def edge_stats(X: np.ndarray, y: np.ndarray, delays: np.ndarray) -> _Stats:
+    """The share of :func:`lagged_stats` that comes from the rows the zero padding reaches (an
+    output row ``t`` for which some delay ``d`` reads ``X[t − d]`` outside the epoch).
+    Subtracted from the epoch's statistics it leaves the rows every delay covers, the rows
+    ``ReceptiveField.score`` scores (MNE's ``valid_samples_``): ``dmax`` rows at the start and
+    ``−dmin`` at the end, built explicitly (float64)."""
+    n, p = X.shape
+    L, o = len(delays), y.shape[1]
+    lo, hi = max(int(delays[-1]), 0), min(n, n + int(delays[0]))
+    rows = np.r_[0 : min(lo, n), max(hi, min(lo, n)) : n]
+    t = rows[:, None] - delays[None, :]  # (m, L): the row of X each delay reads
+    ok = (t >= 0) & (t < n)
+    z = np.where(ok[:, :, None], X[np.clip(t, 0, n - 1)], 0.0).astype(np.float64)  # (m, L, p)
+    flat = z.transpose(0, 2, 1).reshape(len(rows), p * L)  # columns (f, d), as gram's
+    yr = y[rows].astype(np.float64)
+    okf = ok.astype(np.float64)
+    return _Stats(
+        gram=(flat.T @ flat).reshape(p, L, p, L),
+        cross=(flat.T @ yr).reshape(p, L, o),
+        zsum=np.einsum("tdf,te->fde", z, okf),
+        count=okf.T @ okf,
+        ysum_valid=okf.T @ yr,
+        ysum=yr.sum(0),
+        ysq=np.einsum("to,to->o", yr, yr),
+        n=len(rows),
+    )
+
+
 def _prefix(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``Σ A[:j]`` (float64) for every ``j`` in ``idx``, all within ``K`` of either end of ``A``:
     cumulative sums of the first and last ``K`` rows only, not of the whole array."""

@@ -34,7 +34,15 @@ from ..core._registry import lookup
 from ..core._validation import parse_memory_budget
 from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import SCORES
-from ._ridge_folds import _factorise, _Full, _full_factors, _idx, _kfold_scores, _sumsq
+from ._ridge_folds import (
+    _centre_columns,
+    _factorise,
+    _Full,
+    _full_factors,
+    _idx,
+    _kfold_scores,
+    _sumsq,
+)
 from ._ridge_inputs import (
     _DTYPES,
     _MAX_CHUNK,
@@ -271,7 +279,11 @@ def _solve_gcv(
     x_all, mean, scale = _prepare_x(bk, X, slice(None), fit_intercept, standardize, feature_weights)
     s, v, dual = _factorise(bk, x_all)
     s_np = bk.to_numpy(s).astype(np.float64)
-    keep = s_np > s_np.max(initial=0.0) * 1e-10 * max(x_all.shape)
+    # eigenvalues below the dtype's rounding of the Gram matrix are noise: with an intercept the
+    # centred rows' Gram matrix has a null direction (1) that float32 gives a small eigenvalue
+    rel = max(1e-10, float(np.finfo(np.float32 if dtype == "float32" else np.float64).eps))
+    keep = s_np > s_np.max(initial=0.0) * rel * max(x_all.shape)
+    dropped = v[:, _idx(bk, np.flatnonzero(~keep))] if dual and not keep.all() else None
     s_np = s_np[keep]
     v = v[:, _idx(bk, np.flatnonzero(keep))]
     sigma = np.sqrt(s_np)
@@ -298,17 +310,21 @@ def _solve_gcv(
     step = min(4 * _MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
-        y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
-        # with an intercept X is centred, so U ⊥ 1 and Uᵀ(Y − ȳ) = UᵀY: no centred copy of Y
+        # centred in place: ‖Y‖² − n ȳ² and Uᵀ Y (U ⊥ 1 only up to rounding) lose every digit
+        # in float32 when the targets' mean is large against their spread
+        y_mean = _centre_columns(bk, y) if fit_intercept else np.zeros(y.shape[1])
         z = u.T @ y  # (r, t_chunk)
         z2 = z * z
         ss = bk.to_numpy(_sumsq(bk, y)).astype(np.float64)
-        if fit_intercept:
-            ss -= n * bk.to_numpy(y_mean).astype(np.float64) ** 2
-        rss = (
-            ss[None, :]
-            - bk.to_numpy(z2.sum(0)).astype(np.float64)[None, :]
-            + bk.to_numpy(resid_w @ z2).astype(np.float64)
+        # the part of Y no α fits: ‖Y‖² − ‖Z‖² in the primal case; in the dual one the
+        # eigenvectors are a basis of all n rows, so it is the dropped directions' share, summed
+        # directly (the difference is rounding alone there, and at small α the whole RSS)
+        if dual:
+            outside = 0.0 if dropped is None else bk.to_numpy(_sumsq(bk, dropped.T @ y))
+        else:
+            outside = ss - bk.to_numpy(z2.sum(0)).astype(np.float64)
+        rss = np.asarray(outside, dtype=np.float64)[None, :] + bk.to_numpy(resid_w @ z2).astype(
+            np.float64
         )
         del z2
         gcv = n * np.clip(rss, 0.0, None) / (n - df[:, None]) ** 2
@@ -325,7 +341,7 @@ def _solve_gcv(
         del g, w
         if coef is not None:
             coef[:, sl] = w_np
-        intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
+        intercept[sl] = y_mean - mean @ w_np
     _warn_edges(best, alphas)
     return RidgeCVResult(best, cv_scores, coef, intercept, mean, scale, cv_scores.copy())
 
@@ -429,9 +445,7 @@ def _fit_with(
     step = min(4 * _MAX_CHUNK, targets_per_chunk(per_target, parse_memory_budget(memory_budget)))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
-        y_mean = y.mean(0) if fit_intercept else bk.zeros((y.shape[1],))
-        if fit_intercept:
-            y -= y_mean
+        y_mean = _centre_columns(bk, y) if fit_intercept else np.zeros(y.shape[1])
         b_mat = v.T @ y if dual else v.T @ (x_all.T @ y)  # (r, t_chunk)
         inv = 1.0 / (s[:, None] + bk.asarray(alphas[sl])[None, :])
         w = v @ (inv * b_mat)
@@ -440,5 +454,5 @@ def _fit_with(
         w_np /= scale[:, None]  # in place: one float64 (p, t_chunk) array, not two
         if coef is not None:
             coef[:, sl] = w_np
-        intercept[sl] = bk.to_numpy(y_mean) - mean @ w_np
+        intercept[sl] = y_mean - mean @ w_np
     return coef, intercept, mean, scale

@@ -81,6 +81,31 @@ def _sumsq(bk: Backend, a: Any) -> Any:
     return a.norm(dim=0) ** 2  # torch
 
 
+def _centre_columns(bk: Backend, y: Any) -> np.ndarray:
+    """Subtract each column's mean from ``y`` in place; return the means (float64, NumPy).
+
+    The solvers work on centred targets: sums of squares and cross-products of raw targets
+    whose mean is large against their spread (fMRI signal near 1 000 that moves by 10) lose
+    every significant digit in float32 when the mean is taken out afterwards. The mean is
+    accumulated in float64 and taken out twice: the float32 rounding of a mean near 10⁴ (5e-4)
+    is left in the first difference, the second takes it to the rounding of the spread."""
+    total = np.zeros(y.shape[1])
+    for _ in range(2):
+        if bk.name == "numpy":
+            m = y.mean(0, dtype=np.float64)
+        else:
+            m = bk.to_numpy(y.mean(0, dtype=_torch_float64()))
+        y -= bk.asarray(m)
+        total += m
+    return total
+
+
+def _torch_float64() -> Any:
+    import torch
+
+    return torch.float64
+
+
 def _coldot(bk: Backend, a: Any, b: Any) -> Any:
     """Column sums of ``a * b`` without a temporary (NumPy)."""
     if bk.name == "numpy":
@@ -95,8 +120,7 @@ class _Fold:
     s: Any
     v: Any
     a: Any
-    mean: np.ndarray
-    mean_b: Any
+    mean: np.ndarray  # as _prepare_x subtracted it: rounded to the backend's dtype (float64)
     inv_scale: Any
     dual: bool
 
@@ -142,7 +166,8 @@ def _fold_factors(
     z_va = _scaled_rows(bk, X, va, mean, scale)
     a = (z_va @ z_tr.T) @ v if dual else z_va @ v  # held-out predictions = A diag(1/(s+α)) B
     del z_tr, z_va
-    return _Fold(tr, va, s, v, a, mean, bk.asarray(mean), bk.asarray(1.0 / scale), dual)
+    used = mean.astype(_DTYPES[bk.dtype]).astype(np.float64)
+    return _Fold(tr, va, s, v, a, used, bk.asarray(1.0 / scale), dual)
 
 
 def _all_fold_factors(
@@ -208,8 +233,12 @@ def _kfold_scores(
 
     Each fold's decomposition is computed once; targets are then read chunk by chunk (one pass
     over Y). In the primal case the fold's training cross-products come from one shared
-    ``Xᵀ Y``: with ``Z = (X − m) / s`` (fold statistics) and ``Z_val = A Vᵀ``,
-    ``B = Vᵀ Z_trᵀ Y_tr = Vᵀ (XᵀY − m 1ᵀY) / s − Aᵀ Y_val``.
+    product of the centred features ``X_c = X − m̄`` (m̄: the mean of all rows) and the targets
+    (centred too with an intercept): with ``Z = (X − m) / s`` (fold statistics),
+    ``δ = m − m̄`` and ``Z_val = A Vᵀ``, ``B = Vᵀ Z_trᵀ Y_tr = Vᵀ (X_cᵀY − δ 1ᵀY) / s − Aᵀ Y_val``.
+    Both centrings keep the products at the scale of the data's spread, not of its mean: from
+    raw ``XᵀY`` the difference lost every digit in float32 when features and targets have
+    large means (features near 5, targets near 1 000 moved 1 % of the chosen α).
     """
     bk = get_backend(device, dtype)
     score_fn = lookup(SCORES, scoring, "scoring")
@@ -224,7 +253,8 @@ def _kfold_scores(
     if full is not None:  # held through the α loop: its bytes come out of the chunks' budget
         memory_budget = max(memory_budget - full.nbytes(bk), memory_budget // 4)
     primal = any(not f.dual for f in parts)
-    x_full = bk.asarray(X) if primal else None
+    centred = fit_intercept or standardize  # as _prepare_x centres the folds' features
+    x_full, m_all = _centred_features(bk, X, centred) if primal else (None, None)
     p = X.shape[1]
     r_max = max(f.a.shape[1] for f in parts)
     n_va_max = max(len(f.va) for f in parts)
@@ -235,6 +265,8 @@ def _kfold_scores(
     step = min(_MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
+        if fit_intercept:  # every fold centres its training targets: shift-invariant from here
+            _centre_columns(bk, y)
         y_sum = y.sum(0)
         xty = x_full.T @ y if x_full is not None else None  # (p, t_chunk), shared by the folds
         for f, inv in zip(parts, inv_all, strict=True):
@@ -246,7 +278,8 @@ def _kfold_scores(
                 b_mat = f.v.T @ (y_tr - y_mean if y_mean is not None else y_tr)
                 del y_tr
             else:
-                zty = (xty - f.mean_b[:, None] * y_sum[None, :]) * f.inv_scale[:, None]
+                shift = bk.asarray(f.mean - m_all)  # fold mean − mean of all rows: small
+                zty = (xty - shift[:, None] * y_sum[None, :]) * f.inv_scale[:, None]
                 b_mat = f.v.T @ zty - f.a.T @ y_va
                 del zty
             resid = y_va - y_mean if y_mean is not None else y_va
@@ -280,6 +313,16 @@ def _kfold_scores(
     crit /= len(folds)
     r2 /= len(folds)
     return np.nan_to_num(crit, nan=-np.inf), r2, full
+
+
+def _centred_features(bk: Backend, X: np.ndarray, centred: bool) -> tuple[Any, np.ndarray]:
+    """``X − m̄`` in the backend (m̄: the mean of all rows when the folds centre their features,
+    else 0, as the folds' own means are then) and m̄ (float64)."""
+    x = np.asarray(X, dtype=_DTYPES[bk.dtype])
+    if not centred:
+        return bk.asarray(x), np.zeros(X.shape[1])
+    m_all = X.mean(0, dtype=np.float64).astype(x.dtype)  # the mean as subtracted, rounded
+    return bk.asarray(x - m_all), m_all.astype(np.float64)
 
 
 def _idx(bk: Backend, idx: np.ndarray) -> Any:

@@ -35,6 +35,7 @@ from ._lagged import (
     _centred,
     _Stats,
     _valid_range,
+    edge_stats,
     lagged_stats,
     times_to_delays,
 )
@@ -160,7 +161,9 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
     delays_ : int array (n_delays,)
     valid_samples_ : slice of the rows unaffected by the zero padding
     alpha_ : array (n_outputs,) chosen α; ``band_ratios_`` (n_outputs, n_bands) with bands
-    cv_scores_ : array (n_candidates, n_outputs) held-out scores when α was selected
+    cv_scores_ : array (n_candidates, n_outputs) held-out scores when α was selected, each
+        held-out epoch scored as :meth:`score` scores it (rows ``valid_samples_``), so the
+        choice does not depend on the features' mean
 
     Examples
     --------
@@ -305,13 +308,15 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
         Xc = [e - mx.astype(e.dtype) for e in Xs]
         yc = [e - my.astype(e.dtype) for e in ys]
         # per-epoch statistics are kept only when α is selected (each is (n_features·n_delays)²)
-        per_epoch: list[_Stats] = []
+        per_epoch: list[_Stats] = []  # each epoch's statistics, and those of its valid rows
+        valid: list[_Stats] = []
         total: _Stats | None = None
         for a, b in zip(Xc, yc, strict=True):
             st = lagged_stats(a, b, d)
             total = st if total is None else total + st
             if select:
                 per_epoch.append(st)
+                valid.append(st - edge_stats(a, b, d))
         assert total is not None
         if bands is None:
             ratio_sets: list[tuple[float, ...]] = [()]
@@ -324,11 +329,16 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
             scores = np.zeros((len(ratio_sets), len(alphas), o))
             for fold in folds:
                 held = per_epoch[fold[0]]
+                held_valid = valid[fold[0]]
                 for e in fold[1:]:
                     held = held + per_epoch[e]
+                    held_valid = held_valid + valid[e]
                 train = total - held
-                # training-epoch means (in the globally centred coordinates); held-out rows are
-                # predicted as predict() does: raw X zero-padded, plus the training intercept
+                # training-epoch means (in the globally centred coordinates); held-out epochs
+                # are scored as score() scores them: predicted as predict() does (raw X,
+                # training intercept) on the rows no zero padding reaches (valid_samples_).
+                # Scoring the padded edge rows too made α depend on the features' mean: padded
+                # zeros are −mean/sd away from centred features (5 SDs: α 10 → 100)
                 dx = _mean_without(Xc, fold) if self.fit_intercept else np.zeros(p)
                 dy = _mean_without(yc, fold) if self.fit_intercept else np.zeros(o)
                 gram, cross = _centred(train, dx, dy)
@@ -336,7 +346,7 @@ class ReceptiveField(RegressorMixin, BaseEstimator):
                     pen = _penalty(p, L, bands, ratios)
                     w = _solve_grid(gram, cross, alphas, pen)
                     b = dy - np.einsum("p,apo->ao", np.repeat(mx + dx, L), w)
-                    sc = _heldout_scores(w, b, held, -mx, self.scoring)
+                    sc = _heldout_scores(w, b, held_valid, -mx, self.scoring)
                     scores[ri] += sc * len(fold)
             scores /= n_e
             flat = scores.reshape(-1, o)
