@@ -34,6 +34,30 @@ def test_sqeuclidean_is_normalised_by_features(rng):
     )
 
 
+@pytest.mark.parametrize("device", ["cpu", "torch"])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "mahalanobis"])
+def test_float32_distances_of_responses_with_a_large_mean(rng, metric, device):
+    """BOLD-like patterns (10⁴ ± 1, float32): the default float32 RDM is scipy's float64 one on
+    the same values. Through ‖a‖² + ‖b‖² − 2 a·b of the raw patterns it was off by up to 60×
+    and uncorrelated in rank with the true one; single RDMs and a batch of small ones."""
+    if device == "torch":
+        pytest.importorskip("torch")
+    X = (rng.normal(size=(3, 30, 50)) + 1e4).astype(np.float32)
+    W = np.linalg.inv(np.cov(rng.normal(size=(500, 50)).T) + 0.1 * np.eye(50))
+    kw = {"precision": W} if metric == "mahalanobis" else {}
+    got = compute_rdm(X, metric, device=device, **kw)
+    assert got.dtype == np.float32
+    for k in range(3):
+        x = X[k].astype(np.float64)
+        if metric == "mahalanobis":
+            ref = pdist(x, "mahalanobis", VI=W) ** 2 / 50
+        else:
+            ref = pdist(x, metric) / (50 if metric == "sqeuclidean" else 1)
+        np.testing.assert_allclose(got[k], ref, rtol=2e-5)
+        single = compute_rdm(X[k], metric, device=device, **kw)
+        np.testing.assert_allclose(single, ref, rtol=2e-5)
+
+
 def test_batched_rdms_and_torch_backend(rng):
     X = rng.normal(size=(3, 12, 20))
     batched = compute_rdm(X, dtype="float64")

@@ -104,3 +104,17 @@ def test_geodesic_separates_disconnected_clusters(rng):
     between = (rows < 6) != (cols < 6)
     np.testing.assert_allclose(geo[between], 1.0)  # no path below the upper threshold
     assert (geo[~between] < 1.0).mean() > 0.9  # within a cluster, paths exist
+
+
+def test_crossnobis_float32_with_a_large_mean(rng):
+    """Runs of BOLD-like patterns (10⁴ ± 1, float32 values): float32 crossnobis equals float64
+    on the same values (each run centred over stimuli first; before, 100× off)."""
+    pats = (rng.normal(size=(4, 20, 40)) + 1e4).astype(np.float32)
+    ref = compute_crossnobis_rdm(pats.astype(np.float64), dtype="float64")
+    got = compute_crossnobis_rdm(pats, dtype="float32")
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+    # a shift per run changes nothing: it cancels in every cross-run product
+    moved = pats.astype(np.float64) + rng.normal(size=(4, 1, 40)) * 100
+    np.testing.assert_allclose(
+        compute_crossnobis_rdm(moved, dtype="float64"), ref, rtol=0, atol=1e-7 * np.abs(ref).max()
+    )

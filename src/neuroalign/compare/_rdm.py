@@ -117,6 +117,18 @@ def euclidean(bk: Any, x: Any) -> Any:
     return bk.sqrt(sqeuclidean(bk, x) * x.shape[-1])
 
 
+#: metrics whose distances do not move when every pattern moves by the same vector: their
+#: patterns are centred over stimuli (in the input's precision) before the Gram identity
+#: ‖a‖² + ‖b‖² − 2 a·b, which in float32 loses every digit of a mean that is large against the
+#: spread (responses near 10⁴ that move by 10: distances off by 60×, RDM ranks uncorrelated)
+SHIFT_INVARIANT_METRICS = frozenset({"euclidean", "sqeuclidean"})
+
+
+def _centre_stimuli(x: np.ndarray) -> np.ndarray:
+    """``x − mean over stimuli`` (axis −2), the mean accumulated in float64; a new array."""
+    return x - x.mean(-2, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
+
+
 def compute_rdm(
     X: Any,
     metric: str = "correlation",
@@ -173,9 +185,12 @@ def compute_rdm(
     out = np.empty((k, n * (n - 1) // 2), dtype=np.dtype(dtype))
     per_dataset = (n * p + n * n) * bk.itemsize()
     batch = max(1, _BATCH_BYTES // per_dataset) if 2.0 * n * n * p < _SMALL_FLOPS else 1
+    centre = metric in SHIFT_INVARIANT_METRICS
     for start in range(0, k, batch):
-        x = bk.asarray(stack[start] if batch == 1 else stack[start : start + batch])
-        out[start : start + batch] = bk.to_numpy(fn(bk, x))
+        part = stack[start] if batch == 1 else stack[start : start + batch]
+        if centre:
+            part = _centre_stimuli(part)
+        out[start : start + batch] = bk.to_numpy(fn(bk, bk.asarray(part)))
     return out[0] if single else out
 
 
@@ -286,6 +301,9 @@ def compute_crossnobis_rdm(
     n_runs, n, p = P.shape
     if n_runs < 2:
         raise ValidationError(f"cross-validated distances need >= 2 runs/partitions; got {n_runs}.")
+    # each run centred over stimuli: a run's common shift cancels in every cross-run product,
+    # and left in, the Gram identity of sq() loses it all in float32
+    P = _centre_stimuli(P)
     if precision is not None:
         P = P @ _precision_root(precision, p)
     bk = get_backend(device, dtype)
