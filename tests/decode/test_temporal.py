@@ -182,3 +182,48 @@ def test_ridge_permutations_share_factorisation_exactly():
     )
     np.testing.assert_array_equal(g1.arrays["null"], g2.arrays["null"])
     assert g1.arrays["cluster_labels"].shape == (10, 10)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_lda_on_centred_data_keeps_sklearn_decision_values(standardize):
+    """The batched solvers get data centred by an offset c: LDA's per-class decision values must
+    stay scikit-learn's on the raw data up to one constant per time point (so per-class ROC AUC
+    is unchanged); without adding Σ⁻¹c back, K > 2 classes moved by −xᵀΣ⁻¹c, per sample."""
+    from neuroalign.core._backend import get_backend
+    from neuroalign.decode._batched import lda
+
+    sim = make_epochs(90, 10, 6, n_classes=3, snr=0.6, seed=4)
+    Xt = sim.epochs.transpose(2, 0, 1).astype(np.float64) + 5.0  # (T, n, F), off zero
+    yi = np.searchsorted(np.unique(sim.labels), sim.labels)
+    xb = get_backend(None, "float64")
+    c = Xt.mean((0, 1))
+    W, b = lda(xb, Xt, yi, 3, shrinkage=0.3, standardize=standardize)
+    Wc, bc = lda(xb, Xt - c, yi, 3, shrinkage=0.3, standardize=standardize, offset=c)
+    raw = Xt @ W + b[:, None, :]
+    centred = (Xt - c) @ Wc + bc[:, None, :]
+    diff = raw - centred  # (T, n, K): one constant per time point
+    np.testing.assert_allclose(
+        diff, np.broadcast_to(diff[:, :1, :1], diff.shape), atol=1e-10 * np.abs(raw).max()
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "estimator,kw", [("ridge", {}), ("lda", {}), ("lda", {"standardize": True})]
+)
+def test_float32_with_large_channel_offsets(n_classes, estimator, kw):
+    """Raw channels far from zero (DC offsets 10⁴ × their spread): float32 scores equal float64's
+    on the same values. Decision values X @ W + b cancelled two large numbers (2-4 % of their
+    spread; accuracies moved by one epoch, temporal generalisation's by two, AUC by 5e-3)."""
+    sim = make_epochs(120, 16, 12, n_classes=n_classes, snr=1.0, seed=0)
+    offset = np.random.default_rng(0).uniform(0.5, 1.5, (1, 16, 1)) * 1e4 * sim.epochs.std()
+    X = (sim.epochs + offset).astype(np.float32)
+    kw = dict(estimator=estimator, scoring=["accuracy", "roc_auc"], quiet=True, **kw)
+    s32 = decode_over_time(X, sim.labels, dtype="float32", **kw).arrays["scores"]
+    s64 = decode_over_time(X.astype(np.float64), sim.labels, dtype="float64", **kw).arrays["scores"]
+    np.testing.assert_allclose(s32[0], s64[0], atol=1e-12)  # accuracy: the same epochs right
+    np.testing.assert_allclose(s32[1], s64[1], atol=1e-4)
+    g32 = temporal_generalization(X, sim.labels, dtype="float32", **kw).arrays["scores"]
+    g64 = temporal_generalization(X.astype(np.float64), sim.labels, **kw).arrays["scores"]
+    np.testing.assert_allclose(g32[0], g64[0], atol=1e-12)
+    np.testing.assert_allclose(g32[1], g64[1], atol=1e-4)

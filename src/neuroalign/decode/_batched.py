@@ -25,7 +25,11 @@ from ._checks import check_alpha, check_shrinkage
 
 __all__ = ["TIME_ESTIMATORS", "lda", "ledoit_wolf_cov", "predict_classes", "ridge", "ridge_targets"]
 
-#: Batched closed-form classifiers: ``fn(xb, Xt, yi, n_classes, **params) -> (W, b)``.
+#: Batched closed-form classifiers: ``fn(xb, Xt, yi, n_classes, offset=None, **params) -> (W, b)``.
+#: ``Xt`` arrives centred (``offset``, ``(F,)``: the vector the caller subtracted from every
+#: sample, kept in float64); the decision values ``Xt @ W + b`` must equal those of the fit on
+#: the uncentred data up to a constant common to every sample and class, so that every score
+#: (argmax, per-class ROC AUC) is the same.
 TIME_ESTIMATORS: dict[str, Callable[..., tuple[Any, Any]]] = {}
 
 
@@ -72,13 +76,14 @@ def ridge(
     alpha: float = 1.0,
     standardize: bool = True,
     Y: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
 ) -> tuple[Any, Any]:
     """Ridge classifier at every time point: ``W = (ZᵀZ + αI)⁻¹ Zᵀ(Y − Ȳ)`` with ``Z`` the
     (optionally z-scored) centred data: scikit-learn's
     ``make_pipeline(StandardScaler(), RidgeClassifier(alpha))`` in closed form.
 
     ``Y`` ``(n, M)`` overrides the ±1 targets (several label permutations solved with the same
-    factorisation, as extra columns).
+    factorisation, as extra columns). ``offset`` is not needed: the intercept absorbs a shift.
     """
     alpha = check_alpha(alpha)
     if Y is None:
@@ -109,6 +114,7 @@ def lda(
     *,
     shrinkage: float | str = 0.1,
     standardize: bool = False,
+    offset: np.ndarray | None = None,
 ) -> tuple[Any, Any]:
     """Linear discriminant analysis with a shrunk pooled covariance at every time point:
     ``Σ = (1 − λ) Σ_w + λ tr(Σ_w)/F · I`` with ``Σ_w = Σ_k p_k Σ_k`` (class priors ``p_k``),
@@ -116,6 +122,11 @@ def lda(
     ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=λ)`` in closed form. With
     ``shrinkage="auto"`` each class covariance is shrunk by its own Ledoit–Wolf λ (see
     :func:`ledoit_wolf_cov`) before pooling, as scikit-learn does.
+
+    On data centred by ``offset`` c, the class scores of raw (not standardised) class means move
+    by ``−xᵀΣ⁻¹c`` + a constant (two classes: their difference does not move); ``Σ⁻¹c`` is added
+    back to every class's weights,
+    so the decision values are scikit-learn's on the raw data up to the constant ``½ cᵀΣ⁻¹c``.
     """
     shrinkage = check_shrinkage(shrinkage)
     m, sd = _standardize_stats(xb, Xt, standardize)
@@ -139,6 +150,10 @@ def lda(
         cov = (1 - lam) * cov + lam * trace * _eye(xb, f)
     W = _solve_spd(xb, cov, M)  # (T, F, K)
     b = -0.5 * (M * W).sum(1) + xb.asarray(np.log(priors))
+    if offset is not None and sd is None and n_classes > 2 and np.any(offset):
+        # raw class means (standardised ones are centred on the training mean: no shift)
+        c = xb.asarray(np.broadcast_to(np.asarray(offset), (W.shape[0], 1, f)))  # (T, 1, F)
+        W = W + _solve_spd(xb, cov, _t(c))  # Σ⁻¹c: common to every class
     if n_classes == 2:
         W, b = W[..., 1:] - W[..., :1], b[..., 1:] - b[..., :1]
     if sd is not None:
