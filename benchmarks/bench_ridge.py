@@ -74,7 +74,7 @@ def kfold_flops(n: int, p: int, t: int, k: int, a: int) -> float:
         refit = n * n * p + (2 * n * n + p * n) * t
         return 2 * (k * per_fold + refit)
     per_fold = p * p * n_tr + n_va * p * p + (p * p + n_va * p + a * n_va * p) * t
-    refit = p * p * n + (p * n + 2 * p * p) * t
+    refit = p * p * n + 2 * p * p * t  # its Xᵀ Y is the folds' shared one (fit in the same pass)
     return 2 * (k * per_fold + p * n * t + refit)
 
 
@@ -139,7 +139,7 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
         (_ridge_folds, "_all_fold_factors", "fold factors (Gram, eigh, A; with the refit's)"),
         (_ridge_folds, "_eigh", "  of which eigh (summed over threads)"),
         (_ridge, "_kfold_scores", "k-fold scores (total)"),
-        (_ridge, "_fit_with", "refit (coefficients)"),
+        (_ridge_folds, "_coef_chunk", "refit (coefficients, in the same pass)"),
     ):
         wrap(module, name, label)
     try:
@@ -153,13 +153,18 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
     t, a = Y.shape[1], len(alphas)
     n_va = n / k
     r = min(n - n_va, p)
-    loop = spent["k-fold scores (total)"] - spent["fold factors (Gram, eigh, A; with the refit's)"]
+    refit = spent.get("refit (coefficients, in the same pass)", 0.0)
+    loop = (
+        spent["k-fold scores (total)"]
+        - spent["fold factors (Gram, eigh, A; with the refit's)"]
+        - refit
+    )
     loop_flops = 2 * k * (a * n_va * r + r * (n - n_va if r < p else r)) * t
     print(f"breakdown of one k-fold fit ({total:.2f} s wall):")
     for label in (
         "fold factors (Gram, eigh, A; with the refit's)",
         "  of which eigh (summed over threads)",
-        "refit (coefficients)",
+        "refit (coefficients, in the same pass)",
     ):
         print(
             f"  {label:42s} {spent.get(label, 0):7.2f} s  {spent.get(label, 0) / total * 100:5.1f} %"
@@ -168,7 +173,7 @@ def breakdown(X, Y, alphas, k: int, peak: float) -> None:
         f"  {'α loop (B, A·D·B GEMMs, residual, sums)':42s} {loop:7.2f} s  {loop / total * 100:5.1f} %"
         f"   {loop_flops / loop / 1e9:.0f} GFLOP/s = {loop_flops / loop / 1e9 / peak * 100:.0f}% of peak"
     )
-    rest = total - spent["k-fold scores (total)"] - spent.get("refit (coefficients)", 0)
+    rest = total - spent["k-fold scores (total)"]
     print(
         f"  {'input checks, constant targets, rest':42s} {rest:7.2f} s  {rest / total * 100:5.1f} %"
     )

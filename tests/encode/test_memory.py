@@ -99,15 +99,28 @@ def test_folds_factorised_at_once_fit_the_memory_budget(monkeypatch):
     assert _ridge._fold_workers(get_backend("torch", "float32"), 5, per_fold, 2**40) == 1
 
 
-def test_refit_decomposed_beside_the_folds_gives_the_same_fit(monkeypatch):
+@pytest.mark.parametrize("p", [40, 500, 800])  # primal; primal fit with dual folds; dual
+def test_refit_decomposed_beside_the_folds_gives_the_same_fit(monkeypatch, p):
     """With folds in parallel the final fit's decomposition is one more job of the fold pool
-    (filling the idle worker of the last round); the fit equals the one decomposed afterwards."""
+    (filling the idle worker of the last round) and the fit is made inside the k-fold pass, each
+    chunk of targets once its CV scores are complete (Y read once); the fit equals the one
+    decomposed and computed afterwards."""
     import os
 
     from neuroalign.encode import _ridge_folds as _ridge
+    from neuroalign.encode._ridge_inputs import TargetReader
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    X, Y = _data(600, 40, 50)
+    X, Y = _data(600, p, 50)
+    read = {"columns": 0}
+    real_read = TargetReader.read
+
+    def counting_read(self, sl, dtype=np.float32):
+        out = real_read(self, sl, dtype)
+        read["columns"] += out.shape[1]
+        return out
+
+    monkeypatch.setattr(TargetReader, "read", counting_read)
     alphas = np.logspace(-1, 4, 6)
     seen = []
     real = _ridge._all_fold_factors
@@ -119,8 +132,11 @@ def test_refit_decomposed_beside_the_folds_gives_the_same_fit(monkeypatch):
 
     monkeypatch.setattr(_ridge, "_all_fold_factors", spy)
     big = solve_ridge_cv(X, Y, alphas, cv=5, memory_budget="1GB")  # two folds at once
+    assert read["columns"] == 2 * 50  # the constant-target check, the k-fold pass
     small = solve_ridge_cv(X, Y, alphas, cv=5, memory_budget=50_000)  # one at a time
+    assert read["columns"] == 2 * 50 + 3 * 50  # ... and the final fit's own pass
     assert seen[0] is not None and seen[1] is None
     np.testing.assert_array_equal(big.best_alphas, small.best_alphas)
-    np.testing.assert_allclose(big.coef, small.coef, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(big.intercept, small.intercept, rtol=1e-4, atol=1e-5)
+    # float32 rounding, amplified at p = 500 of 600 rows (other chunk sizes, other GEMM blocking)
+    np.testing.assert_allclose(big.coef, small.coef, rtol=0, atol=2e-3 * np.abs(small.coef).max())
+    np.testing.assert_allclose(big.intercept, small.intercept, rtol=0, atol=1e-3)

@@ -163,7 +163,7 @@ def solve_banded_ridge_cv(
     best_alpha = np.full(t, alphas[0])
     for c in track(range(len(cands)), len(cands), "banded ridge candidates", quiet):
         # each fold z-scores with its own training statistics, then weights space i by √γ_i
-        scores, _, _ = _kfold_scores(
+        scores, _, _, _ = _kfold_scores(
             X,
             reader,
             alphas,

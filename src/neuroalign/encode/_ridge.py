@@ -36,6 +36,7 @@ from ..core.exceptions import NeuroalignWarning, ValidationError
 from ..core.metrics import SCORES
 from ._ridge_folds import (
     _centre_columns,
+    _coef_chunk,
     _factorise,
     _Full,
     _full_factors,
@@ -224,7 +225,7 @@ def _solve_checked(
     """:func:`solve_ridge_cv` on inputs that were already checked (no constant targets)."""
     if folds is None:
         return _solve_gcv(X, reader, alphas, **kwargs)
-    cv_scores, cv_r2, full = _kfold_scores(
+    cv_scores, cv_r2, full, fit = _kfold_scores(
         X,
         reader,
         alphas,
@@ -237,17 +238,14 @@ def _solve_checked(
         kwargs["memory_budget"],
         kwargs["feature_weights"],
         refit=True,
+        keep_coef=kwargs["keep_coef"],
     )
     best = alphas[np.argmax(cv_scores, axis=0)]
     _warn_edges(best, alphas)
-    if full is None:  # folds decomposed one at a time: the refit decomposes now
+    if full is None or fit is None:  # folds decomposed one at a time: the refit decomposes now
         coef, intercept, x_mean, x_scale = solve_ridge(X, reader, best, **kwargs)
-    else:
-        bk = get_backend(kwargs["device"], kwargs["dtype"])
-        fit = (kwargs["fit_intercept"], kwargs["dtype"], kwargs["memory_budget"])
-        coef, intercept, x_mean, x_scale = _fit_with(
-            bk, X, reader, best, full, *fit, kwargs["keep_coef"]
-        )
+    else:  # fitted inside the k-fold pass (see _kfold_scores)
+        (coef, intercept), x_mean, x_scale = fit, full.mean, full.scale
     return RidgeCVResult(best, cv_scores, coef, intercept, x_mean, x_scale, cv_r2)
 
 
@@ -438,21 +436,14 @@ def _fit_with(
     reader = Y if isinstance(Y, TargetReader) else TargetReader(np.asarray(Y))
     n, t = reader.n, reader.t
     alphas = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (t,))
-    x_all, mean, scale, s, v, dual = full.x, full.mean, full.scale, full.s, full.v, full.dual
     coef = np.zeros((X.shape[1], t), dtype=_DTYPES[dtype]) if keep_coef else None
     intercept = np.zeros(t)
-    per_target = bk.itemsize() * (n + 2 * v.shape[0] + X.shape[1])
+    per_target = bk.itemsize() * (n + 2 * full.v.shape[0] + X.shape[1])
     step = min(4 * _MAX_CHUNK, targets_per_chunk(per_target, parse_memory_budget(memory_budget)))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
         y_mean = _centre_columns(bk, y) if fit_intercept else np.zeros(y.shape[1])
-        b_mat = v.T @ y if dual else v.T @ (x_all.T @ y)  # (r, t_chunk)
-        inv = 1.0 / (s[:, None] + bk.asarray(alphas[sl])[None, :])
-        w = v @ (inv * b_mat)
-        w = x_all.T @ w if dual else w  # primal coefficients on the scaled features
-        w_np = bk.to_numpy(w).astype(np.float64)
-        w_np /= scale[:, None]  # in place: one float64 (p, t_chunk) array, not two
+        w_np, intercept[sl] = _coef_chunk(bk, full, y, y_mean, alphas[sl])
         if coef is not None:
             coef[:, sl] = w_np
-        intercept[sl] = y_mean - mean @ w_np
-    return coef, intercept, mean, scale
+    return coef, intercept, full.mean, full.scale

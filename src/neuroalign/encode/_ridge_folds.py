@@ -152,6 +152,24 @@ def _full_factors(
     return _Full(x_all, mean, scale, s, v, dual)
 
 
+def _coef_chunk(
+    bk: Backend, full: _Full, y: Any, y_mean: np.ndarray, alphas: np.ndarray, zty: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (float64 ``(p, t_chunk)``, on the original features) and intercepts of one
+    chunk of targets ``y`` (centred when there is an intercept; ``y_mean`` their means), each
+    with its own α. ``zty``: ``x_allᵀ y`` when the caller already has it (primal case)."""
+    if full.dual:
+        b_mat = full.v.T @ y
+    else:
+        b_mat = full.v.T @ (full.x.T @ y if zty is None else zty)  # (r, t_chunk)
+    inv = 1.0 / (full.s[:, None] + bk.asarray(alphas)[None, :])
+    w = full.v @ (inv * b_mat)
+    w = full.x.T @ w if full.dual else w  # primal coefficients on the scaled features
+    w_np = bk.to_numpy(w).astype(np.float64)
+    w_np /= full.scale[:, None]  # in place: one float64 (p, t_chunk) array, not two
+    return w_np, y_mean - full.mean @ w_np
+
+
 def _fold_factors(
     bk: Backend,
     X: np.ndarray,
@@ -226,10 +244,16 @@ def _kfold_scores(
     memory_budget: int,
     weights: np.ndarray | None = None,
     refit: bool = False,
-) -> tuple[np.ndarray, np.ndarray, _Full | None]:
+    keep_coef: bool = True,
+) -> tuple[np.ndarray, np.ndarray, _Full | None, tuple[np.ndarray | None, np.ndarray] | None]:
     """Criterion and R² of every α for every target, averaged over folds: 2 × (n_alphas, n_targets),
     and with ``refit`` the decomposition of all rows when it was computed beside the folds'
-    (see :func:`_all_fold_factors`), else ``None``.
+    (see :func:`_all_fold_factors`), else ``None``, and then the final fit too:
+    ``(coef or None, intercept)`` at each target's best α, else ``None``.
+
+    The final fit is done chunk by chunk inside the same pass: a chunk's CV scores are complete
+    once every fold has scored it, so its α is known while its targets and their cross-product
+    with the features are still at hand (Y is read once, and ``Xᵀ Y`` computed once).
 
     Each fold's decomposition is computed once; targets are then read chunk by chunk (one pass
     over Y). In the primal case the fold's training cross-products come from one shared
@@ -261,12 +285,20 @@ def _kfold_scores(
     per_target = bk.itemsize() * (2 * n + 2 * p + 3 * n_va_max + 2 * r_max)
     crit = np.zeros((len(alphas), t))
     r2 = np.zeros((len(alphas), t))
+    coef: np.ndarray | None = None
+    intercept = np.zeros(t)
+    inv_scale_full = None
+    if full is not None:  # the final fit in the same pass
+        per_target += 8 * p + bk.itemsize() * r_max  # the chunk's float64 coefficients and B
+        coef = np.zeros((p, t), dtype=_DTYPES[dtype]) if keep_coef else None
+        # the final fit's x_allᵀ y from the shared product: x_all = x_full / scale (same mean)
+        inv_scale_full = bk.asarray(1.0 / full.scale) if x_full is not None else None
     inv_all = [1.0 / (f.s[None, :] + bk.asarray(alphas)[:, None]) for f in parts]
     step = min(_MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
-        if fit_intercept:  # every fold centres its training targets: shift-invariant from here
-            _centre_columns(bk, y)
+        # every fold centres its training targets: shift-invariant from here
+        y_mean_all = _centre_columns(bk, y) if fit_intercept else np.zeros(y.shape[1])
         y_sum = y.sum(0)
         xty = x_full.T @ y if x_full is not None else None  # (p, t_chunk), shared by the folds
         for f, inv in zip(parts, inv_all, strict=True):
@@ -310,9 +342,17 @@ def _kfold_scores(
                         sse = bk.to_numpy(_sumsq(bk, pred)).astype(np.float64)
                     r2[i, sl] += 1.0 - sse / sst
             del pred, b_mat, resid, y_va, c
+        if full is not None:
+            best = np.argmax(np.nan_to_num(crit[:, sl] / len(folds), nan=-np.inf), axis=0)
+            zty = xty * inv_scale_full[:, None] if inv_scale_full is not None else None
+            w_np, intercept[sl] = _coef_chunk(bk, full, y, y_mean_all, alphas[best], zty)
+            if coef is not None:
+                coef[:, sl] = w_np
+            del w_np, zty
     crit /= len(folds)
     r2 /= len(folds)
-    return np.nan_to_num(crit, nan=-np.inf), r2, full
+    fit = (coef, intercept) if full is not None else None
+    return np.nan_to_num(crit, nan=-np.inf), r2, full, fit
 
 
 def _centred_features(bk: Backend, X: np.ndarray, centred: bool) -> tuple[Any, np.ndarray]:
@@ -321,7 +361,9 @@ def _centred_features(bk: Backend, X: np.ndarray, centred: bool) -> tuple[Any, n
     x = np.asarray(X, dtype=_DTYPES[bk.dtype])
     if not centred:
         return bk.asarray(x), np.zeros(X.shape[1])
-    m_all = X.mean(0, dtype=np.float64).astype(x.dtype)  # the mean as subtracted, rounded
+    # the mean of the converted rows, as _prepare_x takes it (the final fit's x_all shares it),
+    # rounded as subtracted
+    m_all = x.mean(0, dtype=np.float64).astype(x.dtype)
     return bk.asarray(x - m_all), m_all.astype(np.float64)
 
 
