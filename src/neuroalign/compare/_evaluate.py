@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core import RDMs
 from ..core._registry import lookup
+from ..core._validation import check_array
 from ..core.exceptions import ValidationError
 from ._ranks import (
     code_rows,
@@ -93,11 +94,12 @@ def rdm_noise_ceiling(
                 "groups= applies to arrays; for RDMs name the subject descriptor with subject=."
             )
         data = pool_subjects(data, subject).rdms.dissimilarities
-    d = np.asarray(data, dtype=np.float64)
+    d = np.asarray(data)
     if d.ndim != 2:
         raise ValidationError(
             f"data must be RDMs or a 2-D array (n_rdms, n_pairs); got shape {d.shape}."
         )
+    d = check_array(d, "data", dtype=np.float64)  # NaN pairs: an error naming them
     return _noise_ceiling(d, method, groups)
 
 

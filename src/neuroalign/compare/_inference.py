@@ -10,6 +10,7 @@ comparison (as rsatoolbox does), every other pair keeps its duplicated entries.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..core import RDMs, Result, make_table
 from ..core._progress import track
 from ..core._registry import lookup
-from ..core.exceptions import ValidationError
+from ..core.exceptions import NeuroalignWarning, ValidationError
 from ._evaluate import (
     _evaluate,
     _evaluate_ranked,
@@ -169,11 +170,20 @@ def bootstrap_rsa(
         else None
     )
     triu = np.triu_indices(n, k=1)
+    undefined = 0
+    few = np.zeros(n_boot, dtype=bool)
+    if stim_idx is not None and len(loop):
+        drawn = np.sort(stim_idx, axis=1)
+        few = (drawn[:, 1:] != drawn[:, :-1]).sum(1) + 1 < 3  # distinct stimuli per resample
     for k in track(
         loop, len(loop), f"bootstrap RSA ({resampled})", quiet or resampled == "subjects"
     ):
         assert stim_idx is not None
         cols, pairs = _pairs(stim_idx[k], n, triu)
+        if few[k]:  # < 3 distinct stimuli: < 2 distinct pairs, no correlation
+            samples[k], ceil[k] = np.nan, np.nan
+            undefined += 1
+            continue
         groups = subj_idx[k] if subj_idx is not None else None
         if ranker is not None:  # ranks of the resampled vectors without sorting them
             ranks = ranker(cols)
@@ -185,6 +195,14 @@ def bootstrap_rsa(
         dk = d[subj_idx[k]] if subj_idx is not None else d
         mk, dk = m[:, cols], dk[:, cols]
         samples[k], ceil[k, 0], ceil[k, 1] = _evaluate(fn, mk, dk, method, groups, pairs)
+    if undefined:
+        warnings.warn(
+            f"{undefined} of {n_boot} stimulus resamples drew fewer than 3 distinct stimuli (fewer "
+            f"than 2 pairs, no correlation): their samples are NaN and left out of the interval. "
+            f"{n} stimuli are too few for a stimulus bootstrap; use over='subjects'.",
+            NeuroalignWarning,
+            stacklevel=2,
+        )
     alpha = (1 - ci) / 2
     if np.isfinite(samples).all():  # the same quantiles as nanquantile, one call for all columns
         ci_low, ci_high = np.quantile(samples, [alpha, 1 - alpha], axis=0)

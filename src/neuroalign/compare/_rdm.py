@@ -72,10 +72,15 @@ def _gram(x: Any) -> Any:
     return x @ x.T if x.ndim == 2 else x @ x.swapaxes(-1, -2)
 
 
-def _unit_rows(bk: Any, x: Any, what: str) -> Any:
-    """Rows scaled to unit norm, in place on ``x`` (a temporary the caller owns)."""
+def _unit_rows(bk: Any, x: Any, what: str, before: Any = None) -> Any:
+    """Rows scaled to unit norm, in place on ``x`` (a temporary the caller owns). ``before``:
+    the rows' squared norms before centring; a row whose centred norm is rounding of those (a
+    constant pattern 0.1 leaves ~1e-8, not 0) counts as zero."""
     sq = _sq_norms(bk, x)
     zero = sq == 0
+    if before is not None:
+        eps = float(np.finfo(np.float32 if bk.dtype == "float32" else np.float64).eps)
+        zero = zero | (sq <= (16 * eps) ** 2 * before)
     if bool(zero.any()):
         raise ValidationError(
             f"{int(zero.sum())} stimulus pattern(s) are {what}; the distance is undefined for "
@@ -88,8 +93,9 @@ def _unit_rows(bk: Any, x: Any, what: str) -> Any:
 @register(RDM_METRICS)
 def correlation(bk: Any, x: Any) -> Any:
     """1 − Pearson correlation between the stimuli's response patterns."""
+    before = _sq_norms(bk, x)
     x = x - (x.mean(-1, keepdims=True) if bk.name == "numpy" else x.mean(-1, keepdim=True))
-    x = _unit_rows(bk, x, "constant across features (correlation distance)")
+    x = _unit_rows(bk, x, "constant across features (correlation distance)", before)
     return 1.0 - _upper(bk, _gram(x))
 
 

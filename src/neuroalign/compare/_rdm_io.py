@@ -340,7 +340,10 @@ def load_rdms(
           dissimilarity measure and stimulus ids (``pattern_descriptor``, default the first
           unique one) are kept.
     stimulus_ids : sequence, optional
-        Ids of the rows/columns, in order (overrides the file's).
+        Ids of the rows/columns, in order, for a file that does not store them. For a file
+        that does, the same ids in the order wanted: the RDMs are reordered to it (never
+        relabelled by position), and an id the file does not have is a
+        ``StimulusMismatchError``.
     metric : str, optional
         The RDMs' dissimilarity measure (overrides the file's; else ``"unknown"``).
     pattern_descriptor : str, optional
@@ -393,22 +396,28 @@ def load_rdms(
     desc = pd.concat(descs, ignore_index=True)
     if desc.shape[1] == 0:
         desc = pd.DataFrame({"rdm": [f"rdm{i}" for i in range(len(desc))]})
-    if stimulus_ids is None:
-        stimulus_ids = extra.get("stimulus_ids", [str(i) for i in range(n)])
-    if len(stimulus_ids) != n:
+    in_file = extra.get("stimulus_ids")
+    if stimulus_ids is not None and len(stimulus_ids) != n:
         raise ShapeError(
             f"stimulus_ids has {len(stimulus_ids)} ids but the RDMs in {path.name!r} are over "
             f"{n} stimuli."
         )
+    order = None
+    if stimulus_ids is not None and in_file is not None:
+        # the file names its rows: the given ids choose the order returned, never relabel rows
+        order, stimulus_ids = stimulus_ids, None
+    if stimulus_ids is None:
+        stimulus_ids = in_file if in_file is not None else [str(i) for i in range(n)]
     meta = dict(extra.get("meta", {}))
     meta.update(source=str(path), ids_in_file="stimulus_ids" in extra)
-    return RDMs(
+    out = RDMs(
         np.vstack(vecs),
         np.asarray(stimulus_ids),
         desc,
         metric=metric or str(extra.get("metric", "unknown")),
         meta=meta,
     )
+    return out if order is None else out.select(order)  # a missing id: StimulusMismatchError
 
 
 def save_rdms(rdms: RDMs, path: str | Path) -> Path:

@@ -3,6 +3,7 @@ stimulus-permutation tests of an RSA value."""
 
 from __future__ import annotations
 
+import warnings
 from itertools import combinations
 from typing import Any
 
@@ -13,7 +14,8 @@ from ..core import RDMs, Result, fdr_correction, make_table
 from ..core._progress import track
 from ..core._rdms import condensed_index, n_stimuli_from_pairs
 from ..core._registry import lookup
-from ..core.exceptions import ValidationError
+from ..core._validation import check_array
+from ..core.exceptions import NeuroalignWarning, ShapeError, ValidationError
 from ._similarity import SIMILARITIES, check_same_stimuli
 from ._subjects import pool_subjects, rdm_labels, roi_label
 
@@ -160,15 +162,20 @@ def rsa_permutation_test(
     m = (
         model.dissimilarities
         if isinstance(model, RDMs)
-        else np.atleast_2d(np.asarray(model, dtype=float))
+        else np.atleast_2d(check_array(model, "model", ndim=(1, 2), dtype=np.float64))
     )
     d = (  # one RDM per subject: sessions pooled within subject, as in bootstrap_rsa
         pool_subjects(data).rdms.dissimilarities
         if isinstance(data, RDMs)
-        else np.atleast_2d(np.asarray(data, dtype=float))
+        else np.atleast_2d(check_array(data, "data", ndim=(1, 2), dtype=np.float64))
     )
     if m.shape[0] != 1:
         raise ValidationError(f"give one model RDM; got {m.shape[0]}.")
+    if m.shape[1] != d.shape[1]:
+        raise ShapeError(
+            f"the model RDM has {m.shape[1]} pairs and the data RDMs {d.shape[1]}: they must be "
+            "over the same stimuli, in the same order (pass RDMs to have their ids checked)."
+        )
     n = n_stimuli_from_pairs(m.shape[1])
     rows, cols = condensed_index(n)
     square = np.zeros((n, n))
@@ -189,6 +196,13 @@ def rsa_permutation_test(
     )
     null = fn(perms, d).mean(1)
     p_value = float((1 + (null >= value).sum()) / (1 + n_permutations))
+    if not np.isfinite(value):  # a constant RDM: no similarity, so no test (NaN ≥ NaN is False)
+        p_value = np.nan
+        warnings.warn(
+            "the RSA value is undefined (a constant model or data RDM): its p-value is NaN.",
+            NeuroalignWarning,
+            stacklevel=2,
+        )
     table = make_table(
         [{"value": value, "p_value": p_value}],
         analysis="rsa",

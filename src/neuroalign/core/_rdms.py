@@ -30,6 +30,16 @@ def condensed_index(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n, k=1)
 
 
+def _reads_as_square(d: np.ndarray) -> bool:
+    """An ``(n, n)`` array over ``n`` stimuli is one square RDM — except for ``n = 3``, where
+    three condensed RDMs have the same shape: read as square when it is symmetric with a zero
+    diagonal (three condensed RDMs are that only if each has a zero dissimilarity)."""
+    n = d.shape[0]
+    if n != 3:
+        return True
+    return bool(np.allclose(d, d.T) and not np.diagonal(d).any())
+
+
 @dataclass(frozen=True, eq=False)
 class RDMs:
     """A stack of RDMs over the same stimuli, stored as condensed vectors.
@@ -69,14 +79,23 @@ class RDMs:
         ids = check_ids(self.stimulus_ids, "stimulus_ids")
         d = check_array(self.dissimilarities, "dissimilarities", ndim=(1, 2, 3), dtype=np.float64)
         n = len(ids)
-        if d.ndim == 3 or (d.ndim == 2 and d.shape == (n, n) and n > 3):
+        if d.ndim == 3 or (d.ndim == 2 and d.shape == (n, n) and _reads_as_square(d)):
             d = d[None] if d.ndim == 2 else d
             if d.shape[1:] != (n, n):
                 raise ShapeError(
                     f"square dissimilarities must be (n_rdms, {n}, {n}); got {d.shape}."
                 )
-            if not np.allclose(d, d.transpose(0, 2, 1), atol=1e-8 * max(1.0, np.abs(d).max())):
+            tol = 1e-8 * max(1.0, np.abs(d).max())
+            if not np.allclose(d, d.transpose(0, 2, 1), atol=tol):
                 raise ValidationError("square dissimilarities must be symmetric.")
+            diag = np.abs(np.diagonal(d, axis1=1, axis2=2)).max()
+            if diag > tol:
+                raise ValidationError(
+                    f"square dissimilarities must have a zero diagonal (a stimulus is not "
+                    f"dissimilar to itself); the largest diagonal value is {diag:.3g}. A "
+                    "similarity matrix (correlations: diagonal 1) reverses every comparison; "
+                    "pass 1 − S, or the distances."
+                )
             rows, cols = condensed_index(n)
             d = d[:, rows, cols]
         elif d.ndim == 1:

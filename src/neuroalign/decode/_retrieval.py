@@ -373,6 +373,12 @@ def identification(
     qids = np.asarray([str(i) for i in query_ids])
     P = check_array(predicted, "predicted", ndim=2)
     check_same_length("query_ids", len(qids), "predicted", len(P))
+    n_rows = np.shape(candidates)[0]
+    if n_rows != len(cids):  # rows are matched to ids by position: another count mispairs them
+        raise ShapeError(
+            f"candidates has {n_rows} rows but candidate_ids names {len(cids)}; pass the "
+            "embeddings of exactly those items, in that order (e.g. candidates[positions])."
+        )
     missing = sorted(set(qids) - set(cids))
     if missing:
         raise StimulusMismatchError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,14 +12,15 @@ from ..core import Result, make_table
 from ..core._backend import chunk_slices, get_backend
 from ..core._progress import track
 from ..core._validation import check_array, check_same_length
-from ..core.exceptions import ValidationError
+from ..core.exceptions import NeuroalignWarning, ValidationError
 
 __all__ = ["ceiling_normalized", "permutation_test", "summarize_by_roi"]
 
 
 def _zscore(x: Any) -> Any:
     x = x - x.mean(0)
-    return x / ((x * x).sum(0) ** 0.5)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant column: NaN, reported
+        return x / ((x * x).sum(0) ** 0.5)
 
 
 def _block_permutation(n: int, block_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -113,6 +115,16 @@ def permutation_test(
         gathered = zt[bk.asarray(idx).long()] if bk.name == "torch" else zt[idx]  # (c, n, t)
         null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
     p_values = (1 + (null >= r[None, :]).sum(0)) / (1 + n_permutations)
+    undefined = ~np.isfinite(r)  # a constant column: r and every null value are NaN
+    p_values[undefined] = np.nan  # (NaN >= NaN is False: it got the smallest p, and FDR kept it)
+    if undefined.any():
+        warnings.warn(
+            f"{int(undefined.sum())} target(s) have an undefined correlation (constant y_true or "
+            f"y_pred), columns {np.flatnonzero(undefined)[:10].tolist()}: their r and p-value are "
+            "NaN.",
+            NeuroalignWarning,
+            stacklevel=2,
+        )
     t = y_true.shape[1]
     names = [str(i) for i in range(t)] if target_ids is None else [str(i) for i in target_ids]
     check_same_length("target_ids", len(names), "targets (columns of y_true)", t)
@@ -138,7 +150,11 @@ def permutation_test(
     )
 
 
-def ceiling_normalized(score: Any, ceiling: Any, min_ceiling: float = 0.1) -> np.ndarray:
+#: ceilings below this are too unreliable to divide by (per target)
+MIN_CEILING = 0.1
+
+
+def ceiling_normalized(score: Any, ceiling: Any, min_ceiling: float = MIN_CEILING) -> np.ndarray:
     """``score / ceiling`` per target; NaN where the ceiling is below ``min_ceiling`` (unreliable
     targets would otherwise give huge, meaningless ratios)."""
     score = np.asarray(score, dtype=float)

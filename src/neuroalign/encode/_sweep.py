@@ -23,6 +23,7 @@ from ..core.metrics import pearson_score, r2_score
 from ._estimators import RidgeEncoder
 from ._ridge import solve_ridge_cv
 from ._ridge_inputs import TargetReader, make_folds
+from ._stats import MIN_CEILING
 
 __all__ = ["sweep_layers", "sweep_table", "sweep_targets", "train_test_ids"]
 
@@ -283,6 +284,11 @@ def _fit_ridge_layer(
         parse_memory_budget(params["memory_budget"]),
         dtype,
     )
+    # targets excluded as constant (α NaN) have no test score: their constant prediction of a
+    # constant target gave r = R² = 1 from float32 rounding, lifting every ROI mean
+    excluded = np.isnan(res.best_alphas)
+    test_r[excluded] = np.nan
+    test_r2[excluded] = np.nan
     return {
         "alpha": res.best_alphas,
         "cv_r2": res.best_r2,
@@ -385,7 +391,14 @@ def _summary(
                         }
                     )
                 if ceil is not None:
+                    # over the targets with both a score and a ceiling (≥ MIN_CEILING, as
+                    # ceiling_normalized per target): a mean of r over all targets divided by the
+                    # mean ceiling of fewer of them is neither, and near-zero ceilings explode
                     v = per_target["test_pearson"][li][m]
+                    with np.errstate(invalid="ignore"):
+                        both = np.isfinite(v) & (ceil >= MIN_CEILING)
+                    c_both = fn(ceil[both]) if both.any() else np.nan
+                    ok = bool(c_both) and bool(np.isfinite(c_both))
                     rows.append(
                         {
                             **base,
@@ -393,9 +406,9 @@ def _summary(
                             "scoring": "pearson",
                             "split": "test",
                             "aggregate": agg,
-                            "value": fn(v) / c_agg if c_agg and np.isfinite(c_agg) else np.nan,
+                            "value": fn(v[both]) / c_both if ok else np.nan,
                             "ceiling_high": 1.0,
-                            "n": int(np.isfinite(v).sum()),
+                            "n": int(both.sum()),
                         }
                     )
     table = make_table(rows, analysis="encoding", model=model, method="ridge")
