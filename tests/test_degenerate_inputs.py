@@ -176,3 +176,20 @@ def test_identification_checks_candidates_against_their_ids():
     ids = [f"s{i}" for i in range(50)]
     with pytest.raises(ShapeError, match="candidates has 50 rows"):
         identification(emb[10:], emb, query_ids=ids[10:], candidate_ids=ids[10:])
+
+
+def test_cka_of_a_constant_layer_is_nan_and_minibatches_use_every_stimulus():
+    from neuroalign.compare import cka, minibatch_cka
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(50, 20)).astype(np.float32)
+    dead = np.full((50, 10), 0.3, dtype=np.float32)  # float32 centring leaves ~1e-8: CKA was inf
+    with pytest.warns(UserWarning, match="undefined"):
+        assert np.isnan(cka(X, dead))
+    # 103 stimuli in batches of <= 50: three batches of 34-35, none dropped (a last batch of 3
+    # used to be skipped); the estimate then depends on all 103 stimuli
+    Y = X[:, :10] + rng.normal(size=(50, 10)).astype(np.float32)
+    X2, Y2 = np.vstack([X, X, X[:3]]), np.vstack([Y, Y, Y[:3] + 100])
+    moved = minibatch_cka(X2, Y2, batch_size=50)
+    X3, Y3 = np.vstack([X, X, X[:3]]), np.vstack([Y, Y, Y[:3]])
+    assert moved != pytest.approx(minibatch_cka(X3, Y3, batch_size=50))

@@ -15,6 +15,7 @@ matrices of wide layers are never formed when p > n.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from ..core._backend import get_backend
 from ..core._registry import lookup, register
 from ..core._validation import check_array, check_same_length
-from ..core.exceptions import ValidationError
+from ..core.exceptions import NeuroalignWarning, ValidationError
 
 __all__ = ["CKA_KERNELS", "cka", "minibatch_cka"]
 
@@ -73,8 +74,17 @@ def _hsic_gram(a: np.ndarray, b: np.ndarray, debiased: bool) -> float:
 def linear(X: np.ndarray, Y: np.ndarray, debiased: bool, device: str | None) -> float:
     """Linear-kernel CKA (features centred first), from feature-space or Gram-space products."""
     bk = get_backend(device, "float64" if X.dtype == np.float64 else "float32")
-    x = bk.asarray(X - X.mean(0))
-    y = bk.asarray(Y - Y.mean(0))
+    xc, yc = X - X.mean(0), Y - Y.mean(0)
+    if _constant(X, xc) or _constant(Y, yc):
+        warnings.warn(
+            "CKA is undefined for a representation that is the same for every stimulus (e.g. a "
+            "dead layer): NaN.",
+            NeuroalignWarning,
+            stacklevel=3,
+        )
+        return float("nan")
+    x = bk.asarray(xc)
+    y = bk.asarray(yc)
     n, px = X.shape
     py = Y.shape[1]
 
@@ -102,6 +112,14 @@ def linear(X: np.ndarray, Y: np.ndarray, debiased: bool, device: str | None) -> 
     hxx = _hsic_from_parts(self_tr(x, px), dx, dx, x1, x1, n, debiased)
     hyy = _hsic_from_parts(self_tr(y, py), dy, dy, y1, y1, n, debiased)
     return hxy / np.sqrt(hxx * hyy)
+
+
+def _constant(raw: np.ndarray, centred: np.ndarray) -> bool:
+    """Every stimulus has the same pattern: the centred values are rounding of the raw ones
+    (float32 leaves ~1e-8 of a constant, and CKA of that is noise divided by noise: inf)."""
+    eps = float(np.finfo(centred.dtype).eps) if centred.dtype.kind == "f" else 0.0
+    ss = float(np.einsum("ij,ij->", centred, centred, dtype=np.float64))
+    return ss <= (16 * eps) ** 2 * float(np.einsum("ij,ij->", raw, raw, dtype=np.float64))
 
 
 def _rbf_gram(X: np.ndarray, sigma: float) -> np.ndarray:
@@ -179,10 +197,12 @@ def minibatch_cka(
     order = np.random.default_rng(seed).permutation(X.shape[0])
     sums = np.zeros(3)
     bk = get_backend(device, "float64" if X.dtype == np.float64 else "float32")
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    # batches of at most batch_size, as equal as possible: a last batch of < 4 stimuli (which
+    # the unbiased HSIC cannot use) was dropped silently
+    n_batches = max(1, -(-len(order) // batch_size))
+    for idx in np.array_split(order, n_batches):
         if len(idx) < 4:
-            continue
+            raise ValidationError(f"minibatch CKA needs >= 4 stimuli; got {len(order)}.")
         x = bk.asarray(X[idx] - X[idx].mean(0))
         y = bk.asarray(Y[idx] - Y[idx].mean(0))
         kx = bk.to_numpy(x @ x.T).astype(np.float64)
