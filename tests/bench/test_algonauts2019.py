@@ -52,13 +52,23 @@ def _write_tree(root, n, rng):
 
 @pytest.fixture
 def tree92(tmp_path, monkeypatch):
-    from neuroalign.bench._builtin import load_algonauts2019
-
-    load_algonauts2019.cache_clear()
     folder, rdms = _write_tree(tmp_path, 92, np.random.default_rng(0))
     monkeypatch.setenv("NEUROALIGN_DATA", str(tmp_path))
-    yield folder, rdms
-    load_algonauts2019.cache_clear()
+    return folder, rdms
+
+
+def test_algonauts2019_reads_another_data_folder_in_the_same_process(tmp_path, monkeypatch):
+    """The loader is memoised on the files (path, size, mtime), not on (roi, n_images): switching
+    $NEUROALIGN_DATA in one session served the first folder's RDMs under the new fingerprint."""
+    firsts = []
+    for k in range(2):
+        root = tmp_path / f"data{k}"
+        _, rdms = _write_tree(root, 92, np.random.default_rng(k))
+        monkeypatch.setenv("NEUROALIGN_DATA", str(root))
+        data = load_benchmark("Algonauts2019.IT92-rsa").load()
+        np.testing.assert_array_equal(data.brain.square(), rdms["IT"])
+        firsts.append(data.brain.dissimilarities[0, 0])
+    assert firsts[0] != firsts[1]
 
 
 def test_algonauts2019_reads_one_roi_per_variable_in_image_order(tree92):
@@ -93,9 +103,6 @@ def test_algonauts2019_scores_equal_compare_on_the_same_rdms(tree92, tmp_path):
 
 
 def test_algonauts2019_says_what_is_missing(tmp_path, monkeypatch):
-    from neuroalign.bench._builtin import load_algonauts2019
-
-    load_algonauts2019.cache_clear()
     monkeypatch.setenv("NEUROALIGN_DATA", str(tmp_path))
     with pytest.raises(ConfigurationError, match="neuroalign data fetch algonauts2019"):
         load_benchmark("Algonauts2019.EVC118-rsa").load()

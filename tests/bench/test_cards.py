@@ -188,17 +188,12 @@ def test_algonauts2019_counts_on_a_tree_in_the_release_layout(tmp_path, monkeypa
     import numpy as np
 
     pytest.importorskip("h5py")
-    from neuroalign.bench._builtin import load_algonauts2019
     from tests.bench.test_algonauts2019 import _write_tree
 
     _write_tree(tmp_path, n, np.random.default_rng(0))
     monkeypatch.setenv("NEUROALIGN_DATA", str(tmp_path))
-    load_algonauts2019.cache_clear()
-    try:
-        for roi in ("EVC", "IT"):
-            bench = load_benchmark(f"Algonauts2019.{roi}{n}-rsa")
-            card = benchmark_card(bench)
-            assert card["data_status"] == "fetched"
-            assert data_counts(bench.load()) == (card["n_stimuli"], card["n_subjects"])
-    finally:
-        load_algonauts2019.cache_clear()
+    for roi in ("EVC", "IT"):
+        bench = load_benchmark(f"Algonauts2019.{roi}{n}-rsa")
+        card = benchmark_card(bench)
+        assert card["data_status"] == "fetched"
+        assert data_counts(bench.load()) == (card["n_stimuli"], card["n_subjects"])

@@ -19,13 +19,13 @@ class Tiny(torch.nn.Module):
         self.conv1 = torch.nn.Conv2d(3, 4, 3, padding=1)
         self.conv2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
         self.fc = torch.nn.Linear(6 * 8 * 8, 5)
-        self.calls = 0
+        self._calls = 0
         self.max_batch = max_batch
 
     def forward(self, x):
         if self.max_batch is not None and x.shape[0] > self.max_batch:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        self.calls += 1
+        self._calls += 1
         h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
         return self.fc(h.flatten(1))
 

@@ -21,10 +21,10 @@ class Video(torch.nn.Module):
         torch.manual_seed(0)
         self.conv = torch.nn.Conv3d(3, 4, 3, padding=1)
         self.head = torch.nn.Linear(4, 2)
-        self.calls = 0
+        self._calls = 0
 
     def forward(self, x):
-        self.calls += 1
+        self._calls += 1
         return self.head(self.conv(x).mean(dim=(2, 3, 4)))
 
 
@@ -55,14 +55,14 @@ def test_tensor_input_for_a_bare_module_equals_a_direct_forward(tmp_path):
     # the same store as stimuli: a second run reads it; other tensor content is another entry
     kw = dict(ids=ids, layers=["head"], cache=tmp_path, quiet=True)
     first = extract(m, torch.from_numpy(clips), **kw)
-    calls = m.calls
+    calls = m._calls
     again = extract(m, clips, **kw)  # array or tensor of the same bytes: the same entry
-    assert m.calls == calls
+    assert m._calls == calls
     np.testing.assert_array_equal(first["head"], again["head"])
     other = clips.copy()
     other[3, 0, 0, 0, 0] += 1
     changed = extract(m, other, **kw)
-    assert m.calls > calls and not np.array_equal(changed["head"][3], first["head"][3])
+    assert m._calls > calls and not np.array_equal(changed["head"][3], first["head"][3])
     np.testing.assert_array_equal(changed["head"][:3], first["head"][:3])
 
 
@@ -140,7 +140,7 @@ def test_tensor_inputs_are_resumed_chunk_by_chunk(tmp_path, monkeypatch):
     monkeypatch.setattr(LayerEntry, "finalize", real)
     m = Tiny()
     got = extract(m, x, **kw)
-    assert m.calls == 0
+    assert m._calls == 0
     np.testing.assert_allclose(
         got["fc"], extract(Tiny(), x, ids=ids, layers=["fc"])["fc"], rtol=1e-6, atol=1e-6
     )

@@ -70,10 +70,10 @@ def test_callable_reducers_need_a_cache_key_and_never_share_an_entry(images, tmp
 def test_custom_preprocess_is_keyed_by_content_or_an_explicit_key(images, tmp_path):
     model = tiny()
     extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
-    calls = model.module.calls
+    calls = model.module._calls
     same = LoadedModel(model.module, ImagePreprocess(resize=(16, 16)), "test:tiny")  # new object
     extract(same, images, layers=["fc"], cache=tmp_path, quiet=True)
-    assert model.module.calls == calls  # equal content, same entry: resumed, not recomputed
+    assert model.module._calls == calls  # equal content, same entry: resumed, not recomputed
 
     def custom(img):
         return PRE(img) * 2
@@ -89,7 +89,7 @@ def test_custom_preprocess_is_keyed_by_content_or_an_explicit_key(images, tmp_pa
         cache_key="double",
         quiet=True,
     )
-    calls = model.module.calls
+    calls = model.module._calls
     again = extract(
         model.module,
         images,
@@ -99,7 +99,7 @@ def test_custom_preprocess_is_keyed_by_content_or_an_explicit_key(images, tmp_pa
         cache_key="double",
         quiet=True,
     )
-    assert model.module.calls == calls
+    assert model.module._calls == calls
     np.testing.assert_array_equal(first["fc"], again["fc"])
 
 
@@ -260,7 +260,7 @@ def test_cache_hits_trust_size_and_mtime_full_check_on_request(images, tmp_path,
     monkeypatch.setattr(store, "final_matches", lambda p, f: hashed.append(p) or real(p, f))
     model = tiny()
     extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
-    assert hashed == [] and model.module.calls == 0  # a hit reads no bytes to check them
+    assert hashed == [] and model.module._calls == 0  # a hit reads no bytes to check them
     extract(model, images, layers=["fc"], cache=tmp_path, verify_cache=True, quiet=True)
     assert len(hashed) == 1
     (entry,) = _entries(tmp_path)
@@ -272,14 +272,14 @@ def test_cache_hits_trust_size_and_mtime_full_check_on_request(images, tmp_path,
     os.utime(feats, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
     with pytest.warns(NeuroalignWarning, match="checksum"):
         extract(model, images, layers=["fc"], cache=tmp_path, verify_cache=True, quiet=True)
-    assert model.module.calls > 0  # recomputed
-    calls = model.module.calls
+    assert model.module._calls > 0  # recomputed
+    calls = model.module._calls
     with open(feats, "r+b") as f:  # a change that moves the mtime is seen without hashing
         f.seek(-4, 2)
         f.write(b"\1\2\3\4")
     with pytest.warns(NeuroalignWarning, match="changed"):
         extract(model, images, layers=["fc"], cache=tmp_path, quiet=True)
-    assert model.module.calls > calls
+    assert model.module._calls > calls
 
 
 @pytest.mark.parametrize("where", ["header", "first row", "middle row"])
@@ -302,12 +302,12 @@ def test_verify_rehashes_the_header_and_every_range_of_rows(images, tmp_path, wh
         f.seek(at)  # the header's padding: a tab for a space still parses
         f.write(b"\t" if where == "header" else bytes([old[0] ^ 0x01]))
     os.utime(feats, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
-    calls = model.module.calls
+    calls = model.module._calls
     extract(model, images, **kw)
-    assert model.module.calls == calls  # a hit trusts size and mtime
+    assert model.module._calls == calls  # a hit trusts size and mtime
     with pytest.warns(NeuroalignWarning, match="checksum"):
         extract(model, images, verify_cache=True, **kw)
-    assert model.module.calls > calls
+    assert model.module._calls > calls
 
 
 @pytest.mark.parametrize("header", [b"(23, 4)", b"(2!, 5)"])
@@ -360,7 +360,7 @@ def test_cache_that_is_a_file_fails_before_the_forward_pass(images, tmp_path):
     afile.write_text("x")
     with pytest.raises(ValidationError, match="cache") as err:
         extract(model, images, cache=afile, quiet=True)
-    assert "not a directory" in str(err.value) and model.module.calls == 0
+    assert "not a directory" in str(err.value) and model.module._calls == 0
 
 
 def test_device_and_memory_budget_vocabulary(images):
@@ -374,7 +374,7 @@ def test_device_and_memory_budget_vocabulary(images):
     for bad in ("lots", -5, 0, True, "2 parsecs"):
         with pytest.raises(ValidationError, match="memory_budget"):
             extract(model, images, memory_budget=bad, quiet=True)
-    assert model.module.calls == 0
+    assert model.module._calls == 0
     a = extract(model, images, layers=["fc"], device=None, memory_budget=10**6, quiet=True)
     b = extract(model, images, layers=["fc"], device="cpu", memory_budget="1MB", quiet=True)
     np.testing.assert_array_equal(a["fc"], b["fc"])

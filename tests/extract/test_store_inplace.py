@@ -107,7 +107,7 @@ def test_interrupted_in_place_run_resumes_bit_identical(
     with pytest.warns(NeuroalignWarning, match="truncated or corrupt"):
         got = extract(model, images, cache=tmp_path, **KW)
     _same(got, ref)
-    assert 0 < model.module.calls < FULL  # resumed: not every batch recomputed
+    assert 0 < model.module._calls < FULL  # resumed: not every batch recomputed
     assert not list(tmp_path.rglob("partial.npy")) and not list(tmp_path.rglob("chunk-*"))
 
 
@@ -133,7 +133,7 @@ def test_writer_thread_errors_reach_the_caller_and_written_chunks_stay(
     model = tiny()
     got = extract(model, images, cache=tmp_path, **KW)
     _same(got, ref)
-    assert model.module.calls <= FULL - 4  # chunks 0 and 1 (4 batches) were not recomputed
+    assert model.module._calls <= FULL - 4  # chunks 0 and 1 (4 batches) were not recomputed
 
 
 def test_second_writer_writes_chunk_files_and_joins_the_in_place_rows(
@@ -180,7 +180,7 @@ def test_in_place_writer_copies_in_the_chunk_files_it_resumed_from(
     model = tiny()
     got = extract(model, images, cache=tmp_path, **KW)
     _same(got, ref)
-    assert model.module.calls == FULL - 4
+    assert model.module._calls == FULL - 4
     for entry in _entries(tmp_path).values():
         _checksums_are_the_files(entry)
     assert not list(tmp_path.rglob("chunk-*.npy")) and not list(tmp_path.rglob("partial.npy"))

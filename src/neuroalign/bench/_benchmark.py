@@ -102,6 +102,11 @@ class BenchmarkData:
         if isinstance(self.brain, RDMs):
             ident.add_field("rdms", np.asarray(self.brain.dissimilarities))
             ident.add_field("rdm_ids", self.brain.stimulus_ids.astype(str))
+            # which RDM is whose: bootstrap_rsa pools sessions by the subject column
+            desc = self.brain.descriptors
+            if desc is not None:
+                for col in desc.columns:
+                    ident.add_field(f"rdm_desc:{col}", desc[col].astype(str).to_numpy())
         elif isinstance(self.brain, Responses):
             ident.add_field("data", np.asarray(self.brain.data))
             if self.brain.repetitions is not None:

@@ -91,7 +91,6 @@ def _natural_key(path: Path) -> tuple[Any, ...]:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
 
 
-@functools.lru_cache(maxsize=4)
 def load_algonauts2019(roi: str, n_images: int = 92) -> BenchmarkData:
     """Algonauts 2019 fMRI RDMs (15 subjects) of one ROI (``EVC`` or ``IT``) and one training
     image set (92 or 118 images), with the images.
@@ -103,8 +102,6 @@ def load_algonauts2019(roi: str, n_images: int = 92) -> BenchmarkData:
     :func:`neuroalign.compare.load_rdms`, and the images ``<n>images/*.jpg`` next to it, in natural
     sort order (``image_01`` ... ``image_92``: the RDM order). Stimulus ids are the file stems.
     """
-    from ..compare import load_rdms
-    from ..core import StimulusSet
 
     if n_images not in ALGONAUTS2019_SETS:
         raise ConfigurationError(
@@ -127,6 +124,21 @@ def load_algonauts2019(roi: str, n_images: int = 92) -> BenchmarkData:
             f"Algonauts 2019: expected {n_images} images in {str(img_dir)!r}, found "
             f"{len(images)}; unpack the release's {n_images}images/ folder there."
         )
+    # memoised per process on the files' path, size and mtime: another data folder
+    # ($NEUROALIGN_DATA) or a replaced file is read again (a memo on (roi, n_images) alone kept
+    # serving the first folder's RDMs, under the new folder's data fingerprint)
+    stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in [target, *images])
+    return _algonauts2019_files(roi, n_images, stats)
+
+
+@functools.lru_cache(maxsize=4)
+def _algonauts2019_files(
+    roi: str, n_images: int, stats: tuple[tuple[str, int, int], ...]
+) -> BenchmarkData:
+    from ..compare import load_rdms
+    from ..core import StimulusSet
+
+    target, images = Path(stats[0][0]), [Path(s[0]) for s in stats[1:]]
     stim = StimulusSet(
         ids=np.array([p.stem for p in images]), images=images, name=f"algonauts2019-{n_images}"
     )

@@ -230,6 +230,13 @@ def module_fingerprint(module: Any) -> str:
         seen.add(cls)
         with contextlib.suppress(OSError, TypeError):
             ident.add(inspect.getsource(cls))
+    # plain settings a module's forward reads that its repr may not show (GoogLeNet's
+    # transform_input, a temperature): every public int/float/bool/str (or tuple of them)
+    for name, m in module.named_modules():
+        for k, v in sorted(vars(m).items()):
+            if k.startswith("_") or k == "training" or not _plain(v):
+                continue
+            ident.add(f"attr|{name}|{k}").add(list(v) if isinstance(v, tuple) else v)
     tensors = [("param", *kv) for kv in module.named_parameters(remove_duplicate=False)]
     tensors += [("buffer", *kv) for kv in module.named_buffers(remove_duplicate=False)]
     for what, name, t in tensors:
@@ -237,6 +244,36 @@ def module_fingerprint(module: Any) -> str:
         ident.add(f"{what}|{name}|{t.dtype}|{tuple(t.shape)}")
         ident.add(memoryview(t.reshape(-1).view(torch.uint8).numpy()) if t.numel() else b"")
     return ident.hexdigest()
+
+
+def _plain(v: Any) -> bool:
+    if isinstance(v, tuple | list):
+        return len(v) <= 64 and all(_plain(x) for x in v)
+    return v is None or isinstance(v, bool | int | float | str)
+
+
+def module_custom_code(module: Any) -> list[tuple[str, Any]]:
+    """``(where, callable)`` for code that changes a module's outputs without being part of its
+    classes, which :func:`module_fingerprint` cannot see: forward hooks and pre-hooks (on any
+    submodule, and torch's global ones) and a ``forward`` assigned on an instance (a lesion, an
+    ablation, a patch). neuroalign's own capture hooks and those the model libraries install
+    themselves (transformers' output capture) are left out, as their classes' source is."""
+    from torch.nn.modules import module as torch_module
+
+    def ours(fn: Any) -> bool:
+        mod = str(getattr(getattr(fn, "func", fn), "__module__", "") or "") + "."
+        return mod.startswith(("neuroalign.", *_LIBRARIES))
+
+    out: list[tuple[str, Any]] = []
+    for name, m in module.named_modules():
+        where = name or "the model"
+        for kind in ("_forward_hooks", "_forward_pre_hooks"):
+            out += [(f"{kind[1:-1]} on {where}", h) for h in getattr(m, kind, {}).values()]
+        if "forward" in vars(m):
+            out.append((f"forward assigned on {where}", vars(m)["forward"]))
+    for kind in ("_global_forward_hooks", "_global_forward_pre_hooks"):
+        out += [(kind[1:-1], h) for h in getattr(torch_module, kind, {}).values()]
+    return [(where, fn) for where, fn in out if not ours(fn)]
 
 
 def tokenizer_key(tok: Any) -> str | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,24 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 # Metadata columns that change what a model computes for a stimulus (a word's character span in
 # its sentence drives token pooling): part of the fingerprint. Other columns are labels.
 CONTENT_COLUMNS = ("char_start", "char_end")
+
+
+#: (resolved path, size, mtime_ns, inode) → SHA-256 of the file's bytes, this process
+_FILE_HASHES: dict[tuple[str, int, int, int], bytes] = {}
+
+
+def _file_hash(path: Path) -> bytes:
+    """SHA-256 of a file's bytes, reused while its size, modification time and inode are
+    unchanged (an overwritten file is read again)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    digest = _FILE_HASHES.get(key)
+    if digest is None:
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        if len(_FILE_HASHES) > 1_000_000:
+            _FILE_HASHES.clear()
+        _FILE_HASHES[key] = digest
+    return digest
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,13 +237,19 @@ class StimulusSet:
             )
         return _lossless_pixels(arr, f"image {i} ({self.ids[i]!r})")
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
         """SHA-256 of everything that can change a model's features for this set: the kind, each
         id and its content (file bytes, array shape, type and bytes, PIL mode, size and pixels,
         or text), and the metadata columns that extraction reads (``CONTENT_COLUMNS``: word
         spans). Every field is length-prefixed, so no two different sets share a fingerprint by
-        concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``)."""
+        concatenation (``"s1" + "0 cats"`` is not ``"s10" + " cats"``).
+
+        Computed from the content as it is *now* at every access (an extraction takes it once):
+        image files overwritten under the same names, or an array the set shares with the
+        caller edited in place, give a new fingerprint (a value kept from the first access
+        served the old features from the store). A file's hash is reused while its size and
+        modification time are unchanged."""
         ident = Identity("stimuli")
         put = ident.add
         put(self.kind)
@@ -238,7 +262,7 @@ class StimulusSet:
             img = self.images[i]
             if isinstance(img, (str, Path)):
                 put("file")
-                put(Path(img).read_bytes())
+                put(_file_hash(Path(img)))
             elif hasattr(img, "tobytes") and not isinstance(img, np.ndarray):  # PIL
                 put(f"pil|{img.mode}|{img.size}")
                 put(img.tobytes())

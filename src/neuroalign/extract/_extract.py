@@ -23,7 +23,13 @@ import numpy as np
 
 from .. import __version__
 from ..core import Activations, StimulusSet
-from ..core._identity import callable_key, device_key, module_fingerprint, tokenizer_key
+from ..core._identity import (
+    callable_key,
+    device_key,
+    module_custom_code,
+    module_fingerprint,
+    tokenizer_key,
+)
 from ..core._validation import parse_memory_budget, torch_device
 from ..core.exceptions import ConfigurationError, NeuroalignWarning, ValidationError
 from ._engine import Capture, ModelState, run_passes
@@ -85,8 +91,12 @@ def _key_parts(
             unknown[what] = getattr(obj, "__qualname__", type(obj).__name__)
         return key
 
+    custom = module_custom_code(loaded.module)
+    for where, fn in custom:
+        keyed(where, fn, callable_key(fn))
     parts: dict[str, Any] = {
         "model": module_fingerprint(loaded.module),
+        "model_code": [[where, callable_key(fn)] for where, fn in custom] or None,
         "inputs": source.fingerprint,
         "preprocess": keyed(
             "preprocess",
@@ -101,7 +111,9 @@ def _key_parts(
         "max_length": opts["max_length"] if kind == "text" else None,
         "forward": keyed("forward", forward, callable_key(forward)),
         "reduce": reducer_key(reduce, reduce_options),
-        "fit_batch": opts["batch_size"] if opts["fitted"] else None,
+        # fitted reducers see batches; text is padded per batch (left padding moves every
+        # token's position id with the batch's longest text)
+        "fit_batch": opts["batch_size"] if opts["fitted"] or kind == "text" else None,
         "device": device_key(opts["dev"]),
         "amp": opts["amp"],
         "channels_last": opts["channels_last"],

@@ -131,8 +131,9 @@ class StimulusSource:
         self.n = len(stimuli)
         self.ids = stimuli.ids
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
+        """The stimuli's content as this extraction starts (hashed once per call)."""
         return self.stimuli.fingerprint
 
     def batches(self, rows: np.ndarray | None, batch_size: int) -> Iterator[BatchItem]:

@@ -117,6 +117,8 @@ class ImagePreprocess:
         return repr(self)
 
     @property
-    def cache_key(self) -> str:
-        """Its content (every field), for the feature store's key."""
-        return repr(self)
+    def cache_key(self) -> str | None:
+        """Its content (every field), for the feature store's key; None for a subclass (its
+        ``batch`` code can change under the same fields): a subclass defines its own
+        ``cache_key`` or is not cached."""
+        return repr(self) if type(self) is ImagePreprocess else None

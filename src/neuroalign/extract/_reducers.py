@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core._identity import callable_key, code_hash
 from ..core._registry import lookup, register
 from ..core.exceptions import ConfigurationError, ShapeError
 
@@ -599,6 +600,12 @@ def reducer_key(reduce: str | Reducer, options: dict[str, Any]) -> dict[str, Any
         return {"custom": key} if isinstance(key, str) else None
     opts = dict(options)
     act = opts.pop("activation", None)
-    bound = inspect.signature(lookup(REDUCERS, reduce, "reducer")).bind(**opts)
+    factory = lookup(REDUCERS, reduce, "reducer")
+    bound = inspect.signature(factory).bind(**opts)
     bound.apply_defaults()
-    return {"name": reduce, "options": dict(bound.arguments), "activation": act}
+    key = {"name": reduce, "options": dict(bound.arguments), "activation": act}
+    if not str(getattr(factory, "__module__", "")).startswith("neuroalign."):
+        # a reducer registered by the user: its name says nothing about its code, which can
+        # change between runs (versioned with the package only for neuroalign's own)
+        key["code"] = callable_key(factory) or code_hash(factory)
+    return key
