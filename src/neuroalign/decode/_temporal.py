@@ -243,11 +243,13 @@ def _run(
     xb = get_backend(device, dtype)
     Xt, t_steps = time_features(X, times, window, step)
     k = len(classes)
-    fit_params = params
+    fit_params: dict[str, Any] = dict(params)
     if isinstance(estimator, str):
         Xt, offset = _centre_features(Xt)
         fit_params = {**params, "offset": offset}
         Xt = xb.asarray(Xt)  # converted (and moved to the device) once, not per fold
+    # checked before any fit: splits whose test sets do not allow a valid exchange raise
+    blocks = permutation_blocks(splits, groups, len(yi)) if n_permutations else None
     fold = _cv_run(xb, Xt, yi, k, splits, estimator, fit_params, scorers, generalize)
     out: dict[str, Any] = {
         "fold_scores": fold,
@@ -258,7 +260,6 @@ def _run(
     }
     if n_permutations:
         rng = np.random.default_rng(seed)
-        blocks = permutation_blocks(splits, groups, len(yi))
         perms = np.stack([permute_within(yi, blocks, rng) for _ in range(n_permutations)])
         if estimator == "ridge":
             null = _null_ridge(xb, Xt, perms, k, splits, fit_params, scorers[0], generalize, budget)

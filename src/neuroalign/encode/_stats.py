@@ -114,7 +114,8 @@ def permutation_test(
         idx = perms[sl]
         gathered = zt[bk.asarray(idx).long()] if bk.name == "torch" else zt[idx]  # (c, n, t)
         null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
-    p_values = (1 + (null >= r[None, :]).sum(0)) / (1 + n_permutations)
+    tol = 1e-12 * np.maximum(1.0, np.abs(np.nan_to_num(r)))  # ties with r count (rounding)
+    p_values = (1 + (null >= (r - tol)[None, :]).sum(0)) / (1 + n_permutations)
     undefined = ~np.isfinite(r)  # a constant column: r and every null value are NaN
     p_values[undefined] = np.nan  # (NaN >= NaN is False: it got the smallest p, and FDR kept it)
     if undefined.any():
