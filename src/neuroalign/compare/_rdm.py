@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Activations, RDMs, Responses
-from ..core._backend import get_backend
+from ..core._backend import centre, get_backend
 from ..core._rdms import condensed_index
 from ..core._registry import lookup, register
 from ..core._validation import check_array
@@ -130,11 +130,6 @@ def euclidean(bk: Any, x: Any) -> Any:
 SHIFT_INVARIANT_METRICS = frozenset({"euclidean", "sqeuclidean"})
 
 
-def _centre_stimuli(x: np.ndarray) -> np.ndarray:
-    """``x − mean over stimuli`` (axis −2), the mean accumulated in float64; a new array."""
-    return x - x.mean(-2, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
-
-
 def compute_rdm(
     X: Any,
     metric: str = "correlation",
@@ -191,11 +186,11 @@ def compute_rdm(
     out = np.empty((k, n * (n - 1) // 2), dtype=np.dtype(dtype))
     per_dataset = (n * p + n * n) * bk.itemsize()
     batch = max(1, _BATCH_BYTES // per_dataset) if 2.0 * n * n * p < _SMALL_FLOPS else 1
-    centre = metric in SHIFT_INVARIANT_METRICS
+    shift_invariant = metric in SHIFT_INVARIANT_METRICS
     for start in range(0, k, batch):
         part = stack[start] if batch == 1 else stack[start : start + batch]
-        if centre:
-            part = _centre_stimuli(part)
+        if shift_invariant:
+            part = centre(part, -2)[0]
         out[start : start + batch] = bk.to_numpy(fn(bk, bk.asarray(part)))
     return out[0] if single else out
 
@@ -309,7 +304,7 @@ def compute_crossnobis_rdm(
         raise ValidationError(f"cross-validated distances need >= 2 runs/partitions; got {n_runs}.")
     # each run centred over stimuli: a run's common shift cancels in every cross-run product,
     # and left in, the Gram identity of sq() loses it all in float32
-    P = _centre_stimuli(P)
+    P = centre(P, 1)[0]
     if precision is not None:
         P = P @ _precision_root(precision, p)
     bk = get_backend(device, dtype)

@@ -125,3 +125,14 @@ def chunk_slices(n: int, size: int) -> Iterator[slice]:
     size = max(1, int(size))
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
+
+
+def centre(x: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` minus its mean over ``axis`` (a new array of ``x``'s dtype) and that mean, float64
+    accumulated, as subtracted (rounded to ``x``'s dtype; shape with ``axis`` dropped).
+
+    Kernels whose answer does not change when the data move by a constant centre first: raw
+    products of data whose mean is large against its spread (BOLD ≈ 10⁴) lose every digit in
+    float32 when the mean is taken out afterwards (see ARCHITECTURE, "float32")."""
+    mean = x.mean(axis, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
+    return x - mean, np.squeeze(mean, axis).astype(np.float64)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Result, make_table
-from ..core._backend import Backend, chunk_slices, get_backend
+from ..core._backend import Backend, centre, chunk_slices, get_backend
 from ..core._progress import track
 from ..core._registry import lookup
 from ..core._threads import one_blas_thread
@@ -58,17 +58,6 @@ def time_features(
     Xt = view.transpose(2, 0, 1, 3).reshape(view.shape[2], len(epochs), -1)
     tw = np.lib.stride_tricks.sliding_window_view(times, window)[::step].mean(1)
     return np.ascontiguousarray(Xt), tw
-
-
-def _centre_features(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Xt`` minus its mean over samples and time (float64-accumulated, in ``Xt``'s dtype) and
-    that mean, the ``offset`` every batched estimator is given. Decision values ``X @ W + b`` of
-    data with a large offset (raw MEG/EEG channels, not baselined) cancel two large numbers, in
-    float32 to 2-4 % of their spread; the estimators' decisions on centred data equal those on
-    the raw data up to a constant (see ``TIME_ESTIMATORS``), and the reference point is
-    arbitrary, so taking it over all samples leaks nothing."""
-    offset = Xt.mean((0, 1), dtype=np.float64)
-    return Xt - offset.astype(Xt.dtype, copy=False), offset
 
 
 def _generalize(xb: Backend, Xtest: Any, W: Any, b: Any) -> Any:
@@ -245,7 +234,11 @@ def _run(
     k = len(classes)
     fit_params: dict[str, Any] = dict(params)
     if isinstance(estimator, str):
-        Xt, offset = _centre_features(Xt)
+        # decision values X·W + b of data far from zero (raw MEG/EEG channels, not baselined)
+        # cancel two large numbers (float32: 2-4 % of their spread); the estimators' decisions
+        # on centred data equal the raw ones up to a constant (TIME_ESTIMATORS), and any
+        # reference point will do, so taking it over all samples leaks nothing
+        Xt, offset = centre(Xt, (0, 1))
         fit_params = {**params, "offset": offset}
         Xt = xb.asarray(Xt)  # converted (and moved to the device) once, not per fold
     # checked before any fit: splits whose test sets do not allow a valid exchange raise

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core._backend import Backend, chunk_slices, get_backend, targets_per_chunk
+from ..core._backend import Backend, centre, chunk_slices, get_backend, targets_per_chunk
 from ..core._registry import lookup
 from ..core._threads import one_blas_thread
 from ..core.metrics import SCORES
@@ -361,10 +361,9 @@ def _centred_features(bk: Backend, X: np.ndarray, centred: bool) -> tuple[Any, n
     x = np.asarray(X, dtype=_DTYPES[bk.dtype])
     if not centred:
         return bk.asarray(x), np.zeros(X.shape[1])
-    # the mean of the converted rows, as _prepare_x takes it (the final fit's x_all shares it),
-    # rounded as subtracted
-    m_all = x.mean(0, dtype=np.float64).astype(x.dtype)
-    return bk.asarray(x - m_all), m_all.astype(np.float64)
+    # the mean of the converted rows, as _prepare_x takes it (the final fit's x_all shares it)
+    x_c, m_all = centre(x, 0)
+    return bk.asarray(x_c), m_all
 
 
 def _idx(bk: Backend, idx: np.ndarray) -> Any:
