@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core._backend import get_backend
+from ..core._backend import get_backend, rounding_only
 from ..core._registry import lookup, register
 from ..core._validation import check_array, check_same_length
 from ..core.exceptions import NeuroalignWarning, ValidationError
@@ -117,9 +117,11 @@ def linear(X: np.ndarray, Y: np.ndarray, debiased: bool, device: str | None) -> 
 def _constant(raw: np.ndarray, centred: np.ndarray) -> bool:
     """Every stimulus has the same pattern: the centred values are rounding of the raw ones
     (float32 leaves ~1e-8 of a constant, and CKA of that is noise divided by noise: inf)."""
-    eps = float(np.finfo(centred.dtype).eps) if centred.dtype.kind == "f" else 0.0
     ss = float(np.einsum("ij,ij->", centred, centred, dtype=np.float64))
-    return ss <= (16 * eps) ** 2 * float(np.einsum("ij,ij->", raw, raw, dtype=np.float64))
+    raw_ss = float(np.einsum("ij,ij->", raw, raw, dtype=np.float64))
+    return bool(
+        rounding_only(ss, raw_ss, centred.dtype if centred.dtype.kind == "f" else "float64")
+    )
 
 
 def _rbf_gram(X: np.ndarray, sigma: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Activations, RDMs, Responses
-from ..core._backend import centre, get_backend
+from ..core._backend import centre, get_backend, rounding_only
 from ..core._rdms import condensed_index
 from ..core._registry import lookup, register
 from ..core._validation import check_array
@@ -79,8 +79,7 @@ def _unit_rows(bk: Any, x: Any, what: str, before: Any = None) -> Any:
     sq = _sq_norms(bk, x)
     zero = sq == 0
     if before is not None:
-        eps = float(np.finfo(np.float32 if bk.dtype == "float32" else np.float64).eps)
-        zero = zero | (sq <= (16 * eps) ** 2 * before)
+        zero = zero | rounding_only(sq, before, bk.dtype)
     if bool(zero.any()):
         raise ValidationError(
             f"{int(zero.sum())} stimulus pattern(s) are {what}; the distance is undefined for "

@@ -136,3 +136,11 @@ def centre(x: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.n
     float32 when the mean is taken out afterwards (see ARCHITECTURE, "float32")."""
     mean = x.mean(axis, keepdims=True, dtype=np.float64).astype(x.dtype, copy=False)
     return x - mean, np.squeeze(mean, axis).astype(np.float64)
+
+
+def rounding_only(centred_sq: Any, raw_sq: Any, dtype: str | np.dtype) -> Any:
+    """Where a centred sum of squares is only the rounding of the raw one (the data were
+    constant: centring a constant 0.1 in float32 leaves ~1e-8, not 0), for ``dtype``'s
+    precision; elementwise on NumPy arrays, torch tensors or floats."""
+    eps = float(np.finfo(np.dtype(dtype)).eps)
+    return centred_sq <= (16 * eps) ** 2 * raw_sq
