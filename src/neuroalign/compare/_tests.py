@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import RDMs, Result, fdr_correction, make_table
+from ..core._multiple import permutation_p_values
 from ..core._progress import track
 from ..core._rdms import condensed_index, n_stimuli_from_pairs
 from ..core._registry import lookup
@@ -195,13 +196,8 @@ def rsa_permutation_test(
         ]
     )
     null = fn(perms, d).mean(1)
-    # ties count: a categorical model RDM gives many permutations the observed value exactly,
-    # up to ~1e-17 of rounding that a strict >= dropped (p 0.002 where the smallest possible is
-    # 1/35)
-    tol = 1e-12 * max(1.0, abs(value)) if np.isfinite(value) else 0.0
-    p_value = float((1 + (null >= value - tol).sum()) / (1 + n_permutations))
-    if not np.isfinite(value):  # a constant RDM: no similarity, so no test (NaN ≥ NaN is False)
-        p_value = np.nan
+    p_value = float(permutation_p_values(null, value))  # ties with the observed value count
+    if not np.isfinite(value):  # a constant RDM: no similarity, so no test (p NaN)
         warnings.warn(
             "the RSA value is undefined (a constant model or data RDM): its p-value is NaN.",
             NeuroalignWarning,

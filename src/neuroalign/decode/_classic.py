@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Result, make_table
+from ..core._multiple import permutation_p_values
 from ..core._progress import track
 from ..core._registry import lookup, register
 from ..core._validation import check_array, check_same_length
@@ -261,7 +262,7 @@ def decode(
     for i in track(range(n_permutations), n_permutations, "permutations", quiet):
         yp = permute_within(yi, blocks, rng)
         null[i] = _cv_scores(X, yp, splits, make, scorers, len(classes), False)[0].mean(0)
-    p = (1 + (null >= observed - 1e-12).sum(0)) / (1 + n_permutations) if n_permutations else None
+    p = permutation_p_values(null, observed) if n_permutations else None
     arrays: dict[str, np.ndarray] = {
         "confusion": conf,  # type: ignore[dict-item]
         "classes": classes.astype(str),

@@ -294,6 +294,8 @@ def _kfold_scores(
         # the final fit's x_allᵀ y from the shared product: x_all = x_full / scale (same mean)
         inv_scale_full = bk.asarray(1.0 / full.scale) if x_full is not None else None
     inv_all = [1.0 / (f.s[None, :] + bk.asarray(alphas)[:, None]) for f in parts]
+    # each primal fold's mean − the mean of all rows (small): the shift of its shared product
+    mean_shifts = [bk.asarray(f.mean - m_all) if m_all is not None else None for f in parts]
     step = min(_MAX_CHUNK, targets_per_chunk(per_target, memory_budget))
     for sl in chunk_slices(t, step):
         y = bk.asarray(reader.read(sl, _DTYPES[dtype]))
@@ -301,7 +303,7 @@ def _kfold_scores(
         y_mean_all = _centre_columns(bk, y) if fit_intercept else np.zeros(y.shape[1])
         y_sum = y.sum(0)
         xty = x_full.T @ y if x_full is not None else None  # (p, t_chunk), shared by the folds
-        for f, inv in zip(parts, inv_all, strict=True):
+        for f, inv, mean_shift in zip(parts, inv_all, mean_shifts, strict=True):
             y_va = y[_idx(bk, f.va)]
             n_va, n_tr = len(f.va), len(f.tr)
             y_mean = (y_sum - y_va.sum(0)) / n_tr if fit_intercept else None
@@ -310,8 +312,8 @@ def _kfold_scores(
                 b_mat = f.v.T @ (y_tr - y_mean if y_mean is not None else y_tr)
                 del y_tr
             else:
-                shift = bk.asarray(f.mean - m_all)  # fold mean − mean of all rows: small
-                zty = (xty - shift[:, None] * y_sum[None, :]) * f.inv_scale[:, None]
+                assert xty is not None and mean_shift is not None  # primal: x_full is there
+                zty = (xty - mean_shift[:, None] * y_sum[None, :]) * f.inv_scale[:, None]
                 b_mat = f.v.T @ zty - f.a.T @ y_va
                 del zty
             resid = y_va - y_mean if y_mean is not None else y_va

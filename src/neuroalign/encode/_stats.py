@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..core import Result, make_table
 from ..core._backend import chunk_slices, get_backend
+from ..core._multiple import permutation_p_values
 from ..core._progress import track
 from ..core._validation import check_array, check_same_length
 from ..core.exceptions import NeuroalignWarning, ValidationError
@@ -114,10 +115,8 @@ def permutation_test(
         idx = perms[sl]
         gathered = zt[bk.asarray(idx).long()] if bk.name == "torch" else zt[idx]  # (c, n, t)
         null[sl] = bk.to_numpy((gathered * zp[None]).sum(1))
-    tol = 1e-12 * np.maximum(1.0, np.abs(np.nan_to_num(r)))  # ties with r count (rounding)
-    p_values = (1 + (null >= (r - tol)[None, :]).sum(0)) / (1 + n_permutations)
+    p_values = permutation_p_values(null, r)  # NaN for an undefined r (it got the smallest p)
     undefined = ~np.isfinite(r)  # a constant column: r and every null value are NaN
-    p_values[undefined] = np.nan  # (NaN >= NaN is False: it got the smallest p, and FDR kept it)
     if undefined.any():
         warnings.warn(
             f"{int(undefined.sum())} target(s) have an undefined correlation (constant y_true or "
